@@ -1,0 +1,33 @@
+// The generic webhook connector: integrators in any language POST the canonical
+// InboundMessage as JSON, signed with HMAC-SHA256 over the raw body under the inbox's
+// secret; agent replies are POSTed, signed the same way, to the inbox's callback URL.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "connectors/sdk/connector.h"
+
+namespace omniroute::connectors::webhook {
+
+inline constexpr std::string_view kSignatureHeader = "X-Omniroute-Signature";  // "sha256=<hex>"
+inline constexpr std::string_view kDeliveryIdHeader = "X-Omniroute-Delivery-Id";
+
+struct Limits {
+  size_t max_body_bytes = 1 << 20;
+  size_t max_attachments = 100;
+  size_t max_metadata_entries = 64;
+  size_t max_id_bytes = 256;
+};
+
+// Canonical JSON -> InboundMessage with field checks. Returns "" or the reason (for 400).
+std::string parse_inbound(std::string_view json, const Limits& limits, v1::InboundMessage& out);
+
+// "sha256=" + hex HMAC-SHA256 of `body` under `secret`.
+std::string sign(std::string_view secret, std::string_view body);
+
+// The connector's registration (name, settings, factory, normalizer).
+sdk::ConnectorFactory factory();
+
+}  // namespace omniroute::connectors::webhook

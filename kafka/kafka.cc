@@ -1,0 +1,340 @@
+#include "kafka/kafka.h"
+
+#include <librdkafka/rdkafka_mock.h>
+
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace omniroute::kafka {
+namespace {
+
+log::Logger logger() {
+  static log::Logger l = log::get("kafka");
+  return l;
+}
+
+// Builds a librdkafka conf: defaults < user properties < overrides. Returns null on error.
+rd_kafka_conf_t* make_conf(const ClientConfig& cfg, const std::map<std::string, std::string>& defaults,
+                           const std::map<std::string, std::string>& overrides, std::string& err) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      // Never echo the value: it may be a password.
+      err = fmt::format("kafka property {}: {}", k, errstr);
+      return false;
+    }
+    return true;
+  };
+  bool ok = set("bootstrap.servers", cfg.brokers);
+  for (const auto& [k, v] : defaults) ok = ok && set(k, v);
+  for (const auto& [k, v] : cfg.properties) ok = ok && set(k, v);
+  for (const auto& [k, v] : overrides) ok = ok && set(k, v);
+  if (!ok) {
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* fac, const char* buf) {
+    if (level <= 3) logger()->error("{}: {}", fac, buf);
+    else if (level <= 4) logger()->warn("{}: {}", fac, buf);
+    else logger()->debug("{}: {}", fac, buf);
+  });
+  return conf;
+}
+
+}  // namespace
+
+void HandleDeleter::operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+
+// ---------------------------------------------------------------- Producer
+
+std::unique_ptr<Producer> Producer::create(const ClientConfig& cfg, std::string& err,
+                                           const std::map<std::string, std::string>& overrides) {
+  static const std::map<std::string, std::string> kDefaults{
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "1"},
+      {"message.timeout.ms", "30000"},
+      {"compression.type", "lz4"},
+  };
+  rd_kafka_conf_t* conf = make_conf(cfg, kDefaults, overrides, err);
+  if (!conf) return nullptr;
+  rd_kafka_conf_set_dr_msg_cb(conf, &Producer::on_delivery);
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    err = errstr;
+    return nullptr;
+  }
+  std::unique_ptr<Producer> p(new Producer());
+  p->rk_.reset(rk);
+  Producer* raw = p.get();
+  // Delivery callbacks fire only inside rd_kafka_poll(): one thread does that.
+  p->poller_ = std::thread([raw] {
+    while (!raw->stop_.load(std::memory_order_relaxed)) rd_kafka_poll(raw->rk_.get(), 50);
+  });
+  return p;
+}
+
+Producer::~Producer() {
+  if (!rk_) return;
+  stop_ = true;
+  if (poller_.joinable()) poller_.join();
+  rd_kafka_flush(rk_.get(), 5000);
+  // Whatever is left gets a purge report, so every completion runs exactly once.
+  rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_poll(rk_.get(), 0);
+  for (int i = 0; i < 100 && rd_kafka_outq_len(rk_.get()) > 0; ++i) rd_kafka_poll(rk_.get(), 10);
+}
+
+void Producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
+  std::unique_ptr<Completion> done(static_cast<Completion*>(msg->_private));
+  if (!done || !*done) return;
+  DeliveryReport r;
+  r.err = msg->err;
+  if (msg->err) r.error = rd_kafka_err2str(msg->err);
+  r.partition = msg->partition;
+  r.offset = msg->offset;
+  (*done)(r);
+}
+
+bool Producer::produce(const std::string& topic, std::string_view key, std::string_view value,
+                       Completion done, std::string* err) {
+  auto* opaque = new Completion(std::move(done));
+  rd_kafka_resp_err_t e = rd_kafka_producev(
+      rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    delete opaque;
+    if (err) *err = rd_kafka_err2str(e);
+    return false;
+  }
+  return true;
+}
+
+bool Producer::flush(int timeout_ms) {
+  return rd_kafka_flush(rk_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int Producer::outstanding() const { return rd_kafka_outq_len(rk_.get()); }
+
+// ---------------------------------------------------------------- Consumer
+
+std::unique_ptr<Consumer> Consumer::create(const ClientConfig& cfg, const std::string& group_id,
+                                           std::string& err,
+                                           const std::map<std::string, std::string>& overrides) {
+  static const std::map<std::string, std::string> kDefaults{
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"fetch.wait.max.ms", "20"},
+      {"enable.partition.eof", "false"},
+      {"session.timeout.ms", "6000"},
+      {"heartbeat.interval.ms", "500"},
+  };
+  std::map<std::string, std::string> ov = overrides;
+  ov.emplace("group.id", group_id);
+  rd_kafka_conf_t* conf = make_conf(cfg, kDefaults, ov, err);
+  if (!conf) return nullptr;
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    err = errstr;
+    return nullptr;
+  }
+  std::unique_ptr<Consumer> c(new Consumer());
+  c->rk_.reset(rk);
+  rd_kafka_poll_set_consumer(rk);
+  c->queue_ = rd_kafka_queue_get_consumer(rk);
+  return c;
+}
+
+Consumer::~Consumer() { close(); }
+
+void Consumer::close() {
+  if (closed_ || !rk_) return;
+  closed_ = true;
+  if (queue_) {
+    rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
+  }
+  rd_kafka_consumer_close(rk_.get());
+  if (queue_) rd_kafka_queue_destroy(queue_);
+  queue_ = nullptr;
+}
+
+bool Consumer::assign(const std::vector<PartitionOffset>& parts, std::string& err) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  for (const auto& p : parts) {
+    rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_assign(rk_.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) err = rd_kafka_err2str(e);
+  return e == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+bool Consumer::subscribe(const std::vector<std::string>& topics, std::string& err) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
+  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) err = rd_kafka_err2str(e);
+  return e == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+std::vector<Message> Consumer::poll(size_t max, int timeout_ms) {
+  std::vector<Message> out;
+  if (max == 0 || closed_) return out;
+  std::vector<rd_kafka_message_t*> buf(max);
+  ssize_t n = rd_kafka_consume_batch_queue(queue_, timeout_ms, buf.data(), max);
+  if (n <= 0) return out;
+  out.reserve(static_cast<size_t>(n));
+  for (ssize_t i = 0; i < n; ++i) out.emplace_back(buf[static_cast<size_t>(i)]);
+  return out;
+}
+
+void Consumer::enable_wakeup_fd(int fd) {
+  static const char kByte = 1;
+  rd_kafka_queue_io_event_enable(queue_, fd, &kByte, 1);
+}
+
+bool Consumer::commit(const std::vector<PartitionOffset>& next, std::string& err) {
+  if (next.empty()) return true;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+  for (const auto& p : next) rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+  rd_kafka_resp_err_t e = rd_kafka_commit(rk_.get(), list, 0);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) err = rd_kafka_err2str(e);
+  return e == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int Consumer::partition_count(const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  int count = -1;
+  if (rd_kafka_metadata(rk_.get(), 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      count = md->topics[0].partition_cnt;
+    }
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_topic_destroy(rkt);
+  return count;
+}
+
+// ---------------------------------------------------------------- Admin
+
+bool ensure_topics(const ClientConfig& cfg, const std::vector<std::string>& topics, int partitions,
+                   int replication_factor, std::string& err) {
+  rd_kafka_conf_t* conf = make_conf(cfg, {}, {}, err);
+  if (!conf) return false;
+  char errstr[512];
+  HandlePtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    err = errstr;
+    return false;
+  }
+  std::vector<rd_kafka_NewTopic_t*> nts;
+  for (const auto& t : topics) {
+    nts.push_back(rd_kafka_NewTopic_new(t.c_str(), partitions, replication_factor, errstr, sizeof errstr));
+  }
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, errstr, sizeof errstr);
+  rd_kafka_CreateTopics(rk.get(), nts.data(), nts.size(), opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
+  bool ok = true;
+  if (!ev) {
+    err = "timed out creating topics";
+    ok = false;
+  } else if (rd_kafka_event_error(ev)) {
+    err = rd_kafka_event_error_string(ev);
+    ok = false;
+  } else {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    for (size_t i = 0; i < n; ++i) {
+      auto e = rd_kafka_topic_result_error(res[i]);
+      if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        err = fmt::format("topic {}: {}", rd_kafka_topic_result_name(res[i]),
+                          rd_kafka_topic_result_error_string(res[i]));
+        ok = false;
+      }
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy_array(nts.data(), nts.size());
+  rd_kafka_queue_destroy(q);
+  return ok;
+}
+
+// ---------------------------------------------------------------- EmbeddedCluster
+
+void EmbeddedCluster::MockDeleter::operator()(rd_kafka_mock_cluster_t* c) const {
+  rd_kafka_mock_cluster_destroy(c);
+}
+
+std::unique_ptr<EmbeddedCluster> EmbeddedCluster::start(int brokers, std::string& err) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    err = errstr;
+    return nullptr;
+  }
+  std::unique_ptr<EmbeddedCluster> c(new EmbeddedCluster());
+  c->rk_.reset(rk);
+  rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(rk, brokers);
+  if (!mc) {
+    err = "could not start the embedded Kafka cluster";
+    return nullptr;
+  }
+  c->mock_.reset(mc);
+  c->bootstraps_ = rd_kafka_mock_cluster_bootstraps(mc);
+  c->brokers_ = brokers;
+  return c;
+}
+
+EmbeddedCluster::~EmbeddedCluster() {
+  mock_.reset();  // before the handle that owns its threads
+  rk_.reset();
+}
+
+bool EmbeddedCluster::create_topic(const std::string& topic, int partitions, int replication_factor,
+                                   std::string& err) {
+  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mock_.get(), topic.c_str(), partitions,
+                                                     std::min(replication_factor, brokers_));
+  if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+    err = fmt::format("topic {}: {}", topic, rd_kafka_err2str(e));
+    return false;
+  }
+  return true;
+}
+
+void EmbeddedCluster::set_broker_down(int32_t broker_id, bool down) {
+  if (down) rd_kafka_mock_broker_set_down(mock_.get(), broker_id);
+  else rd_kafka_mock_broker_set_up(mock_.get(), broker_id);
+}
+
+void EmbeddedCluster::set_broker_rtt(int32_t broker_id, int rtt_ms) {
+  rd_kafka_mock_broker_set_rtt(mock_.get(), broker_id, rtt_ms);
+}
+
+void EmbeddedCluster::push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errs) {
+  rd_kafka_mock_push_request_errors_array(mock_.get(), api_key, errs.size(), errs.data());
+}
+
+}  // namespace omniroute::kafka

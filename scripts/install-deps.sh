@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package omniroute's build, tests and demo need. Idempotent:
+# packages already present are skipped, so a second run does no apt work at all.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  # core stack
+  librdkafka-dev libzmq3-dev cppzmq-dev librocksdb-dev libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libboost-dev libboost-system-dev
+  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers used by tests and integrators' examples
+  kcat python3 python3-zmq python3-confluent-kafka python3-protobuf procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
