@@ -1,0 +1,162 @@
+// The router's decisions, free of I/O: it applies inputs (inbound envelopes, agent
+// frames, due timers) to state inside a Store::Batch and collects what must go out
+// (frames to desks, Kafka records in the outbox). The runtime (router.h) commits the
+// batch, and only then sends. Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "omniroute/v1/agent.pb.h"
+#include "omniroute/v1/events.pb.h"
+#include "omniroute/v1/routing.pb.h"
+#include "omniroute/v1/store.pb.h"
+#include "router/store.h"
+
+namespace omniroute::router {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual int64_t now_ms() = 0;
+};
+
+class SystemClock : public Clock {
+ public:
+  int64_t now_ms() override;
+};
+
+// A Kafka record to produce, already written to the outbox family under `key`.
+struct OutboxRecord {
+  std::string key;  // outbox key; delete it once Kafka acknowledged
+  v1::store::OutboxEntry entry;
+};
+
+// A frame for a desk, addressed by ZeroMQ routing id.
+struct DeskFrame {
+  std::string routing_id;
+  v1::AgentFrame frame;
+};
+
+struct EngineCounters {
+  uint64_t messages = 0, duplicates = 0, conversations = 0, offers = 0, accepts = 0, replies = 0,
+           resolves = 0, dead_letters = 0, delivery_updates = 0;
+};
+
+class Engine {
+ public:
+  Engine(const config::Config& cfg, Store& store, Clock& clock);
+
+  // Rebuilds in-memory indexes (agents, queues, offer timers) from the store.
+  void load();
+
+  // Applies one record consumed from omni.inbound at (topic, partition, offset).
+  void apply_record(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
+                    std::string_view key, std::string_view value);
+  // Applies one frame from the desk at `routing_id` (raw bytes; bad frames get an Error).
+  void apply_desk(Store::Batch& b, const std::string& routing_id, std::string_view bytes);
+  // Fires every timer due at the clock's now.
+  void apply_timers(Store::Batch& b);
+  // Earliest pending timer (clock ms), or INT64_MAX.
+  int64_t next_timer_ms() const;
+
+  // Deletes an outbox entry Kafka has acknowledged.
+  void outbox_done(Store::Batch& b, const std::string& key) { b.del(Cf::kOutbox, key); }
+  // Outbox entries left by a previous run, to re-send at start.
+  std::vector<OutboxRecord> pending_outbox();
+
+  std::vector<DeskFrame> take_frames() { return std::move(frames_); }
+  std::vector<OutboxRecord> take_outbox() { return std::move(outbox_); }
+
+  // Offsets ("next to read") stored for `topic`, by partition.
+  std::map<int32_t, int64_t> stored_offsets(const std::string& topic);
+
+  const EngineCounters& counters() const { return counters_; }
+  size_t online_agents() const;
+
+ private:
+  struct AgentRt {
+    const config::Agent* cfg = nullptr;
+    std::string workspace;
+    std::string routing_id;  // "" = no live desk
+    v1::Presence presence = v1::PRESENCE_OFFLINE;
+    int64_t last_seen_ms = 0;
+    int64_t last_sent_ms = 0;
+    int64_t idle_since_ms = 0;
+    std::map<std::string, v1::Channel> conversations;  // offered or assigned
+    bool online() const { return !routing_id.empty() && presence == v1::PRESENCE_AVAILABLE; }
+  };
+  using QueueKey = std::tuple<int, uint64_t, std::string>;  // priority (lower first), seq, conversation
+  enum class TimerKind { kOfferExpiry, kReconnectGrace, kHeartbeat };
+  struct Timer {
+    TimerKind kind;
+    std::string workspace, id, ref;
+  };
+
+  // Inputs.
+  void on_message(Store::Batch& b, const v1::InboundMessage& m);
+  void on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s);
+  void on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h);
+  void on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m);
+  void on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m);
+  void on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m);
+  void on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m);
+  void on_presence(Store::Batch& b, AgentRt& a, v1::Presence p);
+  void desk_gone(Store::Batch& b, AgentRt& a, const std::string& why);
+
+  // Routing.
+  void enqueue(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
+  void dispatch(Store::Batch& b, const std::string& ws, const std::string& queue);
+  void dispatch_agent_queues(Store::Batch& b, const AgentRt& a);
+  void offer(Store::Batch& b, v1::store::Conversation& c, AgentRt& a, const std::vector<std::string>& candidates);
+  void release(Store::Batch& b, AgentRt& a, const std::string& conversation_id);
+  void withdraw_offer(Store::Batch& b, v1::store::Conversation& c, const std::string& reason, bool remember);
+
+  // State helpers.
+  bool load_conversation(Store::Batch& b, const std::string& ws, const std::string& id, v1::store::Conversation& c);
+  void save_conversation(Store::Batch& b, const v1::store::Conversation& c);
+  void save_agent(Store::Batch& b, const AgentRt& a);
+  uint64_t append_message(Store::Batch& b, v1::store::Conversation& c, v1::ConversationMessage m);
+  std::vector<v1::ConversationMessage> history(Store::Batch& b, const v1::store::Conversation& c);
+  v1::Assignment assignment(Store::Batch& b, const v1::store::Conversation& c, const std::string& offer_id);
+  v1::Offer offer_frame(Store::Batch& b, const v1::store::Conversation& c);
+  uint64_t next_seq(Store::Batch& b, const std::string& name);
+  void set_offset(Store::Batch& b, const std::string& topic, int32_t partition, int64_t next);
+
+  // Outputs.
+  void send(const AgentRt& a, v1::AgentFrame f);
+  void send_to(const std::string& rid, v1::AgentFrame f);
+  void error_to(const std::string& rid, v1::Error::Code code, const std::string& msg, const std::string& ref);
+  void produce(Store::Batch& b, const std::string& topic, const std::string& key, const std::string& value);
+  void routing_event(Store::Batch& b, const v1::store::Conversation& c, v1::RoutingEvent::Kind kind,
+                     const std::string& agent, const std::string& reason,
+                     const std::vector<std::string>& candidates = {});
+  void dead_letter(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
+                   std::string_view key, std::string_view value, const std::string& reason);
+  void add_timer(int64_t due, Timer t) { timers_.emplace(due, std::move(t)); }
+
+  AgentRt* agent(const std::string& ws, const std::string& id);
+  AgentRt* session(const std::string& rid);
+
+  const config::Config& cfg_;
+  Store& store_;
+  Clock& clock_;
+  log::Logger log_;
+  std::map<std::string, AgentRt> agents_;                  // "<ws>/<agent>"
+  std::map<std::string, std::string> sessions_;            // routing id -> "<ws>/<agent>"
+  std::map<std::string, std::set<QueueKey>> queues_;       // "<ws>/<queue>"
+  std::multimap<int64_t, Timer> timers_;
+  std::map<std::string, uint64_t> seqs_;                   // cached id counters
+  std::vector<DeskFrame> frames_;
+  std::vector<OutboxRecord> outbox_;
+  EngineCounters counters_;
+};
+
+}  // namespace omniroute::router

@@ -1,0 +1,128 @@
+#include "router/store.h"
+
+#include <filesystem>
+#include <vector>
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+namespace omniroute::router {
+
+const char* cf_name(Cf cf) {
+  static constexpr const char* kNames[] = {"default",  "customers", "conversations", "messages", "threads",
+                                            "dedup",    "agents",    "outbox",        "queue",    "outbound_index"};
+  return kNames[static_cast<size_t>(cf)];
+}
+
+namespace {
+rocksdb::ColumnFamilyOptions cf_options() {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions t;
+  t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  o.compression = rocksdb::kLZ4Compression;
+  return o;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> descriptors() {
+  std::vector<rocksdb::ColumnFamilyDescriptor> out;
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+    out.emplace_back(cf_name(static_cast<Cf>(i)), cf_options());
+  }
+  return out;
+}
+}  // namespace
+
+std::unique_ptr<Store> Store::open(const std::string& dir, bool sync, std::string& err) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    err = "cannot create " + dir + ": " + ec.message();
+    return nullptr;
+  }
+  rocksdb::DBOptions opts;
+  opts.create_if_missing = true;
+  opts.create_missing_column_families = true;
+  opts.IncreaseParallelism(2);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status st = rocksdb::DB::Open(opts, dir, descriptors(), &handles, &db);
+  if (!st.ok()) {
+    err = st.ToString();
+    return nullptr;
+  }
+  std::unique_ptr<Store> s(new Store());
+  s->db_.reset(db);
+  for (size_t i = 0; i < handles.size(); ++i) s->handles_[i] = handles[i];
+  s->write_options_.sync = sync;
+  return s;
+}
+
+std::unique_ptr<Store> Store::open_read_only(const std::string& dir, std::string& err) {
+  rocksdb::DBOptions opts;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status st = rocksdb::DB::OpenForReadOnly(opts, dir, descriptors(), &handles, &db);
+  if (!st.ok()) {
+    err = st.ToString();
+    return nullptr;
+  }
+  std::unique_ptr<Store> s(new Store());
+  s->db_.reset(db);
+  for (size_t i = 0; i < handles.size(); ++i) s->handles_[i] = handles[i];
+  return s;
+}
+
+Store::~Store() {
+  if (!db_) return;
+  for (auto* h : handles_) {
+    if (h) db_->DestroyColumnFamilyHandle(h);
+  }
+  db_->Close();
+}
+
+bool Store::Batch::get(Cf cf, std::string_view key, std::string* value) {
+  rocksdb::Status st = wb_.GetFromBatchAndDB(store_.db_.get(), rocksdb::ReadOptions(), store_.h(cf),
+                                             rocksdb::Slice(key.data(), key.size()), value);
+  return st.ok();
+}
+
+void Store::Batch::put(Cf cf, std::string_view key, std::string_view value) {
+  wb_.Put(store_.h(cf), rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+}
+
+void Store::Batch::del(Cf cf, std::string_view key) {
+  wb_.Delete(store_.h(cf), rocksdb::Slice(key.data(), key.size()));
+}
+
+std::string Store::commit(Batch& batch) {
+  if (batch.count() == 0) return {};
+  rocksdb::Status st = db_->Write(write_options_, batch.wb_.GetWriteBatch());
+  return st.ok() ? std::string() : st.ToString();
+}
+
+bool Store::get(Cf cf, std::string_view key, std::string* value) {
+  return db_->Get(rocksdb::ReadOptions(), h(cf), rocksdb::Slice(key.data(), key.size()), value).ok();
+}
+
+void Store::scan(Cf cf, std::string_view prefix,
+                 const std::function<bool(std::string_view, std::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h(cf)));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
+    if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;
+  }
+}
+
+uint64_t Store::approximate_size() {
+  uint64_t total = 0;
+  for (auto* hd : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(hd, "rocksdb.total-sst-files-size", &v)) total += v;
+    if (db_->GetIntProperty(hd, "rocksdb.size-all-mem-tables", &v)) total += v;
+  }
+  return total;
+}
+
+}  // namespace omniroute::router

@@ -1,0 +1,74 @@
+// The router's durable state: one RocksDB with a column family per kind of record.
+// Every step of the router writes its state changes, the consumed Kafka offsets and the
+// outbox in one Batch, committed atomically. Reads inside a step see the step's writes.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+namespace omniroute::router {
+
+enum class Cf : size_t {
+  kMeta = 0,         // offsets, id counters
+  kCustomers,        // <ws>/<channel>:<handle> -> Customer
+  kConversations,    // <ws>/<conversation> -> Conversation
+  kMessages,         // <ws>/<conversation>/<seq:010> -> ConversationMessage
+  kThreads,          // <ws>/<inbox>/<thread key> -> conversation id
+  kDedup,            // m/<ws>/<inbox>/<external id>, r/<ws>/<agent>/<reply id> -> DedupEntry
+  kAgents,           // <ws>/<agent> -> Agent
+  kOutbox,           // <seq:020> -> OutboxEntry
+  kQueue,            // <ws>/<queue>/<prio:03>/<seq:020> -> conversation id
+  kOutboundIndex,    // <ws>/<outbound id> -> DedupEntry (conversation, seq)
+  kCount
+};
+
+const char* cf_name(Cf cf);
+
+class Store {
+ public:
+  // A set of reads and writes applied atomically by commit().
+  class Batch {
+   public:
+    bool get(Cf cf, std::string_view key, std::string* value);
+    void put(Cf cf, std::string_view key, std::string_view value);
+    void del(Cf cf, std::string_view key);
+    size_t count() { return static_cast<size_t>(wb_.GetWriteBatch()->Count()); }
+
+   private:
+    friend class Store;
+    explicit Batch(Store& s) : store_(s), wb_(rocksdb::BytewiseComparator(), 0, true) {}
+    Store& store_;
+    rocksdb::WriteBatchWithIndex wb_;
+  };
+
+  // Opens (creating if needed) the state directory. nullptr + `err` on failure.
+  static std::unique_ptr<Store> open(const std::string& dir, bool sync, std::string& err);
+  // Opens an existing state directory read-only (inspection while a router runs).
+  static std::unique_ptr<Store> open_read_only(const std::string& dir, std::string& err);
+  ~Store();
+
+  Batch begin() { return Batch(*this); }
+  // Applies the batch atomically. "" or an error text; on error nothing was applied.
+  [[nodiscard]] std::string commit(Batch& batch);
+
+  bool get(Cf cf, std::string_view key, std::string* value);
+  // Calls fn(key, value) for keys starting with `prefix`, in order, until fn returns false.
+  void scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+  // Approximate size on disk in bytes (all families).
+  uint64_t approximate_size();
+
+ private:
+  Store() = default;
+  rocksdb::ColumnFamilyHandle* h(Cf cf) const { return handles_[static_cast<size_t>(cf)]; }
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
+  rocksdb::WriteOptions write_options_;
+};
+
+}  // namespace omniroute::router
