@@ -101,11 +101,10 @@ void validate(const config::Config& cfg, const sdk::Registry& registry, std::vec
 }
 
 ConnectorHost::ConnectorHost(const config::Config& cfg, const sdk::ConnectorFactory& factory,
-                             kafka::ClientConfig kafka_cfg, std::shared_ptr<kafka::Producer> producer)
+                             kafka::ClientConfig kafka_cfg)
     : cfg_(cfg),
       factory_(factory),
       kafka_cfg_(std::move(kafka_cfg)),
-      producer_(std::move(producer)),
       logger_(log::get("connector/" + factory.name)) {}
 
 ConnectorHost::~ConnectorHost() { stop(); }
@@ -128,9 +127,13 @@ std::string ConnectorHost::start() {
   retry_.max_attempts = static_cast<int>(settings_.integer("max_attempts"));
   retry_.initial_backoff_ms = static_cast<int>(settings_.integer("initial_backoff_ms"));
   retry_.max_backoff_ms = static_cast<int>(settings_.integer("max_backoff_ms"));
+  std::string err;
+  producer_ = kafka::Producer::create(kafka_cfg_, err,
+                                      {{"message.timeout.ms", settings_.str("publish_timeout_ms")}});
+  if (!producer_) return "kafka producer: " + err;
   connector_ = factory_.create(settings_);
   if (!connector_) return "connector " + factory_.name + " could not be created";
-  if (auto err = connector_->start(*this); !err.empty()) return err;
+  if (auto start_err = connector_->start(*this); !start_err.empty()) return start_err;
   delivery_thread_ = std::thread([this] { delivery_loop(); });
   return {};
 }
@@ -139,8 +142,8 @@ void ConnectorHost::stop() {
   if (connector_) connector_->stop();
   stop_ = true;
   if (delivery_thread_.joinable()) delivery_thread_.join();
-  // Completions reference this host: let them run before it goes away.
-  if (producer_) producer_->flush(5000);
+  // Completions reference this host: let them all run before it goes away.
+  producer_.reset();
 }
 
 std::vector<std::string> ConnectorHost::endpoints() const {

@@ -32,8 +32,7 @@ sdk::Settings resolve_settings(const YAML::Node& node, const std::vector<sdk::Co
 
 class ConnectorHost : public sdk::Host {
  public:
-  ConnectorHost(const config::Config& cfg, const sdk::ConnectorFactory& factory,
-                kafka::ClientConfig kafka_cfg, std::shared_ptr<kafka::Producer> producer);
+  ConnectorHost(const config::Config& cfg, const sdk::ConnectorFactory& factory, kafka::ClientConfig kafka_cfg);
   ~ConnectorHost() override;
 
   // Creates and starts the connector and the delivery loop. "" or an error text.
@@ -60,7 +59,7 @@ class ConnectorHost : public sdk::Host {
   const config::Config& cfg_;
   const sdk::ConnectorFactory& factory_;
   kafka::ClientConfig kafka_cfg_;
-  std::shared_ptr<kafka::Producer> producer_;
+  std::unique_ptr<kafka::Producer> producer_;  // own: its timeout is this connector's publish_timeout_ms
   sdk::Logger logger_;
   std::vector<sdk::InboxInfo> inboxes_;
   sdk::Settings settings_;

@@ -1,0 +1,35 @@
+// Subcommands of the `omniroute` binary, one function each.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace omniroute::cli {
+
+struct Common {
+  std::string config_path = "config/omniroute.yaml";
+  std::string brokers;    // overrides kafka.brokers
+  std::string state_dir;  // overrides state.dir
+  std::string log_level;  // overrides log_level
+};
+
+int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s);
+int cmd_router(const Common& c);
+int cmd_connect(const Common& c, const std::vector<std::string>& names);
+int cmd_broker(const Common& c, int brokers);
+int cmd_config_check(const std::string& path);
+int cmd_normalize(const std::string& channel, const std::string& file);
+int cmd_inspect(const Common& c, const std::string& what, const std::string& id, const std::string& workspace);
+
+struct AgentOptions {
+  std::string endpoint = "tcp://127.0.0.1:5570";
+  std::string workspace;
+  std::string agent;
+  std::string token;
+  bool auto_accept = false;
+  std::string auto_reply;  // reply with this text to every new assignment
+  bool auto_resolve = false;
+};
+int cmd_agent(const AgentOptions& o);
+
+}  // namespace omniroute::cli

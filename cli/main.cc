@@ -1,0 +1,86 @@
+// The omniroute binary: every subcommand of the product in one executable.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace omniroute::cli;
+  CLI::App app{"omniroute: event-driven omnichannel message router for contact centers"};
+  app.require_subcommand(1);
+  Common common;
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_option("-c,--config", common.config_path, "Config file")->capture_default_str();
+    sub->add_option("--brokers", common.brokers, "Kafka bootstrap servers (overrides kafka.brokers)");
+    sub->add_option("--state-dir", common.state_dir, "Router state directory (overrides state.dir)");
+    sub->add_option("--log-level", common.log_level, "trace, debug, info, warn, error");
+  };
+
+  auto* up = app.add_subcommand("up", "Run broker (embedded by default), router and connectors in one process");
+  add_common(up);
+  bool demo = false;
+  int demo_messages = 20, demo_timeout = 60;
+  up->add_flag("--demo", demo, "Feed sample messages, run scripted agents, print a summary, exit 0 if all delivered");
+  up->add_option("--demo-messages", demo_messages, "Messages the demo sends")->capture_default_str();
+  up->add_option("--demo-timeout", demo_timeout, "Seconds the demo waits for every delivery")->capture_default_str();
+
+  auto* router = app.add_subcommand("router", "Run the router alone (Kafka from kafka.brokers or --brokers)");
+  add_common(router);
+
+  auto* connect = app.add_subcommand("connect", "Run channel connectors alone");
+  add_common(connect);
+  std::vector<std::string> names;
+  connect->add_option("connectors", names, "Connector names (default: every configured one)");
+
+  auto* broker = app.add_subcommand("broker", "Run a standalone embedded (in-memory) Kafka cluster for development");
+  add_common(broker);
+  int broker_count = 3;
+  broker->add_option("--count", broker_count, "Brokers in the cluster")->capture_default_str();
+
+  auto* agent = app.add_subcommand("agent", "Terminal agent desk over the agent protocol");
+  AgentOptions ao;
+  agent->add_option("--endpoint", ao.endpoint, "Router agent endpoint")->capture_default_str();
+  agent->add_option("-w,--workspace", ao.workspace, "Workspace id")->required();
+  agent->add_option("-a,--agent", ao.agent, "Agent id")->required();
+  agent->add_option("--token", ao.token, "Agent token, if the config sets one");
+  agent->add_flag("--auto-accept", ao.auto_accept, "Accept every offer");
+  agent->add_option("--auto-reply", ao.auto_reply, "Reply with this text to every new assignment");
+  agent->add_flag("--auto-resolve", ao.auto_resolve, "Resolve a conversation once the auto-reply is acknowledged");
+
+  auto* normalize = app.add_subcommand("normalize", "Print a native channel payload as canonical InboundMessage JSON");
+  std::string channel, file = "-";
+  normalize->add_option("channel", channel, "Channel connector name (webhook, ...)")->required();
+  normalize->add_option("file", file, "Payload file ('-' = stdin)")->capture_default_str();
+
+  auto* inspect = app.add_subcommand("inspect", "Show router state (read-only; works while the router runs)");
+  add_common(inspect);
+  std::string what, id, workspace;
+  inspect->add_option("what", what, "conversation | agent | offsets | outbox")->required()
+      ->check(CLI::IsMember({"conversation", "agent", "offsets", "outbox"}));
+  inspect->add_option("id", id, "Conversation or agent id");
+  inspect->add_option("-w,--workspace", workspace, "Workspace id (default: the only one)");
+
+  auto* config = app.add_subcommand("config", "Configuration tools");
+  config->require_subcommand(1);
+  auto* check = config->add_subcommand("check", "Validate a config file: errors name the key and line");
+  std::string check_path;
+  check->add_option("file", check_path, "Config file")->required();
+
+  auto* bench = app.add_subcommand("bench", "Benchmarks against raw Kafka/RocksDB/ZeroMQ baselines (issue 3)");
+  add_common(bench);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*up) return cmd_up(common, demo, demo_messages, demo_timeout);
+  if (*router) return cmd_router(common);
+  if (*connect) return cmd_connect(common, names);
+  if (*broker) return cmd_broker(common, broker_count);
+  if (*agent) return cmd_agent(ao);
+  if (*normalize) return cmd_normalize(channel, file);
+  if (*inspect) return cmd_inspect(common, what, id, workspace);
+  if (*check) return cmd_config_check(check_path);
+  if (*bench) {
+    fprintf(stderr, "omniroute bench: not built yet; it is the subject of issue 3\n");
+    return 2;
+  }
+  return 1;
+}

@@ -1,0 +1,258 @@
+// up, router, connect, broker, config check, normalize, inspect.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "cli/commands.h"
+#include "cli/demo.h"
+#include "cli/stack.h"
+#include "common/log.h"
+#include "omniroute/v1/store.pb.h"
+#include "router/store.h"
+
+namespace omniroute::cli {
+namespace {
+
+std::optional<config::Config> load(const Common& c) {
+  std::vector<std::string> errors;
+  auto cfg = config::load_file(c.config_path, errors);
+  if (cfg) connectors::validate(*cfg, sdk::builtin_registry(), errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors) fmt::print(stderr, "{}: {}\n", c.config_path, e);
+    return std::nullopt;
+  }
+  if (!c.brokers.empty()) cfg->kafka.brokers = c.brokers;
+  if (!c.state_dir.empty()) cfg->state.dir = c.state_dir;
+  if (!c.log_level.empty()) cfg->log_level = c.log_level;
+  log::set_level(cfg->log_level);
+  return cfg;
+}
+
+void wait_for_stop() {
+  while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+std::string to_json(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+}  // namespace
+
+int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
+  auto cfg = load(c);
+  if (!cfg) return 2;
+  install_signal_handlers();
+  Stack stack(std::move(*cfg));
+  std::unique_ptr<Demo> d;
+  if (demo) d = std::make_unique<Demo>(stack.mutable_config());  // points callbacks at its receivers
+  std::string err = stack.start_kafka();
+  if (err.empty()) err = stack.start_router();
+  if (err.empty()) err = stack.start_connectors();
+  if (!err.empty()) {
+    fmt::print(stderr, "omniroute up: {}\n", err);
+    return 1;
+  }
+  fmt::print("omniroute is up\n");
+  fmt::print("  kafka:   {}{}\n", stack.config().kafka.brokers,
+             stack.cluster() ? " (embedded, in memory: data is lost on exit)" : "");
+  fmt::print("  agents:  {}   (omniroute agent --endpoint {} -w WORKSPACE -a AGENT)\n",
+             stack.router()->agent_endpoint(), stack.router()->agent_endpoint());
+  fmt::print("  state:   {}\n", stack.config().state.dir);
+  for (const auto& h : stack.connectors()) {
+    for (const auto& e : h->endpoints()) fmt::print("  {}: {}\n", h->name(), e);
+  }
+  std::fflush(stdout);
+  if (d) return d->run(stack, demo_messages, demo_timeout_s);
+  wait_for_stop();
+  fmt::print("omniroute: shutting down\n");
+  return 0;
+}
+
+int cmd_router(const Common& c) {
+  auto cfg = load(c);
+  if (!cfg) return 2;
+  if (cfg->kafka.embedded()) {
+    fmt::print(stderr, "omniroute router: kafka.brokers is 'embedded'; run `omniroute broker` and pass --brokers\n");
+    return 2;
+  }
+  install_signal_handlers();
+  Stack stack(std::move(*cfg));
+  std::string err = stack.start_kafka();
+  if (err.empty()) err = stack.start_router();
+  if (!err.empty()) {
+    fmt::print(stderr, "omniroute router: {}\n", err);
+    return 1;
+  }
+  fmt::print("router: agents on {}\n", stack.router()->agent_endpoint());
+  std::fflush(stdout);
+  wait_for_stop();
+  return 0;
+}
+
+int cmd_connect(const Common& c, const std::vector<std::string>& names) {
+  auto cfg = load(c);
+  if (!cfg) return 2;
+  if (cfg->kafka.embedded()) {
+    fmt::print(stderr, "omniroute connect: kafka.brokers is 'embedded'; run `omniroute broker` and pass --brokers\n");
+    return 2;
+  }
+  install_signal_handlers();
+  Stack stack(std::move(*cfg));
+  std::string err = stack.start_kafka();
+  if (err.empty()) err = stack.start_connectors(names);
+  if (!err.empty()) {
+    fmt::print(stderr, "omniroute connect: {}\n", err);
+    return 1;
+  }
+  for (const auto& h : stack.connectors()) {
+    for (const auto& e : h->endpoints()) fmt::print("{}: {}\n", h->name(), e);
+  }
+  std::fflush(stdout);
+  wait_for_stop();
+  return 0;
+}
+
+int cmd_broker(const Common& c, int brokers) {
+  config::Config cfg;
+  if (std::ifstream(c.config_path).good()) {
+    auto loaded = load(c);
+    if (!loaded) return 2;
+    cfg = *loaded;
+  }
+  cfg.kafka.brokers = "embedded";
+  cfg.kafka.embedded_brokers = brokers;
+  cfg.kafka.replication_factor = std::min(cfg.kafka.replication_factor, brokers);
+  install_signal_handlers();
+  Stack stack(std::move(cfg));
+  if (auto err = stack.start_kafka(); !err.empty()) {
+    fmt::print(stderr, "omniroute broker: {}\n", err);
+    return 1;
+  }
+  // First line of stdout is the bootstrap list, so scripts can read it.
+  fmt::print("{}\n", stack.config().kafka.brokers);
+  fmt::print(stderr, "embedded Kafka cluster: {} brokers, in memory, topics created; Ctrl-C stops it\n", brokers);
+  std::fflush(stdout);
+  wait_for_stop();
+  return 0;
+}
+
+int cmd_config_check(const std::string& path) {
+  std::vector<std::string> errors;
+  auto cfg = config::load_file(path, errors);
+  if (cfg) connectors::validate(*cfg, sdk::builtin_registry(), errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors) fmt::print(stderr, "{}: {}\n", path, e);
+    fmt::print(stderr, "{}: {} error(s)\n", path, errors.size());
+    return 1;
+  }
+  size_t inboxes = 0, agents = 0;
+  for (const auto& w : cfg->workspaces) {
+    inboxes += w.inboxes.size();
+    agents += w.agents.size();
+  }
+  fmt::print("{}: ok ({} workspaces, {} inboxes, {} agents)\n", path, cfg->workspaces.size(), inboxes, agents);
+  return 0;
+}
+
+int cmd_normalize(const std::string& channel, const std::string& file) {
+  const auto* f = sdk::builtin_registry().find(channel);
+  if (!f) {
+    fmt::print(stderr, "normalize: unknown channel '{}' (known: {})\n", channel,
+               fmt::join(sdk::builtin_registry().names(), ", "));
+    return 2;
+  }
+  if (!f->normalize) {
+    fmt::print(stderr, "normalize: connector '{}' has no normalizer\n", channel);
+    return 2;
+  }
+  std::stringstream ss;
+  if (file == "-") {
+    ss << std::cin.rdbuf();
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      fmt::print(stderr, "normalize: cannot read {}\n", file);
+      return 2;
+    }
+    ss << in.rdbuf();
+  }
+  v1::InboundMessage m;
+  if (auto err = f->normalize(ss.str(), m); !err.empty()) {
+    fmt::print(stderr, "normalize: {}\n", err);
+    return 1;
+  }
+  fmt::print("{}\n", to_json(m));
+  return 0;
+}
+
+int cmd_inspect(const Common& c, const std::string& what, const std::string& id, const std::string& workspace) {
+  std::string dir = c.state_dir;
+  std::string ws = workspace;
+  if (dir.empty() || ws.empty()) {
+    auto cfg = load(c);
+    if (!cfg) return 2;
+    if (dir.empty()) dir = cfg->state.dir;
+    if (ws.empty() && cfg->workspaces.size() == 1) ws = cfg->workspaces[0].id;
+  }
+  std::string err;
+  auto store = router::Store::open_read_only(dir, err);
+  if (!store) {
+    fmt::print(stderr, "inspect: cannot open state {}: {}\n", dir, err);
+    return 2;
+  }
+  using router::Cf;
+  if (what == "offsets") {
+    store->scan(Cf::kMeta, "offset/", [](std::string_view k, std::string_view v) {
+      fmt::print("{} = {}\n", k.substr(7), v);
+      return true;
+    });
+    return 0;
+  }
+  if (what == "outbox") {
+    size_t n = 0;
+    store->scan(Cf::kOutbox, "", [&](std::string_view, std::string_view) { return ++n, true; });
+    fmt::print("{} records waiting for Kafka\n", n);
+    return 0;
+  }
+  if (id.empty() || ws.empty()) {
+    fmt::print(stderr, "inspect {}: give an id and --workspace\n", what);
+    return 2;
+  }
+  std::string v;
+  if (what == "agent") {
+    v1::store::Agent a;
+    if (!store->get(Cf::kAgents, ws + "/" + id, &v) || !a.ParseFromString(v)) {
+      fmt::print(stderr, "no agent state for {}/{}\n", ws, id);
+      return 1;
+    }
+    fmt::print("{}\n", to_json(a));
+    return 0;
+  }
+  v1::store::Conversation conv;
+  if (!store->get(Cf::kConversations, ws + "/" + id, &v) || !conv.ParseFromString(v)) {
+    fmt::print(stderr, "no conversation {}/{}\n", ws, id);
+    return 1;
+  }
+  fmt::print("{}\n", to_json(conv));
+  fmt::print("history:\n");
+  store->scan(Cf::kMessages, ws + "/" + id + "/", [](std::string_view, std::string_view val) {
+    v1::ConversationMessage m;
+    if (m.ParseFromArray(val.data(), static_cast<int>(val.size()))) fmt::print("{}\n", to_json(m));
+    return true;
+  });
+  return 0;
+}
+
+}  // namespace omniroute::cli

@@ -1,0 +1,98 @@
+#include "cli/stack.h"
+
+#include <csignal>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace omniroute::cli {
+
+std::atomic<bool>& stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+void install_signal_handlers() {
+  auto on_signal = [](int) { stop_requested().store(true); };
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+std::vector<std::string> all_topics(const config::Config& cfg) {
+  std::vector<std::string> t{cfg.kafka.topics.inbound, cfg.kafka.topics.routing, cfg.kafka.topics.dlq};
+  for (int c = v1::Channel_MIN + 1; c <= v1::Channel_MAX; ++c) {
+    t.push_back(cfg.kafka.topics.outbound(static_cast<v1::Channel>(c)));
+  }
+  return t;
+}
+
+Stack::~Stack() { stop(); }
+
+std::string Stack::start_kafka() {
+  std::string err;
+  if (cfg_.kafka.embedded()) {
+    cluster_ = kafka::EmbeddedCluster::start(cfg_.kafka.embedded_brokers, err);
+    if (!cluster_) return "embedded kafka: " + err;
+    for (const auto& t : all_topics(cfg_)) {
+      if (!cluster_->create_topic(t, cfg_.kafka.partitions, cfg_.kafka.replication_factor, err)) return err;
+    }
+    cfg_.kafka.brokers = cluster_->bootstraps();
+    log::get("kafka")->info("embedded Kafka cluster ({} brokers, in memory) at {}", cluster_->brokers(),
+                            cluster_->bootstraps());
+  }
+  kcfg_.brokers = cfg_.kafka.brokers;
+  kcfg_.properties = cfg_.kafka.properties;
+  if (!cluster_) {
+    if (!kafka::ensure_topics(kcfg_, all_topics(cfg_), cfg_.kafka.partitions, cfg_.kafka.replication_factor, err)) {
+      return "kafka topics: " + err;
+    }
+  }
+  return {};
+}
+
+std::string Stack::start_router() {
+  router_ = std::make_unique<router::Router>(cfg_, kcfg_);
+  if (auto err = router_->start(); !err.empty()) return err;
+  router_thread_ = std::thread([this] { router_->run(router_stop_); });
+  return {};
+}
+
+std::string Stack::start_connectors(const std::vector<std::string>& names) {
+  auto& registry = sdk::builtin_registry();
+  std::set<std::string> wanted(names.begin(), names.end());
+  if (wanted.empty()) {
+    for (const auto& [name, c] : cfg_.connectors) if (c.enabled) wanted.insert(name);
+    for (const auto& ws : cfg_.workspaces) {
+      for (const auto& i : ws.inboxes) {
+        if (const auto* f = registry.find(i.channel)) {
+          auto it = cfg_.connectors.find(f->name);
+          if (it == cfg_.connectors.end() || it->second.enabled) wanted.insert(f->name);
+        }
+      }
+    }
+  }
+  for (const auto& name : wanted) {
+    const auto* f = registry.find(name);
+    if (!f) return "unknown connector " + name;
+    auto host = std::make_unique<connectors::ConnectorHost>(cfg_, *f, kcfg_);
+    if (auto e = host->start(); !e.empty()) return "connector " + name + ": " + e;
+    hosts_.push_back(std::move(host));
+  }
+  return {};
+}
+
+void Stack::stop() {
+  for (auto& h : hosts_) h->stop();
+  if (router_thread_.joinable()) {
+    router_stop_ = true;
+    router_thread_.join();
+  }
+  router_.reset();
+  hosts_.clear();
+  cluster_.reset();
+}
+
+}  // namespace omniroute::cli

@@ -1,0 +1,57 @@
+// The one place where real objects are built and wired together: the embedded or real
+// Kafka cluster, the router, and the connector hosts. `up`, `router`, `connect` and
+// `broker` are thin layers over this.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "connectors/host/host.h"
+#include "kafka/kafka.h"
+#include "router/router.h"
+
+namespace omniroute::cli {
+
+// Every topic omniroute uses: inbound, routing, dlq and one outbound per channel.
+std::vector<std::string> all_topics(const config::Config& cfg);
+
+class Stack {
+ public:
+  explicit Stack(config::Config cfg) : cfg_(std::move(cfg)) {}
+  ~Stack();
+
+  // Starts the embedded cluster when kafka.brokers is "embedded" (and then points the
+  // config at it), and makes sure every topic exists. "" or an error.
+  std::string start_kafka();
+  // Starts the router on its own thread.
+  std::string start_router();
+  // Starts connectors: `names` empty = every connector that has an inbox or a section.
+  std::string start_connectors(const std::vector<std::string>& names = {});
+  void stop();
+
+  const config::Config& config() const { return cfg_; }
+  config::Config& mutable_config() { return cfg_; }
+  kafka::EmbeddedCluster* cluster() { return cluster_.get(); }
+  const kafka::ClientConfig& kafka_config() const { return kcfg_; }
+  router::Router* router() { return router_.get(); }
+  const std::vector<std::unique_ptr<connectors::ConnectorHost>>& connectors() const { return hosts_; }
+
+ private:
+  config::Config cfg_;
+  std::unique_ptr<kafka::EmbeddedCluster> cluster_;
+  kafka::ClientConfig kcfg_;
+  std::unique_ptr<router::Router> router_;
+  std::thread router_thread_;
+  std::atomic<bool> router_stop_{false};
+  std::vector<std::unique_ptr<connectors::ConnectorHost>> hosts_;
+};
+
+// Process-wide stop flag set by SIGINT/SIGTERM.
+std::atomic<bool>& stop_requested();
+void install_signal_handlers();
+
+}  // namespace omniroute::cli

@@ -1,0 +1,197 @@
+#include "desk/desk.h"
+
+#include <chrono>
+
+#include "common/ids.h"
+
+namespace omniroute::desk {
+
+Desk::Desk(Options opts, Handler handler) : opts_(std::move(opts)), handler_(std::move(handler)) {}
+
+Desk::~Desk() { stop(); }
+
+void Desk::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Desk::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Desk::enqueue(v1::AgentFrame f) {
+  std::lock_guard lock(mu_);
+  outq_.push_back(std::move(f));
+}
+
+void Desk::accept(const std::string& offer_id) {
+  v1::AgentFrame f;
+  f.mutable_accept()->set_offer_id(offer_id);
+  enqueue(std::move(f));
+}
+
+void Desk::reject(const std::string& offer_id, const std::string& reason) {
+  v1::AgentFrame f;
+  f.mutable_reject()->set_offer_id(offer_id);
+  f.mutable_reject()->set_reason(reason);
+  enqueue(std::move(f));
+}
+
+std::string Desk::reply(const std::string& conversation_id, const std::string& text) {
+  v1::AgentFrame f;
+  auto* r = f.mutable_reply();
+  r->set_conversation_id(conversation_id);
+  r->set_reply_id(new_uuid());
+  r->set_text_body(text);
+  std::string id = r->reply_id();
+  enqueue(std::move(f));
+  return id;
+}
+
+void Desk::resolve(const std::string& conversation_id) {
+  v1::AgentFrame f;
+  f.mutable_resolve()->set_conversation_id(conversation_id);
+  enqueue(std::move(f));
+}
+
+void Desk::set_presence(v1::Presence p) {
+  opts_.presence = p;  // also used by the next Hello
+  v1::AgentFrame f;
+  f.mutable_presence()->set_presence(p);
+  enqueue(std::move(f));
+}
+
+void Desk::connect() {
+  sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+  sock_->set(zmq::sockopt::linger, 0);
+  sock_->set(zmq::sockopt::reconnect_ivl, 100);
+  sock_->set(zmq::sockopt::reconnect_ivl_max, 1000);
+  sock_->connect(opts_.endpoint);
+  welcomed_ = false;
+  last_recv_ms_ = steady_ms();
+  last_hello_ms_ = 0;
+}
+
+void Desk::send(const v1::AgentFrame& f) {
+  if (frozen_) return;
+  std::string bytes = f.SerializeAsString();
+  try {
+    sock_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    last_send_ms_ = steady_ms();
+  } catch (const zmq::error_t&) {
+  }
+}
+
+void Desk::loop() {
+  connect();
+  while (!stop_) {
+    const int64_t now = steady_ms();
+    if (!welcomed_ && now - last_hello_ms_ >= opts_.hello_retry_ms && !frozen_) {
+      v1::AgentFrame h;
+      auto* hello = h.mutable_hello();
+      hello->set_protocol_version(1);
+      hello->set_workspace_id(opts_.workspace_id);
+      hello->set_agent_id(opts_.agent_id);
+      hello->set_token(opts_.token);
+      hello->set_desk(opts_.desk_name);
+      hello->set_presence(opts_.presence);
+      send(h);
+      last_hello_ms_ = now;
+    }
+    if (welcomed_ && now - last_recv_ms_ > heartbeat_timeout_ms_) {
+      // The router went silent: start over on a fresh connection and resume.
+      if (handler_.on_status) handler_.on_status("router silent; reconnecting");
+      connect();
+      continue;
+    }
+    if (welcomed_ && now - last_send_ms_ >= heartbeat_interval_ms_) {
+      v1::AgentFrame hb;
+      hb.mutable_heartbeat();
+      send(hb);
+    }
+    zmq::pollitem_t items[] = {{sock_->handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(10));
+    while (true) {
+      zmq::message_t msg;
+      if (!sock_->recv(msg, zmq::recv_flags::dontwait)) break;
+      if (frozen_) continue;
+      last_recv_ms_ = steady_ms();
+      v1::AgentFrame f;
+      if (f.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) handle(f);
+    }
+    if (!welcomed_) continue;
+    std::deque<v1::AgentFrame> out;
+    {
+      std::lock_guard lock(mu_);
+      out.swap(outq_);
+    }
+    for (auto& f : out) {
+      if (f.has_reply()) unacked_replies_[f.reply().reply_id()] = f;
+      if (f.has_accept()) accepted_offers_.insert(f.accept().offer_id());
+      send(f);
+    }
+  }
+  sock_.reset();
+}
+
+void Desk::handle(const v1::AgentFrame& f) {
+  switch (f.kind_case()) {
+    case v1::AgentFrame::kWelcome: {
+      const auto& w = f.welcome();
+      welcomed_ = true;
+      heartbeat_interval_ms_ = static_cast<int>(w.heartbeat_interval_ms());
+      heartbeat_timeout_ms_ = static_cast<int>(w.heartbeat_timeout_ms());
+      if (handler_.on_status) handler_.on_status("connected");
+      if (handler_.on_welcome) handler_.on_welcome(w);
+      for (const auto& a : w.open_conversations()) {
+        if (handler_.on_assignment) handler_.on_assignment(a);
+      }
+      for (const auto& o : w.pending_offers()) {
+        if (accepted_offers_.count(o.offer_id())) {
+          v1::AgentFrame acc;  // accepted before the router lost it: say it again
+          acc.mutable_accept()->set_offer_id(o.offer_id());
+          send(acc);
+        } else if (handler_.on_offer) {
+          handler_.on_offer(o);
+        }
+      }
+      for (const auto& [id, r] : unacked_replies_) send(r);
+      break;
+    }
+    case v1::AgentFrame::kHeartbeat: break;
+    case v1::AgentFrame::kOffer:
+      if (handler_.on_offer) handler_.on_offer(f.offer());
+      break;
+    case v1::AgentFrame::kOfferWithdrawn:
+      accepted_offers_.erase(f.offer_withdrawn().offer_id());
+      if (handler_.on_withdrawn) handler_.on_withdrawn(f.offer_withdrawn());
+      break;
+    case v1::AgentFrame::kAssignment:
+      if (handler_.on_assignment) handler_.on_assignment(f.assignment());
+      break;
+    case v1::AgentFrame::kCustomerMessage:
+      if (handler_.on_message) handler_.on_message(f.customer_message());
+      break;
+    case v1::AgentFrame::kReplyAck:
+      unacked_replies_.erase(f.reply_ack().reply_id());
+      if (handler_.on_reply_ack) handler_.on_reply_ack(f.reply_ack());
+      break;
+    case v1::AgentFrame::kDeliveryUpdate:
+      if (handler_.on_delivery) handler_.on_delivery(f.delivery_update());
+      break;
+    case v1::AgentFrame::kResolved:
+      if (handler_.on_resolved) handler_.on_resolved(f.resolved());
+      break;
+    case v1::AgentFrame::kError:
+      if (f.error().code() == v1::Error::CODE_UNKNOWN_SESSION) {
+        welcomed_ = false;  // the router restarted: say Hello again at once
+        last_hello_ms_ = 0;
+        break;
+      }
+      if (handler_.on_error) handler_.on_error(f.error());
+      break;
+    default: break;
+  }
+}
+
+}  // namespace omniroute::desk

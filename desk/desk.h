@@ -1,0 +1,88 @@
+// A desk client of the agent protocol (docs/agent-protocol.md): connects a DEALER to
+// the router, says Hello, keeps heartbeats both ways, reconnects and resumes when the
+// router goes silent or forgets the session, and re-sends unacknowledged replies.
+// Used by `omniroute agent`, the scripted desks of `up --demo`, tests and benchmarks.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <map>
+
+#include <zmq.hpp>
+
+#include "omniroute/v1/agent.pb.h"
+
+namespace omniroute::desk {
+
+struct Options {
+  std::string endpoint;      // tcp://host:port of the router's agent endpoint
+  std::string workspace_id;
+  std::string agent_id;
+  std::string token;
+  std::string desk_name = "omniroute-desk";
+  v1::Presence presence = v1::PRESENCE_AVAILABLE;
+  int hello_retry_ms = 1000;  // resend Hello while no Welcome arrives
+};
+
+// Callbacks run on the desk's own thread; they may call the desk's methods.
+struct Handler {
+  std::function<void(const v1::Welcome&)> on_welcome;
+  std::function<void(const v1::Offer&)> on_offer;
+  std::function<void(const v1::OfferWithdrawn&)> on_withdrawn;
+  std::function<void(const v1::Assignment&)> on_assignment;
+  std::function<void(const v1::CustomerMessage&)> on_message;
+  std::function<void(const v1::ReplyAck&)> on_reply_ack;
+  std::function<void(const v1::DeliveryUpdate&)> on_delivery;
+  std::function<void(const v1::Resolved&)> on_resolved;
+  std::function<void(const v1::Error&)> on_error;
+  std::function<void(const std::string&)> on_status;  // connection events, for display
+};
+
+class Desk {
+ public:
+  Desk(Options opts, Handler handler);
+  ~Desk();
+  void start();
+  void stop();
+
+  void accept(const std::string& offer_id);
+  void reject(const std::string& offer_id, const std::string& reason);
+  // Returns the reply id; the reply is re-sent until the router acknowledges it.
+  std::string reply(const std::string& conversation_id, const std::string& text);
+  void resolve(const std::string& conversation_id);
+  void set_presence(v1::Presence p);
+  // Test hook: stop sending anything (heartbeats included), as a hung desk would.
+  void freeze(bool frozen) { frozen_ = frozen; }
+  bool connected() const { return welcomed_; }
+
+ private:
+  void loop();
+  void connect();
+  void send(const v1::AgentFrame& f);
+  void enqueue(v1::AgentFrame f);
+  void handle(const v1::AgentFrame& f);
+
+  Options opts_;
+  Handler handler_;
+  zmq::context_t ctx_;
+  std::unique_ptr<zmq::socket_t> sock_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> frozen_{false};
+  std::atomic<bool> welcomed_{false};
+  std::mutex mu_;
+  std::deque<v1::AgentFrame> outq_;
+  // Loop-thread state.
+  int64_t last_recv_ms_ = 0, last_send_ms_ = 0, last_hello_ms_ = 0;
+  int heartbeat_interval_ms_ = 1000, heartbeat_timeout_ms_ = 3000;
+  std::map<std::string, v1::AgentFrame> unacked_replies_;  // reply id -> frame
+  std::set<std::string> accepted_offers_;
+};
+
+}  // namespace omniroute::desk
