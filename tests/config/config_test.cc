@@ -1,0 +1,112 @@
+#include "config/config.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "connectors/host/host.h"
+#include "tests/support/support.h"
+
+namespace omniroute::config {
+namespace {
+
+bool any_contains(const std::vector<std::string>& errors, const std::string& needle) {
+  for (const auto& e : errors) if (e.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+TEST(Config, ExampleFileIsValid) {
+  std::vector<std::string> errors;
+  auto cfg = load_file(std::string(OMNIROUTE_SOURCE_DIR) + "/config/omniroute.yaml", errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  connectors::validate(*cfg, sdk::builtin_registry(), errors);
+  EXPECT_TRUE(errors.empty());
+  ASSERT_EQ(cfg->workspaces.size(), 1u);
+  EXPECT_EQ(cfg->workspaces[0].agents.size(), 2u);
+  EXPECT_EQ(cfg->workspaces[0].agents[0].capacity.at(v1::CHANNEL_WEBHOOK), 3);
+}
+
+TEST(Config, UnknownKeyIsAnErrorNamingKeyAndLine) {
+  std::vector<std::string> errors;
+  auto cfg = parse("kafka:\n  brokers: embedded\n  bogus: 1\n", errors);
+  EXPECT_FALSE(cfg);
+  EXPECT_TRUE(any_contains(errors, "line 3: kafka.bogus: unknown key")) << errors.front();
+}
+
+TEST(Config, BadValuesNameTheKey) {
+  std::vector<std::string> errors;
+  auto cfg = parse(R"(router:
+  heartbeat_interval_ms: fast
+workspaces:
+  - id: w
+    queues: [{id: q}]
+    inboxes:
+      - {id: i, channel: pigeon, queue: nope}
+    agents:
+      - {id: a, capacity: {webhook: -1}}
+)", errors);
+  EXPECT_FALSE(cfg);
+  EXPECT_TRUE(any_contains(errors, "router.heartbeat_interval_ms: must be an integer"));
+  EXPECT_TRUE(any_contains(errors, "workspaces[0].inboxes[0].channel: unknown channel 'pigeon'"));
+  EXPECT_TRUE(any_contains(errors, "workspaces[0].inboxes[0].queue: no queue 'nope'"));
+  EXPECT_TRUE(any_contains(errors, "workspaces[0].agents[0].capacity.webhook: must be between 0 and 1000"));
+}
+
+TEST(Config, DuplicateIdsAreErrors) {
+  std::vector<std::string> errors;
+  auto cfg = parse("workspaces:\n  - id: w\n    queues: [{id: q}, {id: q}]\n", errors);
+  EXPECT_FALSE(cfg);
+  EXPECT_TRUE(any_contains(errors, "duplicate queue id q"));
+}
+
+TEST(Config, SecretsComeFromEnvironmentAndFiles) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("secret")) << "from-file\n";
+  setenv("OMNIROUTE_TEST_TOKEN", "from-env", 1);
+  std::vector<std::string> errors;
+  auto cfg = parse("workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents:\n"
+                   "      - {id: a, token: {env: OMNIROUTE_TEST_TOKEN}}\n"
+                   "      - {id: b, token: {file: " + dir.file("secret") + "}}\n",
+                   errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  EXPECT_EQ(cfg->workspaces[0].agents[0].token, "from-env");
+  EXPECT_EQ(cfg->workspaces[0].agents[1].token, "from-file");
+}
+
+TEST(Config, MissingSecretEnvironmentVariableIsAnErrorWithoutTheValue) {
+  std::vector<std::string> errors;
+  auto cfg = parse("workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents:\n"
+                   "      - {id: a, token: {env: OMNIROUTE_TEST_UNSET_VAR}}\n",
+                   errors);
+  EXPECT_FALSE(cfg);
+  EXPECT_TRUE(any_contains(errors, "environment variable OMNIROUTE_TEST_UNSET_VAR is not set"));
+}
+
+TEST(Config, ConnectorSettingsAreValidatedByTheConnector) {
+  std::vector<std::string> errors;
+  auto cfg = parse(R"(connectors:
+  webhook:
+    listen: 127.0.0.1:0
+    max_body_bytes: 0
+    colour: blue
+  fax: {}
+workspaces:
+  - id: w
+    queues: [{id: q}]
+    inboxes:
+      - id: i
+        channel: webhook
+        queue: q
+        settings: {callback_url: "http://x"}
+)", errors);
+  ASSERT_TRUE(cfg);
+  connectors::validate(*cfg, sdk::builtin_registry(), errors);
+  EXPECT_TRUE(any_contains(errors, "connectors.webhook.max_body_bytes: must be between 1"));
+  EXPECT_TRUE(any_contains(errors, "connectors.webhook.colour: unknown key"));
+  EXPECT_TRUE(any_contains(errors, "connectors.fax: unknown connector"));
+  EXPECT_TRUE(any_contains(errors, "workspaces[0].inboxes[0].settings.secret: is required"));
+}
+
+}  // namespace
+}  // namespace omniroute::config

@@ -1,0 +1,439 @@
+// Routing engine behaviour with a controllable clock and a real RocksDB on a temp dir.
+#include "router/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/support.h"
+
+namespace omniroute::router {
+namespace {
+
+class ManualClock : public Clock {
+ public:
+  int64_t now_ms() override { return t; }
+  int64_t t = 1'700'000'000'000;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start(testing::config_yaml(params())); }
+
+  virtual testing::ConfigParams params() {
+    testing::ConfigParams p;
+    p.state_dir = dir_.path() + "/state";
+    p.heartbeat_interval_ms = 1000;
+    p.heartbeat_timeout_ms = 3000;
+    p.offer_timeout_ms = 30000;
+    return p;
+  }
+
+  void start(const std::string& yaml) {
+    std::vector<std::string> errors;
+    auto cfg = config::parse(yaml, errors);
+    ASSERT_TRUE(cfg) << errors.front();
+    cfg_ = *cfg;
+    open();
+  }
+
+  void open() {
+    std::string err;
+    store_ = Store::open(cfg_.state.dir, false, err);
+    ASSERT_TRUE(store_) << err;
+    engine_ = std::make_unique<Engine>(cfg_, *store_, clock_);
+    engine_->load();
+  }
+
+  // A restart: everything committed survives, everything in memory is gone.
+  void restart() {
+    engine_.reset();
+    store_.reset();
+    open();
+  }
+
+  void commit(Store::Batch& b) {
+    ASSERT_EQ(store_->commit(b), "");
+    for (auto& f : engine_->take_frames()) frames_.push_back(std::move(f));
+    for (auto& o : engine_->take_outbox()) outbox_.push_back(std::move(o));
+  }
+
+  void inbound(const v1::Envelope& env) {
+    auto b = store_->begin();
+    engine_->apply_record(b, "omni.inbound", 0, offset_++, env.message().workspace_id(), env.SerializeAsString());
+    commit(b);
+  }
+
+  void message(const std::string& external_id, const std::string& customer, const std::string& thread = "",
+               const std::string& ws = "acme", const std::string& inbox = "api") {
+    v1::Envelope env;
+    auto* m = env.mutable_message();
+    m->set_event_id("ev-" + external_id);
+    m->set_workspace_id(ws);
+    m->set_inbox_id(inbox);
+    m->set_channel(v1::CHANNEL_WEBHOOK);
+    m->set_customer_handle(customer);
+    m->set_customer_display_name("Name of " + customer);
+    m->set_external_message_id(external_id);
+    m->set_text_body("body of " + external_id);
+    if (!thread.empty()) m->mutable_thread()->set_thread_id(thread);
+    inbound(env);
+  }
+
+  void desk(const std::string& rid, const v1::AgentFrame& f) {
+    auto b = store_->begin();
+    engine_->apply_desk(b, rid, f.SerializeAsString());
+    commit(b);
+  }
+
+  void hello(const std::string& rid, const std::string& agent, const std::string& ws = "acme") {
+    v1::AgentFrame f;
+    f.mutable_hello()->set_protocol_version(1);
+    f.mutable_hello()->set_workspace_id(ws);
+    f.mutable_hello()->set_agent_id(agent);
+    desk(rid, f);
+  }
+
+  void accept(const std::string& rid, const std::string& offer_id) {
+    v1::AgentFrame f;
+    f.mutable_accept()->set_offer_id(offer_id);
+    desk(rid, f);
+  }
+
+  void reply(const std::string& rid, const std::string& conv, const std::string& reply_id) {
+    v1::AgentFrame f;
+    f.mutable_reply()->set_conversation_id(conv);
+    f.mutable_reply()->set_reply_id(reply_id);
+    f.mutable_reply()->set_text_body("answer " + reply_id);
+    desk(rid, f);
+  }
+
+  void resolve(const std::string& rid, const std::string& conv) {
+    v1::AgentFrame f;
+    f.mutable_resolve()->set_conversation_id(conv);
+    desk(rid, f);
+  }
+
+  void heartbeat(const std::string& rid) {
+    v1::AgentFrame f;
+    f.mutable_heartbeat();
+    desk(rid, f);
+  }
+
+  void tick(int64_t ms) {
+    clock_.t += ms;
+    auto b = store_->begin();
+    engine_->apply_timers(b);
+    commit(b);
+  }
+
+  // Frames of one kind sent to `rid`, and forgets them.
+  std::vector<v1::AgentFrame> take(const std::string& rid, v1::AgentFrame::KindCase kind) {
+    std::vector<v1::AgentFrame> out;
+    std::vector<DeskFrame> rest;
+    for (auto& f : frames_) {
+      if (f.routing_id == rid && f.frame.kind_case() == kind) out.push_back(f.frame);
+      else rest.push_back(std::move(f));
+    }
+    frames_ = std::move(rest);
+    return out;
+  }
+
+  std::vector<v1::OutboundMessage> outbound() {
+    std::vector<v1::OutboundMessage> out;
+    for (const auto& o : outbox_) {
+      if (o.entry.topic() != "omni.outbound.webhook") continue;
+      v1::OutboundMessage m;
+      m.ParseFromString(o.entry.value());
+      out.push_back(m);
+    }
+    return out;
+  }
+
+  v1::store::Conversation conversation(const std::string& id, const std::string& ws = "acme") {
+    std::string v;
+    v1::store::Conversation c;
+    EXPECT_TRUE(store_->get(Cf::kConversations, ws + "/" + id, &v));
+    c.ParseFromString(v);
+    return c;
+  }
+
+  testing::TempDir dir_;
+  config::Config cfg_;
+  ManualClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Engine> engine_;
+  std::vector<DeskFrame> frames_;
+  std::vector<OutboxRecord> outbox_;
+  int64_t offset_ = 0;
+};
+
+using K = v1::AgentFrame::KindCase;
+
+TEST_F(EngineTest, NewConversationIsOfferedToTheLongestIdleAgent) {
+  hello("d1", "alice");
+  hello("d2", "bob");
+  ASSERT_EQ(take("d1", K::kWelcome).size(), 1u);
+  message("m1", "c1@x");
+  auto offers = take("d1", K::kOffer);
+  ASSERT_EQ(offers.size(), 1u);  // both idle since ever: ties go by id
+  EXPECT_EQ(offers[0].offer().conversation().conversation_id(), "C1");
+  EXPECT_EQ(offers[0].offer().preview(), "body of m1");
+  clock_.t += 10;
+  message("m2", "c2@x");
+  EXPECT_EQ(take("d2", K::kOffer).size(), 1u);  // alice just got work, bob idled longer
+  EXPECT_TRUE(take("d1", K::kOffer).empty());
+}
+
+TEST_F(EngineTest, AcceptAssignsWithHistoryAndForwardsLaterMessages) {
+  hello("d1", "alice");
+  message("m1", "c1@x");
+  auto offer = take("d1", K::kOffer).at(0).offer();
+  message("m2", "c1@x");  // same customer, same open conversation
+  accept("d1", offer.offer_id());
+  auto as = take("d1", K::kAssignment);
+  ASSERT_EQ(as.size(), 1u);
+  ASSERT_EQ(as[0].assignment().history_size(), 2);
+  EXPECT_EQ(as[0].assignment().history(1).external_message_id(), "m2");
+  message("m3", "c1@x");
+  auto fwd = take("d1", K::kCustomerMessage);
+  ASSERT_EQ(fwd.size(), 1u);
+  EXPECT_EQ(fwd[0].customer_message().message().seq(), 3u);
+  EXPECT_EQ(conversation("C1").accepted_count(), 1u);
+}
+
+TEST_F(EngineTest, DuplicateExternalIdIsRecordedOnce) {
+  hello("d1", "alice");
+  message("m1", "c1@x");
+  message("m1", "c1@x");
+  EXPECT_EQ(conversation("C1").message_count(), 1u);
+  EXPECT_EQ(engine_->counters().duplicates, 1u);
+}
+
+TEST_F(EngineTest, ThreadsByIntegratorThreadIdElsePerCustomer) {
+  message("m1", "c1@x", "T1");
+  message("m2", "c1@x", "T2");
+  message("m3", "c1@x", "T1");
+  message("m4", "c1@x");
+  message("m5", "c1@x");
+  EXPECT_EQ(conversation("C1").message_count(), 2u);  // T1
+  EXPECT_EQ(conversation("C2").message_count(), 1u);  // T2
+  EXPECT_EQ(conversation("C3").message_count(), 2u);  // no thread id: per customer
+  EXPECT_EQ(engine_->counters().conversations, 3u);
+}
+
+TEST_F(EngineTest, CapacityIsNeverExceededAndFreedCapacityDrainsTheQueue) {
+  hello("d1", "alice");  // capacity 3, bob offline
+  for (int i = 0; i < 5; ++i) message("m" + std::to_string(i), "c" + std::to_string(i));
+  auto offers = take("d1", K::kOffer);
+  ASSERT_EQ(offers.size(), 3u);
+  for (const auto& o : offers) accept("d1", o.offer().offer_id());
+  EXPECT_EQ(conversation("C4").state(), v1::store::CONVERSATION_STATE_QUEUED);
+  resolve("d1", "C1");
+  auto next = take("d1", K::kOffer);
+  ASSERT_EQ(next.size(), 1u);  // at once, no sweep
+  EXPECT_EQ(next[0].offer().conversation().conversation_id(), "C4");  // arrival order
+}
+
+TEST_F(EngineTest, RejectedOfferGoesToTheNextAgentAndIsRemembered) {
+  hello("d1", "alice");
+  hello("d2", "bob");
+  message("m1", "c1@x");
+  auto offer = take("d1", K::kOffer).at(0).offer();
+  v1::AgentFrame rej;
+  rej.mutable_reject()->set_offer_id(offer.offer_id());
+  desk("d1", rej);
+  auto to_bob = take("d2", K::kOffer);
+  ASSERT_EQ(to_bob.size(), 1u);
+  EXPECT_EQ(to_bob[0].offer().offer_id(), "C1/2");
+  EXPECT_EQ(conversation("C1").rejected_by(0), "alice");
+}
+
+TEST_F(EngineTest, ExpiredOfferIsWithdrawnAndOfferedToTheNextAgent) {
+  hello("d1", "alice");
+  hello("d2", "bob");
+  message("m1", "c1@x");
+  ASSERT_EQ(take("d1", K::kOffer).size(), 1u);
+  for (int i = 0; i < 30; ++i) {  // desks stay alive, alice just doesn't answer
+    heartbeat("d1");
+    heartbeat("d2");
+    tick(1000);
+  }
+  EXPECT_EQ(take("d1", K::kOfferWithdrawn).size(), 1u);
+  EXPECT_EQ(take("d2", K::kOffer).size(), 1u);
+}
+
+TEST_F(EngineTest, SilentDeskLosesItsOffersAtTheHeartbeatTimeout) {
+  hello("d1", "alice");
+  hello("d2", "bob");
+  message("m1", "c1@x");
+  ASSERT_EQ(take("d1", K::kOffer).size(), 1u);
+  for (int i = 0; i < 4; ++i) {
+    heartbeat("d2");  // only bob's desk is alive
+    tick(1000);
+  }
+  auto to_bob = take("d2", K::kOffer);
+  ASSERT_EQ(to_bob.size(), 1u);
+  // Alice's desk is offline now: its frames are answered with UnknownSession.
+  heartbeat("d1");
+  auto err = take("d1", K::kError);
+  ASSERT_EQ(err.size(), 1u);
+  EXPECT_EQ(err[0].error().code(), v1::Error::CODE_UNKNOWN_SESSION);
+}
+
+TEST_F(EngineTest, ReplyIsPublishedOnceEvenWhenTheDeskResendsIt) {
+  hello("d1", "alice");
+  message("m1", "c1@x", "T9");
+  accept("d1", take("d1", K::kOffer).at(0).offer().offer_id());
+  reply("d1", "C1", "r1");
+  reply("d1", "C1", "r1");
+  auto acks = take("d1", K::kReplyAck);
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[0].reply_ack().outbound_id(), acks[1].reply_ack().outbound_id());
+  auto out = outbound();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].outbound_id(), "acme/C1/2");
+  EXPECT_EQ(out[0].customer_handle(), "c1@x");
+  EXPECT_EQ(out[0].thread().thread_id(), "T9");
+  EXPECT_EQ(out[0].agent_id(), "alice");
+}
+
+TEST_F(EngineTest, OnlyTheAssignedAgentMayReplyOrResolve) {
+  hello("d1", "alice");
+  hello("d2", "bob");
+  message("m1", "c1@x");
+  accept("d1", take("d1", K::kOffer).at(0).offer().offer_id());
+  reply("d2", "C1", "r1");
+  resolve("d2", "C1");
+  auto errs = take("d2", K::kError);
+  ASSERT_EQ(errs.size(), 2u);
+  EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_CONFLICT);
+  EXPECT_TRUE(outbound().empty());
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_ASSIGNED);
+}
+
+TEST_F(EngineTest, ResolvedConversationIsClosedAndTheNextMessageOpensANewOne) {
+  hello("d1", "alice");
+  message("m1", "c1@x");
+  accept("d1", take("d1", K::kOffer).at(0).offer().offer_id());
+  resolve("d1", "C1");
+  EXPECT_EQ(take("d1", K::kResolved).size(), 1u);
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_RESOLVED);
+  message("m2", "c1@x");
+  EXPECT_EQ(conversation("C2").message_count(), 1u);
+}
+
+TEST_F(EngineTest, DeliveryStatusIsRecordedAndForwarded) {
+  hello("d1", "alice");
+  message("m1", "c1@x");
+  accept("d1", take("d1", K::kOffer).at(0).offer().offer_id());
+  reply("d1", "C1", "r1");
+  v1::Envelope env;
+  auto* s = env.mutable_delivery_status();
+  s->set_workspace_id("acme");
+  s->set_outbound_id("acme/C1/2");
+  s->set_state(v1::DeliveryStatus::STATE_SENT);
+  inbound(env);
+  s->set_state(v1::DeliveryStatus::STATE_DEFERRED);  // late and stale: ignored
+  inbound(env);
+  std::string v;
+  ASSERT_TRUE(store_->get(Cf::kMessages, "acme/C1/0000000002", &v));
+  v1::ConversationMessage m;
+  m.ParseFromString(v);
+  EXPECT_EQ(m.delivery(), v1::DeliveryStatus::STATE_SENT);
+  EXPECT_EQ(take("d1", K::kDeliveryUpdate).size(), 1u);
+}
+
+TEST_F(EngineTest, UndecodableRecordGoesToTheDlqAndTheOffsetMovesOn) {
+  auto b = store_->begin();
+  engine_->apply_record(b, "omni.inbound", 2, 41, "acme", "\xff\xff garbage");
+  commit(b);
+  ASSERT_EQ(outbox_.size(), 1u);
+  EXPECT_EQ(outbox_[0].entry.topic(), "omni.dlq");
+  v1::DeadLetter dl;
+  dl.ParseFromString(outbox_[0].entry.value());
+  EXPECT_EQ(dl.reason(), "undecodable Envelope");
+  EXPECT_EQ(dl.source_offset(), 41);
+  EXPECT_EQ(engine_->stored_offsets("omni.inbound").at(2), 42);
+  message("m1", "c1@x");  // and the next record is processed as usual
+  EXPECT_EQ(conversation("C1").message_count(), 1u);
+}
+
+TEST_F(EngineTest, UnknownWorkspaceGoesToTheDlq) {
+  message("m1", "c1@x", "", "nope");
+  ASSERT_EQ(outbox_.size(), 1u);
+  EXPECT_EQ(outbox_[0].entry.topic(), "omni.dlq");
+}
+
+TEST_F(EngineTest, HelloWithUnknownAgentIsRefused) {
+  hello("d1", "mallory");
+  auto errs = take("d1", K::kError);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_UNAUTHORIZED);
+}
+
+TEST_F(EngineTest, AfterARestartOffersAndAssignmentsResumeOnHello) {
+  hello("d1", "alice");
+  message("m1", "c1@x");
+  message("m2", "c2@x");
+  auto offers = take("d1", K::kOffer);
+  ASSERT_EQ(offers.size(), 2u);
+  accept("d1", offers[0].offer().offer_id());
+  frames_.clear();
+  restart();
+  hello("d9", "alice");  // new connection after the restart
+  auto w = take("d9", K::kWelcome);
+  ASSERT_EQ(w.size(), 1u);
+  ASSERT_EQ(w[0].welcome().open_conversations_size(), 1);
+  EXPECT_EQ(w[0].welcome().open_conversations(0).conversation().conversation_id(), "C1");
+  ASSERT_EQ(w[0].welcome().pending_offers_size(), 1);
+  EXPECT_EQ(w[0].welcome().pending_offers(0).offer_id(), offers[1].offer().offer_id());
+  accept("d9", offers[1].offer().offer_id());
+  EXPECT_EQ(take("d9", K::kAssignment).size(), 1u);
+  message("m3", "c3@x");  // ids keep counting from the store
+  EXPECT_EQ(conversation("C3").message_count(), 1u);
+}
+
+TEST_F(EngineTest, AfterARestartOffersOfDesksThatDoNotReturnMoveOn) {
+  hello("d1", "alice");
+  message("m1", "c1@x");
+  ASSERT_EQ(take("d1", K::kOffer).size(), 1u);
+  restart();
+  hello("d2", "bob");
+  for (int i = 0; i < 4; ++i) {
+    heartbeat("d2");
+    tick(1000);
+  }
+  EXPECT_EQ(take("d2", K::kOffer).size(), 1u);
+}
+
+class TwoWorkspaces : public EngineTest {
+ protected:
+  void SetUp() override {
+    start(R"(state: {dir: ")" + dir_.path() + R"(/state"}
+workspaces:
+  - id: w1
+    queues: [{id: q}]
+    inboxes: [{id: api, channel: webhook, queue: q, settings: {secret: s}}]
+    agents: [{id: alice, capacity: {webhook: 5}}]
+  - id: w2
+    queues: [{id: q}]
+    inboxes: [{id: api, channel: webhook, queue: q, settings: {secret: s}}]
+    agents: [{id: alice, capacity: {webhook: 5}}]
+)");
+  }
+};
+
+TEST_F(TwoWorkspaces, AgentsNeverSeeAnotherWorkspacesConversations) {
+  hello("a1", "alice", "w1");
+  hello("a2", "alice", "w2");
+  message("m1", "c@x", "", "w1");
+  ASSERT_EQ(take("a1", K::kOffer).size(), 1u);
+  EXPECT_TRUE(take("a2", K::kOffer).empty());
+  accept("a2", "C1/1");  // w2's alice guessing w1's offer id
+  EXPECT_TRUE(take("a2", K::kAssignment).empty());
+  reply("a2", "C1", "r1");
+  EXPECT_TRUE(outbound().empty());
+  EXPECT_EQ(conversation("C1", "w1").state(), v1::store::CONVERSATION_STATE_OFFERED);
+}
+
+}  // namespace
+}  // namespace omniroute::router

@@ -1,0 +1,99 @@
+#include "tests/support/support.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace omniroute::testing {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "omniroute-test-XXXXXX").string();
+  char* p = mkdtemp(tmpl.data());
+  path_ = p ? p : tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+std::string config_yaml(const ConfigParams& p) {
+  std::string agents;
+  for (const auto& a : p.agents) {
+    agents += fmt::format("      - id: {}\n        name: Agent {}\n        queues: [general]\n        capacity: {{webhook: {}}}\n",
+                          a.id, a.id, a.webhook_capacity);
+  }
+  return fmt::format(R"(log_level: warn
+kafka:
+  brokers: "{}"
+  partitions: {}
+  replication_factor: 1
+  embedded_brokers: 3
+state:
+  dir: "{}"
+router:
+  agent_endpoint: "{}"
+  heartbeat_interval_ms: {}
+  heartbeat_timeout_ms: {}
+  offer_timeout_ms: {}
+connectors:
+  webhook:
+    listen: "{}"
+    max_body_bytes: {}
+    publish_timeout_ms: {}
+    initial_backoff_ms: 20
+    max_backoff_ms: 200
+    max_attempts: 5
+    delivery_timeout_ms: 2000
+workspaces:
+  - id: acme
+    queues:
+      - id: general
+    inboxes:
+      - id: api
+        channel: webhook
+        queue: general
+        settings:
+          secret: "{}"
+          callback_url: "{}"
+    agents:
+{})",
+                     p.brokers, p.partitions, p.state_dir, p.agent_endpoint, p.heartbeat_interval_ms,
+                     p.heartbeat_timeout_ms, p.offer_timeout_ms, p.webhook_listen, p.max_body_bytes,
+                     p.publish_timeout_ms, p.secret, p.callback_url, agents);
+}
+
+std::string omniroute_binary() {
+  if (const char* env = std::getenv("OMNIROUTE_BINARY")) return env;
+  return OMNIROUTE_BINARY_PATH;
+}
+
+}  // namespace omniroute::testing

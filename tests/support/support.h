@@ -1,0 +1,56 @@
+// Helpers shared by tests: temp dirs, free ports, waiting, and config text.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace omniroute::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A TCP port that was free a moment ago on 127.0.0.1.
+int free_port();
+
+// Polls `pred` every 10 ms until true or `timeout`; returns its last value.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+struct TestAgent {
+  std::string id;
+  int webhook_capacity = 3;
+};
+
+struct ConfigParams {
+  std::string brokers = "embedded";
+  std::string state_dir;
+  std::string agent_endpoint = "tcp://127.0.0.1:*";
+  std::string webhook_listen = "127.0.0.1:0";
+  std::string secret = "test-secret";
+  std::string callback_url = "http://127.0.0.1:1/unused";
+  std::vector<TestAgent> agents = {{"alice", 3}, {"bob", 3}};
+  int heartbeat_interval_ms = 200;
+  int heartbeat_timeout_ms = 800;
+  int offer_timeout_ms = 60000;
+  int publish_timeout_ms = 10000;
+  int max_body_bytes = 65536;
+  int partitions = 3;
+};
+
+std::string config_yaml(const ConfigParams& p);
+
+// Path of the omniroute binary under test.
+std::string omniroute_binary();
+
+}  // namespace omniroute::testing
