@@ -1,0 +1,72 @@
+// An in-process omniroute on real components: the embedded Kafka cluster over TCP, the
+// router on a temp-dir RocksDB, the webhook connector on a free port, desks over
+// ZeroMQ, and a callback receiver standing in for the integrator.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli/stack.h"
+#include "connectors/webhook/callback_receiver.h"
+#include "desk/desk.h"
+#include "kafka/kafka.h"
+#include "tests/support/support.h"
+
+namespace omniroute::testing {
+
+// A desk that records what it sees; optionally accepts offers and answers assignments.
+class RecordingDesk {
+ public:
+  struct Behaviour {
+    bool accept = true;
+    bool reply = true;
+    bool freeze_on_offer = false;  // stop all traffic on the first offer (a hung desk)
+  };
+  RecordingDesk(const std::string& endpoint, const std::string& ws, const std::string& agent, Behaviour b);
+  ~RecordingDesk() { desk_->stop(); }
+  desk::Desk& desk() { return *desk_; }
+
+  std::vector<v1::Offer> offers() const;
+  std::vector<v1::Assignment> assignments() const;
+  std::vector<v1::DeliveryUpdate> deliveries() const;
+  std::vector<v1::ReplyAck> acks() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<v1::Offer> offers_;
+  std::vector<v1::Assignment> assignments_;
+  std::vector<v1::DeliveryUpdate> deliveries_;
+  std::vector<v1::ReplyAck> acks_;
+  std::unique_ptr<desk::Desk> desk_;
+};
+
+// Reads every record of `topic` from the beginning, waiting `wait_ms` for stragglers.
+std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic, int partitions,
+                                    int wait_ms = 1500);
+
+class StackFixture : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  virtual void adjust(ConfigParams&) {}
+
+  std::string url(const std::string& ws = "acme", const std::string& inbox = "api") const;
+  // A signed canonical message; returns the HTTP status.
+  int post(const std::string& external_id, const std::string& customer, const std::string& text,
+           std::string* response = nullptr);
+
+  TempDir dir_;
+  ConfigParams params_;
+  std::unique_ptr<connectors::webhook::CallbackReceiver> receiver_;
+  std::unique_ptr<cli::Stack> stack_;
+  std::string base_;
+};
+
+}  // namespace omniroute::testing
