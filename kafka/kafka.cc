@@ -243,8 +243,24 @@ bool ensure_topics(const ClientConfig& cfg, const std::vector<std::string>& topi
     err = errstr;
     return false;
   }
-  std::vector<rd_kafka_NewTopic_t*> nts;
+  // Only create what is missing: topics provisioned by an operator need no admin rights.
+  std::vector<std::string> missing;
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk.get(), 1, nullptr, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    err = "cannot read cluster metadata from " + cfg.brokers;
+    return false;
+  }
   for (const auto& t : topics) {
+    bool found = false;
+    for (int i = 0; i < md->topic_cnt && !found; ++i) {
+      found = t == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    if (!found) missing.push_back(t);
+  }
+  rd_kafka_metadata_destroy(md);
+  if (missing.empty()) return true;
+  std::vector<rd_kafka_NewTopic_t*> nts;
+  for (const auto& t : missing) {
     nts.push_back(rd_kafka_NewTopic_new(t.c_str(), partitions, replication_factor, errstr, sizeof errstr));
   }
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
