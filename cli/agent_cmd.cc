@@ -6,10 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <thread>
 #include "cli/commands.h"
 #include "desk/desk.h"
 #include "schemas/channel.h"
-#include <thread>
 
 namespace omniroute::cli {
 namespace {
@@ -25,15 +25,20 @@ void say(fmt::format_string<Args...> f, Args&&... args) {
 
 const char* author(v1::Author a) {
   switch (a) {
-    case v1::AUTHOR_CUSTOMER: return "customer";
-    case v1::AUTHOR_AGENT: return "agent";
-    case v1::AUTHOR_SYSTEM: return "system";
-    default: return "?";
+    case v1::AUTHOR_CUSTOMER:
+      return "customer";
+    case v1::AUTHOR_AGENT:
+      return "agent";
+    case v1::AUTHOR_SYSTEM:
+      return "system";
+    default:
+      return "?";
   }
 }
 
 constexpr const char* kHelp =
-    "commands: accept OFFER | reject OFFER [reason] | reply CONV TEXT | resolve CONV | away | available | quit";
+    "commands: accept OFFER | reject OFFER [reason] | reply CONV TEXT | resolve CONV | away | "
+    "available | quit";
 
 }  // namespace
 
@@ -42,39 +47,52 @@ int cmd_agent(const AgentOptions& o) {
   desk::Handler h;
   h.on_status = [](const std::string& s) { say("[desk] {}", s); };
   h.on_welcome = [](const v1::Welcome& w) {
-    say("[welcome] {} open conversations, {} pending offers", w.open_conversations_size(), w.pending_offers_size());
+    say("[welcome] {} open conversations, {} pending offers", w.open_conversations_size(),
+        w.pending_offers_size());
   };
   h.on_offer = [cell, o](const v1::Offer& of) {
     const auto& c = of.conversation();
     say("[offer] {} {} from {} ({}): \"{}\"", of.offer_id(), channel_name(c.channel()),
-        c.customer_display_name().empty() ? c.customer_handle() : c.customer_display_name(), c.inbox_id(),
-        of.preview());
-    if (o.auto_accept) (*cell)->accept(of.offer_id());
-    else say("        accept {}   |   reject {}", of.offer_id(), of.offer_id());
+        c.customer_display_name().empty() ? c.customer_handle() : c.customer_display_name(),
+        c.inbox_id(), of.preview());
+    if (o.auto_accept)
+      (*cell)->accept(of.offer_id());
+    else
+      say("        accept {}   |   reject {}", of.offer_id(), of.offer_id());
   };
-  h.on_withdrawn = [](const v1::OfferWithdrawn& w) { say("[withdrawn] {}: {}", w.offer_id(), w.reason()); };
+  h.on_withdrawn = [](const v1::OfferWithdrawn& w) {
+    say("[withdrawn] {}: {}", w.offer_id(), w.reason());
+  };
   h.on_assignment = [cell, o](const v1::Assignment& a) {
     const auto& c = a.conversation();
-    say("[conversation] {} with {} <{}> on {}", c.conversation_id(), c.customer_display_name(), c.customer_handle(),
-        channel_name(c.channel()));
-    for (const auto& m : a.history()) say("   #{} {}: {}", m.seq(), author(m.author()), m.text_body());
-    if (!o.auto_reply.empty() && !a.offer_id().empty()) (*cell)->reply(c.conversation_id(), o.auto_reply);
+    say("[conversation] {} with {} <{}> on {}", c.conversation_id(), c.customer_display_name(),
+        c.customer_handle(), channel_name(c.channel()));
+    for (const auto& m : a.history())
+      say("   #{} {}: {}", m.seq(), author(m.author()), m.text_body());
+    if (!o.auto_reply.empty() && !a.offer_id().empty())
+      (*cell)->reply(c.conversation_id(), o.auto_reply);
   };
   h.on_message = [](const v1::CustomerMessage& m) {
-    say("[message] {} #{} customer: {}", m.conversation_id(), m.message().seq(), m.message().text_body());
+    say("[message] {} #{} customer: {}", m.conversation_id(), m.message().seq(),
+        m.message().text_body());
   };
   h.on_reply_ack = [cell, o](const v1::ReplyAck& a) {
-    say("[sent] {} reply #{} queued for delivery as {}", a.conversation_id(), a.seq(), a.outbound_id());
+    say("[sent] {} reply #{} queued for delivery as {}", a.conversation_id(), a.seq(),
+        a.outbound_id());
     if (o.auto_resolve) (*cell)->resolve(a.conversation_id());
   };
   h.on_delivery = [](const v1::DeliveryUpdate& u) {
-    say("[delivery] {} {} {}{}", u.conversation_id(), u.outbound_id(), v1::DeliveryStatus::State_Name(u.state()),
-        u.detail().empty() ? "" : ": " + u.detail());
+    say("[delivery] {} {} {}{}", u.conversation_id(), u.outbound_id(),
+        v1::DeliveryStatus::State_Name(u.state()), u.detail().empty() ? "" : ": " + u.detail());
   };
   h.on_resolved = [](const v1::Resolved& r) { say("[resolved] {}", r.conversation_id()); };
-  h.on_error = [](const v1::Error& e) { say("[error] {} {} {}", v1::Error::Code_Name(e.code()), e.ref_id(), e.message()); };
+  h.on_error = [](const v1::Error& e) {
+    say("[error] {} {} {}", v1::Error::Code_Name(e.code()), e.ref_id(), e.message());
+  };
 
-  desk::Desk d({o.endpoint, o.workspace, o.agent, o.token, "omniroute-agent-cli", v1::PRESENCE_AVAILABLE}, h);
+  desk::Desk d(
+      {o.endpoint, o.workspace, o.agent, o.token, "omniroute-agent-cli", v1::PRESENCE_AVAILABLE},
+      h);
   *cell = &d;
   d.start();
   say("{}", kHelp);
@@ -88,13 +106,20 @@ int cmd_agent(const AgentOptions& o) {
     if (!rest.empty() && rest.front() == ' ') rest.erase(0, 1);
     if (cmd.empty()) continue;
     if (cmd == "quit" || cmd == "exit") break;
-    if (cmd == "accept" && !arg.empty()) d.accept(arg);
-    else if (cmd == "reject" && !arg.empty()) d.reject(arg, rest);
-    else if (cmd == "reply" && !arg.empty() && !rest.empty()) d.reply(arg, rest);
-    else if (cmd == "resolve" && !arg.empty()) d.resolve(arg);
-    else if (cmd == "away") d.set_presence(v1::PRESENCE_AWAY);
-    else if (cmd == "available") d.set_presence(v1::PRESENCE_AVAILABLE);
-    else say("{}", kHelp);
+    if (cmd == "accept" && !arg.empty())
+      d.accept(arg);
+    else if (cmd == "reject" && !arg.empty())
+      d.reject(arg, rest);
+    else if (cmd == "reply" && !arg.empty() && !rest.empty())
+      d.reply(arg, rest);
+    else if (cmd == "resolve" && !arg.empty())
+      d.resolve(arg);
+    else if (cmd == "away")
+      d.set_presence(v1::PRESENCE_AWAY);
+    else if (cmd == "available")
+      d.set_presence(v1::PRESENCE_AVAILABLE);
+    else
+      say("{}", kHelp);
   }
   // stdin closed (or quit): with auto-accept, keep serving until interrupted.
   if (o.auto_accept && !std::cin.good() && line != "quit" && line != "exit") {

@@ -19,10 +19,12 @@ Demo::Demo(config::Config& cfg) {
     for (auto& inbox : ws.inboxes) {
       if (inbox.channel != v1::CHANNEL_WEBHOOK) continue;
       auto settings = connectors::resolve_settings(
-          inbox.settings, sdk::builtin_registry().find(v1::CHANNEL_WEBHOOK)->inbox_settings, "demo", errors);
+          inbox.settings, sdk::builtin_registry().find(v1::CHANNEL_WEBHOOK)->inbox_settings, "demo",
+          errors);
       Inbox d{ws.id, inbox.id, settings.str("secret"), nullptr};
       d.receiver = std::make_unique<connectors::webhook::CallbackReceiver>(d.secret);
-      YAML::Node s = inbox.settings.IsMap() ? YAML::Clone(inbox.settings) : YAML::Node(YAML::NodeType::Map);
+      YAML::Node s =
+          inbox.settings.IsMap() ? YAML::Clone(inbox.settings) : YAML::Node(YAML::NodeType::Map);
       s["callback_url"] = d.receiver->url();
       inbox.settings = s;
       inboxes_.push_back(std::move(d));
@@ -56,8 +58,8 @@ int Demo::run(Stack& stack, int messages, int timeout_s) {
         if (as.offer_id().empty()) return;  // resumed, already answered
         ++accepted;
         (*cell)->reply(as.conversation().conversation_id(),
-                   fmt::format("Hello {}, this is {}. Thanks for writing; we are on it.",
-                               as.conversation().customer_display_name(), name));
+                       fmt::format("Hello {}, this is {}. Thanks for writing; we are on it.",
+                                   as.conversation().customer_display_name(), name));
       };
       h.on_reply_ack = [cell, &replied](const v1::ReplyAck& ack) {
         ++replied;
@@ -66,8 +68,10 @@ int Demo::run(Stack& stack, int messages, int timeout_s) {
       h.on_delivery = [&sent_status](const v1::DeliveryUpdate& u) {
         if (u.state() == v1::DeliveryStatus::STATE_SENT) ++sent_status;
       };
-      auto d = std::make_unique<desk::Desk>(
-          desk::Options{stack.router()->agent_endpoint(), ws.id, a.id, a.token, "demo-desk", v1::PRESENCE_AVAILABLE}, h);
+      auto d =
+          std::make_unique<desk::Desk>(desk::Options{stack.router()->agent_endpoint(), ws.id, a.id,
+                                                     a.token, "demo-desk", v1::PRESENCE_AVAILABLE},
+                                       h);
       *cell = d.get();
       d->start();
       desks.push_back(std::move(d));
@@ -78,16 +82,20 @@ int Demo::run(Stack& stack, int messages, int timeout_s) {
   for (int i = 0; i < messages; ++i) {
     const auto& ib = inboxes_[static_cast<size_t>(i) % inboxes_.size()];
     v1::InboundMessage m;
-    m.set_external_message_id(fmt::format("demo-{}-{}", std::chrono::system_clock::now().time_since_epoch().count(), i));
+    m.set_external_message_id(
+        fmt::format("demo-{}-{}", std::chrono::system_clock::now().time_since_epoch().count(), i));
     m.set_customer_handle(fmt::format("customer-{}@example.com", i));
     m.set_customer_display_name(fmt::format("Customer {}", i));
     m.set_text_body(fmt::format("Hi, this is demo message {}: where is my order?", i));
     std::string body;
     (void)google::protobuf::util::MessageToJsonString(m, &body);
-    const std::string url = fmt::format("{}/v1/webhook/{}/{}/messages", base, ib.workspace, ib.inbox);
+    const std::string url =
+        fmt::format("{}/v1/webhook/{}/{}/messages", base, ib.workspace, ib.inbox);
     int status = connectors::webhook::post_signed(url, ib.secret, body);
-    if (status == 202) ++in;
-    else fmt::print(stderr, "demo: POST {} answered {}\n", url, status);
+    if (status == 202)
+      ++in;
+    else
+      fmt::print(stderr, "demo: POST {} answered {}\n", url, status);
   }
 
   auto delivered = [&] {
@@ -108,8 +116,8 @@ int Demo::run(Stack& stack, int messages, int timeout_s) {
   fmt::print("  replied (acknowledged by the router):  {:>6}\n", replied.load());
   fmt::print("  delivered (signed callbacks received): {:>6}\n", out);
   fmt::print("  delivery status SENT seen by agents:   {:>6}\n", sent_status.load());
-  const bool ok = in == messages && accepted == messages && replied == messages && out == messages &&
-                  sent_status == messages;
+  const bool ok = in == messages && accepted == messages && replied == messages &&
+                  out == messages && sent_status == messages;
   fmt::print("  result: {}\n", ok ? "every message was answered and delivered" : "INCOMPLETE");
   return ok ? 0 : 1;
 }

@@ -10,20 +10,28 @@ int main(int argc, char** argv) {
   Common common;
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("-c,--config", common.config_path, "Config file")->capture_default_str();
-    sub->add_option("--brokers", common.brokers, "Kafka bootstrap servers (overrides kafka.brokers)");
-    sub->add_option("--state-dir", common.state_dir, "Router state directory (overrides state.dir)");
+    sub->add_option("--brokers", common.brokers,
+                    "Kafka bootstrap servers (overrides kafka.brokers)");
+    sub->add_option("--state-dir", common.state_dir,
+                    "Router state directory (overrides state.dir)");
     sub->add_option("--log-level", common.log_level, "trace, debug, info, warn, error");
   };
 
-  auto* up = app.add_subcommand("up", "Run broker (embedded by default), router and connectors in one process");
+  auto* up = app.add_subcommand(
+      "up", "Run broker (embedded by default), router and connectors in one process");
   add_common(up);
   bool demo = false;
   int demo_messages = 20, demo_timeout = 60;
-  up->add_flag("--demo", demo, "Feed sample messages, run scripted agents, print a summary, exit 0 if all delivered");
-  up->add_option("--demo-messages", demo_messages, "Messages the demo sends")->capture_default_str();
-  up->add_option("--demo-timeout", demo_timeout, "Seconds the demo waits for every delivery")->capture_default_str();
+  up->add_flag(
+      "--demo", demo,
+      "Feed sample messages, run scripted agents, print a summary, exit 0 if all delivered");
+  up->add_option("--demo-messages", demo_messages, "Messages the demo sends")
+      ->capture_default_str();
+  up->add_option("--demo-timeout", demo_timeout, "Seconds the demo waits for every delivery")
+      ->capture_default_str();
 
-  auto* router = app.add_subcommand("router", "Run the router alone (Kafka from kafka.brokers or --brokers)");
+  auto* router =
+      app.add_subcommand("router", "Run the router alone (Kafka from kafka.brokers or --brokers)");
   add_common(router);
 
   auto* connect = app.add_subcommand("connect", "Run channel connectors alone");
@@ -31,7 +39,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   connect->add_option("connectors", names, "Connector names (default: every configured one)");
 
-  auto* broker = app.add_subcommand("broker", "Run a standalone embedded (in-memory) Kafka cluster for development");
+  auto* broker = app.add_subcommand(
+      "broker", "Run a standalone embedded (in-memory) Kafka cluster for development");
   add_common(broker);
   int broker_count = 3;
   broker->add_option("--count", broker_count, "Brokers in the cluster")->capture_default_str();
@@ -44,28 +53,34 @@ int main(int argc, char** argv) {
   agent->add_option("--token", ao.token, "Agent token, if the config sets one");
   agent->add_flag("--auto-accept", ao.auto_accept, "Accept every offer");
   agent->add_option("--auto-reply", ao.auto_reply, "Reply with this text to every new assignment");
-  agent->add_flag("--auto-resolve", ao.auto_resolve, "Resolve a conversation once the auto-reply is acknowledged");
+  agent->add_flag("--auto-resolve", ao.auto_resolve,
+                  "Resolve a conversation once the auto-reply is acknowledged");
 
-  auto* normalize = app.add_subcommand("normalize", "Print a native channel payload as canonical InboundMessage JSON");
+  auto* normalize = app.add_subcommand(
+      "normalize", "Print a native channel payload as canonical InboundMessage JSON");
   std::string channel, file = "-";
   normalize->add_option("channel", channel, "Channel connector name (webhook, ...)")->required();
   normalize->add_option("file", file, "Payload file ('-' = stdin)")->capture_default_str();
 
-  auto* inspect = app.add_subcommand("inspect", "Show router state (read-only; works while the router runs)");
+  auto* inspect =
+      app.add_subcommand("inspect", "Show router state (read-only; works while the router runs)");
   add_common(inspect);
   std::string what, id, workspace;
-  inspect->add_option("what", what, "conversation | agent | offsets | outbox")->required()
+  inspect->add_option("what", what, "conversation | agent | offsets | outbox")
+      ->required()
       ->check(CLI::IsMember({"conversation", "agent", "offsets", "outbox"}));
   inspect->add_option("id", id, "Conversation or agent id");
   inspect->add_option("-w,--workspace", workspace, "Workspace id (default: the only one)");
 
   auto* config = app.add_subcommand("config", "Configuration tools");
   config->require_subcommand(1);
-  auto* check = config->add_subcommand("check", "Validate a config file: errors name the key and line");
+  auto* check =
+      config->add_subcommand("check", "Validate a config file: errors name the key and line");
   std::string check_path;
   check->add_option("file", check_path, "Config file")->required();
 
-  auto* bench = app.add_subcommand("bench", "Benchmarks against raw Kafka/RocksDB/ZeroMQ baselines (issue 3)");
+  auto* bench = app.add_subcommand(
+      "bench", "Benchmarks against raw Kafka/RocksDB/ZeroMQ baselines (issue 3)");
   add_common(bench);
 
   CLI11_PARSE(app, argc, argv);

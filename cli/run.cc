@@ -56,7 +56,8 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   install_signal_handlers();
   Stack stack(std::move(*cfg));
   std::unique_ptr<Demo> d;
-  if (demo) d = std::make_unique<Demo>(stack.mutable_config());  // points callbacks at its receivers
+  if (demo)
+    d = std::make_unique<Demo>(stack.mutable_config());  // points callbacks at its receivers
   std::string err = stack.start_kafka();
   if (err.empty()) err = stack.start_router();
   if (err.empty()) err = stack.start_connectors();
@@ -84,7 +85,9 @@ int cmd_router(const Common& c) {
   auto cfg = load(c);
   if (!cfg) return 2;
   if (cfg->kafka.embedded()) {
-    fmt::print(stderr, "omniroute router: kafka.brokers is 'embedded'; run `omniroute broker` and pass --brokers\n");
+    fmt::print(stderr,
+               "omniroute router: kafka.brokers is 'embedded'; run `omniroute broker` and pass "
+               "--brokers\n");
     return 2;
   }
   install_signal_handlers();
@@ -105,7 +108,9 @@ int cmd_connect(const Common& c, const std::vector<std::string>& names) {
   auto cfg = load(c);
   if (!cfg) return 2;
   if (cfg->kafka.embedded()) {
-    fmt::print(stderr, "omniroute connect: kafka.brokers is 'embedded'; run `omniroute broker` and pass --brokers\n");
+    fmt::print(stderr,
+               "omniroute connect: kafka.brokers is 'embedded'; run `omniroute broker` and pass "
+               "--brokers\n");
     return 2;
   }
   install_signal_handlers();
@@ -142,7 +147,9 @@ int cmd_broker(const Common& c, int brokers) {
   }
   // First line of stdout is the bootstrap list, so scripts can read it.
   fmt::print("{}\n", stack.config().kafka.brokers);
-  fmt::print(stderr, "embedded Kafka cluster: {} brokers, in memory, topics created; Ctrl-C stops it\n", brokers);
+  fmt::print(stderr,
+             "embedded Kafka cluster: {} brokers, in memory, topics created; Ctrl-C stops it\n",
+             brokers);
   std::fflush(stdout);
   wait_for_stop();
   return 0;
@@ -162,7 +169,8 @@ int cmd_config_check(const std::string& path) {
     inboxes += w.inboxes.size();
     agents += w.agents.size();
   }
-  fmt::print("{}: ok ({} workspaces, {} inboxes, {} agents)\n", path, cfg->workspaces.size(), inboxes, agents);
+  fmt::print("{}: ok ({} workspaces, {} inboxes, {} agents)\n", path, cfg->workspaces.size(),
+             inboxes, agents);
   return 0;
 }
 
@@ -197,7 +205,8 @@ int cmd_normalize(const std::string& channel, const std::string& file) {
   return 0;
 }
 
-int cmd_inspect(const Common& c, const std::string& what, const std::string& id, const std::string& workspace) {
+int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
+                const std::string& workspace) {
   std::string dir = c.state_dir;
   std::string ws = workspace;
   if (dir.empty() || ws.empty()) {

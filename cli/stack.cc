@@ -22,14 +22,17 @@ void install_signal_handlers() {
 }
 
 std::vector<std::string> all_topics(const config::Config& cfg) {
-  std::vector<std::string> t{cfg.kafka.topics.inbound, cfg.kafka.topics.routing, cfg.kafka.topics.dlq};
+  std::vector<std::string> t{cfg.kafka.topics.inbound, cfg.kafka.topics.routing,
+                             cfg.kafka.topics.dlq};
   for (int c = v1::Channel_MIN + 1; c <= v1::Channel_MAX; ++c) {
     t.push_back(cfg.kafka.topics.outbound(static_cast<v1::Channel>(c)));
   }
   return t;
 }
 
-Stack::~Stack() { stop(); }
+Stack::~Stack() {
+  stop();
+}
 
 std::string Stack::start_kafka() {
   std::string err;
@@ -37,16 +40,18 @@ std::string Stack::start_kafka() {
     cluster_ = kafka::EmbeddedCluster::start(cfg_.kafka.embedded_brokers, err);
     if (!cluster_) return "embedded kafka: " + err;
     for (const auto& t : all_topics(cfg_)) {
-      if (!cluster_->create_topic(t, cfg_.kafka.partitions, cfg_.kafka.replication_factor, err)) return err;
+      if (!cluster_->create_topic(t, cfg_.kafka.partitions, cfg_.kafka.replication_factor, err))
+        return err;
     }
     cfg_.kafka.brokers = cluster_->bootstraps();
-    log::get("kafka")->info("embedded Kafka cluster ({} brokers, in memory) at {}", cluster_->brokers(),
-                            cluster_->bootstraps());
+    log::get("kafka")->info("embedded Kafka cluster ({} brokers, in memory) at {}",
+                            cluster_->brokers(), cluster_->bootstraps());
   }
   kcfg_.brokers = cfg_.kafka.brokers;
   kcfg_.properties = cfg_.kafka.properties;
   if (!cluster_) {
-    if (!kafka::ensure_topics(kcfg_, all_topics(cfg_), cfg_.kafka.partitions, cfg_.kafka.replication_factor, err)) {
+    if (!kafka::ensure_topics(kcfg_, all_topics(cfg_), cfg_.kafka.partitions,
+                              cfg_.kafka.replication_factor, err)) {
       return "kafka topics: " + err;
     }
   }
@@ -64,7 +69,8 @@ std::string Stack::start_connectors(const std::vector<std::string>& names) {
   auto& registry = sdk::builtin_registry();
   std::set<std::string> wanted(names.begin(), names.end());
   if (wanted.empty()) {
-    for (const auto& [name, c] : cfg_.connectors) if (c.enabled) wanted.insert(name);
+    for (const auto& [name, c] : cfg_.connectors)
+      if (c.enabled) wanted.insert(name);
     for (const auto& ws : cfg_.workspaces) {
       for (const auto& i : ws.inboxes) {
         if (const auto* f = registry.find(i.channel)) {

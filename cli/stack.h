@@ -38,7 +38,9 @@ class Stack {
   kafka::EmbeddedCluster* cluster() { return cluster_.get(); }
   const kafka::ClientConfig& kafka_config() const { return kcfg_; }
   router::Router* router() { return router_.get(); }
-  const std::vector<std::unique_ptr<connectors::ConnectorHost>>& connectors() const { return hosts_; }
+  const std::vector<std::unique_ptr<connectors::ConnectorHost>>& connectors() const {
+    return hosts_;
+  }
 
  private:
   config::Config cfg_;

@@ -66,17 +66,18 @@ void parse_kafka(MapReader& top, Config& c, Errors& errors) {
 void parse_router(MapReader& top, Config& c, Errors& errors) {
   MapReader r(top.child("router"), "router", errors);
   c.router.agent_endpoint = r.str("agent_endpoint", c.router.agent_endpoint);
-  c.router.heartbeat_interval_ms =
-      static_cast<int>(r.integer("heartbeat_interval_ms", c.router.heartbeat_interval_ms, 50, 60000));
-  c.router.heartbeat_timeout_ms =
-      static_cast<int>(r.integer("heartbeat_timeout_ms", c.router.heartbeat_timeout_ms, 150, 600000));
+  c.router.heartbeat_interval_ms = static_cast<int>(
+      r.integer("heartbeat_interval_ms", c.router.heartbeat_interval_ms, 50, 60000));
+  c.router.heartbeat_timeout_ms = static_cast<int>(
+      r.integer("heartbeat_timeout_ms", c.router.heartbeat_timeout_ms, 150, 600000));
   if (c.router.heartbeat_timeout_ms < 2 * c.router.heartbeat_interval_ms) {
     errors.add("router.heartbeat_timeout_ms", "must be at least twice heartbeat_interval_ms");
   }
   c.router.offer_timeout_ms =
       static_cast<int>(r.integer("offer_timeout_ms", c.router.offer_timeout_ms, 100, 86400000));
   c.router.max_batch = static_cast<int>(r.integer("max_batch", c.router.max_batch, 1, 100000));
-  c.router.max_history = static_cast<int>(r.integer("max_history", c.router.max_history, 1, 100000));
+  c.router.max_history =
+      static_cast<int>(r.integer("max_history", c.router.max_history, 1, 100000));
   c.router.max_record_bytes =
       r.integer("max_record_bytes", c.router.max_record_bytes, 1024, int64_t{1} << 30);
   r.finish();
@@ -84,75 +85,90 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
 
 void parse_workspaces(MapReader& top, Config& c, Errors& errors) {
   std::set<std::string> ws_ids;
-  each_item(top, "workspaces", errors, [&](MapReader& w, const YAML::Node& wn, const std::string& wpath) {
-    Workspace ws;
-    ws.id = id_field(w, "id", errors, wn);
-    if (!ws.id.empty() && !ws_ids.insert(ws.id).second) errors.add(wn, wpath + ".id", "duplicate workspace id " + ws.id);
-    ws.name = w.str("name", ws.id);
-    std::set<std::string> queue_ids;
-    each_item(w, "queues", errors, [&](MapReader& q, const YAML::Node& qn, const std::string& qpath) {
-      Queue queue;
-      queue.id = id_field(q, "id", errors, qn);
-      if (!queue.id.empty() && !queue_ids.insert(queue.id).second) errors.add(qn, qpath + ".id", "duplicate queue id " + queue.id);
-      ws.queues.push_back(queue);
-    });
-    std::set<std::string> inbox_ids;
-    each_item(w, "inboxes", errors, [&](MapReader& i, const YAML::Node& in, const std::string& ipath) {
-      Inbox inbox;
-      inbox.id = id_field(i, "id", errors, in);
-      if (!inbox.id.empty() && !inbox_ids.insert(inbox.id).second) errors.add(in, ipath + ".id", "duplicate inbox id " + inbox.id);
-      std::string ch = i.str("channel", "", true);
-      if (!ch.empty()) {
-        auto parsed = parse_channel(ch);
-        if (!parsed) errors.add(in, ipath + ".channel", "unknown channel '" + ch + "'");
-        else inbox.channel = *parsed;
-      }
-      inbox.queue = i.str("queue", "", true);
-      if (!inbox.queue.empty() && !queue_ids.count(inbox.queue)) {
-        errors.add(in, ipath + ".queue", "no queue '" + inbox.queue + "' in this workspace");
-      }
-      inbox.settings = i.child("settings");
-      inbox.line = in.Mark().line + 1;
-      ws.inboxes.push_back(inbox);
-    });
-    std::set<std::string> agent_ids;
-    each_item(w, "agents", errors, [&](MapReader& a, const YAML::Node& an, const std::string& apath) {
-      Agent agent;
-      agent.id = id_field(a, "id", errors, an);
-      if (!agent.id.empty() && !agent_ids.insert(agent.id).second) errors.add(an, apath + ".id", "duplicate agent id " + agent.id);
-      agent.name = a.str("name", agent.id);
-      agent.token = a.secret("token", false);
-      agent.queues = a.str_list("queues");
-      for (const auto& q : agent.queues) {
-        if (!queue_ids.count(q)) errors.add(an, apath + ".queues", "no queue '" + q + "' in this workspace");
-      }
-      MapReader cap(a.child("capacity"), apath + ".capacity", errors);
-      for (int ch = v1::Channel_MIN + 1; ch <= v1::Channel_MAX; ++ch) {
-        auto channel = static_cast<v1::Channel>(ch);
-        int64_t n = cap.integer(channel_name(channel), 0, 0, 1000);
-        if (n > 0) agent.capacity[channel] = static_cast<int>(n);
-      }
-      cap.finish();
-      ws.agents.push_back(agent);
-    });
-    c.workspaces.push_back(std::move(ws));
-  });
+  each_item(
+      top, "workspaces", errors, [&](MapReader& w, const YAML::Node& wn, const std::string& wpath) {
+        Workspace ws;
+        ws.id = id_field(w, "id", errors, wn);
+        if (!ws.id.empty() && !ws_ids.insert(ws.id).second)
+          errors.add(wn, wpath + ".id", "duplicate workspace id " + ws.id);
+        ws.name = w.str("name", ws.id);
+        std::set<std::string> queue_ids;
+        each_item(w, "queues", errors,
+                  [&](MapReader& q, const YAML::Node& qn, const std::string& qpath) {
+                    Queue queue;
+                    queue.id = id_field(q, "id", errors, qn);
+                    if (!queue.id.empty() && !queue_ids.insert(queue.id).second)
+                      errors.add(qn, qpath + ".id", "duplicate queue id " + queue.id);
+                    ws.queues.push_back(queue);
+                  });
+        std::set<std::string> inbox_ids;
+        each_item(w, "inboxes", errors,
+                  [&](MapReader& i, const YAML::Node& in, const std::string& ipath) {
+                    Inbox inbox;
+                    inbox.id = id_field(i, "id", errors, in);
+                    if (!inbox.id.empty() && !inbox_ids.insert(inbox.id).second)
+                      errors.add(in, ipath + ".id", "duplicate inbox id " + inbox.id);
+                    std::string ch = i.str("channel", "", true);
+                    if (!ch.empty()) {
+                      auto parsed = parse_channel(ch);
+                      if (!parsed)
+                        errors.add(in, ipath + ".channel", "unknown channel '" + ch + "'");
+                      else
+                        inbox.channel = *parsed;
+                    }
+                    inbox.queue = i.str("queue", "", true);
+                    if (!inbox.queue.empty() && !queue_ids.count(inbox.queue)) {
+                      errors.add(in, ipath + ".queue",
+                                 "no queue '" + inbox.queue + "' in this workspace");
+                    }
+                    inbox.settings = i.child("settings");
+                    inbox.line = in.Mark().line + 1;
+                    ws.inboxes.push_back(inbox);
+                  });
+        std::set<std::string> agent_ids;
+        each_item(w, "agents", errors,
+                  [&](MapReader& a, const YAML::Node& an, const std::string& apath) {
+                    Agent agent;
+                    agent.id = id_field(a, "id", errors, an);
+                    if (!agent.id.empty() && !agent_ids.insert(agent.id).second)
+                      errors.add(an, apath + ".id", "duplicate agent id " + agent.id);
+                    agent.name = a.str("name", agent.id);
+                    agent.token = a.secret("token", false);
+                    agent.queues = a.str_list("queues");
+                    for (const auto& q : agent.queues) {
+                      if (!queue_ids.count(q))
+                        errors.add(an, apath + ".queues", "no queue '" + q + "' in this workspace");
+                    }
+                    MapReader cap(a.child("capacity"), apath + ".capacity", errors);
+                    for (int ch = v1::Channel_MIN + 1; ch <= v1::Channel_MAX; ++ch) {
+                      auto channel = static_cast<v1::Channel>(ch);
+                      int64_t n = cap.integer(channel_name(channel), 0, 0, 1000);
+                      if (n > 0) agent.capacity[channel] = static_cast<int>(n);
+                    }
+                    cap.finish();
+                    ws.agents.push_back(agent);
+                  });
+        c.workspaces.push_back(std::move(ws));
+      });
 }
 
 }  // namespace
 
 const Inbox* Workspace::inbox(const std::string& inbox_id) const {
-  for (const auto& i : inboxes) if (i.id == inbox_id) return &i;
+  for (const auto& i : inboxes)
+    if (i.id == inbox_id) return &i;
   return nullptr;
 }
 
 const Agent* Workspace::agent(const std::string& agent_id) const {
-  for (const auto& a : agents) if (a.id == agent_id) return &a;
+  for (const auto& a : agents)
+    if (a.id == agent_id) return &a;
   return nullptr;
 }
 
 const Workspace* Config::workspace(const std::string& id) const {
-  for (const auto& w : workspaces) if (w.id == id) return &w;
+  for (const auto& w : workspaces)
+    if (w.id == id) return &w;
   return nullptr;
 }
 
@@ -177,7 +193,8 @@ std::optional<Config> parse(const std::string& yaml_text, std::vector<std::strin
   parse_router(top, c, errors);
   c.log_level = top.str("log_level", "info");
   static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
-  if (!kLevels.count(c.log_level)) errors.add("log_level", "must be one of trace, debug, info, warn, error, off");
+  if (!kLevels.count(c.log_level))
+    errors.add("log_level", "must be one of trace, debug, info, warn, error, off");
   {
     YAML::Node conns = top.child("connectors");
     if (conns.IsDefined() && !conns.IsNull()) {
@@ -192,7 +209,8 @@ std::optional<Config> parse(const std::string& yaml_text, std::vector<std::strin
             try {
               conn.enabled = kv.second["enabled"].as<bool>();
             } catch (const YAML::Exception&) {
-              errors.add(kv.second["enabled"], "connectors." + name + ".enabled", "must be true or false");
+              errors.add(kv.second["enabled"], "connectors." + name + ".enabled",
+                         "must be true or false");
             }
             YAML::Node copy = YAML::Clone(kv.second);
             copy.remove("enabled");

@@ -17,10 +17,10 @@
 namespace omniroute::config {
 
 struct Topics {
-  std::string inbound = "omni.inbound";             // Envelopes from connectors.
-  std::string outbound_prefix = "omni.outbound.";   // + channel name.
-  std::string routing = "omni.routing";             // Routing decisions and lifecycle events.
-  std::string dlq = "omni.dlq";                     // Dead letters.
+  std::string inbound = "omni.inbound";            // Envelopes from connectors.
+  std::string outbound_prefix = "omni.outbound.";  // + channel name.
+  std::string routing = "omni.routing";            // Routing decisions and lifecycle events.
+  std::string dlq = "omni.dlq";                    // Dead letters.
   std::string outbound(v1::Channel c) const { return outbound_prefix + channel_name(c); }
 };
 
@@ -28,9 +28,9 @@ struct Kafka {
   // "embedded" starts librdkafka's in-memory mock cluster in-process; anything else is a
   // bootstrap list of a real cluster ("host1:9092,host2:9092").
   std::string brokers = "embedded";
-  int embedded_brokers = 3;       // Brokers in the embedded cluster (1..9).
-  int partitions = 6;             // Partitions per topic when omniroute creates topics.
-  int replication_factor = 3;     // For topics omniroute creates (embedded: <= brokers).
+  int embedded_brokers = 3;    // Brokers in the embedded cluster (1..9).
+  int partitions = 6;          // Partitions per topic when omniroute creates topics.
+  int replication_factor = 3;  // For topics omniroute creates (embedded: <= brokers).
   std::map<std::string, std::string> properties;  // Passed to librdkafka as-is (SASL, TLS...).
   Topics topics;
   bool embedded() const { return brokers == "embedded"; }
@@ -43,20 +43,20 @@ struct State {
 
 struct Router {
   std::string agent_endpoint = "tcp://127.0.0.1:5570";  // ZeroMQ ROUTER bind address.
-  int heartbeat_interval_ms = 1000;   // Heartbeat period, both ways.
-  int heartbeat_timeout_ms = 3000;    // Silence after which a desk is offline.
-  int offer_timeout_ms = 30000;       // Unanswered offers are withdrawn after this.
-  int max_batch = 512;                // Inputs applied in one RocksDB commit at most.
-  int max_history = 200;              // Messages sent with an Assignment at most.
-  int64_t max_record_bytes = 1 << 20; // Larger Kafka records go to the DLQ.
+  int heartbeat_interval_ms = 1000;                     // Heartbeat period, both ways.
+  int heartbeat_timeout_ms = 3000;                      // Silence after which a desk is offline.
+  int offer_timeout_ms = 30000;        // Unanswered offers are withdrawn after this.
+  int max_batch = 512;                 // Inputs applied in one RocksDB commit at most.
+  int max_history = 200;               // Messages sent with an Assignment at most.
+  int64_t max_record_bytes = 1 << 20;  // Larger Kafka records go to the DLQ.
 };
 
 struct Inbox {
   std::string id;
   v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
-  std::string queue;       // Queue new conversations go to.
-  YAML::Node settings;     // Channel-specific, validated by the connector.
-  int line = 0;            // Line of the inbox in the file, for connector errors.
+  std::string queue;    // Queue new conversations go to.
+  YAML::Node settings;  // Channel-specific, validated by the connector.
+  int line = 0;         // Line of the inbox in the file, for connector errors.
 };
 
 struct Queue {

@@ -8,7 +8,9 @@ namespace omniroute::desk {
 
 Desk::Desk(Options opts, Handler handler) : opts_(std::move(opts)), handler_(std::move(handler)) {}
 
-Desk::~Desk() { stop(); }
+Desk::~Desk() {
+  stop();
+}
 
 void Desk::start() {
   thread_ = std::thread([this] { loop(); });
@@ -158,7 +160,8 @@ void Desk::handle(const v1::AgentFrame& f) {
       for (const auto& [id, r] : unacked_replies_) send(r);
       break;
     }
-    case v1::AgentFrame::kHeartbeat: break;
+    case v1::AgentFrame::kHeartbeat:
+      break;
     case v1::AgentFrame::kOffer:
       if (handler_.on_offer) handler_.on_offer(f.offer());
       break;
@@ -190,7 +193,8 @@ void Desk::handle(const v1::AgentFrame& f) {
       }
       if (handler_.on_error) handler_.on_error(f.error());
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

@@ -7,12 +7,12 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
-#include <map>
 
 #include <zmq.hpp>
 
@@ -21,7 +21,7 @@
 namespace omniroute::desk {
 
 struct Options {
-  std::string endpoint;      // tcp://host:port of the router's agent endpoint
+  std::string endpoint;  // tcp://host:port of the router's agent endpoint
   std::string workspace_id;
   std::string agent_id;
   std::string token;

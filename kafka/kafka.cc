@@ -18,7 +18,8 @@ log::Logger logger() {
 }
 
 // Builds a librdkafka conf: defaults < user properties < overrides. Returns null on error.
-rd_kafka_conf_t* make_conf(const ClientConfig& cfg, const std::map<std::string, std::string>& defaults,
+rd_kafka_conf_t* make_conf(const ClientConfig& cfg,
+                           const std::map<std::string, std::string>& defaults,
                            const std::map<std::string, std::string>& overrides, std::string& err) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
@@ -38,17 +39,23 @@ rd_kafka_conf_t* make_conf(const ClientConfig& cfg, const std::map<std::string, 
     rd_kafka_conf_destroy(conf);
     return nullptr;
   }
-  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* fac, const char* buf) {
-    if (level <= 3) logger()->error("{}: {}", fac, buf);
-    else if (level <= 4) logger()->warn("{}: {}", fac, buf);
-    else logger()->debug("{}: {}", fac, buf);
-  });
+  rd_kafka_conf_set_log_cb(conf,
+                           [](const rd_kafka_t*, int level, const char* fac, const char* buf) {
+                             if (level <= 3)
+                               logger()->error("{}: {}", fac, buf);
+                             else if (level <= 4)
+                               logger()->warn("{}: {}", fac, buf);
+                             else
+                               logger()->debug("{}: {}", fac, buf);
+                           });
   return conf;
 }
 
 }  // namespace
 
-void HandleDeleter::operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+void HandleDeleter::operator()(rd_kafka_t* rk) const {
+  rd_kafka_destroy(rk);
+}
 
 // ---------------------------------------------------------------- Producer
 
@@ -123,7 +130,9 @@ bool Producer::flush(int timeout_ms) {
   return rd_kafka_flush(rk_.get(), timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-int Producer::outstanding() const { return rd_kafka_outq_len(rk_.get()); }
+int Producer::outstanding() const {
+  return rd_kafka_outq_len(rk_.get());
+}
 
 // ---------------------------------------------------------------- Consumer
 
@@ -131,12 +140,9 @@ std::unique_ptr<Consumer> Consumer::create(const ClientConfig& cfg, const std::s
                                            std::string& err,
                                            const std::map<std::string, std::string>& overrides) {
   static const std::map<std::string, std::string> kDefaults{
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
-      {"fetch.wait.max.ms", "20"},
-      {"enable.partition.eof", "false"},
-      {"session.timeout.ms", "6000"},
+      {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"}, {"fetch.wait.max.ms", "20"},
+      {"enable.partition.eof", "false"}, {"session.timeout.ms", "6000"},
       {"heartbeat.interval.ms", "500"},
   };
   std::map<std::string, std::string> ov = overrides;
@@ -157,7 +163,9 @@ std::unique_ptr<Consumer> Consumer::create(const ClientConfig& cfg, const std::s
   return c;
 }
 
-Consumer::~Consumer() { close(); }
+Consumer::~Consumer() {
+  close();
+}
 
 void Consumer::close() {
   if (closed_ || !rk_) return;
@@ -171,7 +179,8 @@ void Consumer::close() {
 }
 
 bool Consumer::assign(const std::vector<PartitionOffset>& parts, std::string& err) {
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
   for (const auto& p : parts) {
     rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
   }
@@ -182,8 +191,10 @@ bool Consumer::assign(const std::vector<PartitionOffset>& parts, std::string& er
 }
 
 bool Consumer::subscribe(const std::vector<std::string>& topics, std::string& err) {
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
-  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
+  for (const auto& t : topics)
+    rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_.get(), list);
   rd_kafka_topic_partition_list_destroy(list);
   if (e) err = rd_kafka_err2str(e);
@@ -208,8 +219,10 @@ void Consumer::enable_wakeup_fd(int fd) {
 
 bool Consumer::commit(const std::vector<PartitionOffset>& next, std::string& err) {
   if (next.empty()) return true;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
-  for (const auto& p : next) rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(next.size()));
+  for (const auto& p : next)
+    rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
   rd_kafka_resp_err_t e = rd_kafka_commit(rk_.get(), list, 0);
   rd_kafka_topic_partition_list_destroy(list);
   if (e) err = rd_kafka_err2str(e);
@@ -261,10 +274,12 @@ bool ensure_topics(const ClientConfig& cfg, const std::vector<std::string>& topi
   if (missing.empty()) return true;
   std::vector<rd_kafka_NewTopic_t*> nts;
   for (const auto& t : missing) {
-    nts.push_back(rd_kafka_NewTopic_new(t.c_str(), partitions, replication_factor, errstr, sizeof errstr));
+    nts.push_back(
+        rd_kafka_NewTopic_new(t.c_str(), partitions, replication_factor, errstr, sizeof errstr));
   }
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk.get());
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_t* opts =
+      rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, errstr, sizeof errstr);
   rd_kafka_CreateTopics(rk.get(), nts.data(), nts.size(), opts, q);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 15000);
@@ -341,15 +356,18 @@ bool EmbeddedCluster::create_topic(const std::string& topic, int partitions, int
 }
 
 void EmbeddedCluster::set_broker_down(int32_t broker_id, bool down) {
-  if (down) rd_kafka_mock_broker_set_down(mock_.get(), broker_id);
-  else rd_kafka_mock_broker_set_up(mock_.get(), broker_id);
+  if (down)
+    rd_kafka_mock_broker_set_down(mock_.get(), broker_id);
+  else
+    rd_kafka_mock_broker_set_up(mock_.get(), broker_id);
 }
 
 void EmbeddedCluster::set_broker_rtt(int32_t broker_id, int rtt_ms) {
   rd_kafka_mock_broker_set_rtt(mock_.get(), broker_id, rtt_ms);
 }
 
-void EmbeddedCluster::push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errs) {
+void EmbeddedCluster::push_request_errors(int16_t api_key,
+                                          const std::vector<rd_kafka_resp_err_t>& errs) {
   rd_kafka_mock_push_request_errors_array(mock_.get(), api_key, errs.size(), errs.data());
 }
 

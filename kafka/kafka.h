@@ -84,10 +84,12 @@ class Message {
   int32_t partition() const { return m_->partition; }
   int64_t offset() const { return m_->offset; }
   std::string_view key() const {
-    return m_->key ? std::string_view(static_cast<const char*>(m_->key), m_->key_len) : std::string_view();
+    return m_->key ? std::string_view(static_cast<const char*>(m_->key), m_->key_len)
+                   : std::string_view();
   }
   std::string_view value() const {
-    return m_->payload ? std::string_view(static_cast<const char*>(m_->payload), m_->len) : std::string_view();
+    return m_->payload ? std::string_view(static_cast<const char*>(m_->payload), m_->len)
+                       : std::string_view();
   }
 
  private:

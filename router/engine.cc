@@ -14,7 +14,9 @@ namespace {
 using v1::store::Conversation;
 using CState = v1::store::ConversationState;
 
-std::string ckey(const std::string& ws, const std::string& id) { return ws + "/" + id; }
+std::string ckey(const std::string& ws, const std::string& id) {
+  return ws + "/" + id;
+}
 std::string msg_key(const std::string& ws, const std::string& conv, uint64_t seq) {
   return fmt::format("{}/{}/{:010}", ws, conv, seq);
 }
@@ -31,17 +33,24 @@ std::string conversation_of_offer(const std::string& offer_id) {
 }
 const char* state_name(CState s) {
   switch (s) {
-    case v1::store::CONVERSATION_STATE_QUEUED: return "queued";
-    case v1::store::CONVERSATION_STATE_OFFERED: return "offered";
-    case v1::store::CONVERSATION_STATE_ASSIGNED: return "assigned";
-    case v1::store::CONVERSATION_STATE_RESOLVED: return "resolved";
-    default: return "unknown";
+    case v1::store::CONVERSATION_STATE_QUEUED:
+      return "queued";
+    case v1::store::CONVERSATION_STATE_OFFERED:
+      return "offered";
+    case v1::store::CONVERSATION_STATE_ASSIGNED:
+      return "assigned";
+    case v1::store::CONVERSATION_STATE_RESOLVED:
+      return "resolved";
+    default:
+      return "unknown";
   }
 }
 
 }  // namespace
 
-int64_t SystemClock::now_ms() { return omniroute::now_ms(); }
+int64_t SystemClock::now_ms() {
+  return omniroute::now_ms();
+}
 
 Engine::Engine(const config::Config& cfg, Store& store, Clock& clock)
     : cfg_(cfg), store_(store), clock_(clock), log_(log::get("router")) {}
@@ -63,7 +72,8 @@ void Engine::load() {
         for (const auto& cid : rec.conversation_ids()) {
           std::string cv;
           Conversation c;
-          if (!store_.get(Cf::kConversations, ckey(ws.id, cid), &cv) || !c.ParseFromString(cv)) continue;
+          if (!store_.get(Cf::kConversations, ckey(ws.id, cid), &cv) || !c.ParseFromString(cv))
+            continue;
           rt.conversations[cid] = c.summary().channel();
           if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
             add_timer(c.offer_expires_at_ms(), {TimerKind::kOfferExpiry, ws.id, cid, c.offer_id()});
@@ -133,17 +143,20 @@ uint64_t Engine::next_seq(Store::Batch& b, const std::string& name) {
   return it->second;
 }
 
-void Engine::set_offset(Store::Batch& b, const std::string& topic, int32_t partition, int64_t next) {
+void Engine::set_offset(Store::Batch& b, const std::string& topic, int32_t partition,
+                        int64_t next) {
   b.put(Cf::kMeta, offset_key(topic, partition), std::to_string(next));
 }
 
-bool Engine::load_conversation(Store::Batch& b, const std::string& ws, const std::string& id, Conversation& c) {
+bool Engine::load_conversation(Store::Batch& b, const std::string& ws, const std::string& id,
+                               Conversation& c) {
   std::string v;
   return b.get(Cf::kConversations, ckey(ws, id), &v) && c.ParseFromString(v);
 }
 
 void Engine::save_conversation(Store::Batch& b, const Conversation& c) {
-  b.put(Cf::kConversations, ckey(c.summary().workspace_id(), c.summary().conversation_id()), c.SerializeAsString());
+  b.put(Cf::kConversations, ckey(c.summary().workspace_id(), c.summary().conversation_id()),
+        c.SerializeAsString());
 }
 
 void Engine::save_agent(Store::Batch& b, const AgentRt& a) {
@@ -160,7 +173,8 @@ uint64_t Engine::append_message(Store::Batch& b, Conversation& c, v1::Conversati
   c.set_message_count(seq);
   m.set_seq(seq);
   if (m.at_ms() == 0) m.set_at_ms(clock_.now_ms());
-  b.put(Cf::kMessages, msg_key(c.summary().workspace_id(), c.summary().conversation_id(), seq), m.SerializeAsString());
+  b.put(Cf::kMessages, msg_key(c.summary().workspace_id(), c.summary().conversation_id(), seq),
+        m.SerializeAsString());
   return seq;
 }
 
@@ -172,7 +186,8 @@ std::vector<v1::ConversationMessage> Engine::history(Store::Batch& b, const Conv
   for (uint64_t s = first; s <= n; ++s) {
     std::string v;
     v1::ConversationMessage m;
-    if (b.get(Cf::kMessages, msg_key(c.summary().workspace_id(), c.summary().conversation_id(), s), &v) &&
+    if (b.get(Cf::kMessages, msg_key(c.summary().workspace_id(), c.summary().conversation_id(), s),
+              &v) &&
         m.ParseFromString(v)) {
       out.push_back(std::move(m));
     }
@@ -180,7 +195,8 @@ std::vector<v1::ConversationMessage> Engine::history(Store::Batch& b, const Conv
   return out;
 }
 
-v1::Assignment Engine::assignment(Store::Batch& b, const Conversation& c, const std::string& offer_id) {
+v1::Assignment Engine::assignment(Store::Batch& b, const Conversation& c,
+                                  const std::string& offer_id) {
   v1::Assignment a;
   *a.mutable_conversation() = c.summary();
   for (auto& m : history(b, c)) *a.add_history() = std::move(m);
@@ -196,7 +212,8 @@ v1::Offer Engine::offer_frame(Store::Batch& b, const Conversation& c) {
   for (uint64_t s = c.message_count(); s >= 1; --s) {
     std::string v;
     v1::ConversationMessage m;
-    if (b.get(Cf::kMessages, msg_key(c.summary().workspace_id(), c.summary().conversation_id(), s), &v) &&
+    if (b.get(Cf::kMessages, msg_key(c.summary().workspace_id(), c.summary().conversation_id(), s),
+              &v) &&
         m.ParseFromString(v) && m.author() == v1::AUTHOR_CUSTOMER) {
       o.set_preview(m.text_body().substr(0, 140));
       break;
@@ -219,14 +236,17 @@ Engine::AgentRt* Engine::session(const std::string& rid) {
 
 // ------------------------------------------------------------------ outputs
 
-void Engine::send_to(const std::string& rid, v1::AgentFrame f) { frames_.push_back({rid, std::move(f)}); }
+void Engine::send_to(const std::string& rid, v1::AgentFrame f) {
+  frames_.push_back({rid, std::move(f)});
+}
 
 void Engine::send(const AgentRt& a, v1::AgentFrame f) {
   if (a.routing_id.empty()) return;  // offline: the desk gets it all on its next Welcome
   send_to(a.routing_id, std::move(f));
 }
 
-void Engine::error_to(const std::string& rid, v1::Error::Code code, const std::string& msg, const std::string& ref) {
+void Engine::error_to(const std::string& rid, v1::Error::Code code, const std::string& msg,
+                      const std::string& ref) {
   v1::AgentFrame f;
   f.mutable_error()->set_code(code);
   f.mutable_error()->set_message(msg);
@@ -234,7 +254,8 @@ void Engine::error_to(const std::string& rid, v1::Error::Code code, const std::s
   send_to(rid, std::move(f));
 }
 
-void Engine::produce(Store::Batch& b, const std::string& topic, const std::string& key, const std::string& value) {
+void Engine::produce(Store::Batch& b, const std::string& topic, const std::string& key,
+                     const std::string& value) {
   OutboxRecord r;
   r.key = fmt::format("{:020}", next_seq(b, "outbox"));
   r.entry.set_topic(topic);
@@ -261,13 +282,15 @@ void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEv
   e.set_at_ms(clock_.now_ms());
   e.set_channel(c.summary().channel());
   log_->info("{}/{} {} {}{}{}", c.summary().workspace_id(), c.summary().conversation_id(),
-             v1::RoutingEvent::Kind_Name(kind).substr(5), agent_id.empty() ? "" : "agent=" + agent_id + " ",
-             reason, candidates.empty() ? "" : fmt::format(" candidates=[{}]", fmt::join(candidates, ",")));
+             v1::RoutingEvent::Kind_Name(kind).substr(5),
+             agent_id.empty() ? "" : "agent=" + agent_id + " ", reason,
+             candidates.empty() ? "" : fmt::format(" candidates=[{}]", fmt::join(candidates, ",")));
   produce(b, cfg_.kafka.topics.routing, c.summary().workspace_id(), e.SerializeAsString());
 }
 
-void Engine::dead_letter(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
-                         std::string_view key, std::string_view value, const std::string& reason) {
+void Engine::dead_letter(Store::Batch& b, const std::string& topic, int32_t partition,
+                         int64_t offset, std::string_view key, std::string_view value,
+                         const std::string& reason) {
   ++counters_.dead_letters;
   log_->warn("dead letter {}/{}@{}: {}", topic, partition, offset, reason);
   v1::DeadLetter dl;
@@ -286,8 +309,8 @@ void Engine::dead_letter(Store::Batch& b, const std::string& topic, int32_t part
 
 // ------------------------------------------------------------------ inbound
 
-void Engine::apply_record(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
-                          std::string_view key, std::string_view value) {
+void Engine::apply_record(Store::Batch& b, const std::string& topic, int32_t partition,
+                          int64_t offset, std::string_view key, std::string_view value) {
   set_offset(b, topic, partition, offset + 1);
   if (static_cast<int64_t>(value.size()) > cfg_.router.max_record_bytes) {
     dead_letter(b, topic, partition, offset, key, value,
@@ -304,15 +327,18 @@ void Engine::apply_record(Store::Batch& b, const std::string& topic, int32_t par
       const auto& m = env.message();
       const config::Workspace* ws = cfg_.workspace(m.workspace_id());
       if (!ws) {
-        dead_letter(b, topic, partition, offset, key, value, "unknown workspace '" + m.workspace_id() + "'");
+        dead_letter(b, topic, partition, offset, key, value,
+                    "unknown workspace '" + m.workspace_id() + "'");
         return;
       }
       if (!ws->inbox(m.inbox_id())) {
-        dead_letter(b, topic, partition, offset, key, value, "unknown inbox '" + m.inbox_id() + "'");
+        dead_letter(b, topic, partition, offset, key, value,
+                    "unknown inbox '" + m.inbox_id() + "'");
         return;
       }
       if (m.external_message_id().empty() || m.customer_handle().empty()) {
-        dead_letter(b, topic, partition, offset, key, value, "message without external_message_id or customer_handle");
+        dead_letter(b, topic, partition, offset, key, value,
+                    "message without external_message_id or customer_handle");
         return;
       }
       on_message(b, m);
@@ -331,7 +357,8 @@ void Engine::apply_record(Store::Batch& b, const std::string& topic, int32_t par
 void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   const std::string& ws = m.workspace_id();
   const config::Inbox* inbox = cfg_.workspace(ws)->inbox(m.inbox_id());
-  const std::string dedup_key = fmt::format("m/{}/{}/{}", ws, m.inbox_id(), m.external_message_id());
+  const std::string dedup_key =
+      fmt::format("m/{}/{}/{}", ws, m.inbox_id(), m.external_message_id());
   std::string v;
   if (b.get(Cf::kDedup, dedup_key, &v)) {
     ++counters_.duplicates;
@@ -342,7 +369,8 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   const int64_t now = clock_.now_ms();
 
   // Identity: the channel handle resolves to a customer.
-  const std::string handle_key = fmt::format("{}/{}:{}", ws, channel_name(inbox->channel), m.customer_handle());
+  const std::string handle_key =
+      fmt::format("{}/{}:{}", ws, channel_name(inbox->channel), m.customer_handle());
   v1::store::Customer customer;
   if (!(b.get(Cf::kCustomers, handle_key, &v) && customer.ParseFromString(v))) {
     customer.set_customer_id(fmt::format("U{}", next_seq(b, "customer")));
@@ -355,7 +383,7 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
 
   // Threading: the integrator's thread id, else one open conversation per customer and inbox.
   const std::string thread_key = m.thread().thread_id().empty() ? "c:" + customer.customer_id()
-                                                                 : "t:" + m.thread().thread_id();
+                                                                : "t:" + m.thread().thread_id();
   const std::string tkey = fmt::format("{}/{}/{}", ws, m.inbox_id(), thread_key);
   Conversation c;
   bool is_new = true;
@@ -398,13 +426,15 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   b.put(Cf::kDedup, dedup_key, d.SerializeAsString());
 
   if (is_new) {
-    routing_event(b, c, v1::RoutingEvent::KIND_OPENED, {}, "new conversation from " + channel_name(inbox->channel));
+    routing_event(b, c, v1::RoutingEvent::KIND_OPENED, {},
+                  "new conversation from " + channel_name(inbox->channel));
     enqueue(b, c, "inbox default queue " + inbox->queue);
     dispatch(b, ws, inbox->queue);
     return;
   }
   save_conversation(b, c);
-  routing_event(b, c, v1::RoutingEvent::KIND_MESSAGE, c.agent_id(), fmt::format("message {} while {}", seq, state_name(c.state())));
+  routing_event(b, c, v1::RoutingEvent::KIND_MESSAGE, c.agent_id(),
+                fmt::format("message {} while {}", seq, state_name(c.state())));
   if (c.state() == v1::store::CONVERSATION_STATE_ASSIGNED) {
     if (AgentRt* a = agent(ws, c.agent_id())) {
       v1::AgentFrame f;
@@ -418,7 +448,8 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
 void Engine::on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s) {
   std::string v;
   v1::store::DedupEntry where;
-  if (!(b.get(Cf::kOutboundIndex, ckey(s.workspace_id(), s.outbound_id()), &v) && where.ParseFromString(v))) {
+  if (!(b.get(Cf::kOutboundIndex, ckey(s.workspace_id(), s.outbound_id()), &v) &&
+        where.ParseFromString(v))) {
     log_->warn("{}: delivery status for unknown outbound {}", s.workspace_id(), s.outbound_id());
     return;
   }
@@ -428,12 +459,18 @@ void Engine::on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s) {
   // States only move forward; a late DEFERRED never hides SENT, FAILED is final.
   auto rank = [](v1::DeliveryStatus::State st) {
     switch (st) {
-      case v1::DeliveryStatus::STATE_DEFERRED: return 1;
-      case v1::DeliveryStatus::STATE_SENT: return 2;
-      case v1::DeliveryStatus::STATE_DELIVERED: return 3;
-      case v1::DeliveryStatus::STATE_READ: return 4;
-      case v1::DeliveryStatus::STATE_FAILED: return 5;
-      default: return 0;
+      case v1::DeliveryStatus::STATE_DEFERRED:
+        return 1;
+      case v1::DeliveryStatus::STATE_SENT:
+        return 2;
+      case v1::DeliveryStatus::STATE_DELIVERED:
+        return 3;
+      case v1::DeliveryStatus::STATE_READ:
+        return 4;
+      case v1::DeliveryStatus::STATE_FAILED:
+        return 5;
+      default:
+        return 0;
     }
   };
   const int rn = rank(s.state()), rc = rank(m.delivery());
@@ -445,7 +482,8 @@ void Engine::on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s) {
   Conversation c;
   if (!load_conversation(b, s.workspace_id(), where.conversation_id(), c)) return;
   routing_event(b, c, v1::RoutingEvent::KIND_DELIVERY, m.author_id(),
-                fmt::format("outbound {} {}", s.outbound_id(), v1::DeliveryStatus::State_Name(s.state()).substr(6)));
+                fmt::format("outbound {} {}", s.outbound_id(),
+                            v1::DeliveryStatus::State_Name(s.state()).substr(6)));
   if (AgentRt* a = agent(s.workspace_id(), m.author_id())) {
     v1::AgentFrame f;
     auto* u = f.mutable_delivery_update();
@@ -465,7 +503,8 @@ void Engine::enqueue(Store::Batch& b, Conversation& c, const std::string& reason
   c.set_state(v1::store::CONVERSATION_STATE_QUEUED);
   c.clear_agent_id();
   queues_[ckey(s.workspace_id(), s.queue_id())].emplace(0, c.queue_seq(), s.conversation_id());
-  b.put(Cf::kQueue, queue_key(s.workspace_id(), s.queue_id(), 0, c.queue_seq()), s.conversation_id());
+  b.put(Cf::kQueue, queue_key(s.workspace_id(), s.queue_id(), 0, c.queue_seq()),
+        s.conversation_id());
   save_conversation(b, c);
   routing_event(b, c, v1::RoutingEvent::KIND_QUEUED, {}, reason);
 }
@@ -494,7 +533,8 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
   for (auto it = q.begin(); it != q.end();) {
     const std::string conv_id = std::get<2>(*it);
     Conversation c;
-    if (!load_conversation(b, ws, conv_id, c) || c.state() != v1::store::CONVERSATION_STATE_QUEUED) {
+    if (!load_conversation(b, ws, conv_id, c) ||
+        c.state() != v1::store::CONVERSATION_STATE_QUEUED) {
       b.del(Cf::kQueue, queue_key(ws, queue, std::get<0>(*it), std::get<1>(*it)));
       it = q.erase(it);
       continue;
@@ -527,7 +567,8 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
   }
 }
 
-void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a, const std::vector<std::string>& candidates) {
+void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a,
+                   const std::vector<std::string>& candidates) {
   ++counters_.offers;
   const int64_t now = clock_.now_ms();
   c.set_offer_count(c.offer_count() + 1);
@@ -539,8 +580,10 @@ void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a, const std::vect
   a.conversations[c.summary().conversation_id()] = c.summary().channel();
   a.idle_since_ms = now;
   save_agent(b, a);
-  add_timer(c.offer_expires_at_ms(), {TimerKind::kOfferExpiry, a.workspace, c.summary().conversation_id(), c.offer_id()});
-  routing_event(b, c, v1::RoutingEvent::KIND_OFFERED, a.cfg->id, "longest idle agent with free capacity", candidates);
+  add_timer(c.offer_expires_at_ms(),
+            {TimerKind::kOfferExpiry, a.workspace, c.summary().conversation_id(), c.offer_id()});
+  routing_event(b, c, v1::RoutingEvent::KIND_OFFERED, a.cfg->id,
+                "longest idle agent with free capacity", candidates);
   v1::AgentFrame f;
   *f.mutable_offer() = offer_frame(b, c);
   send(a, std::move(f));
@@ -552,7 +595,8 @@ void Engine::release(Store::Batch& b, AgentRt& a, const std::string& conversatio
   save_agent(b, a);
 }
 
-void Engine::withdraw_offer(Store::Batch& b, Conversation& c, const std::string& reason, bool remember) {
+void Engine::withdraw_offer(Store::Batch& b, Conversation& c, const std::string& reason,
+                            bool remember) {
   const std::string agent_id = c.agent_id();
   AgentRt* a = agent(c.summary().workspace_id(), agent_id);
   if (remember) c.add_rejected_by(agent_id);
@@ -581,17 +625,29 @@ void Engine::apply_desk(Store::Batch& b, const std::string& rid, std::string_vie
   }
   AgentRt* a = session(rid);
   if (!a) {
-    error_to(rid, v1::Error::CODE_UNKNOWN_SESSION, "no session for this connection: send Hello", {});
+    error_to(rid, v1::Error::CODE_UNKNOWN_SESSION, "no session for this connection: send Hello",
+             {});
     return;
   }
   a->last_seen_ms = clock_.now_ms();
   switch (f.kind_case()) {
-    case v1::AgentFrame::kHeartbeat: return;
-    case v1::AgentFrame::kPresence: on_presence(b, *a, f.presence().presence()); return;
-    case v1::AgentFrame::kAccept: on_accept(b, *a, f.accept()); return;
-    case v1::AgentFrame::kReject: on_reject(b, *a, f.reject()); return;
-    case v1::AgentFrame::kReply: on_reply(b, *a, f.reply()); return;
-    case v1::AgentFrame::kResolve: on_resolve(b, *a, f.resolve()); return;
+    case v1::AgentFrame::kHeartbeat:
+      return;
+    case v1::AgentFrame::kPresence:
+      on_presence(b, *a, f.presence().presence());
+      return;
+    case v1::AgentFrame::kAccept:
+      on_accept(b, *a, f.accept());
+      return;
+    case v1::AgentFrame::kReject:
+      on_reject(b, *a, f.reject());
+      return;
+    case v1::AgentFrame::kReply:
+      on_reply(b, *a, f.reply());
+      return;
+    case v1::AgentFrame::kResolve:
+      on_resolve(b, *a, f.resolve());
+      return;
     default:
       error_to(rid, v1::Error::CODE_INVALID, "frame kind not accepted from a desk", {});
   }
@@ -600,7 +656,8 @@ void Engine::apply_desk(Store::Batch& b, const std::string& rid, std::string_vie
 void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h) {
   AgentRt* a = agent(h.workspace_id(), h.agent_id());
   if (h.protocol_version() != 1) {
-    error_to(rid, v1::Error::CODE_UNAUTHORIZED, "unsupported protocol_version (this router speaks 1)", {});
+    error_to(rid, v1::Error::CODE_UNAUTHORIZED,
+             "unsupported protocol_version (this router speaks 1)", {});
     return;
   }
   if (!a || (!a->cfg->token.empty() && !crypto::constant_time_equal(a->cfg->token, h.token()))) {
@@ -693,8 +750,9 @@ void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
       save_conversation(b, c);
       std::string v;
       v1::store::Customer cust;
-      const std::string hk = fmt::format("{}/{}:{}", a.workspace, channel_name(c.summary().channel()),
-                                         c.summary().customer_handle());
+      const std::string hk =
+          fmt::format("{}/{}:{}", a.workspace, channel_name(c.summary().channel()),
+                      c.summary().customer_handle());
       if (b.get(Cf::kCustomers, hk, &v) && cust.ParseFromString(v)) {
         cust.set_last_agent_id(a.cfg->id);
         b.put(Cf::kCustomers, hk, cust.SerializeAsString());
@@ -724,15 +782,16 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
   a.idle_since_ms = clock_.now_ms();
   save_agent(b, a);
   c.add_rejected_by(a.cfg->id);
-  routing_event(b, c, v1::RoutingEvent::KIND_REJECTED, a.cfg->id, "rejected: " + m.reason().substr(0, 200));
+  routing_event(b, c, v1::RoutingEvent::KIND_REJECTED, a.cfg->id,
+                "rejected: " + m.reason().substr(0, 200));
   enqueue(b, c, "re-queued after rejection");
   dispatch(b, a.workspace, c.summary().queue_id());
 }
 
 void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   if (m.reply_id().empty() || (m.text_body().empty() && m.attachments().empty())) {
-    error_to(a.routing_id, v1::Error::CODE_INVALID, "reply needs reply_id and a text_body or attachments",
-             m.reply_id());
+    error_to(a.routing_id, v1::Error::CODE_INVALID,
+             "reply needs reply_id and a text_body or attachments", m.reply_id());
     return;
   }
   const std::string dk = fmt::format("r/{}/{}/{}", a.workspace, a.cfg->id, m.reply_id());
@@ -754,7 +813,8 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
     return;
   }
   if (c.state() != v1::store::CONVERSATION_STATE_ASSIGNED || c.agent_id() != a.cfg->id) {
-    error_to(a.routing_id, v1::Error::CODE_CONFLICT, "conversation is not assigned to you", m.conversation_id());
+    error_to(a.routing_id, v1::Error::CODE_CONFLICT, "conversation is not assigned to you",
+             m.conversation_id());
     return;
   }
   ++counters_.replies;
@@ -766,7 +826,8 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   cm.set_html_body(m.html_body());
   *cm.mutable_attachments() = m.attachments();
   uint64_t seq = c.message_count() + 1;
-  const std::string outbound_id = fmt::format("{}/{}/{}", s.workspace_id(), s.conversation_id(), seq);
+  const std::string outbound_id =
+      fmt::format("{}/{}/{}", s.workspace_id(), s.conversation_id(), seq);
   cm.set_outbound_id(outbound_id);
   append_message(b, c, cm);
   save_conversation(b, c);
@@ -780,13 +841,15 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   out.set_customer_handle(s.customer_handle());
   out.set_agent_id(a.cfg->id);
   out.set_agent_display_name(a.cfg->name);
-  if (!s.subject().empty()) out.set_subject(s.subject().rfind("Re:", 0) == 0 ? s.subject() : "Re: " + s.subject());
+  if (!s.subject().empty())
+    out.set_subject(s.subject().rfind("Re:", 0) == 0 ? s.subject() : "Re: " + s.subject());
   out.set_text_body(m.text_body());
   out.set_html_body(m.html_body());
   *out.mutable_attachments() = m.attachments();
   // Thread keys are <ws>/<inbox>/t:<integrator thread id> or <ws>/<inbox>/c:<customer>.
   const std::string& tk = c.thread_key();
-  if (auto p2 = tk.find('/', tk.find('/') + 1); p2 != std::string::npos && tk.compare(p2 + 1, 2, "t:") == 0) {
+  if (auto p2 = tk.find('/', tk.find('/') + 1);
+      p2 != std::string::npos && tk.compare(p2 + 1, 2, "t:") == 0) {
     out.mutable_thread()->set_thread_id(tk.substr(p2 + 3));
   }
   out.set_created_at_ms(clock_.now_ms());
@@ -797,7 +860,8 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   d.set_outbound_id(outbound_id);
   b.put(Cf::kDedup, dk, d.SerializeAsString());
   b.put(Cf::kOutboundIndex, ckey(s.workspace_id(), outbound_id), d.SerializeAsString());
-  routing_event(b, c, v1::RoutingEvent::KIND_REPLIED, a.cfg->id, fmt::format("reply {} as outbound {}", seq, outbound_id));
+  routing_event(b, c, v1::RoutingEvent::KIND_REPLIED, a.cfg->id,
+                fmt::format("reply {} as outbound {}", seq, outbound_id));
 
   v1::AgentFrame f;
   auto* ack = f.mutable_reply_ack();
@@ -821,14 +885,16 @@ void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {
     return;
   }
   if (c.state() != v1::store::CONVERSATION_STATE_ASSIGNED || c.agent_id() != a.cfg->id) {
-    error_to(a.routing_id, v1::Error::CODE_CONFLICT, "conversation is not assigned to you", m.conversation_id());
+    error_to(a.routing_id, v1::Error::CODE_CONFLICT, "conversation is not assigned to you",
+             m.conversation_id());
     return;
   }
   ++counters_.resolves;
   c.set_state(v1::store::CONVERSATION_STATE_RESOLVED);
   c.set_resolved_at_ms(clock_.now_ms());
   std::string v;
-  if (b.get(Cf::kThreads, c.thread_key(), &v) && v == c.summary().conversation_id()) b.del(Cf::kThreads, c.thread_key());
+  if (b.get(Cf::kThreads, c.thread_key(), &v) && v == c.summary().conversation_id())
+    b.del(Cf::kThreads, c.thread_key());
   save_conversation(b, c);
   release(b, a, c.summary().conversation_id());
   routing_event(b, c, v1::RoutingEvent::KIND_RESOLVED, a.cfg->id, "resolved by agent");
@@ -840,7 +906,9 @@ void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {
 
 // ------------------------------------------------------------------ timers
 
-int64_t Engine::next_timer_ms() const { return timers_.empty() ? INT64_MAX : timers_.begin()->first; }
+int64_t Engine::next_timer_ms() const {
+  return timers_.empty() ? INT64_MAX : timers_.begin()->first;
+}
 
 void Engine::apply_timers(Store::Batch& b) {
   const int64_t now = clock_.now_ms();
@@ -850,8 +918,8 @@ void Engine::apply_timers(Store::Batch& b) {
     switch (t.kind) {
       case TimerKind::kOfferExpiry: {
         Conversation c;
-        if (load_conversation(b, t.workspace, t.id, c) && c.state() == v1::store::CONVERSATION_STATE_OFFERED &&
-            c.offer_id() == t.ref) {
+        if (load_conversation(b, t.workspace, t.id, c) &&
+            c.state() == v1::store::CONVERSATION_STATE_OFFERED && c.offer_id() == t.ref) {
           withdraw_offer(b, c, "offer expired", true);
           dispatch(b, t.workspace, c.summary().queue_id());
         }
@@ -859,7 +927,8 @@ void Engine::apply_timers(Store::Batch& b) {
       }
       case TimerKind::kReconnectGrace: {
         for (auto& [k, a] : agents_) {
-          if (a.routing_id.empty() && !a.conversations.empty()) desk_gone(b, a, "did not reconnect after restart");
+          if (a.routing_id.empty() && !a.conversations.empty())
+            desk_gone(b, a, "did not reconnect after restart");
         }
         break;
       }

@@ -93,7 +93,8 @@ class Engine {
     std::map<std::string, v1::Channel> conversations;  // offered or assigned
     bool online() const { return !routing_id.empty() && presence == v1::PRESENCE_AVAILABLE; }
   };
-  using QueueKey = std::tuple<int, uint64_t, std::string>;  // priority (lower first), seq, conversation
+  using QueueKey =
+      std::tuple<int, uint64_t, std::string>;  // priority (lower first), seq, conversation
   enum class TimerKind { kOfferExpiry, kReconnectGrace, kHeartbeat };
   struct Timer {
     TimerKind kind;
@@ -115,17 +116,21 @@ class Engine {
   void enqueue(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
   void dispatch(Store::Batch& b, const std::string& ws, const std::string& queue);
   void dispatch_agent_queues(Store::Batch& b, const AgentRt& a);
-  void offer(Store::Batch& b, v1::store::Conversation& c, AgentRt& a, const std::vector<std::string>& candidates);
+  void offer(Store::Batch& b, v1::store::Conversation& c, AgentRt& a,
+             const std::vector<std::string>& candidates);
   void release(Store::Batch& b, AgentRt& a, const std::string& conversation_id);
-  void withdraw_offer(Store::Batch& b, v1::store::Conversation& c, const std::string& reason, bool remember);
+  void withdraw_offer(Store::Batch& b, v1::store::Conversation& c, const std::string& reason,
+                      bool remember);
 
   // State helpers.
-  bool load_conversation(Store::Batch& b, const std::string& ws, const std::string& id, v1::store::Conversation& c);
+  bool load_conversation(Store::Batch& b, const std::string& ws, const std::string& id,
+                         v1::store::Conversation& c);
   void save_conversation(Store::Batch& b, const v1::store::Conversation& c);
   void save_agent(Store::Batch& b, const AgentRt& a);
   uint64_t append_message(Store::Batch& b, v1::store::Conversation& c, v1::ConversationMessage m);
   std::vector<v1::ConversationMessage> history(Store::Batch& b, const v1::store::Conversation& c);
-  v1::Assignment assignment(Store::Batch& b, const v1::store::Conversation& c, const std::string& offer_id);
+  v1::Assignment assignment(Store::Batch& b, const v1::store::Conversation& c,
+                            const std::string& offer_id);
   v1::Offer offer_frame(Store::Batch& b, const v1::store::Conversation& c);
   uint64_t next_seq(Store::Batch& b, const std::string& name);
   void set_offset(Store::Batch& b, const std::string& topic, int32_t partition, int64_t next);
@@ -133,8 +138,10 @@ class Engine {
   // Outputs.
   void send(const AgentRt& a, v1::AgentFrame f);
   void send_to(const std::string& rid, v1::AgentFrame f);
-  void error_to(const std::string& rid, v1::Error::Code code, const std::string& msg, const std::string& ref);
-  void produce(Store::Batch& b, const std::string& topic, const std::string& key, const std::string& value);
+  void error_to(const std::string& rid, v1::Error::Code code, const std::string& msg,
+                const std::string& ref);
+  void produce(Store::Batch& b, const std::string& topic, const std::string& key,
+               const std::string& value);
   void routing_event(Store::Batch& b, const v1::store::Conversation& c, v1::RoutingEvent::Kind kind,
                      const std::string& agent, const std::string& reason,
                      const std::vector<std::string>& candidates = {});
@@ -149,11 +156,11 @@ class Engine {
   Store& store_;
   Clock& clock_;
   log::Logger log_;
-  std::map<std::string, AgentRt> agents_;                  // "<ws>/<agent>"
-  std::map<std::string, std::string> sessions_;            // routing id -> "<ws>/<agent>"
-  std::map<std::string, std::set<QueueKey>> queues_;       // "<ws>/<queue>"
+  std::map<std::string, AgentRt> agents_;             // "<ws>/<agent>"
+  std::map<std::string, std::string> sessions_;       // routing id -> "<ws>/<agent>"
+  std::map<std::string, std::set<QueueKey>> queues_;  // "<ws>/<queue>"
   std::multimap<int64_t, Timer> timers_;
-  std::map<std::string, uint64_t> seqs_;                   // cached id counters
+  std::map<std::string, uint64_t> seqs_;  // cached id counters
   std::vector<DeskFrame> frames_;
   std::vector<OutboxRecord> outbox_;
   EngineCounters counters_;

@@ -41,14 +41,16 @@ std::string Router::start() {
   engine_->load();
 
   // Outbox records wait until Kafka has them: no delivery timeout.
-  producer_ = std::shared_ptr<kafka::Producer>(kafka::Producer::create(kafka_cfg_, err, {{"message.timeout.ms", "0"}}));
+  producer_ = std::shared_ptr<kafka::Producer>(
+      kafka::Producer::create(kafka_cfg_, err, {{"message.timeout.ms", "0"}}));
   if (!producer_) return "kafka producer: " + err;
   kafka_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   ack_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   acks_->fd = ack_fd_;
 
   auto pending = engine_->pending_outbox();
-  if (!pending.empty()) log_->info("re-sending {} outbox records from the previous run", pending.size());
+  if (!pending.empty())
+    log_->info("re-sending {} outbox records from the previous run", pending.size());
   send_outbox(std::move(pending));
 
   consumer_ = kafka::Consumer::create(kafka_cfg_, "omniroute-router", err);
@@ -94,8 +96,10 @@ void Router::send_outbox(std::vector<OutboxRecord> records) {
         r.entry.topic(), r.entry.key(), r.entry.value(),
         [acks, copy = std::move(copy)](const kafka::DeliveryReport& rep) mutable {
           std::lock_guard lock(acks->mu);
-          if (rep.ok()) acks->done.push_back(copy.key);
-          else acks->failed.push_back(std::move(copy));
+          if (rep.ok())
+            acks->done.push_back(copy.key);
+          else
+            acks->failed.push_back(std::move(copy));
           poke_fd(acks->fd);
         },
         &err);
@@ -177,7 +181,8 @@ void Router::step(bool) {
   for (auto& df : engine_->take_frames()) {
     try {
       std::string bytes = df.frame.SerializeAsString();
-      if (!socket_->send(zmq::buffer(df.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+      if (!socket_->send(zmq::buffer(df.routing_id),
+                         zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
           !socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
         log_->warn("desk queue full; frame dropped (the desk resyncs on its next Hello)");
       }
@@ -188,10 +193,12 @@ void Router::step(bool) {
   std::vector<OutboxRecord> out = engine_->take_outbox();
   if (!failed.empty()) {
     log_->warn("{} outbox records failed; producing them again", failed.size());
-    out.insert(out.begin(), std::make_move_iterator(failed.begin()), std::make_move_iterator(failed.end()));
+    out.insert(out.begin(), std::make_move_iterator(failed.begin()),
+               std::make_move_iterator(failed.end()));
   }
   if (!unqueued_.empty()) {
-    out.insert(out.begin(), std::make_move_iterator(unqueued_.begin()), std::make_move_iterator(unqueued_.end()));
+    out.insert(out.begin(), std::make_move_iterator(unqueued_.begin()),
+               std::make_move_iterator(unqueued_.end()));
     unqueued_.clear();
   }
   send_outbox(std::move(out));

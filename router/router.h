@@ -55,8 +55,8 @@ class Router {
   // Filled by producer completions (another thread), drained by the loop.
   struct Acks {
     std::mutex mu;
-    std::vector<std::string> done;          // outbox keys Kafka acknowledged
-    std::vector<OutboxRecord> failed;       // to produce again
+    std::vector<std::string> done;     // outbox keys Kafka acknowledged
+    std::vector<OutboxRecord> failed;  // to produce again
     int fd = -1;
   };
   std::shared_ptr<Acks> acks_ = std::make_shared<Acks>();

@@ -9,8 +9,9 @@
 namespace omniroute::router {
 
 const char* cf_name(Cf cf) {
-  static constexpr const char* kNames[] = {"default",  "customers", "conversations", "messages", "threads",
-                                            "dedup",    "agents",    "outbox",        "queue",    "outbound_index"};
+  static constexpr const char* kNames[] = {"default", "customers",     "conversations", "messages",
+                                           "threads", "dedup",         "agents",        "outbox",
+                                           "queue",   "outbound_index"};
   return kNames[static_cast<size_t>(cf)];
 }
 
@@ -88,7 +89,8 @@ bool Store::Batch::get(Cf cf, std::string_view key, std::string* value) {
 }
 
 void Store::Batch::put(Cf cf, std::string_view key, std::string_view value) {
-  wb_.Put(store_.h(cf), rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
+  wb_.Put(store_.h(cf), rocksdb::Slice(key.data(), key.size()),
+          rocksdb::Slice(value.data(), value.size()));
 }
 
 void Store::Batch::del(Cf cf, std::string_view key) {
@@ -102,7 +104,8 @@ std::string Store::commit(Batch& batch) {
 }
 
 bool Store::get(Cf cf, std::string_view key, std::string* value) {
-  return db_->Get(rocksdb::ReadOptions(), h(cf), rocksdb::Slice(key.data(), key.size()), value).ok();
+  return db_->Get(rocksdb::ReadOptions(), h(cf), rocksdb::Slice(key.data(), key.size()), value)
+      .ok();
 }
 
 void Store::scan(Cf cf, std::string_view prefix,
@@ -111,7 +114,9 @@ void Store::scan(Cf cf, std::string_view prefix,
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
     if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
-    if (!fn(std::string_view(k.data(), k.size()), std::string_view(it->value().data(), it->value().size()))) break;
+    if (!fn(std::string_view(k.data(), k.size()),
+            std::string_view(it->value().data(), it->value().size())))
+      break;
   }
 }
 

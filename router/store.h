@@ -15,16 +15,16 @@
 namespace omniroute::router {
 
 enum class Cf : size_t {
-  kMeta = 0,         // offsets, id counters
-  kCustomers,        // <ws>/<channel>:<handle> -> Customer
-  kConversations,    // <ws>/<conversation> -> Conversation
-  kMessages,         // <ws>/<conversation>/<seq:010> -> ConversationMessage
-  kThreads,          // <ws>/<inbox>/<thread key> -> conversation id
-  kDedup,            // m/<ws>/<inbox>/<external id>, r/<ws>/<agent>/<reply id> -> DedupEntry
-  kAgents,           // <ws>/<agent> -> Agent
-  kOutbox,           // <seq:020> -> OutboxEntry
-  kQueue,            // <ws>/<queue>/<prio:03>/<seq:020> -> conversation id
-  kOutboundIndex,    // <ws>/<outbound id> -> DedupEntry (conversation, seq)
+  kMeta = 0,       // offsets, id counters
+  kCustomers,      // <ws>/<channel>:<handle> -> Customer
+  kConversations,  // <ws>/<conversation> -> Conversation
+  kMessages,       // <ws>/<conversation>/<seq:010> -> ConversationMessage
+  kThreads,        // <ws>/<inbox>/<thread key> -> conversation id
+  kDedup,          // m/<ws>/<inbox>/<external id>, r/<ws>/<agent>/<reply id> -> DedupEntry
+  kAgents,         // <ws>/<agent> -> Agent
+  kOutbox,         // <seq:020> -> OutboxEntry
+  kQueue,          // <ws>/<queue>/<prio:03>/<seq:020> -> conversation id
+  kOutboundIndex,  // <ws>/<outbound id> -> DedupEntry (conversation, seq)
   kCount
 };
 
@@ -59,7 +59,8 @@ class Store {
 
   bool get(Cf cf, std::string_view key, std::string* value);
   // Calls fn(key, value) for keys starting with `prefix`, in order, until fn returns false.
-  void scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+  void scan(Cf cf, std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& fn);
   // Approximate size on disk in bytes (all families).
   uint64_t approximate_size();
 

@@ -14,7 +14,8 @@ std::string channel_name(v1::Channel c) {
 
 std::optional<v1::Channel> parse_channel(std::string_view name) {
   std::string upper = "CHANNEL_";
-  for (char ch : name) upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  for (char ch : name)
+    upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
   v1::Channel c;
   if (!v1::Channel_Parse(upper, &c) || c == v1::CHANNEL_UNSPECIFIED) return std::nullopt;
   return c;

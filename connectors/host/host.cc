@@ -17,11 +17,16 @@ namespace {
 const std::vector<sdk::ConfigField>& host_fields() {
   using T = sdk::ConfigField::Type;
   static const std::vector<sdk::ConfigField> kFields{
-      {"max_attempts", T::kInt, "Delivery attempts before an outbound message is failed", "8", false, 1, 1000},
-      {"initial_backoff_ms", T::kInt, "Delay before the second attempt; doubles each time", "200", false, 1, 3600000},
-      {"max_backoff_ms", T::kInt, "Upper bound of the delay between attempts", "30000", false, 1, 86400000},
-      {"publish_timeout_ms", T::kInt, "How long a publish may wait for Kafka before it fails", "10000", false, 100, 600000},
-      {"max_parked", T::kInt, "Outbound messages waiting for a retry before consumption pauses", "10000", false, 1, 10000000},
+      {"max_attempts", T::kInt, "Delivery attempts before an outbound message is failed", "8",
+       false, 1, 1000},
+      {"initial_backoff_ms", T::kInt, "Delay before the second attempt; doubles each time", "200",
+       false, 1, 3600000},
+      {"max_backoff_ms", T::kInt, "Upper bound of the delay between attempts", "30000", false, 1,
+       86400000},
+      {"publish_timeout_ms", T::kInt, "How long a publish may wait for Kafka before it fails",
+       "10000", false, 100, 600000},
+      {"max_parked", T::kInt, "Outbound messages waiting for a retry before consumption pauses",
+       "10000", false, 1, 10000000},
   };
   return kFields;
 }
@@ -74,12 +79,13 @@ sdk::Settings resolve_settings(const YAML::Node& node, const std::vector<sdk::Co
   return sdk::Settings(std::move(values));
 }
 
-void validate(const config::Config& cfg, const sdk::Registry& registry, std::vector<std::string>& errors) {
+void validate(const config::Config& cfg, const sdk::Registry& registry,
+              std::vector<std::string>& errors) {
   for (const auto& [name, conn] : cfg.connectors) {
     const auto* f = registry.find(name);
     if (!f) {
-      errors.push_back(fmt::format("line {}: connectors.{}: unknown connector (known: {})", conn.line, name,
-                                   fmt::join(registry.names(), ", ")));
+      errors.push_back(fmt::format("line {}: connectors.{}: unknown connector (known: {})",
+                                   conn.line, name, fmt::join(registry.names(), ", ")));
       continue;
     }
     resolve_settings(conn.settings, with_host_fields(f->settings), "connectors." + name, errors);
@@ -91,8 +97,8 @@ void validate(const config::Config& cfg, const sdk::Registry& registry, std::vec
       const auto* f = registry.find(inbox.channel);
       std::string path = fmt::format("workspaces[{}].inboxes[{}]", w, i);
       if (!f) {
-        errors.push_back(fmt::format("line {}: {}.channel: no connector for channel {}", inbox.line, path,
-                                     channel_name(inbox.channel)));
+        errors.push_back(fmt::format("line {}: {}.channel: no connector for channel {}", inbox.line,
+                                     path, channel_name(inbox.channel)));
         continue;
       }
       resolve_settings(inbox.settings, f->inbox_settings, path + ".settings", errors);
@@ -107,13 +113,17 @@ ConnectorHost::ConnectorHost(const config::Config& cfg, const sdk::ConnectorFact
       kafka_cfg_(std::move(kafka_cfg)),
       logger_(log::get("connector/" + factory.name)) {}
 
-ConnectorHost::~ConnectorHost() { stop(); }
+ConnectorHost::~ConnectorHost() {
+  stop();
+}
 
 std::string ConnectorHost::start() {
   std::vector<std::string> errors;
   YAML::Node section;
-  if (auto it = cfg_.connectors.find(factory_.name); it != cfg_.connectors.end()) section = it->second.settings;
-  settings_ = resolve_settings(section, with_host_fields(factory_.settings), "connectors." + factory_.name, errors);
+  if (auto it = cfg_.connectors.find(factory_.name); it != cfg_.connectors.end())
+    section = it->second.settings;
+  settings_ = resolve_settings(section, with_host_fields(factory_.settings),
+                               "connectors." + factory_.name, errors);
   for (const auto& ws : cfg_.workspaces) {
     for (const auto& inbox : ws.inboxes) {
       if (inbox.channel != factory_.channel) continue;
@@ -128,8 +138,8 @@ std::string ConnectorHost::start() {
   retry_.initial_backoff_ms = static_cast<int>(settings_.integer("initial_backoff_ms"));
   retry_.max_backoff_ms = static_cast<int>(settings_.integer("max_backoff_ms"));
   std::string err;
-  producer_ = kafka::Producer::create(kafka_cfg_, err,
-                                      {{"message.timeout.ms", settings_.str("publish_timeout_ms")}});
+  producer_ = kafka::Producer::create(
+      kafka_cfg_, err, {{"message.timeout.ms", settings_.str("publish_timeout_ms")}});
   if (!producer_) return "kafka producer: " + err;
   connector_ = factory_.create(settings_);
   if (!connector_) return "connector " + factory_.name + " could not be created";
@@ -212,11 +222,12 @@ void ConnectorHost::dead_letter(std::string_view payload, std::string_view reaso
   dl.set_at_ms(now_ms());
   std::string bytes = dl.SerializeAsString();
   std::string err;
-  if (!producer_->produce(cfg_.kafka.topics.dlq, factory_.name, bytes,
-                          [this](const kafka::DeliveryReport& r) {
-                            if (!r.ok()) logger_->error("dead letter lost: {}", r.error);
-                          },
-                          &err)) {
+  if (!producer_->produce(
+          cfg_.kafka.topics.dlq, factory_.name, bytes,
+          [this](const kafka::DeliveryReport& r) {
+            if (!r.ok()) logger_->error("dead letter lost: {}", r.error);
+          },
+          &err)) {
     logger_->error("dead letter could not be queued: {}", err);
   }
 }
@@ -262,8 +273,8 @@ void ConnectorHost::delivery_loop() {
     });
   };
 
-  auto status_of = [&](const Pending& pd, v1::DeliveryStatus::State state, const std::string& detail,
-                       const std::string& provider_id) {
+  auto status_of = [&](const Pending& pd, v1::DeliveryStatus::State state,
+                       const std::string& detail, const std::string& provider_id) {
     v1::Envelope env;
     auto* s = env.mutable_delivery_status();
     s->set_workspace_id(pd.msg.workspace_id());
@@ -280,24 +291,26 @@ void ConnectorHost::delivery_loop() {
 
   auto attempt = [&](Pending pd) {
     const sdk::InboxInfo* inbox = sdk::Host::inbox(pd.msg.workspace_id(), pd.msg.inbox_id());
-    sdk::DeliveryResult res = inbox ? connector_->deliver(pd.msg, *inbox)
-                                    : sdk::DeliveryResult::failed("unknown inbox " + pd.msg.inbox_id());
+    sdk::DeliveryResult res =
+        inbox ? connector_->deliver(pd.msg, *inbox)
+              : sdk::DeliveryResult::failed("unknown inbox " + pd.msg.inbox_id());
     switch (res.code) {
       case sdk::DeliveryResult::Code::kDelivered:
         ++stats_.delivered;
-        logger_->info("delivered outbound {} ({}/{}, conversation {}, attempt {})", pd.msg.outbound_id(),
-                      pd.msg.workspace_id(), pd.msg.inbox_id(), pd.msg.conversation_id(), pd.attempt);
-        publish_status(status_of(pd, v1::DeliveryStatus::STATE_SENT, {}, res.provider_message_id), pd.partition,
-                       pd.offset, true);
+        logger_->info("delivered outbound {} ({}/{}, conversation {}, attempt {})",
+                      pd.msg.outbound_id(), pd.msg.workspace_id(), pd.msg.inbox_id(),
+                      pd.msg.conversation_id(), pd.attempt);
+        publish_status(status_of(pd, v1::DeliveryStatus::STATE_SENT, {}, res.provider_message_id),
+                       pd.partition, pd.offset, true);
         break;
       case sdk::DeliveryResult::Code::kRetry:
         if (pd.attempt < retry_.max_attempts) {
           ++stats_.retries;
           int delay = retry_.backoff_ms(pd.attempt);
-          logger_->warn("outbound {} attempt {} failed ({}); retry in {} ms", pd.msg.outbound_id(), pd.attempt,
-                        res.detail, delay);
-          publish_status(status_of(pd, v1::DeliveryStatus::STATE_DEFERRED, res.detail, {}), pd.partition,
-                         pd.offset, false);
+          logger_->warn("outbound {} attempt {} failed ({}); retry in {} ms", pd.msg.outbound_id(),
+                        pd.attempt, res.detail, delay);
+          publish_status(status_of(pd, v1::DeliveryStatus::STATE_DEFERRED, res.detail, {}),
+                         pd.partition, pd.offset, false);
           pd.attempt++;
           retries.emplace(steady_ms() + delay, std::move(pd));
           break;
@@ -307,8 +320,8 @@ void ConnectorHost::delivery_loop() {
       case sdk::DeliveryResult::Code::kFailed:
         ++stats_.delivery_failed;
         logger_->warn("outbound {} failed: {}", pd.msg.outbound_id(), res.detail);
-        publish_status(status_of(pd, v1::DeliveryStatus::STATE_FAILED, res.detail, {}), pd.partition, pd.offset,
-                       true);
+        publish_status(status_of(pd, v1::DeliveryStatus::STATE_FAILED, res.detail, {}),
+                       pd.partition, pd.offset, true);
         break;
     }
   };
@@ -328,12 +341,14 @@ void ConnectorHost::delivery_loop() {
       }
     }
     std::string cerr;
-    if (!next.empty() && !consumer->commit(next, cerr)) logger_->warn("offset commit failed: {}", cerr);
+    if (!next.empty() && !consumer->commit(next, cerr))
+      logger_->warn("offset commit failed: {}", cerr);
   };
 
   while (!stop_) {
     int timeout = 100;
-    if (!retries.empty()) timeout = static_cast<int>(std::clamp<int64_t>(retries.begin()->first - steady_ms(), 0, 100));
+    if (!retries.empty())
+      timeout = static_cast<int>(std::clamp<int64_t>(retries.begin()->first - steady_ms(), 0, 100));
     std::vector<kafka::Message> msgs;
     if (retries.size() < max_parked) {
       msgs = consumer->poll(64, timeout);
@@ -349,7 +364,8 @@ void ConnectorHost::delivery_loop() {
       Pending pd{{}, m.partition(), m.offset(), 1};
       if (!pd.msg.ParseFromArray(m.value().data(), static_cast<int>(m.value().size())) ||
           pd.msg.outbound_id().empty()) {
-        dead_letter(m.value(), fmt::format("undecodable OutboundMessage at {}/{}@{}", topic, m.partition(), m.offset()));
+        dead_letter(m.value(), fmt::format("undecodable OutboundMessage at {}/{}@{}", topic,
+                                           m.partition(), m.offset()));
         inflight[m.partition()][m.offset()] = true;
         continue;
       }

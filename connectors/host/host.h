@@ -26,13 +26,15 @@ struct RetryPolicy {
 // Validates `connectors.<name>` and every inbox's `settings` against the registered
 // connectors. Unknown connector names, channels without a connector, unknown keys and
 // bad values are errors. Fills resolved settings when `out_*` are given.
-void validate(const config::Config& cfg, const sdk::Registry& registry, std::vector<std::string>& errors);
+void validate(const config::Config& cfg, const sdk::Registry& registry,
+              std::vector<std::string>& errors);
 sdk::Settings resolve_settings(const YAML::Node& node, const std::vector<sdk::ConfigField>& fields,
                                const std::string& path, std::vector<std::string>& errors);
 
 class ConnectorHost : public sdk::Host {
  public:
-  ConnectorHost(const config::Config& cfg, const sdk::ConnectorFactory& factory, kafka::ClientConfig kafka_cfg);
+  ConnectorHost(const config::Config& cfg, const sdk::ConnectorFactory& factory,
+                kafka::ClientConfig kafka_cfg);
   ~ConnectorHost() override;
 
   // Creates and starts the connector and the delivery loop. "" or an error text.
@@ -49,7 +51,8 @@ class ConnectorHost : public sdk::Host {
 
   // Delivery counters (for `up --demo` summaries and tests).
   struct Stats {
-    std::atomic<uint64_t> published{0}, publish_failed{0}, delivered{0}, delivery_failed{0}, retries{0};
+    std::atomic<uint64_t> published{0}, publish_failed{0}, delivered{0}, delivery_failed{0},
+        retries{0};
   };
   const Stats& stats() const { return stats_; }
 
@@ -59,7 +62,8 @@ class ConnectorHost : public sdk::Host {
   const config::Config& cfg_;
   const sdk::ConnectorFactory& factory_;
   kafka::ClientConfig kafka_cfg_;
-  std::unique_ptr<kafka::Producer> producer_;  // own: its timeout is this connector's publish_timeout_ms
+  std::unique_ptr<kafka::Producer>
+      producer_;  // own: its timeout is this connector's publish_timeout_ms
   sdk::Logger logger_;
   std::vector<sdk::InboxInfo> inboxes_;
   sdk::Settings settings_;

@@ -46,7 +46,9 @@ struct DeliveryResult {
   Code code = Code::kDelivered;
   std::string detail;               // Server reply or error text; never secrets.
   std::string provider_message_id;  // Id the channel gave the message, if any.
-  static DeliveryResult delivered(std::string provider_id = {}) { return {Code::kDelivered, {}, std::move(provider_id)}; }
+  static DeliveryResult delivered(std::string provider_id = {}) {
+    return {Code::kDelivered, {}, std::move(provider_id)};
+  }
   static DeliveryResult retry(std::string why) { return {Code::kRetry, std::move(why), {}}; }
   static DeliveryResult failed(std::string why) { return {Code::kFailed, std::move(why), {}}; }
 };

@@ -38,12 +38,14 @@ std::string Registry::add(ConnectorFactory factory) {
 }
 
 const ConnectorFactory* Registry::find(std::string_view name) const {
-  for (const auto& f : factories_) if (f.name == name) return &f;
+  for (const auto& f : factories_)
+    if (f.name == name) return &f;
   return nullptr;
 }
 
 const ConnectorFactory* Registry::find(v1::Channel channel) const {
-  for (const auto& f : factories_) if (f.channel == channel) return &f;
+  for (const auto& f : factories_)
+    if (f.channel == channel) return &f;
   return nullptr;
 }
 

@@ -18,7 +18,7 @@ struct ConfigField {
   std::string description;
   std::string default_value;  // As text; ignored when `required`.
   bool required = false;
-  int64_t min = 0;            // kInt bounds.
+  int64_t min = 0;  // kInt bounds.
   int64_t max = INT64_MAX;
 };
 

@@ -2,11 +2,11 @@
 
 #include <curl/curl.h>
 
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "connectors/webhook/webhook.h"
 
@@ -24,8 +24,8 @@ size_t append_body(char* data, size_t size, size_t n, void* out) {
 }
 }  // namespace
 
-int post_signed(const std::string& url, const std::string& secret, const std::string& body, std::string* response,
-                long timeout_ms) {
+int post_signed(const std::string& url, const std::string& secret, const std::string& body,
+                std::string* response, long timeout_ms) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
   if (!curl) return 0;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
@@ -79,7 +79,9 @@ CallbackReceiver::~CallbackReceiver() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string CallbackReceiver::url() const { return fmt::format("http://127.0.0.1:{}/replies", impl_->port); }
+std::string CallbackReceiver::url() const {
+  return fmt::format("http://127.0.0.1:{}/replies", impl_->port);
+}
 
 void CallbackReceiver::fail_next(int count, int status) {
   fail_status_ = status;

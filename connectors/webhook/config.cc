@@ -9,18 +9,25 @@ sdk::ConnectorFactory factory() {
   sdk::ConnectorFactory f;
   f.name = "webhook";
   f.channel = v1::CHANNEL_WEBHOOK;
-  f.description = "Canonical InboundMessage JSON over HTTP POST, HMAC-SHA256 signed; replies POSTed to a callback";
+  f.description =
+      "Canonical InboundMessage JSON over HTTP POST, HMAC-SHA256 signed; replies POSTed to a "
+      "callback";
   f.settings = {
-      {"listen", T::kString, "host:port the HTTP server binds (port 0 = any free port)", "127.0.0.1:8080"},
+      {"listen", T::kString, "host:port the HTTP server binds (port 0 = any free port)",
+       "127.0.0.1:8080"},
       {"threads", T::kInt, "HTTP server threads", "1", false, 1, 64},
-      {"max_body_bytes", T::kInt, "Largest accepted request body; larger gets 413", "1048576", false, 1, 64 << 20},
+      {"max_body_bytes", T::kInt, "Largest accepted request body; larger gets 413", "1048576",
+       false, 1, 64 << 20},
       {"max_attachments", T::kInt, "Attachments per message at most", "100", false, 0, 10000},
-      {"request_timeout_ms", T::kInt, "Time to read a request before the connection is closed", "15000", false, 100, 600000},
-      {"max_connections", T::kInt, "Open HTTP connections at most; more are closed at accept", "1024", false, 1, 1000000},
+      {"request_timeout_ms", T::kInt, "Time to read a request before the connection is closed",
+       "15000", false, 100, 600000},
+      {"max_connections", T::kInt, "Open HTTP connections at most; more are closed at accept",
+       "1024", false, 1, 1000000},
       {"delivery_timeout_ms", T::kInt, "Timeout of one callback POST", "10000", false, 100, 600000},
   };
   f.inbox_settings = {
-      {"secret", T::kSecret, "HMAC-SHA256 key for inbound signatures and outbound callbacks", "", true},
+      {"secret", T::kSecret, "HMAC-SHA256 key for inbound signatures and outbound callbacks", "",
+       true},
       {"callback_url", T::kString, "Where agent replies are POSTed (http or https)", ""},
   };
   f.create = [](const sdk::Settings& s) -> std::unique_ptr<sdk::Connector> {

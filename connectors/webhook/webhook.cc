@@ -3,12 +3,12 @@
 #include <mutex>
 #include <optional>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <curl/curl.h>
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include "connectors/webhook/webhook_connector.h"
@@ -40,9 +40,11 @@ std::string parse_inbound(std::string_view json, const Limits& limits, v1::Inbou
   if (out.customer_handle().size() > limits.max_id_bytes) return "customer_handle too long";
   if (out.thread().thread_id().size() > limits.max_id_bytes) return "thread.thread_id too long";
   if (static_cast<size_t>(out.attachments_size()) > limits.max_attachments) {
-    return fmt::format("too many attachments ({} > {})", out.attachments_size(), limits.max_attachments);
+    return fmt::format("too many attachments ({} > {})", out.attachments_size(),
+                       limits.max_attachments);
   }
-  if (out.provider_metadata_size() + out.customer_attributes_size() > static_cast<int>(limits.max_metadata_entries)) {
+  if (out.provider_metadata_size() + out.customer_attributes_size() >
+      static_cast<int>(limits.max_metadata_entries)) {
     return fmt::format("too many metadata entries (limit {})", limits.max_metadata_entries);
   }
   if (out.channel() != v1::CHANNEL_UNSPECIFIED && out.channel() != v1::CHANNEL_WEBHOOK) {
@@ -146,26 +148,32 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(server_.options().limits.max_body_bytes);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(std::chrono::milliseconds(server_.options().request_timeout_ms));
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted || ec == beast::error::timeout) {
+    if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == beast::error::timeout) {
       close();
       return;
     }
     if (ec == http::error::body_limit) {
       respond(http::status::payload_too_large,
-              {{"error", fmt::format("body exceeds {} bytes", server_.options().limits.max_body_bytes)}}, false);
+              {{"error",
+                fmt::format("body exceeds {} bytes", server_.options().limits.max_body_bytes)}},
+              false);
       return;
     }
     if (ec == http::error::header_limit) {
-      respond(http::status::request_header_fields_too_large, {{"error", "headers too large"}}, false);
+      respond(http::status::request_header_fields_too_large, {{"error", "headers too large"}},
+              false);
       return;
     }
     if (ec) {
-      respond(http::status::bad_request, {{"error", "malformed HTTP request: " + ec.message()}}, false);
+      respond(http::status::bad_request, {{"error", "malformed HTTP request: " + ec.message()}},
+              false);
       return;
     }
     keep_alive_ = parser_->get().keep_alive();
@@ -183,11 +191,13 @@ class Session : public std::enable_shared_from_this<Session> {
     static const std::string kSuffix = "/messages";
     if (target.rfind(kPrefix, 0) != 0 || target.size() <= kPrefix.size() + kSuffix.size() ||
         target.compare(target.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
-      respond(http::status::not_found, {{"error", "unknown path; POST /v1/webhook/{workspace}/{inbox}/messages"}},
+      respond(http::status::not_found,
+              {{"error", "unknown path; POST /v1/webhook/{workspace}/{inbox}/messages"}},
               keep_alive_);
       return;
     }
-    std::string middle = target.substr(kPrefix.size(), target.size() - kPrefix.size() - kSuffix.size());
+    std::string middle =
+        target.substr(kPrefix.size(), target.size() - kPrefix.size() - kSuffix.size());
     auto slash = middle.find('/');
     if (slash == std::string::npos || middle.find('/', slash + 1) != std::string::npos) {
       respond(http::status::not_found, {{"error", "unknown path"}}, keep_alive_);
@@ -207,8 +217,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto sig = req[std::string(kSignatureHeader)];
     if (sig.empty()) {
       host.logger()->warn("{}/{}: request without signature rejected", ws, inbox_id);
-      respond(http::status::unauthorized, {{"error", "missing " + std::string(kSignatureHeader) + " header"}},
-              keep_alive_);
+      respond(http::status::unauthorized,
+              {{"error", "missing " + std::string(kSignatureHeader) + " header"}}, keep_alive_);
       return;
     }
     const std::string expected = sign(inbox->settings.str("secret"), req.body());
@@ -226,28 +236,31 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if ((!msg->workspace_id().empty() && msg->workspace_id() != ws) ||
         (!msg->inbox_id().empty() && msg->inbox_id() != inbox_id)) {
-      respond(http::status::bad_request, {{"error", "workspace_id/inbox_id in body differ from the URL"}},
-              keep_alive_);
+      respond(http::status::bad_request,
+              {{"error", "workspace_id/inbox_id in body differ from the URL"}}, keep_alive_);
       return;
     }
     msg->set_workspace_id(ws);
     msg->set_inbox_id(inbox_id);
     msg->set_channel(v1::CHANNEL_WEBHOOK);
     msg->clear_event_id();  // the host assigns it
-    host.publish(std::move(env), [self = shared_from_this(), life = server_.life()](const sdk::PublishResult& r) {
-      std::lock_guard lock(life->mu);
-      if (!life->alive) return;
-      net::post(self->stream_.get_executor(), [self, r] { self->on_published(r); });
-    });
+    host.publish(std::move(env),
+                 [self = shared_from_this(), life = server_.life()](const sdk::PublishResult& r) {
+                   std::lock_guard lock(life->mu);
+                   if (!life->alive) return;
+                   net::post(self->stream_.get_executor(), [self, r] { self->on_published(r); });
+                 });
   }
 
   void on_published(const sdk::PublishResult& r) {
     if (r.ok()) {
-      respond(http::status::accepted, {{"status", "accepted"}, {"event_id", r.event_id}}, keep_alive_);
+      respond(http::status::accepted, {{"status", "accepted"}, {"event_id", r.event_id}},
+              keep_alive_);
     } else if (r.code == sdk::PublishResult::Code::kInvalid) {
       respond(http::status::bad_request, {{"error", r.detail}}, keep_alive_);
     } else {
-      respond(http::status::service_unavailable, {{"error", "event store unavailable, retry later"}}, keep_alive_);
+      respond(http::status::service_unavailable,
+              {{"error", "event store unavailable, retry later"}}, keep_alive_);
     }
   }
 
@@ -260,13 +273,14 @@ class Session : public std::enable_shared_from_this<Session> {
     res->body() = body.dump();
     res->prepare_payload();
     stream_.expires_after(std::chrono::milliseconds(server_.options().request_timeout_ms));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-      if (ec || !res->keep_alive()) {
-        self->close();
-        return;
-      }
-      self->read();
-    });
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec || !res->keep_alive()) {
+                          self->close();
+                          return;
+                        }
+                        self->read();
+                      });
   }
 
   void close() {
@@ -308,7 +322,9 @@ WebhookConnector::WebhookConnector(const sdk::Settings& settings) : settings_(se
   limits_.max_attachments = static_cast<size_t>(settings_.integer("max_attachments"));
 }
 
-WebhookConnector::~WebhookConnector() { stop(); }
+WebhookConnector::~WebhookConnector() {
+  stop();
+}
 
 std::string WebhookConnector::start(sdk::Host& host) {
   HttpServer::Options o;
@@ -319,7 +335,8 @@ std::string WebhookConnector::start(sdk::Host& host) {
   server_ = std::make_unique<HttpServer>(host, o);
   std::string err = server_->listen(settings_.str("listen"));
   if (!err.empty()) return err;
-  host.logger()->info("listening on http://{}/v1/webhook/{{workspace}}/{{inbox}}/messages", server_->address());
+  host.logger()->info("listening on http://{}/v1/webhook/{{workspace}}/{{inbox}}/messages",
+                      server_->address());
   return {};
 }
 
@@ -341,7 +358,8 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
 }
 }  // namespace
 
-sdk::DeliveryResult WebhookConnector::deliver(const v1::OutboundMessage& message, const sdk::InboxInfo& inbox) {
+sdk::DeliveryResult WebhookConnector::deliver(const v1::OutboundMessage& message,
+                                              const sdk::InboxInfo& inbox) {
   const std::string url = inbox.settings.str("callback_url");
   if (url.empty()) return sdk::DeliveryResult::failed("inbox has no callback_url");
   std::string body;
@@ -352,13 +370,15 @@ sdk::DeliveryResult WebhookConnector::deliver(const v1::OutboundMessage& message
   }
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
   if (!curl) return sdk::DeliveryResult::retry("curl_easy_init failed");
-  std::string sig_header = fmt::format("{}: {}", kSignatureHeader, sign(inbox.settings.str("secret"), body));
+  std::string sig_header =
+      fmt::format("{}: {}", kSignatureHeader, sign(inbox.settings.str("secret"), body));
   std::string id_header = fmt::format("{}: {}", kDeliveryIdHeader, message.outbound_id());
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
   headers = curl_slist_append(headers, sig_header.c_str());
   headers = curl_slist_append(headers, id_header.c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_guard(headers, &curl_slist_free_all);
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_guard(headers,
+                                                                           &curl_slist_free_all);
   std::string response;
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -366,18 +386,22 @@ sdk::DeliveryResult WebhookConnector::deliver(const v1::OutboundMessage& message
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.integer("delivery_timeout_ms")));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(settings_.integer("delivery_timeout_ms")));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
   CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) return sdk::DeliveryResult::retry(fmt::format("callback: {}", curl_easy_strerror(rc)));
+  if (rc != CURLE_OK)
+    return sdk::DeliveryResult::retry(fmt::format("callback: {}", curl_easy_strerror(rc)));
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 200 && status < 300) return sdk::DeliveryResult::delivered();
-  std::string detail = fmt::format("callback answered HTTP {}: {}", status, response.substr(0, 200));
-  if (status == 408 || status == 425 || status == 429 || status >= 500) return sdk::DeliveryResult::retry(detail);
+  std::string detail =
+      fmt::format("callback answered HTTP {}: {}", status, response.substr(0, 200));
+  if (status == 408 || status == 425 || status == 429 || status >= 500)
+    return sdk::DeliveryResult::retry(detail);
   return sdk::DeliveryResult::failed(detail);
 }
 

@@ -20,7 +20,8 @@ class WebhookConnector : public sdk::Connector {
 
   std::string start(sdk::Host& host) override;
   void stop() override;
-  sdk::DeliveryResult deliver(const v1::OutboundMessage& message, const sdk::InboxInfo& inbox) override;
+  sdk::DeliveryResult deliver(const v1::OutboundMessage& message,
+                              const sdk::InboxInfo& inbox) override;
   std::vector<std::string> endpoints() const override;
 
  private:

@@ -12,7 +12,8 @@ namespace omniroute::config {
 namespace {
 
 bool any_contains(const std::vector<std::string>& errors, const std::string& needle) {
-  for (const auto& e : errors) if (e.find(needle) != std::string::npos) return true;
+  for (const auto& e : errors)
+    if (e.find(needle) != std::string::npos) return true;
   return false;
 }
 
@@ -45,12 +46,14 @@ workspaces:
       - {id: i, channel: pigeon, queue: nope}
     agents:
       - {id: a, capacity: {webhook: -1}}
-)", errors);
+)",
+                   errors);
   EXPECT_FALSE(cfg);
   EXPECT_TRUE(any_contains(errors, "router.heartbeat_interval_ms: must be an integer"));
   EXPECT_TRUE(any_contains(errors, "workspaces[0].inboxes[0].channel: unknown channel 'pigeon'"));
   EXPECT_TRUE(any_contains(errors, "workspaces[0].inboxes[0].queue: no queue 'nope'"));
-  EXPECT_TRUE(any_contains(errors, "workspaces[0].agents[0].capacity.webhook: must be between 0 and 1000"));
+  EXPECT_TRUE(
+      any_contains(errors, "workspaces[0].agents[0].capacity.webhook: must be between 0 and 1000"));
 }
 
 TEST(Config, DuplicateIdsAreErrors) {
@@ -65,10 +68,12 @@ TEST(Config, SecretsComeFromEnvironmentAndFiles) {
   std::ofstream(dir.file("secret")) << "from-file\n";
   setenv("OMNIROUTE_TEST_TOKEN", "from-env", 1);
   std::vector<std::string> errors;
-  auto cfg = parse("workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents:\n"
-                   "      - {id: a, token: {env: OMNIROUTE_TEST_TOKEN}}\n"
-                   "      - {id: b, token: {file: " + dir.file("secret") + "}}\n",
-                   errors);
+  auto cfg = parse(
+      "workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents:\n"
+      "      - {id: a, token: {env: OMNIROUTE_TEST_TOKEN}}\n"
+      "      - {id: b, token: {file: " +
+          dir.file("secret") + "}}\n",
+      errors);
   ASSERT_TRUE(cfg) << errors.front();
   EXPECT_EQ(cfg->workspaces[0].agents[0].token, "from-env");
   EXPECT_EQ(cfg->workspaces[0].agents[1].token, "from-file");
@@ -76,9 +81,10 @@ TEST(Config, SecretsComeFromEnvironmentAndFiles) {
 
 TEST(Config, MissingSecretEnvironmentVariableIsAnErrorWithoutTheValue) {
   std::vector<std::string> errors;
-  auto cfg = parse("workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents:\n"
-                   "      - {id: a, token: {env: OMNIROUTE_TEST_UNSET_VAR}}\n",
-                   errors);
+  auto cfg = parse(
+      "workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents:\n"
+      "      - {id: a, token: {env: OMNIROUTE_TEST_UNSET_VAR}}\n",
+      errors);
   EXPECT_FALSE(cfg);
   EXPECT_TRUE(any_contains(errors, "environment variable OMNIROUTE_TEST_UNSET_VAR is not set"));
 }
@@ -99,7 +105,8 @@ workspaces:
         channel: webhook
         queue: q
         settings: {callback_url: "http://x"}
-)", errors);
+)",
+                   errors);
   ASSERT_TRUE(cfg);
   connectors::validate(*cfg, sdk::builtin_registry(), errors);
   EXPECT_TRUE(any_contains(errors, "connectors.webhook.max_body_bytes: must be between 1"));

@@ -78,18 +78,27 @@ TEST(WebhookParse, RejectsWithAReason) {
   limits.max_attachments = 1;
   v1::InboundMessage m;
   using connectors::webhook::parse_inbound;
-  EXPECT_NE(parse_inbound("{not json", limits, m).find("invalid InboundMessage JSON"), std::string::npos);
-  EXPECT_NE(parse_inbound(R"({"customer_handle":"c","text_body":"x"})", limits, m).find("external_message_id"),
+  EXPECT_NE(parse_inbound("{not json", limits, m).find("invalid InboundMessage JSON"),
             std::string::npos);
-  EXPECT_NE(parse_inbound(R"({"external_message_id":"e","text_body":"x"})", limits, m).find("customer_handle"),
+  EXPECT_NE(parse_inbound(R"({"customer_handle":"c","text_body":"x"})", limits, m)
+                .find("external_message_id"),
             std::string::npos);
-  EXPECT_NE(parse_inbound(R"({"external_message_id":"e","customer_handle":"c"})", limits, m).find("text_body"),
+  EXPECT_NE(parse_inbound(R"({"external_message_id":"e","text_body":"x"})", limits, m)
+                .find("customer_handle"),
             std::string::npos);
-  EXPECT_NE(parse_inbound(R"({"external_message_id":"e","customer_handle":"c","text_body":"x","surprise":1})",
-                          limits, m).find("invalid"), std::string::npos);
-  EXPECT_NE(parse_inbound(R"({"external_message_id":"e","customer_handle":"c","attachments":[{},{}]})", limits, m)
-                .find("too many attachments"),
+  EXPECT_NE(parse_inbound(R"({"external_message_id":"e","customer_handle":"c"})", limits, m)
+                .find("text_body"),
             std::string::npos);
+  EXPECT_NE(parse_inbound(
+                R"({"external_message_id":"e","customer_handle":"c","text_body":"x","surprise":1})",
+                limits, m)
+                .find("invalid"),
+            std::string::npos);
+  EXPECT_NE(
+      parse_inbound(R"({"external_message_id":"e","customer_handle":"c","attachments":[{},{}]})",
+                    limits, m)
+          .find("too many attachments"),
+      std::string::npos);
 }
 
 TEST(WebhookSignature, IsHmacSha256OfTheBodyInHex) {

@@ -27,7 +27,8 @@ class RouterProcess {
     pid_ = fork();
     if (pid_ == 0) {
       std::string bin = omniroute_binary();
-      execl(bin.c_str(), bin.c_str(), "router", "--config", config_.c_str(), "--log-level", "warn", nullptr);
+      execl(bin.c_str(), bin.c_str(), "router", "--config", config_.c_str(), "--log-level", "warn",
+            nullptr);
       _exit(127);
     }
   }
@@ -62,7 +63,8 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   std::vector<std::string> errors;
   auto cfg = config::parse(config_yaml(p), errors);
   ASSERT_TRUE(cfg) << errors.front();
-  for (const auto& t : cli::all_topics(*cfg)) ASSERT_TRUE(cluster->create_topic(t, p.partitions, 1, err)) << err;
+  for (const auto& t : cli::all_topics(*cfg))
+    ASSERT_TRUE(cluster->create_topic(t, p.partitions, 1, err)) << err;
   const std::string cfg_path = dir.file("omniroute.yaml");
   std::ofstream(cfg_path) << config_yaml(p);
 
@@ -70,11 +72,12 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   router.start();
   std::vector<std::unique_ptr<RecordingDesk>> desks;
   for (const auto& a : p.agents) {
-    desks.push_back(std::make_unique<RecordingDesk>(p.agent_endpoint, "acme", a.id,
-                                                    RecordingDesk::Behaviour{.accept = true, .reply = false}));
+    desks.push_back(std::make_unique<RecordingDesk>(
+        p.agent_endpoint, "acme", a.id, RecordingDesk::Behaviour{.accept = true, .reply = false}));
   }
   ASSERT_TRUE(wait_until([&] {
-    for (auto& d : desks) if (!d->desk().connected()) return false;
+    for (auto& d : desks)
+      if (!d->desk().connected()) return false;
     return true;
   }));
 
@@ -91,20 +94,23 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
     m->set_customer_handle(fmt::format("customer-{}", i % kCustomers));
     m->set_external_message_id(fmt::format("m-{}", i));
     m->set_text_body(fmt::format("message {}", i));
-    ASSERT_TRUE(producer->produce("omni.inbound", "acme", env.SerializeAsString(), [](const auto&) {}));
+    ASSERT_TRUE(
+        producer->produce("omni.inbound", "acme", env.SerializeAsString(), [](const auto&) {}));
     if (i % 50 == 0) producer->flush(5000);
     if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (i == 300 || i == 650) {
       producer->flush(5000);
       std::this_thread::sleep_for(std::chrono::milliseconds(100 + 37 * kills));  // mid-processing
       int status = router.kill(SIGKILL);
-      ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "router was not running: " << status;
+      ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+          << "router was not running: " << status;
       // The kill landed mid-stream: some but not all messages were routed.
       size_t routed = 0;
       {
         auto s = router::Store::open_read_only(p.state_dir, err);
         ASSERT_TRUE(s) << err;
-        s->scan(router::Cf::kDedup, "m/acme/api/", [&](std::string_view, std::string_view) { return ++routed, true; });
+        s->scan(router::Cf::kDedup, "m/acme/api/",
+                [&](std::string_view, std::string_view) { return ++routed, true; });
       }
       EXPECT_GT(routed, 0u);
       EXPECT_LE(routed, static_cast<size_t>(i + 1));
@@ -121,7 +127,8 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
     auto store = router::Store::open_read_only(p.state_dir, e);
     if (!store) return false;
     size_t messages = 0, assigned = 0;
-    store->scan(router::Cf::kDedup, "m/acme/api/", [&](std::string_view, std::string_view) { return ++messages, true; });
+    store->scan(router::Cf::kDedup, "m/acme/api/",
+                [&](std::string_view, std::string_view) { return ++messages, true; });
     store->scan(router::Cf::kConversations, "acme/", [&](std::string_view, std::string_view v) {
       v1::store::Conversation c;
       c.ParseFromArray(v.data(), static_cast<int>(v.size()));
@@ -144,15 +151,17 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
     EXPECT_EQ(c.message_count(), static_cast<uint64_t>(kPerCustomer)) << k;
     // Exactly the customer's five messages, each once.
     std::multiset<std::string> ids;
-    store->scan(router::Cf::kMessages, std::string(k) + "/", [&](std::string_view, std::string_view mv) {
-      v1::ConversationMessage m;
-      m.ParseFromArray(mv.data(), static_cast<int>(mv.size()));
-      ids.insert(m.external_message_id());
-      return true;
-    });
+    store->scan(router::Cf::kMessages, std::string(k) + "/",
+                [&](std::string_view, std::string_view mv) {
+                  v1::ConversationMessage m;
+                  m.ParseFromArray(mv.data(), static_cast<int>(mv.size()));
+                  ids.insert(m.external_message_id());
+                  return true;
+                });
     const int customer = std::stoi(c.summary().customer_handle().substr(9));
     std::multiset<std::string> expected;
-    for (int j = 0; j < kPerCustomer; ++j) expected.insert(fmt::format("m-{}", customer + j * kCustomers));
+    for (int j = 0; j < kPerCustomer; ++j)
+      expected.insert(fmt::format("m-{}", customer + j * kCustomers));
     EXPECT_EQ(ids, expected) << k;
     return true;
   });
@@ -161,7 +170,8 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   // What the desks saw: each conversation was assigned to one agent only.
   std::map<std::string, std::set<std::string>> agents_of;
   for (size_t i = 0; i < desks.size(); ++i) {
-    for (const auto& a : desks[i]->assignments()) agents_of[a.conversation().conversation_id()].insert(p.agents[i].id);
+    for (const auto& a : desks[i]->assignments())
+      agents_of[a.conversation().conversation_id()].insert(p.agents[i].id);
   }
   EXPECT_EQ(agents_of.size(), static_cast<size_t>(kCustomers));
   for (const auto& [conv, agents] : agents_of) EXPECT_EQ(agents.size(), 1u) << conv;

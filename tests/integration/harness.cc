@@ -4,8 +4,8 @@
 
 namespace omniroute::testing {
 
-RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws, const std::string& agent,
-                             Behaviour b) {
+RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws,
+                             const std::string& agent, Behaviour b) {
   auto cell = std::make_shared<desk::Desk*>(nullptr);
   desk::Handler h;
   h.on_offer = [this, cell, b](const v1::Offer& o) {
@@ -13,15 +13,18 @@ RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws,
       std::lock_guard lock(mu_);
       offers_.push_back(o);
     }
-    if (b.freeze_on_offer) (*cell)->freeze(true);
-    else if (b.accept) (*cell)->accept(o.offer_id());
+    if (b.freeze_on_offer)
+      (*cell)->freeze(true);
+    else if (b.accept)
+      (*cell)->accept(o.offer_id());
   };
   h.on_assignment = [this, cell, b, agent](const v1::Assignment& a) {
     {
       std::lock_guard lock(mu_);
       assignments_.push_back(a);
     }
-    if (b.reply && !a.offer_id().empty()) (*cell)->reply(a.conversation().conversation_id(), "Hi from " + agent);
+    if (b.reply && !a.offer_id().empty())
+      (*cell)->reply(a.conversation().conversation_id(), "Hi from " + agent);
   };
   h.on_delivery = [this](const v1::DeliveryUpdate& u) {
     std::lock_guard lock(mu_);
@@ -31,7 +34,8 @@ RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws,
     std::lock_guard lock(mu_);
     acks_.push_back(a);
   };
-  desk_ = std::make_unique<desk::Desk>(desk::Options{endpoint, ws, agent, "", "test-desk", v1::PRESENCE_AVAILABLE}, h);
+  desk_ = std::make_unique<desk::Desk>(
+      desk::Options{endpoint, ws, agent, "", "test-desk", v1::PRESENCE_AVAILABLE}, h);
   *cell = desk_.get();
   desk_->start();
 }
@@ -53,8 +57,8 @@ std::vector<v1::ReplyAck> RecordingDesk::acks() const {
   return acks_;
 }
 
-std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic, int partitions,
-                                    int wait_ms) {
+std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic,
+                                    int partitions, int wait_ms) {
   std::string err;
   auto c = kafka::Consumer::create({brokers, {}}, "test-reader", err);
   std::vector<kafka::PartitionOffset> parts;
@@ -97,8 +101,8 @@ std::string StackFixture::url(const std::string& ws, const std::string& inbox) c
   return base_ + "/v1/webhook/" + ws + "/" + inbox + "/messages";
 }
 
-int StackFixture::post(const std::string& external_id, const std::string& customer, const std::string& text,
-                       std::string* response) {
+int StackFixture::post(const std::string& external_id, const std::string& customer,
+                       const std::string& text, std::string* response) {
   v1::InboundMessage m;
   m.set_external_message_id(external_id);
   m.set_customer_handle(customer);

@@ -29,7 +29,8 @@ class RecordingDesk {
     bool reply = true;
     bool freeze_on_offer = false;  // stop all traffic on the first offer (a hung desk)
   };
-  RecordingDesk(const std::string& endpoint, const std::string& ws, const std::string& agent, Behaviour b);
+  RecordingDesk(const std::string& endpoint, const std::string& ws, const std::string& agent,
+                Behaviour b);
   ~RecordingDesk() { desk_->stop(); }
   desk::Desk& desk() { return *desk_; }
 
@@ -48,8 +49,8 @@ class RecordingDesk {
 };
 
 // Reads every record of `topic` from the beginning, waiting `wait_ms` for stragglers.
-std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic, int partitions,
-                                    int wait_ms = 1500);
+std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic,
+                                    int partitions, int wait_ms = 1500);
 
 class StackFixture : public ::testing::Test {
  protected:

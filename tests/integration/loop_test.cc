@@ -36,7 +36,8 @@ TEST_F(WholeLoop, SignedPostIsRoutedAnsweredDeliveredAndTheStatusRecorded) {
   EXPECT_EQ(history[0].external_message_id(), "ext-1");
 
   ASSERT_TRUE(wait_until([&] {
-    for (const auto& d : alice.deliveries()) if (d.state() == v1::DeliveryStatus::STATE_SENT) return true;
+    for (const auto& d : alice.deliveries())
+      if (d.state() == v1::DeliveryStatus::STATE_SENT) return true;
     return false;
   }));
   // The delivery status is recorded in the conversation's history.
@@ -53,13 +54,15 @@ TEST_F(WholeLoop, SignedPostIsRoutedAnsweredDeliveredAndTheStatusRecorded) {
 
   // Every step of the decision trail is on omni.routing.
   std::set<v1::RoutingEvent::Kind> kinds;
-  for (const auto& r : read_topic(stack_->config().kafka.brokers, "omni.routing", params_.partitions)) {
+  for (const auto& r :
+       read_topic(stack_->config().kafka.brokers, "omni.routing", params_.partitions)) {
     v1::RoutingEvent e;
     ASSERT_TRUE(e.ParseFromString(r));
     kinds.insert(e.kind());
   }
-  for (auto k : {v1::RoutingEvent::KIND_OPENED, v1::RoutingEvent::KIND_QUEUED, v1::RoutingEvent::KIND_OFFERED,
-                 v1::RoutingEvent::KIND_ACCEPTED, v1::RoutingEvent::KIND_REPLIED, v1::RoutingEvent::KIND_DELIVERY}) {
+  for (auto k : {v1::RoutingEvent::KIND_OPENED, v1::RoutingEvent::KIND_QUEUED,
+                 v1::RoutingEvent::KIND_OFFERED, v1::RoutingEvent::KIND_ACCEPTED,
+                 v1::RoutingEvent::KIND_REPLIED, v1::RoutingEvent::KIND_DELIVERY}) {
     EXPECT_TRUE(kinds.count(k)) << v1::RoutingEvent::Kind_Name(k);
   }
 }
@@ -71,7 +74,8 @@ TEST_F(WholeLoop, CallbackFailuresAreRetriedWithBackoffThenDelivered) {
   ASSERT_TRUE(wait_until([&] { return receiver_->received().size() == 1; }));
   EXPECT_EQ(receiver_->requests(), 3u);
   ASSERT_TRUE(wait_until([&] {
-    for (const auto& d : alice.deliveries()) if (d.state() == v1::DeliveryStatus::STATE_SENT) return true;
+    for (const auto& d : alice.deliveries())
+      if (d.state() == v1::DeliveryStatus::STATE_SENT) return true;
     return false;
   }));
 }
@@ -82,7 +86,8 @@ TEST_F(WholeLoop, PermanentCallbackRejectionIsRecordedAsFailed) {
   ASSERT_EQ(post("ext-1", "jane@example.com", "hello"), 202);
   ASSERT_TRUE(wait_until([&] {
     for (const auto& d : alice.deliveries()) {
-      if (d.state() == v1::DeliveryStatus::STATE_FAILED) return d.detail().find("HTTP 400") != std::string::npos;
+      if (d.state() == v1::DeliveryStatus::STATE_FAILED)
+        return d.detail().find("HTTP 400") != std::string::npos;
     }
     return false;
   }));
@@ -92,14 +97,18 @@ TEST_F(WholeLoop, PermanentCallbackRejectionIsRecordedAsFailed) {
 class BadInput : public StackFixture {};
 
 TEST_F(BadInput, EachGetsItsErrorNothingIsPublishedAndTheRestKeepsFlowing) {
-  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice", {.accept = true, .reply = false});
-  const std::string good = R"({"external_message_id":"e1","customer_handle":"c1","text_body":"hi"})";
+  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice",
+                      {.accept = true, .reply = false});
+  const std::string good =
+      R"({"external_message_id":"e1","customer_handle":"c1","text_body":"hi"})";
   std::string resp;
   EXPECT_EQ(post_signed(url(), "", good, &resp), 401);  // no signature
   EXPECT_EQ(post_signed(url(), "wrong-secret", good, &resp), 401);
   EXPECT_EQ(post_signed(url(), params_.secret, "{\"external_message_id\": ", &resp), 400);
   EXPECT_NE(resp.find("invalid InboundMessage JSON"), std::string::npos) << resp;
-  EXPECT_EQ(post_signed(url(), params_.secret, R"({"customer_handle":"c1","text_body":"hi"})", &resp), 400);
+  EXPECT_EQ(
+      post_signed(url(), params_.secret, R"({"customer_handle":"c1","text_body":"hi"})", &resp),
+      400);
   EXPECT_NE(resp.find("external_message_id"), std::string::npos) << resp;
   std::string huge = R"({"external_message_id":"e2","customer_handle":"c1","text_body":")" +
                      std::string(100000, 'x') + "\"}";
@@ -111,14 +120,16 @@ TEST_F(BadInput, EachGetsItsErrorNothingIsPublishedAndTheRestKeepsFlowing) {
   std::string err;
   auto producer = kafka::Producer::create({stack_->config().kafka.brokers, {}}, err);
   ASSERT_TRUE(producer) << err;
-  ASSERT_TRUE(producer->produce("omni.inbound", "acme", "\x0a\xff\xff not a protobuf", [](const auto&) {}));
+  ASSERT_TRUE(
+      producer->produce("omni.inbound", "acme", "\x0a\xff\xff not a protobuf", [](const auto&) {}));
   producer->flush(5000);
 
   // ... and a good request still goes all the way.
   EXPECT_EQ(post_signed(url(), params_.secret, good, &resp), 202) << resp;
   ASSERT_TRUE(wait_until([&] { return alice.assignments().size() == 1; }));
 
-  const auto inbound = read_topic(stack_->config().kafka.brokers, "omni.inbound", params_.partitions);
+  const auto inbound =
+      read_topic(stack_->config().kafka.brokers, "omni.inbound", params_.partitions);
   EXPECT_EQ(inbound.size(), 2u);  // the good message and the garbage we produced ourselves
   const auto dlq = read_topic(stack_->config().kafka.brokers, "omni.dlq", params_.partitions, 500);
   ASSERT_EQ(dlq.size(), 1u);
@@ -136,9 +147,11 @@ TEST_F(BadInput, KafkaUnavailableGets503AndNothingIsPublished) {
   std::string resp;
   EXPECT_EQ(post("lost", "c1", "while down", &resp), 503) << resp;
   for (int b = 1; b <= 3; ++b) cluster->set_broker_down(b, false);
-  ASSERT_TRUE(wait_until([&] { return post("after-" + std::to_string(rand()), "c2", "back") == 202; },
-                         std::chrono::seconds(30)));
-  for (const auto& r : read_topic(stack_->config().kafka.brokers, "omni.inbound", params_.partitions)) {
+  ASSERT_TRUE(
+      wait_until([&] { return post("after-" + std::to_string(rand()), "c2", "back") == 202; },
+                 std::chrono::seconds(30)));
+  for (const auto& r :
+       read_topic(stack_->config().kafka.brokers, "omni.inbound", params_.partitions)) {
     v1::Envelope e;
     ASSERT_TRUE(e.ParseFromString(r));
     EXPECT_NE(e.message().external_message_id(), "lost");
@@ -154,16 +167,19 @@ class DeskDeath : public StackFixture {
 };
 
 TEST_F(DeskDeath, OfferOfADeskThatStopsHeartbeatingGoesToTheOtherAgent) {
-  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice", {.freeze_on_offer = true});
+  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice",
+                      {.freeze_on_offer = true});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
   ASSERT_EQ(post("e1", "c1", "hello"), 202);
   ASSERT_TRUE(wait_until([&] { return alice.offers().size() == 1; }));
   RecordingDesk bob(stack_->router()->agent_endpoint(), "acme", "bob", {});
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_until([&] { return bob.assignments().size() == 1; }, std::chrono::seconds(30)));
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(params_.offer_timeout_ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0,
+            std::chrono::milliseconds(params_.offer_timeout_ms));
   EXPECT_EQ(bob.offers().at(0).offer_id(), alice.offers().at(0).offer_id().substr(0, 3) + "2");
-  EXPECT_EQ(bob.offers().at(0).conversation().conversation_id(), alice.offers().at(0).conversation().conversation_id());
+  EXPECT_EQ(bob.offers().at(0).conversation().conversation_id(),
+            alice.offers().at(0).conversation().conversation_id());
 }
 
 }  // namespace

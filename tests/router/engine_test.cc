@@ -58,12 +58,14 @@ class EngineTest : public ::testing::Test {
 
   void inbound(const v1::Envelope& env) {
     auto b = store_->begin();
-    engine_->apply_record(b, "omni.inbound", 0, offset_++, env.message().workspace_id(), env.SerializeAsString());
+    engine_->apply_record(b, "omni.inbound", 0, offset_++, env.message().workspace_id(),
+                          env.SerializeAsString());
     commit(b);
   }
 
-  void message(const std::string& external_id, const std::string& customer, const std::string& thread = "",
-               const std::string& ws = "acme", const std::string& inbox = "api") {
+  void message(const std::string& external_id, const std::string& customer,
+               const std::string& thread = "", const std::string& ws = "acme",
+               const std::string& inbox = "api") {
     v1::Envelope env;
     auto* m = env.mutable_message();
     m->set_event_id("ev-" + external_id);
@@ -130,8 +132,10 @@ class EngineTest : public ::testing::Test {
     std::vector<v1::AgentFrame> out;
     std::vector<DeskFrame> rest;
     for (auto& f : frames_) {
-      if (f.routing_id == rid && f.frame.kind_case() == kind) out.push_back(f.frame);
-      else rest.push_back(std::move(f));
+      if (f.routing_id == rid && f.frame.kind_case() == kind)
+        out.push_back(f.frame);
+      else
+        rest.push_back(std::move(f));
     }
     frames_ = std::move(rest);
     return out;
@@ -229,7 +233,7 @@ TEST_F(EngineTest, CapacityIsNeverExceededAndFreedCapacityDrainsTheQueue) {
   EXPECT_EQ(conversation("C4").state(), v1::store::CONVERSATION_STATE_QUEUED);
   resolve("d1", "C1");
   auto next = take("d1", K::kOffer);
-  ASSERT_EQ(next.size(), 1u);  // at once, no sweep
+  ASSERT_EQ(next.size(), 1u);                                         // at once, no sweep
   EXPECT_EQ(next[0].offer().conversation().conversation_id(), "C4");  // arrival order
 }
 

@@ -48,8 +48,10 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
 std::string config_yaml(const ConfigParams& p) {
   std::string agents;
   for (const auto& a : p.agents) {
-    agents += fmt::format("      - id: {}\n        name: Agent {}\n        queues: [general]\n        capacity: {{webhook: {}}}\n",
-                          a.id, a.id, a.webhook_capacity);
+    agents += fmt::format(
+        "      - id: {}\n        name: Agent {}\n        queues: [general]\n        capacity: "
+        "{{webhook: {}}}\n",
+        a.id, a.id, a.webhook_capacity);
   }
   return fmt::format(R"(log_level: warn
 kafka:
@@ -86,9 +88,10 @@ workspaces:
           callback_url: "{}"
     agents:
 {})",
-                     p.brokers, p.partitions, p.state_dir, p.agent_endpoint, p.heartbeat_interval_ms,
-                     p.heartbeat_timeout_ms, p.offer_timeout_ms, p.webhook_listen, p.max_body_bytes,
-                     p.publish_timeout_ms, p.secret, p.callback_url, agents);
+                     p.brokers, p.partitions, p.state_dir, p.agent_endpoint,
+                     p.heartbeat_interval_ms, p.heartbeat_timeout_ms, p.offer_timeout_ms,
+                     p.webhook_listen, p.max_body_bytes, p.publish_timeout_ms, p.secret,
+                     p.callback_url, agents);
 }
 
 std::string omniroute_binary() {

@@ -25,7 +25,8 @@ class TempDir {
 int free_port();
 
 // Polls `pred` every 10 ms until true or `timeout`; returns its last value.
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+bool wait_until(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 struct TestAgent {
   std::string id;
