@@ -58,17 +58,22 @@ std::vector<v1::ReplyAck> RecordingDesk::acks() const {
 }
 
 std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic,
-                                    int partitions, int wait_ms) {
+                                    int partitions, size_t expect, int wait_ms) {
   std::string err;
   auto c = kafka::Consumer::create({brokers, {}}, "test-reader", err);
   std::vector<kafka::PartitionOffset> parts;
   for (int p = 0; p < partitions; ++p) parts.push_back({topic, p, RD_KAFKA_OFFSET_BEGINNING});
   EXPECT_TRUE(c->assign(parts, err)) << err;
   std::vector<std::string> out;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  bool extended = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    for (auto& m : c->poll(100, 100)) {
+    for (auto& m : c->poll(100, 50)) {
       if (!m.is_error()) out.emplace_back(m.value());
+    }
+    if (!extended && out.size() >= expect) {
+      extended = true;
+      deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
     }
   }
   c->close();

@@ -48,9 +48,10 @@ class RecordingDesk {
   std::unique_ptr<desk::Desk> desk_;
 };
 
-// Reads every record of `topic` from the beginning, waiting `wait_ms` for stragglers.
+// Reads the records of `topic` from the beginning: until `expect` records arrived (then
+// 300 ms more, to catch any extra) or `wait_ms` passed.
 std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic,
-                                    int partitions, int wait_ms = 1500);
+                                    int partitions, size_t expect = SIZE_MAX, int wait_ms = 10000);
 
 class StackFixture : public ::testing::Test {
  protected:

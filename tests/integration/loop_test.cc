@@ -54,8 +54,8 @@ TEST_F(WholeLoop, SignedPostIsRoutedAnsweredDeliveredAndTheStatusRecorded) {
 
   // Every step of the decision trail is on omni.routing.
   std::set<v1::RoutingEvent::Kind> kinds;
-  for (const auto& r :
-       read_topic(stack_->config().kafka.brokers, "omni.routing", params_.partitions)) {
+  for (const auto& r : read_topic(stack_->config().kafka.brokers, "omni.routing",
+                                  params_.partitions, SIZE_MAX, 1500)) {
     v1::RoutingEvent e;
     ASSERT_TRUE(e.ParseFromString(r));
     kinds.insert(e.kind());
@@ -129,9 +129,9 @@ TEST_F(BadInput, EachGetsItsErrorNothingIsPublishedAndTheRestKeepsFlowing) {
   ASSERT_TRUE(wait_until([&] { return alice.assignments().size() == 1; }));
 
   const auto inbound =
-      read_topic(stack_->config().kafka.brokers, "omni.inbound", params_.partitions);
+      read_topic(stack_->config().kafka.brokers, "omni.inbound", params_.partitions, 2);
   EXPECT_EQ(inbound.size(), 2u);  // the good message and the garbage we produced ourselves
-  const auto dlq = read_topic(stack_->config().kafka.brokers, "omni.dlq", params_.partitions, 500);
+  const auto dlq = read_topic(stack_->config().kafka.brokers, "omni.dlq", params_.partitions, 1);
   ASSERT_EQ(dlq.size(), 1u);
   v1::DeadLetter dl;
   ASSERT_TRUE(dl.ParseFromString(dlq[0]));
@@ -150,8 +150,8 @@ TEST_F(BadInput, KafkaUnavailableGets503AndNothingIsPublished) {
   ASSERT_TRUE(
       wait_until([&] { return post("after-" + std::to_string(rand()), "c2", "back") == 202; },
                  std::chrono::seconds(30)));
-  for (const auto& r :
-       read_topic(stack_->config().kafka.brokers, "omni.inbound", params_.partitions)) {
+  for (const auto& r : read_topic(stack_->config().kafka.brokers, "omni.inbound",
+                                  params_.partitions, SIZE_MAX, 1500)) {
     v1::Envelope e;
     ASSERT_TRUE(e.ParseFromString(r));
     EXPECT_NE(e.message().external_message_id(), "lost");
