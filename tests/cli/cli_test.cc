@@ -1,0 +1,88 @@
+// The omniroute binary as a user runs it.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/support.h"
+
+namespace omniroute::testing {
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  Result r;
+  FILE* p = popen((omniroute_binary() + " " + args + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"up", "router", "connect", "broker", "agent", "normalize", "inspect",
+                          "bench", "config check"}) {
+    Result r = run(fmt::format("{} --help", sub));
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
+  }
+}
+
+TEST(Cli, ConfigCheckAcceptsTheExampleAndNamesBadKeys) {
+  Result ok = run(fmt::format("config check {}/config/omniroute.yaml", OMNIROUTE_SOURCE_DIR));
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("ok (1 workspaces, 1 inboxes, 2 agents)"), std::string::npos);
+  TempDir dir;
+  std::ofstream(dir.file("bad.yaml")) << "router:\n  offer_timeout_ms: 5\n  colour: red\n";
+  Result bad = run("config check " + dir.file("bad.yaml"));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("line 2: router.offer_timeout_ms: must be between 100"), std::string::npos)
+      << bad.out;
+  EXPECT_NE(bad.out.find("line 3: router.colour: unknown key"), std::string::npos) << bad.out;
+}
+
+TEST(Cli, NormalizeWebhookPrintsCanonicalJsonAndRejectsGarbage) {
+  TempDir dir;
+  std::ofstream(dir.file("m.json"))
+      << R"({"externalMessageId":"e1","customerHandle":"c@x","textBody":"hi"})";
+  Result r = run("normalize webhook " + dir.file("m.json"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"external_message_id\": \"e1\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CHANNEL_WEBHOOK"), std::string::npos);
+  std::ofstream(dir.file("bad.json")) << "not json";
+  Result bad = run("normalize webhook " + dir.file("bad.json"));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("invalid InboundMessage JSON"), std::string::npos);
+}
+
+TEST(Cli, UpDemoDeliversEveryMessageAndExitsZero) {
+  TempDir dir;
+  ConfigParams p;
+  p.state_dir = dir.path() + "/state";
+  std::ofstream(dir.file("c.yaml")) << config_yaml(p);
+  Result r = run(fmt::format("up --config {} --demo --demo-messages 30 --demo-timeout 60",
+                             dir.file("c.yaml")));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("messages in (202 from the webhook):        30 of 30"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("delivered (signed callbacks received):     30"), std::string::npos)
+      << r.out;
+  // The state it left behind can be inspected.
+  Result i = run(fmt::format("inspect conversation C1 --config {}", dir.file("c.yaml")));
+  EXPECT_EQ(i.code, 0) << i.out;
+  EXPECT_NE(i.out.find("CONVERSATION_STATE_RESOLVED"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("STATE_SENT"), std::string::npos) << i.out;
+}
+
+}  // namespace
+}  // namespace omniroute::testing
