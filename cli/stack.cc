@@ -21,15 +21,6 @@ void install_signal_handlers() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-std::vector<std::string> all_topics(const config::Config& cfg) {
-  std::vector<std::string> t{cfg.kafka.topics.inbound, cfg.kafka.topics.routing,
-                             cfg.kafka.topics.dlq};
-  for (int c = v1::Channel_MIN + 1; c <= v1::Channel_MAX; ++c) {
-    t.push_back(cfg.kafka.topics.outbound(static_cast<v1::Channel>(c)));
-  }
-  return t;
-}
-
 Stack::~Stack() {
   stop();
 }
@@ -39,7 +30,7 @@ std::string Stack::start_kafka() {
   if (cfg_.kafka.embedded()) {
     cluster_ = kafka::EmbeddedCluster::start(cfg_.kafka.embedded_brokers, err);
     if (!cluster_) return "embedded kafka: " + err;
-    for (const auto& t : all_topics(cfg_)) {
+    for (const auto& t : cfg_.all_topics()) {
       if (!cluster_->create_topic(t, cfg_.kafka.partitions, cfg_.kafka.replication_factor, err))
         return err;
     }
@@ -50,7 +41,7 @@ std::string Stack::start_kafka() {
   kcfg_.brokers = cfg_.kafka.brokers;
   kcfg_.properties = cfg_.kafka.properties;
   if (!cluster_) {
-    if (!kafka::ensure_topics(kcfg_, all_topics(cfg_), cfg_.kafka.partitions,
+    if (!kafka::ensure_topics(kcfg_, cfg_.all_topics(), cfg_.kafka.partitions,
                               cfg_.kafka.replication_factor, err)) {
       return "kafka topics: " + err;
     }

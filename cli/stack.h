@@ -16,9 +16,6 @@
 
 namespace omniroute::cli {
 
-// Every topic omniroute uses: inbound, routing, dlq and one outbound per channel.
-std::vector<std::string> all_topics(const config::Config& cfg);
-
 class Stack {
  public:
   explicit Stack(config::Config cfg) : cfg_(std::move(cfg)) {}

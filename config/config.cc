@@ -172,6 +172,14 @@ const Workspace* Config::workspace(const std::string& id) const {
   return nullptr;
 }
 
+std::vector<std::string> Config::all_topics() const {
+  std::vector<std::string> t{kafka.topics.inbound, kafka.topics.routing, kafka.topics.dlq};
+  for (int c = v1::Channel_MIN + 1; c <= v1::Channel_MAX; ++c) {
+    t.push_back(kafka.topics.outbound(static_cast<v1::Channel>(c)));
+  }
+  return t;
+}
+
 std::optional<Config> parse(const std::string& yaml_text, std::vector<std::string>& out_errors) {
   Errors errors;
   YAML::Node root;

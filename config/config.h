@@ -95,6 +95,8 @@ struct Config {
   std::map<std::string, Connector> connectors;  // By connector name.
   std::vector<Workspace> workspaces;
   const Workspace* workspace(const std::string& id) const;
+  // Every topic omniroute uses: inbound, routing, dlq and one outbound per channel.
+  std::vector<std::string> all_topics() const;
 };
 
 // Parses and validates. On failure returns nullopt and fills `errors`.

@@ -89,11 +89,13 @@ bool Store::Batch::get(Cf cf, std::string_view key, std::string* value) {
 }
 
 void Store::Batch::put(Cf cf, std::string_view key, std::string_view value) {
+  bytes_ += key.size() + value.size();
   wb_.Put(store_.h(cf), rocksdb::Slice(key.data(), key.size()),
           rocksdb::Slice(value.data(), value.size()));
 }
 
 void Store::Batch::del(Cf cf, std::string_view key) {
+  bytes_ += key.size();
   wb_.Delete(store_.h(cf), rocksdb::Slice(key.data(), key.size()));
 }
 

@@ -39,12 +39,15 @@ class Store {
     void put(Cf cf, std::string_view key, std::string_view value);
     void del(Cf cf, std::string_view key);
     size_t count() { return static_cast<size_t>(wb_.GetWriteBatch()->Count()); }
+    // Bytes of keys and values written so far (benchmarks size their baselines with it).
+    size_t bytes_written() const { return bytes_; }
 
    private:
     friend class Store;
     explicit Batch(Store& s) : store_(s), wb_(rocksdb::BytewiseComparator(), 0, true) {}
     Store& store_;
     rocksdb::WriteBatchWithIndex wb_;
+    size_t bytes_ = 0;
   };
 
   // Opens (creating if needed) the state directory. nullptr + `err` on failure.

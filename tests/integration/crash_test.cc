@@ -63,7 +63,7 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   std::vector<std::string> errors;
   auto cfg = config::parse(config_yaml(p), errors);
   ASSERT_TRUE(cfg) << errors.front();
-  for (const auto& t : cli::all_topics(*cfg))
+  for (const auto& t : cfg->all_topics())
     ASSERT_TRUE(cluster->create_topic(t, p.partitions, 1, err)) << err;
   const std::string cfg_path = dir.file("omniroute.yaml");
   std::ofstream(cfg_path) << config_yaml(p);

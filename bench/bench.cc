@@ -1,0 +1,805 @@
+#include "bench/bench.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "bench/desk_pool.h"
+#include "bench/stats.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "kafka/kafka.h"
+#include "router/engine.h"
+#include "router/store.h"
+
+namespace omniroute::bench {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+double secs(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+double us(int64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
+int64_t ns_now() {
+  return Clock::now().time_since_epoch().count();
+}
+
+std::string shell_line(const std::string& cmd) {
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    if (fgets(buf, sizeof buf, p)) out = buf;
+    pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+json percentiles_json(std::vector<double>& v) {
+  auto p = percentiles(v);
+  return {{"count", p.count},
+          {"p50_us", p.p50},
+          {"p99_us", p.p99},
+          {"p999_us", p.p999},
+          {"max_us", p.max}};
+}
+
+// Traffic like a contact center's: chat ~200 B, SMS ~160 B, email ~4 KB; 10% with
+// attachment metadata.
+v1::Envelope make_message(int64_t i, int conversation, int workspaces) {
+  v1::Envelope env;
+  auto* m = env.mutable_message();
+  const int ws = conversation % workspaces;
+  m->set_event_id(fmt::format("bench-{}", i));
+  m->set_workspace_id(fmt::format("ws{}", ws));
+  m->set_inbox_id("api");
+  m->set_channel(v1::CHANNEL_WEBHOOK);
+  m->set_customer_handle(fmt::format("cust{}", conversation));
+  m->set_customer_display_name(fmt::format("Customer {}", conversation));
+  m->set_external_message_id(fmt::format("b{}", i));
+  m->set_received_at_ms(1);
+  const int kind = static_cast<int>(i % 10);
+  if (kind < 5) {
+    m->set_text_body(std::string(200, 'c'));
+  } else if (kind < 8) {
+    m->set_text_body(std::string(160, 's'));
+  } else {
+    m->set_subject("Question about my order");
+    m->set_text_body(std::string(4000, 'e'));
+  }
+  if (kind == 3) {
+    auto* a = m->add_attachments();
+    a->set_name("photo.jpg");
+    a->set_content_type("image/jpeg");
+    a->set_size_bytes(183211);
+    a->set_sha256(std::string(64, 'a'));
+  }
+  return env;
+}
+
+std::string bench_config(const Options& o, const std::string& brokers, const std::string& state_dir,
+                         const std::string& endpoint, int capacity,
+                         const std::string& inbound = "omni.inbound") {
+  std::string out = fmt::format(R"(log_level: warn
+kafka: {{brokers: "{}", partitions: 6, replication_factor: 1, topics: {{inbound: {}}}}}
+state: {{dir: "{}"}}
+router:
+  agent_endpoint: "{}"
+  heartbeat_interval_ms: 1000
+  heartbeat_timeout_ms: 10000
+  offer_timeout_ms: 120000
+  max_batch: 1024
+workspaces:
+)",
+                                brokers, inbound, state_dir, endpoint);
+  for (int w = 0; w < o.workspaces; ++w) {
+    out += fmt::format(
+        "  - id: ws{}\n    queues: [{{id: q}}]\n    inboxes: [{{id: api, channel: webhook, queue: "
+        "q, "
+        "settings: {{secret: s}}}}]\n    agents:\n",
+        w);
+    for (int a = 0; a < o.agents; ++a) {
+      out += fmt::format("      - {{id: a{}, capacity: {{webhook: {}}}}}\n", a, capacity);
+    }
+  }
+  return out;
+}
+
+class ChildRouter {
+ public:
+  ChildRouter(std::string binary, std::string config)
+      : binary_(std::move(binary)), config_(std::move(config)) {}
+  ~ChildRouter() { stop(SIGKILL); }
+  void start() {
+    started_ = Clock::now();
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(binary_.c_str(), binary_.c_str(), "router", "--config", config_.c_str(), "--log-level",
+            "warn", nullptr);
+      _exit(127);
+    }
+  }
+  void stop(int sig) {
+    if (pid_ <= 0) return;
+    kill(pid_, sig);
+    int st;
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+  }
+  pid_t pid() const { return pid_; }
+  Clock::time_point started() const { return started_; }
+
+ private:
+  std::string binary_, config_;
+  pid_t pid_ = -1;
+  Clock::time_point started_;
+};
+
+bool produce_blocking(
+    kafka::Producer& p, const std::string& topic, const std::string& key, const std::string& value,
+    kafka::Completion done = [](const kafka::DeliveryReport&) {}) {
+  for (int attempt = 0; attempt < 100000; ++attempt) {
+    if (p.produce(topic, key, value, done)) return true;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // local queue full: let it drain
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- raw baselines
+
+json kafka_baseline(const Options& o, const kafka::ClientConfig& kc, const std::string& topic,
+                    int partitions) {
+  std::string err;
+  auto producer = kafka::Producer::create(kc, err);
+  if (!producer) return {{"error", err}};
+  std::atomic<int64_t> acked{0};
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < o.messages; ++i) {
+    const int conv = static_cast<int>(i % o.conversations);
+    auto env = make_message(i, conv, o.workspaces);
+    produce_blocking(*producer, topic, env.message().workspace_id(), env.SerializeAsString(),
+                     [&](const kafka::DeliveryReport& r) {
+                       if (r.ok()) ++acked;
+                     });
+  }
+  producer->flush(120000);
+  const double produce_s = secs(Clock::now() - t0);
+  auto consumer = kafka::Consumer::create(kc, "bench-raw", err);
+  std::vector<kafka::PartitionOffset> parts;
+  for (int p = 0; p < partitions; ++p) parts.push_back({topic, p, RD_KAFKA_OFFSET_BEGINNING});
+  (void)consumer->assign(parts, err);
+  const auto t1 = Clock::now();
+  int64_t consumed = 0;
+  uint64_t parsed_bytes = 0;
+  while (consumed < o.messages && secs(Clock::now() - t1) < 300) {
+    for (auto& m : consumer->poll(1024, 100)) {
+      if (m.is_error()) continue;
+      v1::Envelope e;  // decode as the router does, so both sides pay for it
+      e.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()));
+      parsed_bytes += m.value().size();
+      ++consumed;
+    }
+  }
+  const double consume_s = secs(Clock::now() - t1);
+  consumer->close();
+  return {{"messages", o.messages},
+          {"acked", acked.load()},
+          {"produce_msgs_per_s", o.messages / produce_s},
+          {"consumed", consumed},
+          {"consume_msgs_per_s", consumed / consume_s},
+          {"avg_record_bytes", consumed ? static_cast<double>(parsed_bytes) / consumed : 0}};
+}
+
+// What the router writes per message, measured on the real Engine in-process.
+struct WriteShape {
+  double writes_per_message = 0;
+  double bytes_per_message = 0;
+};
+
+WriteShape measure_write_shape(const Options& o, const std::string& dir) {
+  std::vector<std::string> errors;
+  Options small = o;
+  small.workspaces = 1;
+  small.agents = 4;
+  auto cfg =
+      config::parse(bench_config(small, "unused:9092", dir, "tcp://127.0.0.1:1", 1000), errors);
+  if (!cfg) throw std::runtime_error(errors.front());
+  std::string err;
+  auto store = router::Store::open(dir, false, err);
+  router::SystemClock clock;
+  router::Engine engine(*cfg, *store, clock);
+  engine.load();
+  size_t writes = 0, bytes = 0;
+  auto step = [&](auto&& fn) {
+    auto b = store->begin();
+    fn(b);
+    writes += b.count();
+    bytes += b.bytes_written();
+    (void)store->commit(b);
+    return engine.take_frames();
+  };
+  auto frame = [](auto&& fill) {
+    v1::AgentFrame f;
+    fill(f);
+    return f.SerializeAsString();
+  };
+  step([&](auto& b) {
+    engine.apply_desk(b, "d", frame([](v1::AgentFrame& f) {
+                        f.mutable_hello()->set_protocol_version(1);
+                        f.mutable_hello()->set_workspace_id("ws0");
+                        f.mutable_hello()->set_agent_id("a0");
+                      }));
+  });
+  constexpr int kConvs = 200, kPer = 10;
+  int64_t n = 0;
+  for (int i = 0; i < kConvs * kPer; ++i) {
+    const int conv = i % kConvs;
+    auto env = make_message(n++, conv * small.workspaces, small.workspaces);
+    auto frames = step([&](auto& b) {
+      engine.apply_record(b, "omni.inbound", 0, i, "ws0", env.SerializeAsString());
+    });
+    for (auto& df : frames) {
+      if (df.frame.has_offer()) {
+        const std::string offer = df.frame.offer().offer_id();
+        step([&](auto& b) {
+          engine.apply_desk(
+              b, "d", frame([&](v1::AgentFrame& f) { f.mutable_accept()->set_offer_id(offer); }));
+        });
+      }
+    }
+    const std::string conv_id = fmt::format("C{}", conv + 1);
+    step([&](auto& b) {
+      engine.apply_desk(
+          b, "d", frame([&](v1::AgentFrame& f) {
+            f.mutable_reply()->set_conversation_id(conv_id);
+            f.mutable_reply()->set_reply_id(fmt::format("r{}", i));
+            f.mutable_reply()->set_text_body("re:" + env.message().external_message_id());
+          }));
+    });
+    // The outbox entries are deleted once Kafka acknowledged them.
+    auto out = engine.take_outbox();
+    step([&](auto& b) {
+      for (const auto& r : out) engine.outbox_done(b, r.key);
+    });
+  }
+  return {static_cast<double>(writes) / (kConvs * kPer),
+          static_cast<double>(bytes) / (kConvs * kPer)};
+}
+
+json rocksdb_baseline(const Options& o, const std::string& dir, const WriteShape& shape,
+                      int batch_messages) {
+  std::string err;
+  auto store = router::Store::open(dir, false, err);
+  if (!store) return {{"error", err}};
+  const int writes = std::max(1, static_cast<int>(std::lround(shape.writes_per_message)));
+  const size_t value_size = static_cast<size_t>(shape.bytes_per_message / writes);
+  std::string value(value_size > 24 ? value_size - 24 : 1, 'v');
+  const router::Cf cfs[] = {router::Cf::kMessages, router::Cf::kConversations, router::Cf::kDedup,
+                            router::Cf::kOutbox, router::Cf::kMeta};
+  const auto t0 = Clock::now();
+  int64_t done = 0;
+  while (done < o.messages) {
+    auto b = store->begin();
+    for (int m = 0; m < batch_messages && done < o.messages; ++m, ++done) {
+      for (int w = 0; w < writes; ++w) {
+        b.put(cfs[w % 5],
+              fmt::format("ws{}/C{}/{:010}/{}", done % 4, done % o.conversations, done, w), value);
+      }
+    }
+    if (auto e = store->commit(b); !e.empty()) return {{"error", e}};
+  }
+  const double s = secs(Clock::now() - t0);
+  return {{"messages", o.messages},
+          {"writes_per_message", shape.writes_per_message},
+          {"bytes_per_message", shape.bytes_per_message},
+          {"messages_per_commit", batch_messages},
+          {"msgs_per_s", o.messages / s},
+          {"writes_per_s", static_cast<double>(o.messages) * writes / s}};
+}
+
+json zeromq_baseline(const Options& o) {
+  zmq::context_t ctx;
+  zmq::socket_t router(ctx, zmq::socket_type::router), dealer(ctx, zmq::socket_type::dealer);
+  router.set(zmq::sockopt::sndhwm, 0);
+  router.set(zmq::sockopt::rcvhwm, 0);
+  dealer.set(zmq::sockopt::sndhwm, 0);
+  dealer.set(zmq::sockopt::rcvhwm, 0);
+  router.bind("tcp://127.0.0.1:*");
+  dealer.connect(router.get(zmq::sockopt::last_endpoint));
+  v1::AgentFrame f;
+  auto* offer = f.mutable_offer();
+  offer->set_offer_id("C123456/1");
+  offer->mutable_conversation()->set_conversation_id("C123456");
+  offer->mutable_conversation()->set_workspace_id("ws0");
+  offer->mutable_conversation()->set_customer_handle("cust123456");
+  offer->mutable_conversation()->set_customer_display_name("Customer 123456");
+  offer->set_preview(std::string(140, 'p'));
+  const std::string bytes = f.SerializeAsString();
+  // Round trips one at a time: latency.
+  const int pings = std::min(o.messages, 20000);
+  std::vector<double> rtt;
+  rtt.reserve(static_cast<size_t>(pings));
+  const auto t0 = Clock::now();
+  for (int i = 0; i < pings; ++i) {
+    const int64_t s = ns_now();
+    dealer.send(zmq::buffer(bytes));
+    zmq::message_t id, body;
+    (void)router.recv(id);
+    (void)router.recv(body);
+    router.send(id, zmq::send_flags::sndmore);
+    router.send(body, zmq::send_flags::none);
+    zmq::message_t back;
+    (void)dealer.recv(back);
+    rtt.push_back(us(ns_now() - s));
+  }
+  const double ping_s = secs(Clock::now() - t0);
+  // Pipelined round trips, window of 1000: throughput.
+  const auto t1 = Clock::now();
+  int sent = 0, received = 0;
+  while (received < o.messages) {
+    while (sent < o.messages && sent - received < 1000) {
+      dealer.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+      ++sent;
+    }
+    zmq::message_t id, body;
+    while (router.recv(id, zmq::recv_flags::dontwait)) {
+      (void)router.recv(body);
+      router.send(id, zmq::send_flags::sndmore);
+      router.send(body, zmq::send_flags::none);
+    }
+    zmq::message_t back;
+    while (dealer.recv(back, zmq::recv_flags::dontwait)) ++received;
+  }
+  const double pipe_s = secs(Clock::now() - t1);
+  return {{"message_bytes", bytes.size()},
+          {"pingpong_round_trips_per_s", pings / ping_s},
+          {"pingpong_rtt", percentiles_json(rtt)},
+          {"pipelined_round_trips_per_s", o.messages / pipe_s}};
+}
+
+// ---------------------------------------------------------------- end to end
+
+struct Timeline {
+  explicit Timeline(size_t n) : sent(n, 0), received(n, 0), replied(n, 0), outbound(n, 0) {}
+  std::vector<int64_t> sent, received, replied, outbound;  // steady ns; 0 = not yet
+  std::atomic<int64_t> received_count{0}, outbound_count{0};
+};
+
+int64_t index_of(const std::string& s, size_t prefix) {
+  if (s.size() <= prefix) return -1;
+  return std::strtoll(s.c_str() + prefix, nullptr, 10);
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  log::set_level("warn");
+  const auto started = Clock::now();
+  json result;
+  result["machine"] = {
+      {"cores", std::thread::hardware_concurrency()},
+      {"cpu", shell_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'")},
+      {"memory", shell_line("grep MemTotal /proc/meminfo | awk '{print $2\" kB\"}'")},
+      {"kernel", shell_line("uname -r")}};
+  result["commit"] = shell_line("git rev-parse --short HEAD 2>/dev/null");
+  result["config"] = {{"messages", o.messages},
+                      {"workspaces", o.workspaces},
+                      {"conversations", o.conversations},
+                      {"agents_per_workspace", o.agents},
+                      {"brokers", o.brokers.empty() ? "embedded" : o.brokers},
+                      {"rate_fraction", o.rate_fraction},
+                      {"fixed_rate_seconds", o.fixed_rate_seconds},
+                      {"state_conversations", o.state_conversations}};
+  const std::string tmp =
+      (fs::temp_directory_path() / fmt::format("omniroute-bench-{}", getpid())).string();
+  fs::create_directories(tmp);
+
+  // Kafka: embedded unless told otherwise.
+  std::unique_ptr<kafka::EmbeddedCluster> cluster;
+  kafka::ClientConfig kc;
+  std::string err;
+  const int partitions = 6;
+  config::Config topics_cfg;
+  if (o.brokers.empty()) {
+    cluster = kafka::EmbeddedCluster::start(3, err);
+    if (!cluster) {
+      fmt::print(stderr, "bench: {}\n", err);
+      return 1;
+    }
+    kc.brokers = cluster->bootstraps();
+    for (const auto& t : topics_cfg.all_topics())
+      (void)cluster->create_topic(t, partitions, 1, err);
+    (void)cluster->create_topic("bench.raw", partitions, 1, err);
+    (void)cluster->create_topic("bench.restart", partitions, 1, err);
+  } else {
+    kc.brokers = o.brokers;
+    auto topics = topics_cfg.all_topics();
+    topics.push_back("bench.raw");
+    topics.push_back("bench.restart");
+    if (!kafka::ensure_topics(kc, topics, partitions, 3, err)) {
+      fmt::print(stderr, "bench: {}\n", err);
+      return 1;
+    }
+  }
+
+  fmt::print(
+      "omniroute bench: {} messages, {} workspaces, {} conversations, {} agents per workspace\n",
+      o.messages, o.workspaces, o.conversations, o.agents);
+  fmt::print("[1/6] raw librdkafka produce + consume ...\n");
+  std::fflush(stdout);
+  result["baseline_kafka"] = kafka_baseline(o, kc, "bench.raw", partitions);
+  fmt::print("[2/6] raw RocksDB WriteBatch commits ...\n");
+  std::fflush(stdout);
+  WriteShape shape = measure_write_shape(o, tmp + "/shape");
+  result["baseline_rocksdb"] = rocksdb_baseline(o, tmp + "/rocks", shape, 1024);
+  fmt::print("[3/6] raw ZeroMQ ROUTER<->DEALER round trips ...\n");
+  std::fflush(stdout);
+  result["baseline_zeromq"] = zeromq_baseline(o);
+
+  // End to end through a router process.
+  fmt::print("[4/6] end to end at full speed ...\n");
+  std::fflush(stdout);
+  const std::string state_dir = tmp + "/state";
+  const int port = [] {
+    zmq::context_t c;
+    zmq::socket_t s(c, zmq::socket_type::router);
+    s.bind("tcp://127.0.0.1:*");
+    std::string ep = s.get(zmq::sockopt::last_endpoint);
+    return std::stoi(ep.substr(ep.rfind(':') + 1));
+  }();
+  const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", port);
+  const int per_agent = (o.conversations + o.workspaces * o.agents - 1) / (o.workspaces * o.agents);
+  if (per_agent * 2 + 1 > 1000) {
+    fmt::print(stderr, "bench: more than 500 conversations per agent; add --agents\n");
+    return 2;
+  }
+  const std::string cfg_path = tmp + "/omniroute.yaml";
+  std::ofstream(cfg_path) << bench_config(o, kc.brokers, state_dir, endpoint, per_agent * 2 + 1);
+  ChildRouter router(o.binary, cfg_path);
+  router.start();
+
+  const int64_t fixed_budget = static_cast<int64_t>(o.messages) * 2 + 1000000;
+  Timeline tl(static_cast<size_t>(o.messages + fixed_budget));
+  DeskPool::Hooks hooks;
+  auto mark = [&](int64_t i, Clock::time_point t) {
+    if (i < 0 || static_cast<size_t>(i) >= tl.received.size() ||
+        tl.received[static_cast<size_t>(i)] != 0)
+      return;
+    tl.received[static_cast<size_t>(i)] = t.time_since_epoch().count();
+    ++tl.received_count;
+  };
+  // The first message of a conversation arrives as its offer (customer cust<k> -> message k);
+  // later ones as customer messages (or in the assignment's history).
+  hooks.offer = [&](const std::string& customer, Clock::time_point t) {
+    mark(index_of(customer, 4), t);
+  };
+  hooks.message = [&](const std::string& ext, Clock::time_point t) { mark(index_of(ext, 1), t); };
+  hooks.reply_sent = [&](const std::string& text, Clock::time_point t) {
+    int64_t i = index_of(text, 4);
+    if (i >= 0 && static_cast<size_t>(i) < tl.replied.size())
+      tl.replied[static_cast<size_t>(i)] = t.time_since_epoch().count();
+  };
+  DeskPoolOptions dpo;
+  dpo.endpoint = endpoint;
+  for (int w = 0; w < o.workspaces; ++w) {
+    for (int a = 0; a < o.agents; ++a)
+      dpo.agents.emplace_back(fmt::format("ws{}", w), fmt::format("a{}", a));
+  }
+  DeskPool desks(dpo, hooks);
+  desks.start();
+  while (desks.welcomed() < dpo.agents.size() && secs(Clock::now() - router.started()) < 60) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+
+  // Replies as they land on omni.outbound.webhook.
+  std::atomic<bool> stop_out{false};
+  std::thread out_reader([&] {
+    std::string e;
+    auto c = kafka::Consumer::create(kc, "bench-outbound", e);
+    std::vector<kafka::PartitionOffset> parts;
+    for (int p = 0; p < partitions; ++p)
+      parts.push_back({"omni.outbound.webhook", p, RD_KAFKA_OFFSET_BEGINNING});
+    (void)c->assign(parts, e);
+    while (!stop_out) {
+      for (auto& m : c->poll(1024, 50)) {
+        if (m.is_error()) continue;
+        v1::OutboundMessage om;
+        if (!om.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()))) continue;
+        int64_t i = index_of(om.text_body(), 4);
+        if (i >= 0 && static_cast<size_t>(i) < tl.outbound.size() &&
+            tl.outbound[static_cast<size_t>(i)] == 0) {
+          tl.outbound[static_cast<size_t>(i)] = ns_now();
+          ++tl.outbound_count;
+        }
+      }
+    }
+    c->close();
+  });
+
+  auto producer = kafka::Producer::create(kc, err);
+  // Sends messages [from, to) at `rate` per second (0 = as fast as possible).
+  auto load = [&](int64_t from, int64_t to, double rate) {
+    const auto t0 = Clock::now();
+    for (int64_t i = from; i < to; ++i) {
+      if (rate > 0) {
+        const auto due = t0 + std::chrono::nanoseconds(
+                                  static_cast<int64_t>(static_cast<double>(i - from) * 1e9 / rate));
+        std::this_thread::sleep_until(due);
+      }
+      auto env = make_message(i, static_cast<int>(i % o.conversations), o.workspaces);
+      std::string bytes = env.SerializeAsString();
+      tl.sent[static_cast<size_t>(i)] = ns_now();
+      produce_blocking(*producer, "omni.inbound", env.message().workspace_id(), bytes);
+    }
+  };
+  auto wait_received = [&](int64_t count, double timeout_s) {
+    const auto t0 = Clock::now();
+    auto report = Clock::now();
+    while (tl.received_count < count && secs(Clock::now() - t0) < timeout_s) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (secs(Clock::now() - report) > 5) {
+        report = Clock::now();
+        fmt::print("      ... {} of {} at the desks ({} desks connected, {} offers)\n",
+                   tl.received_count.load(), count, desks.welcomed(), desks.offers());
+        std::fflush(stdout);
+      }
+    }
+    return tl.received_count >= count;
+  };
+
+  const auto e2e_t0 = Clock::now();
+  load(0, o.messages, 0);
+  const bool all = wait_received(o.messages, 600);
+  int64_t last = 0;
+  for (int64_t i = 0; i < o.messages; ++i)
+    last = std::max(last, tl.received[static_cast<size_t>(i)]);
+  const double e2e_s = static_cast<double>(last - e2e_t0.time_since_epoch().count()) / 1e9;
+  const double e2e_rate = o.messages / e2e_s;
+  std::vector<double> to_offer, to_desk, reply_out;
+  for (int64_t i = 0; i < o.messages; ++i) {
+    const auto idx = static_cast<size_t>(i);
+    if (tl.received[idx] == 0) continue;
+    double l = us(tl.received[idx] - tl.sent[idx]);
+    (i < o.conversations ? to_offer : to_desk).push_back(l);
+  }
+  json e2e = {{"messages", o.messages},
+              {"all_delivered_to_desks", all},
+              {"received", tl.received_count.load()},
+              {"seconds", e2e_s},
+              {"msgs_per_s", e2e_rate},
+              {"publish_to_offer", percentiles_json(to_offer)},
+              {"publish_to_desk_later_messages", percentiles_json(to_desk)}};
+
+  // Fixed rate: what users feel.
+  fmt::print("[5/6] end to end at {:.0f}% of the maximum ({:.0f} msgs/s) for {} s ...\n",
+             o.rate_fraction * 100, e2e_rate * o.rate_fraction, o.fixed_rate_seconds);
+  std::fflush(stdout);
+  const double rate = e2e_rate * o.rate_fraction;
+  const int64_t fixed_n =
+      std::min<int64_t>(fixed_budget, static_cast<int64_t>(rate * o.fixed_rate_seconds));
+  const int64_t before = tl.received_count;
+  load(o.messages, o.messages + fixed_n, rate);
+  wait_received(before + fixed_n, 120);
+  std::vector<double> fixed;
+  for (int64_t i = o.messages; i < o.messages + fixed_n; ++i) {
+    const auto idx = static_cast<size_t>(i);
+    if (tl.received[idx] != 0) fixed.push_back(us(tl.received[idx] - tl.sent[idx]));
+  }
+  e2e["fixed_rate"] = {
+      {"msgs_per_s", rate}, {"messages", fixed_n}, {"publish_to_desk", percentiles_json(fixed)}};
+
+  // Replies: desk send -> OutboundMessage readable on Kafka.
+  const auto wait_out = Clock::now();
+  while (secs(Clock::now() - wait_out) < 30 && tl.outbound_count < tl.received_count) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (size_t i = 0; i < tl.outbound.size(); ++i) {
+    if (tl.outbound[i] && tl.replied[i]) reply_out.push_back(us(tl.outbound[i] - tl.replied[i]));
+  }
+  e2e["reply_to_outbound_record"] = percentiles_json(reply_out);
+  stop_out = true;
+  out_reader.join();
+  desks.stop();
+  e2e["router_peak_rss_bytes"] = proc_mem(router.pid(), "VmHWM");
+  router.stop(SIGTERM);
+  const uint64_t state_bytes = dir_size(state_dir);
+  e2e["state_bytes"] = state_bytes;
+  e2e["state_bytes_per_100k_conversations"] =
+      static_cast<double>(state_bytes) / o.conversations * 100000.0;
+  e2e["messages_per_conversation"] = static_cast<double>(o.messages + fixed_n) / o.conversations;
+  result["end_to_end"] = e2e;
+
+  // Memory and restart with a large state.
+  if (o.state_conversations > 0) {
+    fmt::print("[6/6] {} conversations in state: RSS and restart ...\n", o.state_conversations);
+    std::fflush(stdout);
+    const std::string big = tmp + "/big";
+    Options one = o;
+    one.workspaces = 1;
+    const std::string big_cfg = tmp + "/big.yaml";
+    // Its own inbound topic: the restart must not replay the end-to-end traffic.
+    const std::string big_yaml =
+        bench_config(one, kc.brokers, big, endpoint, 1000, "bench.restart");
+    std::ofstream(big_cfg) << big_yaml;
+    std::vector<std::string> errors;
+    auto cfg = config::parse(big_yaml, errors);
+    if (!cfg) {
+      fmt::print(stderr, "bench: {}\n", errors.front());
+      return 1;
+    }
+    const auto fill_t0 = Clock::now();
+    {
+      // Histories as the router itself writes them, without Kafka in the way: every
+      // conversation opened, offered, accepted, answered and resolved.
+      auto store = router::Store::open(big, false, err);
+      router::SystemClock clock;
+      router::Engine engine(*cfg, *store, clock);
+      engine.load();
+      auto frame = [](auto&& fill) {
+        v1::AgentFrame f;
+        fill(f);
+        return f.SerializeAsString();
+      };
+      {
+        auto b = store->begin();
+        engine.apply_desk(b, "d", frame([](v1::AgentFrame& f) {
+                            f.mutable_hello()->set_protocol_version(1);
+                            f.mutable_hello()->set_workspace_id("ws0");
+                            f.mutable_hello()->set_agent_id("a0");
+                          }));
+        (void)store->commit(b);
+      }
+      const int per_batch = 500;
+      for (int base = 0; base < o.state_conversations; base += per_batch) {
+        auto b = store->begin();
+        const int end = std::min(o.state_conversations, base + per_batch);
+        for (int k = base; k < end; ++k) {
+          auto env = make_message(k, k, 1);
+          engine.apply_record(b, "bench.fill", 0, k, "ws0", env.SerializeAsString());
+          const std::string conv = fmt::format("C{}", k + 1);
+          engine.apply_desk(b, "d", frame([&](v1::AgentFrame& f) {
+                              f.mutable_accept()->set_offer_id(conv + "/1");
+                            }));
+          engine.apply_desk(b, "d", frame([&](v1::AgentFrame& f) {
+                              f.mutable_reply()->set_conversation_id(conv);
+                              f.mutable_reply()->set_reply_id(conv);
+                              f.mutable_reply()->set_text_body("answered");
+                            }));
+          engine.apply_desk(b, "d", frame([&](v1::AgentFrame& f) {
+                              f.mutable_resolve()->set_conversation_id(conv);
+                            }));
+        }
+        for (const auto& r : engine.take_outbox()) engine.outbox_done(b, r.key);
+        engine.take_frames();
+        (void)store->commit(b);
+      }
+    }
+    const double fill_s = secs(Clock::now() - fill_t0);
+    // Restart: process start -> a new message offered to a desk.
+    ChildRouter big_router(o.binary, big_cfg);
+    Clock::time_point offered{};
+    DeskPool::Hooks h2;
+    std::atomic<bool> got{false};
+    h2.offer = [&](const std::string& customer, Clock::time_point t) {
+      if (customer == "probe" && !got) {
+        offered = t;
+        got = true;
+      }
+    };
+    DeskPoolOptions d2;
+    d2.endpoint = endpoint;
+    d2.agents = {{"ws0", "a1"}};
+    d2.reply = false;
+    DeskPool probe_desk(d2, h2);
+    big_router.start();
+    probe_desk.start();
+    v1::Envelope probe = make_message(o.state_conversations + 1, 0, 1);
+    probe.mutable_message()->set_customer_handle("probe");
+    probe.mutable_message()->set_external_message_id("probe");
+    produce_blocking(*producer, "bench.restart", "ws0", probe.SerializeAsString());
+    producer->flush(10000);
+    while (!got && secs(Clock::now() - big_router.started()) < 120) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    const double restart_s = got ? secs(offered - big_router.started()) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    result["large_state"] = {{"conversations", o.state_conversations},
+                             {"fill_seconds", fill_s},
+                             {"state_bytes", dir_size(big)},
+                             {"router_rss_bytes", proc_mem(big_router.pid(), "VmRSS")},
+                             {"router_peak_rss_bytes", proc_mem(big_router.pid(), "VmHWM")},
+                             {"restart_to_processing_seconds", restart_s}};
+    probe_desk.stop();
+    big_router.stop(SIGTERM);
+  }
+  producer.reset();
+
+  // The verdict: end to end against the slowest raw part, same run.
+  const auto& bk = result["baseline_kafka"];
+  const double kafka_rate =
+      std::min(bk.value("produce_msgs_per_s", 0.0), bk.value("consume_msgs_per_s", 0.0));
+  const double rocks_rate = result["baseline_rocksdb"].value("msgs_per_s", 0.0);
+  const double zmq_rate = result["baseline_zeromq"].value("pipelined_round_trips_per_s", 0.0);
+  std::string slowest = "kafka";
+  double slowest_rate = kafka_rate;
+  if (rocks_rate < slowest_rate) slowest = "rocksdb", slowest_rate = rocks_rate;
+  if (zmq_rate < slowest_rate) slowest = "zeromq", slowest_rate = zmq_rate;
+  result["summary"] = {
+      {"end_to_end_msgs_per_s", e2e_rate},
+      {"slowest_baseline", slowest},
+      {"slowest_baseline_msgs_per_s", slowest_rate},
+      {"ratio_end_to_end_to_slowest_baseline", slowest_rate > 0 ? e2e_rate / slowest_rate : 0},
+      {"total_seconds", secs(Clock::now() - started)}};
+
+  // Table.
+  const auto& e = result["end_to_end"];
+  auto p = [](const json& j) {
+    return fmt::format("p50 {:.0f} / p99 {:.0f} / p99.9 {:.0f} / max {:.0f} µs",
+                       j.value("p50_us", 0.0), j.value("p99_us", 0.0), j.value("p999_us", 0.0),
+                       j.value("max_us", 0.0));
+  };
+  fmt::print("\n| measure | result |\n|---|---|\n");
+  fmt::print("| raw Kafka produce (idempotent, acks=all) | {:.0f} msgs/s |\n",
+             bk.value("produce_msgs_per_s", 0.0));
+  fmt::print("| raw Kafka consume + decode | {:.0f} msgs/s |\n",
+             bk.value("consume_msgs_per_s", 0.0));
+  fmt::print(
+      "| raw RocksDB ({:.1f} writes, {:.0f} B per message, 1024 per commit) | {:.0f} msgs/s |\n",
+      shape.writes_per_message, shape.bytes_per_message, rocks_rate);
+  fmt::print("| raw ZeroMQ round trips, pipelined | {:.0f} /s |\n", zmq_rate);
+  fmt::print("| raw ZeroMQ round trip, one at a time | {} |\n",
+             p(result["baseline_zeromq"]["pingpong_rtt"]));
+  fmt::print("| **end to end** (publish -> desk, desks accept and reply) | **{:.0f} msgs/s** |\n",
+             e2e_rate);
+  fmt::print("| **ratio end to end / slowest baseline ({})** | **{:.2f}** |\n", slowest,
+             result["summary"]["ratio_end_to_end_to_slowest_baseline"].get<double>());
+  fmt::print("| publish -> offer at desk, full speed | {} |\n", p(e["publish_to_offer"]));
+  fmt::print("| publish -> desk, later messages, full speed | {} |\n",
+             p(e["publish_to_desk_later_messages"]));
+  fmt::print("| publish -> desk at {:.0f} msgs/s ({:.0f}% load) | {} |\n",
+             e["fixed_rate"].value("msgs_per_s", 0.0), o.rate_fraction * 100,
+             p(e["fixed_rate"]["publish_to_desk"]));
+  fmt::print("| reply -> outbound record on Kafka | {} |\n", p(e["reply_to_outbound_record"]));
+  fmt::print("| router peak RSS (e2e run) | {:.1f} MB |\n",
+             e.value("router_peak_rss_bytes", 0) / 1e6);
+  fmt::print("| state size per 100k conversations ({:.1f} messages each) | {:.1f} MB |\n",
+             e.value("messages_per_conversation", 0.0),
+             e.value("state_bytes_per_100k_conversations", 0.0) / 1e6);
+  if (result.contains("large_state")) {
+    const auto& l = result["large_state"];
+    fmt::print("| router RSS with {} conversations in state | {:.1f} MB |\n", o.state_conversations,
+               l.value("router_rss_bytes", 0) / 1e6);
+    fmt::print("| restart to processing with {} conversations | {:.2f} s |\n",
+               o.state_conversations, l.value("restart_to_processing_seconds", 0.0));
+  }
+
+  fs::create_directories(o.out_dir);
+  const std::string file =
+      fmt::format("{}/bench-{}-{}.json", o.out_dir, result["commit"].get<std::string>(),
+                  std::chrono::system_clock::now().time_since_epoch().count() / 1000000000);
+  std::ofstream(file) << result.dump(2) << "\n";
+  std::ofstream(o.out_dir + "/latest.json") << result.dump(2) << "\n";
+  fmt::print("\nresults: {} (and {}/latest.json)\n", file, o.out_dir);
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  return all ? 0 : 1;
+}
+
+}  // namespace omniroute::bench
