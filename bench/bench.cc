@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -98,7 +99,7 @@ std::string bench_config(const Options& o, const std::string& brokers, const std
                          const std::string& endpoint, int capacity,
                          const std::string& inbound = "omni.inbound") {
   std::string out = fmt::format(R"(log_level: warn
-kafka: {{brokers: "{}", partitions: 6, replication_factor: 1, topics: {{inbound: {}}}}}
+kafka: {{brokers: "{}", partitions: 6, replication_factor: 1, topics: {{inbound: {}}}, properties: {{fetch.wait.max.ms: "1"}}}}
 state: {{dir: "{}"}}
 router:
   agent_endpoint: "{}"
@@ -181,7 +182,7 @@ json kafka_baseline(const Options& o, const kafka::ClientConfig& kc, const std::
   }
   producer->flush(120000);
   const double produce_s = secs(Clock::now() - t0);
-  auto consumer = kafka::Consumer::create(kc, "bench-raw", err);
+  auto consumer = kafka::Consumer::create(kc, "bench-raw", err, {{"fetch.wait.max.ms", "1"}});
   std::vector<kafka::PartitionOffset> parts;
   for (int p = 0; p < partitions; ++p) parts.push_back({topic, p, RD_KAFKA_OFFSET_BEGINNING});
   (void)consumer->assign(parts, err);
@@ -198,13 +199,42 @@ json kafka_baseline(const Options& o, const kafka::ClientConfig& kc, const std::
     }
   }
   const double consume_s = secs(Clock::now() - t1);
+  // Latency of Kafka alone: produce -> consume at a low fixed rate (1,000/s for 2 s).
+  std::vector<double> lat;
+  {
+    std::vector<kafka::PartitionOffset> ends;
+    for (int p = 0; p < partitions; ++p) ends.push_back({topic, p, RD_KAFKA_OFFSET_END});
+    (void)consumer->assign(ends, err);
+    consumer->poll(1, 500);  // let the assignment settle
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+      while (!done) {
+        for (auto& m : consumer->poll(256, 10)) {
+          if (m.is_error() || m.value().size() != sizeof(int64_t)) continue;
+          int64_t sent;
+          std::memcpy(&sent, m.value().data(), sizeof sent);
+          lat.push_back(us(ns_now() - sent));
+        }
+      }
+    });
+    const auto t2 = Clock::now();
+    for (int i = 0; i < 2000; ++i) {
+      std::this_thread::sleep_until(t2 + std::chrono::microseconds(1000 * i));
+      int64_t now = ns_now();
+      produce_blocking(*producer, topic, "k", std::string(reinterpret_cast<const char*>(&now), sizeof now));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    done = true;
+    reader.join();
+  }
   consumer->close();
   return {{"messages", o.messages},
           {"acked", acked.load()},
           {"produce_msgs_per_s", o.messages / produce_s},
           {"consumed", consumed},
           {"consume_msgs_per_s", consumed / consume_s},
-          {"avg_record_bytes", consumed ? static_cast<double>(parsed_bytes) / consumed : 0}};
+          {"avg_record_bytes", consumed ? static_cast<double>(parsed_bytes) / consumed : 0},
+          {"produce_to_consume_at_1000_per_s", percentiles_json(lat)}};
 }
 
 // What the router writes per message, measured on the real Engine in-process.
@@ -760,6 +790,7 @@ int run(const Options& o) {
              bk.value("produce_msgs_per_s", 0.0));
   fmt::print("| raw Kafka consume + decode | {:.0f} msgs/s |\n",
              bk.value("consume_msgs_per_s", 0.0));
+  fmt::print("| raw Kafka produce -> consume at 1,000/s | {} |\n", p(bk["produce_to_consume_at_1000_per_s"]));
   fmt::print(
       "| raw RocksDB ({:.1f} writes, {:.0f} B per message, 1024 per commit) | {:.0f} msgs/s |\n",
       shape.writes_per_message, shape.bytes_per_message, rocks_rate);
