@@ -139,8 +139,14 @@ uint64_t Engine::next_seq(Store::Batch& b, const std::string& name) {
     it = seqs_.emplace(name, cur).first;
   }
   ++it->second;
-  b.put(Cf::kMeta, "seq/" + name, std::to_string(it->second));
+  dirty_seqs_.insert(name);  // written once per step, in commit()
   return it->second;
+}
+
+std::string Engine::commit(Store::Batch& b) {
+  for (const auto& name : dirty_seqs_) b.put(Cf::kMeta, "seq/" + name, std::to_string(seqs_[name]));
+  dirty_seqs_.clear();
+  return store_.commit(b);
 }
 
 void Engine::set_offset(Store::Batch& b, const std::string& topic, int32_t partition,
@@ -372,14 +378,19 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   const std::string handle_key =
       fmt::format("{}/{}:{}", ws, channel_name(inbox->channel), m.customer_handle());
   v1::store::Customer customer;
+  bool customer_changed = false;
   if (!(b.get(Cf::kCustomers, handle_key, &v) && customer.ParseFromString(v))) {
     customer.set_customer_id(fmt::format("U{}", next_seq(b, "customer")));
     customer.set_workspace_id(ws);
     customer.add_handles(fmt::format("{}:{}", channel_name(inbox->channel), m.customer_handle()));
     customer.set_created_at_ms(now);
+    customer_changed = true;
   }
-  if (!m.customer_display_name().empty()) customer.set_display_name(m.customer_display_name());
-  b.put(Cf::kCustomers, handle_key, customer.SerializeAsString());
+  if (!m.customer_display_name().empty() && m.customer_display_name() != customer.display_name()) {
+    customer.set_display_name(m.customer_display_name());
+    customer_changed = true;
+  }
+  if (customer_changed) b.put(Cf::kCustomers, handle_key, customer.SerializeAsString());
 
   // Threading: the integrator's thread id, else one open conversation per customer and inbox.
   const std::string thread_key = m.thread().thread_id().empty() ? "c:" + customer.customer_id()
@@ -433,8 +444,9 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
     return;
   }
   save_conversation(b, c);
-  routing_event(b, c, v1::RoutingEvent::KIND_MESSAGE, c.agent_id(),
-                fmt::format("message {} while {}", seq, state_name(c.state())));
+  // A message in an existing conversation decides nothing: no routing event, a debug line.
+  log_->debug("{}/{} message {} while {}", ws, c.summary().conversation_id(), seq,
+              state_name(c.state()));
   if (c.state() == v1::store::CONVERSATION_STATE_ASSIGNED) {
     if (AgentRt* a = agent(ws, c.agent_id())) {
       v1::AgentFrame f;

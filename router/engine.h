@@ -67,6 +67,10 @@ class Engine {
   // Earliest pending timer (clock ms), or INT64_MAX.
   int64_t next_timer_ms() const;
 
+  // Writes what the step kept in memory (id counters) into `b` and commits it. Every
+  // step must end here, never in Store::commit directly.
+  [[nodiscard]] std::string commit(Store::Batch& b);
+
   // Deletes an outbox entry Kafka has acknowledged.
   void outbox_done(Store::Batch& b, const std::string& key) { b.del(Cf::kOutbox, key); }
   // Outbox entries left by a previous run, to re-send at start.
@@ -161,6 +165,7 @@ class Engine {
   std::map<std::string, std::set<QueueKey>> queues_;  // "<ws>/<queue>"
   std::multimap<int64_t, Timer> timers_;
   std::map<std::string, uint64_t> seqs_;  // cached id counters
+  std::set<std::string> dirty_seqs_;      // counters changed in this step
   std::vector<DeskFrame> frames_;
   std::vector<OutboxRecord> outbox_;
   EngineCounters counters_;

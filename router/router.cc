@@ -1,5 +1,6 @@
 #include "router/router.h"
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -11,8 +12,8 @@
 namespace omniroute::router {
 namespace {
 void drain_fd(int fd) {
-  uint64_t v;
-  while (::read(fd, &v, sizeof v) > 0) {
+  char buf[256];
+  while (::read(fd, buf, sizeof buf) > 0) {
   }
 }
 void poke_fd(int fd) {
@@ -30,6 +31,7 @@ Router::~Router() {
   producer_.reset();  // flushes: every acknowledged record is deleted on the next start
   socket_.reset();
   if (kafka_fd_ >= 0) ::close(kafka_fd_);
+  if (kafka_wake_fd_ >= 0) ::close(kafka_wake_fd_);
   if (ack_fd_ >= 0) ::close(ack_fd_);
 }
 
@@ -44,7 +46,11 @@ std::string Router::start() {
   producer_ = std::shared_ptr<kafka::Producer>(
       kafka::Producer::create(kafka_cfg_, err, {{"message.timeout.ms", "0"}}));
   if (!producer_) return "kafka producer: " + err;
-  kafka_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  // librdkafka writes one byte per wakeup: a pipe, not an eventfd (which needs 8).
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) return "pipe: cannot create";
+  kafka_fd_ = pipe_fds[0];
+  kafka_wake_fd_ = pipe_fds[1];
   ack_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   acks_->fd = ack_fd_;
 
@@ -53,7 +59,12 @@ std::string Router::start() {
     log_->info("re-sending {} outbox records from the previous run", pending.size());
   send_outbox(std::move(pending));
 
-  consumer_ = kafka::Consumer::create(kafka_cfg_, "omniroute-router", err);
+  // Prefetch is bounded: librdkafka's defaults (100,000 messages per partition) would hold
+  // hundreds of MB of records the router will read anyway.
+  std::map<std::string, std::string> tuning{{"queued.min.messages", "20000"},
+                                            {"queued.max.messages.kbytes", "32768"}};
+  for (const auto& [k, v] : kafka_cfg_.properties) tuning.erase(k);  // the operator's word wins
+  consumer_ = kafka::Consumer::create(kafka_cfg_, "omniroute-router", err, tuning);
   if (!consumer_) return "kafka consumer: " + err;
   const std::string& topic = cfg_.kafka.topics.inbound;
   int partitions = -1;
@@ -69,7 +80,7 @@ std::string Router::start() {
     assignment.push_back({topic, p, it == offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second});
   }
   if (!consumer_->assign(assignment, err)) return "kafka assign: " + err;
-  consumer_->enable_wakeup_fd(kafka_fd_);
+  consumer_->enable_wakeup_fd(kafka_wake_fd_);
   log_->info("consuming {} ({} partitions) from stored offsets", topic, partitions);
 
   socket_ = std::make_unique<zmq::socket_t>(zctx_, zmq::socket_type::router);
@@ -171,7 +182,7 @@ void Router::step(bool) {
 
   engine_->apply_timers(b);
 
-  if (std::string err = store_->commit(b); !err.empty()) {
+  if (std::string err = engine_->commit(b); !err.empty()) {
     // State in memory is ahead of the store now; the only safe way on is a restart
     // from the store, which re-reads the uncommitted inputs from Kafka.
     log_->critical("state commit failed: {}; exiting so a restart recovers from the store", err);

@@ -49,7 +49,8 @@ class Router {
   zmq::context_t zctx_;
   std::unique_ptr<zmq::socket_t> socket_;
   std::string endpoint_;
-  int kafka_fd_ = -1;
+  int kafka_fd_ = -1;       // read end, polled
+  int kafka_wake_fd_ = -1;  // write end, given to librdkafka
   int ack_fd_ = -1;
 
   // Filled by producer completions (another thread), drained by the loop.

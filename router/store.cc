@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <vector>
 
+#include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
@@ -16,9 +17,20 @@ const char* cf_name(Cf cf) {
 }
 
 namespace {
+// Memory is bounded for the whole DB, not per family: ten families with RocksDB's default
+// 64 MB memtables each would let the router grow past a gigabyte, and make recovery replay
+// as much WAL.
+constexpr size_t kMemtableBudget = 64 << 20;
+constexpr size_t kBlockCache = 32 << 20;
+
 rocksdb::ColumnFamilyOptions cf_options() {
+  static std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCache);
   rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = 16 << 20;
+  o.max_write_buffer_number = 2;
   rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.cache_index_and_filter_blocks = true;
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   o.compression = rocksdb::kLZ4Compression;
@@ -45,6 +57,9 @@ std::unique_ptr<Store> Store::open(const std::string& dir, bool sync, std::strin
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;
   opts.IncreaseParallelism(2);
+  opts.db_write_buffer_size = kMemtableBudget;
+  opts.max_total_wal_size = 2 * kMemtableBudget;
+  opts.keep_log_file_num = 3;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status st = rocksdb::DB::Open(opts, dir, descriptors(), &handles, &db);

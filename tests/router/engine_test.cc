@@ -51,7 +51,7 @@ class EngineTest : public ::testing::Test {
   }
 
   void commit(Store::Batch& b) {
-    ASSERT_EQ(store_->commit(b), "");
+    ASSERT_EQ(engine_->commit(b), "");
     for (auto& f : engine_->take_frames()) frames_.push_back(std::move(f));
     for (auto& o : engine_->take_outbox()) outbox_.push_back(std::move(o));
   }
