@@ -74,13 +74,23 @@ void Engine::load() {
           Conversation c;
           if (!store_.get(Cf::kConversations, ckey(ws.id, cid), &cv) || !c.ParseFromString(cv))
             continue;
-          rt.conversations[cid] = c.summary().channel();
+          rt.hold(cid, c.summary().channel());
           if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
             add_timer(c.offer_expires_at_ms(), {TimerKind::kOfferExpiry, ws.id, cid, c.offer_id()});
           }
         }
       }
       agents_[ckey(ws.id, a.id)] = std::move(rt);
+    }
+  }
+  // Who serves which queue, so a decision looks at those agents only. An agent without a
+  // queue list serves every queue of its workspace.
+  for (auto& [k, a] : agents_) {
+    const config::Workspace* ws = cfg_.workspace(a.workspace);
+    if (a.cfg->queues.empty()) {
+      for (const auto& q : ws->queues) queue_agents_[ckey(a.workspace, q.id)].push_back(&a);
+    } else {
+      for (const auto& q : a.cfg->queues) queue_agents_[ckey(a.workspace, q)].push_back(&a);
     }
   }
   size_t queued = 0;
@@ -91,7 +101,13 @@ void Engine::load() {
     if (p3 == std::string::npos) return true;
     int prio = std::stoi(key.substr(p2 + 1, p3 - p2 - 1));
     uint64_t seq = std::stoull(key.substr(p3 + 1));
-    queues_[key.substr(0, p2)].emplace(prio, seq, std::string(v));
+    std::string cv;
+    Conversation c;
+    const std::string ws = key.substr(0, p1);
+    if (!store_.get(Cf::kConversations, ckey(ws, std::string(v)), &cv) || !c.ParseFromString(cv)) {
+      return true;
+    }
+    queues_[key.substr(0, p2)].emplace(prio, seq, std::string(v), c.summary().channel());
     ++queued;
     return true;
   });
@@ -287,10 +303,17 @@ void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEv
   for (const auto& cand : candidates) e.add_candidates(cand);
   e.set_at_ms(clock_.now_ms());
   e.set_channel(c.summary().channel());
-  log_->info("{}/{} {} {}{}{}", c.summary().workspace_id(), c.summary().conversation_id(),
-             v1::RoutingEvent::Kind_Name(kind).substr(5),
-             agent_id.empty() ? "" : "agent=" + agent_id + " ", reason,
-             candidates.empty() ? "" : fmt::format(" candidates=[{}]", fmt::join(candidates, ",")));
+  // Decisions at info; per-message events (replies, delivery states) at debug, so a busy
+  // router does not spend itself on logging.
+  const auto level = kind == v1::RoutingEvent::KIND_REPLIED || kind == v1::RoutingEvent::KIND_DELIVERY
+                         ? spdlog::level::debug
+                         : spdlog::level::info;
+  if (log_->should_log(level)) {
+    log_->log(level, "{}/{} {} {}{}{}", c.summary().workspace_id(), c.summary().conversation_id(),
+              v1::RoutingEvent::Kind_Name(kind).substr(5),
+              agent_id.empty() ? "" : "agent=" + agent_id + " ", reason,
+              candidates.empty() ? "" : fmt::format(" candidates=[{}]", fmt::join(candidates, ",")));
+  }
   produce(b, cfg_.kafka.topics.routing, c.summary().workspace_id(), e.SerializeAsString());
 }
 
@@ -514,7 +537,8 @@ void Engine::enqueue(Store::Batch& b, Conversation& c, const std::string& reason
   if (c.queue_seq() == 0) c.set_queue_seq(next_seq(b, "queue"));
   c.set_state(v1::store::CONVERSATION_STATE_QUEUED);
   c.clear_agent_id();
-  queues_[ckey(s.workspace_id(), s.queue_id())].emplace(0, c.queue_seq(), s.conversation_id());
+  queues_[ckey(s.workspace_id(), s.queue_id())].emplace(0, c.queue_seq(), s.conversation_id(),
+                                                        s.channel());
   b.put(Cf::kQueue, queue_key(s.workspace_id(), s.queue_id(), 0, c.queue_seq()),
         s.conversation_id());
   save_conversation(b, c);
@@ -535,14 +559,25 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
   if (qit == queues_.end() || qit->second.empty()) return;
   auto& q = qit->second;
   std::vector<AgentRt*> pool;
-  for (auto& [k, a] : agents_) {
-    if (a.workspace != ws || !a.online()) continue;
-    const auto& qs = a.cfg->queues;
-    if (!qs.empty() && std::find(qs.begin(), qs.end(), queue) == qs.end()) continue;
-    pool.push_back(&a);
+  for (AgentRt* a : queue_agents_[ckey(ws, queue)]) {
+    if (a->online()) pool.push_back(a);
   }
-  if (pool.empty()) return;
-  for (auto it = q.begin(); it != q.end();) {
+  auto room_left = [&] {
+    for (const AgentRt* a : pool) {
+      for (const auto& [ch, cap] : a->cfg->capacity) {
+        if (a->has_room(ch)) return true;
+      }
+    }
+    return false;
+  };
+  std::vector<AgentRt*> eligible;
+  for (auto it = q.begin(); it != q.end() && room_left();) {
+    const v1::Channel ch = std::get<3>(*it);
+    // Skip without reading the conversation when nobody has room on its channel.
+    if (std::none_of(pool.begin(), pool.end(), [ch](const AgentRt* a) { return a->has_room(ch); })) {
+      ++it;
+      continue;
+    }
     const std::string conv_id = std::get<2>(*it);
     Conversation c;
     if (!load_conversation(b, ws, conv_id, c) ||
@@ -551,15 +586,10 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
       it = q.erase(it);
       continue;
     }
-    const v1::Channel ch = c.summary().channel();
-    std::vector<AgentRt*> eligible;
+    eligible.clear();
+    const auto& rej = c.rejected_by();
     for (AgentRt* a : pool) {
-      auto cap = a->cfg->capacity.find(ch);
-      if (cap == a->cfg->capacity.end()) continue;
-      int load = 0;
-      for (const auto& [cid, cch] : a->conversations) load += cch == ch ? 1 : 0;
-      if (load >= cap->second) continue;
-      const auto& rej = c.rejected_by();
+      if (!a->has_room(ch)) continue;
       if (std::find(rej.begin(), rej.end(), a->cfg->id) != rej.end()) continue;
       eligible.push_back(a);
     }
@@ -567,12 +597,16 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
       ++it;
       continue;
     }
-    // Longest idle first; ties by id so decisions are reproducible.
-    std::sort(eligible.begin(), eligible.end(), [](const AgentRt* x, const AgentRt* y) {
-      return std::tie(x->idle_since_ms, x->cfg->id) < std::tie(y->idle_since_ms, y->cfg->id);
-    });
+    // Longest idle first; ties by id so decisions are reproducible. The trail names the
+    // best few candidates in order.
+    const size_t shown = std::min<size_t>(eligible.size(), 8);
+    std::partial_sort(eligible.begin(), eligible.begin() + static_cast<std::ptrdiff_t>(shown),
+                      eligible.end(), [](const AgentRt* x, const AgentRt* y) {
+                        return std::tie(x->idle_since_ms, x->cfg->id) <
+                               std::tie(y->idle_since_ms, y->cfg->id);
+                      });
     std::vector<std::string> names;
-    for (size_t i = 0; i < eligible.size() && i < 8; ++i) names.push_back(eligible[i]->cfg->id);
+    for (size_t i = 0; i < shown; ++i) names.push_back(eligible[i]->cfg->id);
     b.del(Cf::kQueue, queue_key(ws, queue, std::get<0>(*it), std::get<1>(*it)));
     it = q.erase(it);
     offer(b, c, *eligible.front(), names);
@@ -589,7 +623,7 @@ void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a,
   c.set_agent_id(a.cfg->id);
   c.set_offer_expires_at_ms(now + cfg_.router.offer_timeout_ms);
   save_conversation(b, c);
-  a.conversations[c.summary().conversation_id()] = c.summary().channel();
+  a.hold(c.summary().conversation_id(), c.summary().channel());
   a.idle_since_ms = now;
   save_agent(b, a);
   add_timer(c.offer_expires_at_ms(),
@@ -602,7 +636,7 @@ void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a,
 }
 
 void Engine::release(Store::Batch& b, AgentRt& a, const std::string& conversation_id) {
-  a.conversations.erase(conversation_id);
+  a.drop(conversation_id);
   a.idle_since_ms = clock_.now_ms();
   save_agent(b, a);
 }
@@ -790,7 +824,7 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
       c.agent_id() != a.cfg->id) {
     return;  // stale reject: nothing to undo
   }
-  a.conversations.erase(cid);
+  a.drop(cid);
   a.idle_since_ms = clock_.now_ms();
   save_agent(b, a);
   c.add_rejected_by(a.cfg->id);

@@ -95,10 +95,26 @@ class Engine {
     int64_t last_sent_ms = 0;
     int64_t idle_since_ms = 0;
     std::map<std::string, v1::Channel> conversations;  // offered or assigned
+    std::map<v1::Channel, int> load;                   // conversations per channel
     bool online() const { return !routing_id.empty() && presence == v1::PRESENCE_AVAILABLE; }
+    void hold(const std::string& cid, v1::Channel ch) {
+      if (conversations.emplace(cid, ch).second) ++load[ch];
+    }
+    void drop(const std::string& cid) {
+      auto it = conversations.find(cid);
+      if (it == conversations.end()) return;
+      --load[it->second];
+      conversations.erase(it);
+    }
+    bool has_room(v1::Channel ch) const {
+      auto cap = cfg->capacity.find(ch);
+      if (cap == cfg->capacity.end()) return false;
+      auto l = load.find(ch);
+      return (l == load.end() ? 0 : l->second) < cap->second;
+    }
   };
-  using QueueKey =
-      std::tuple<int, uint64_t, std::string>;  // priority (lower first), seq, conversation
+  // Priority (lower first), arrival seq, conversation, channel (to skip without a read).
+  using QueueKey = std::tuple<int, uint64_t, std::string, v1::Channel>;
   enum class TimerKind { kOfferExpiry, kReconnectGrace, kHeartbeat };
   struct Timer {
     TimerKind kind;
@@ -163,6 +179,7 @@ class Engine {
   std::map<std::string, AgentRt> agents_;             // "<ws>/<agent>"
   std::map<std::string, std::string> sessions_;       // routing id -> "<ws>/<agent>"
   std::map<std::string, std::set<QueueKey>> queues_;  // "<ws>/<queue>"
+  std::map<std::string, std::vector<AgentRt*>> queue_agents_;  // "<ws>/<queue>" -> who serves it
   std::multimap<int64_t, Timer> timers_;
   std::map<std::string, uint64_t> seqs_;  // cached id counters
   std::set<std::string> dirty_seqs_;      // counters changed in this step

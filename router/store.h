@@ -41,6 +41,11 @@ class Store {
     size_t count() { return static_cast<size_t>(wb_.GetWriteBatch()->Count()); }
     // Bytes of keys and values written so far (benchmarks size their baselines with it).
     size_t bytes_written() const { return bytes_; }
+    // Empties the batch for reuse after a commit.
+    void clear() {
+      wb_.Clear();
+      bytes_ = 0;
+    }
 
    private:
     friend class Store;
