@@ -15,7 +15,8 @@ namespace omniroute {
 namespace {
 
 std::string temp_dir(const char* name) {
-  auto p = std::filesystem::temp_directory_path() / fmt::format("omniroute-micro-{}-{}", name, getpid());
+  auto p =
+      std::filesystem::temp_directory_path() / fmt::format("omniroute-micro-{}-{}", name, getpid());
   std::filesystem::remove_all(p);
   return p.string();
 }
@@ -32,7 +33,8 @@ void BM_NormalizeWebhook(benchmark::State& state) {
     auto err = connectors::webhook::parse_inbound(json, limits, m);
     benchmark::DoNotOptimize(err);
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(json.size()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(json.size()));
 }
 BENCHMARK(BM_NormalizeWebhook)->Arg(200)->Arg(4000);
 
@@ -41,17 +43,20 @@ class RoutingFixture {
  public:
   RoutingFixture() : dir_(temp_dir("routing")) {
     std::mt19937 rng(7);
-    std::string yaml = fmt::format("state: {{dir: \"{}\"}}\nworkspaces:\n  - id: w\n    queues:\n", dir_);
+    std::string yaml =
+        fmt::format("state: {{dir: \"{}\"}}\nworkspaces:\n  - id: w\n    queues:\n", dir_);
     for (int q = 0; q < 1000; ++q) yaml += fmt::format("      - {{id: q{}}}\n", q);
     yaml += "    inboxes:\n";
     for (int q = 0; q < 1000; ++q) {
-      yaml += fmt::format("      - {{id: i{}, channel: webhook, queue: q{}, settings: {{secret: s}}}}\n", q, q);
+      yaml += fmt::format(
+          "      - {{id: i{}, channel: webhook, queue: q{}, settings: {{secret: s}}}}\n", q, q);
     }
     yaml += "    agents:\n";
     for (int a = 0; a < 10000; ++a) {
       std::string qs;
       for (int k = 0; k < 10; ++k) qs += fmt::format("{}q{}", k ? ", " : "", rng() % 1000);
-      yaml += fmt::format("      - {{id: a{}, queues: [{}], capacity: {{webhook: 1000}}}}\n", a, qs);
+      yaml +=
+          fmt::format("      - {{id: a{}, queues: [{}], capacity: {{webhook: 1000}}}}\n", a, qs);
     }
     std::vector<std::string> errors;
     cfg_ = *config::parse(yaml, errors);
@@ -125,7 +130,8 @@ void BM_StoreReadModifyWrite(benchmark::State& state) {
   c.mutable_summary()->set_subject("Order 5531");
   {
     auto b = store->begin();
-    for (int i = 0; i < 10000; ++i) b.put(router::Cf::kConversations, fmt::format("w/C{}", i), c.SerializeAsString());
+    for (int i = 0; i < 10000; ++i)
+      b.put(router::Cf::kConversations, fmt::format("w/C{}", i), c.SerializeAsString());
     (void)store->commit(b);
   }
   int64_t i = 0;

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "bench/bench.h"
+#include "bench/chaos.h"
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -103,6 +104,19 @@ int main(int argc, char** argv) {
                    "Conversations in state for the RSS and restart figures (0 = skip)")
       ->capture_default_str();
   bench->add_option("--out", bo.out_dir, "Directory for the JSON results")->capture_default_str();
+  bool chaos = false;
+  omniroute::bench::ChaosOptions co;
+  bench->add_flag(
+      "--chaos", chaos,
+      "Run the fault harness instead: SIGKILL the router, broker faults, desk and connector "
+      "restarts; exit 0 only if nothing was lost or duplicated");
+  bench->add_option("--chaos-messages", co.messages, "Fault harness: messages")
+      ->capture_default_str();
+  bench->add_option("--chaos-kills", co.router_kills, "Fault harness: router SIGKILLs")
+      ->capture_default_str();
+  bench->add_option("--chaos-faults", co.other_faults, "Fault harness: other faults")
+      ->capture_default_str();
+  bench->add_option("--chaos-seed", co.seed, "Fault harness: random seed")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
@@ -118,6 +132,14 @@ int main(int argc, char** argv) {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     bo.binary = n > 0 ? std::string(self, static_cast<size_t>(n)) : argv[0];
+    if (chaos) {
+      co.binary = bo.binary;
+      co.out_dir = bo.out_dir;
+      auto r = omniroute::bench::run_chaos(co);
+      fprintf(stdout, "%s\n", r.summary().c_str());
+      for (const auto& v : r.violations) fprintf(stdout, "  violation: %s\n", v.c_str());
+      return r.ok ? 0 : 1;
+    }
     return omniroute::bench::run(bo);
   }
   return 1;

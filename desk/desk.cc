@@ -40,14 +40,19 @@ void Desk::reject(const std::string& offer_id, const std::string& reason) {
 }
 
 std::string Desk::reply(const std::string& conversation_id, const std::string& text) {
+  std::string id = new_uuid();
+  reply(conversation_id, text, id);
+  return id;
+}
+
+void Desk::reply(const std::string& conversation_id, const std::string& text,
+                 const std::string& reply_id) {
   v1::AgentFrame f;
   auto* r = f.mutable_reply();
   r->set_conversation_id(conversation_id);
-  r->set_reply_id(new_uuid());
+  r->set_reply_id(reply_id);
   r->set_text_body(text);
-  std::string id = r->reply_id();
   enqueue(std::move(f));
-  return id;
 }
 
 void Desk::resolve(const std::string& conversation_id) {

@@ -55,6 +55,10 @@ class Desk {
   void reject(const std::string& offer_id, const std::string& reason);
   // Returns the reply id; the reply is re-sent until the router acknowledges it.
   std::string reply(const std::string& conversation_id, const std::string& text);
+  // With a reply id of the caller's choosing: the same id is published once, even across
+  // desk restarts.
+  void reply(const std::string& conversation_id, const std::string& text,
+             const std::string& reply_id);
   void resolve(const std::string& conversation_id);
   void set_presence(v1::Presence p);
   // Test hook: stop sending anything (heartbeats included), as a hung desk would.

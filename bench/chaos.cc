@@ -1,0 +1,381 @@
+#include "bench/chaos.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "connectors/webhook/callback_receiver.h"
+#include "desk/desk.h"
+#include "kafka/kafka.h"
+#include "omniroute/v1/store.pb.h"
+#include "router/store.h"
+
+namespace omniroute::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double secs(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+class Child {
+ public:
+  Child(std::string binary, std::vector<std::string> args)
+      : binary_(std::move(binary)), args_(std::move(args)) {}
+  ~Child() { stop(SIGKILL); }
+  void start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv{binary_.data()};
+      for (auto& a : args_) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary_.c_str(), argv.data());
+      _exit(127);
+    }
+  }
+  void stop(int sig) {
+    if (pid_ <= 0) return;
+    kill(pid_, sig);
+    int st;
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+  }
+
+ private:
+  std::string binary_;
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+};
+
+int free_port() {
+  zmq::context_t c;
+  zmq::socket_t s(c, zmq::socket_type::router);
+  s.bind("tcp://127.0.0.1:*");
+  std::string ep = s.get(zmq::sockopt::last_endpoint);
+  return std::stoi(ep.substr(ep.rfind(':') + 1));
+}
+
+// An auto-answering desk: accepts every offer and answers every customer message exactly
+// once, with the reply id derived from the message, so answers survive desk restarts.
+class ChaosDesk {
+ public:
+  ChaosDesk(const std::string& endpoint, const std::string& agent) {
+    auto cell = std::make_shared<desk::Desk*>(nullptr);
+    desk::Handler h;
+    h.on_offer = [cell](const v1::Offer& o) { (*cell)->accept(o.offer_id()); };
+    h.on_assignment = [cell](const v1::Assignment& a) {
+      std::set<std::string> answered;
+      for (const auto& m : a.history()) {
+        if (m.author() == v1::AUTHOR_AGENT) answered.insert(m.text_body());
+      }
+      for (const auto& m : a.history()) {
+        if (m.author() != v1::AUTHOR_CUSTOMER || answered.count("re:" + m.external_message_id()))
+          continue;
+        (*cell)->reply(a.conversation().conversation_id(), "re:" + m.external_message_id(),
+                       "r-" + m.external_message_id());
+      }
+    };
+    h.on_message = [cell](const v1::CustomerMessage& m) {
+      (*cell)->reply(m.conversation_id(), "re:" + m.message().external_message_id(),
+                     "r-" + m.message().external_message_id());
+    };
+    desk_ = std::make_unique<desk::Desk>(
+        desk::Options{endpoint, "acme", agent, "", "chaos-desk", v1::PRESENCE_AVAILABLE, 200}, h);
+    *cell = desk_.get();
+    desk_->start();
+  }
+  ~ChaosDesk() { desk_->stop(); }
+
+ private:
+  std::unique_ptr<desk::Desk> desk_;
+};
+
+}  // namespace
+
+std::string ChaosResult::summary() const {
+  return fmt::format(
+      "{}: {} messages posted ({} retried posts), {} router SIGKILLs, {} other faults, {} replies "
+      "delivered ({} harmless re-deliveries), {:.0f} s{}",
+      ok ? "PASS" : "FAIL", posted, post_retries, router_kills, faults, replies_received,
+      duplicate_deliveries, seconds,
+      violations.empty()
+          ? ""
+          : fmt::format("; {} violations, first: {}", violations.size(), violations[0]));
+}
+
+ChaosResult run_chaos(const ChaosOptions& o) {
+  ChaosResult res;
+  const auto started = Clock::now();
+  std::mt19937 rng(o.seed);
+  const std::string tmp =
+      (std::filesystem::temp_directory_path() / fmt::format("omniroute-chaos-{}", getpid()))
+          .string();
+  std::filesystem::create_directories(tmp);
+  std::string err;
+  auto cluster = kafka::EmbeddedCluster::start(3, err);
+  if (!cluster) {
+    res.violations.push_back("embedded cluster: " + err);
+    return res;
+  }
+  const std::string secret = "chaos-secret";
+  connectors::webhook::CallbackReceiver receiver(secret);
+  const int web_port = free_port(), agent_port = free_port();
+  const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", agent_port);
+  const int capacity = std::min(1000, o.customers / o.agents * 2 + 10);
+  std::string yaml =
+      fmt::format(R"(log_level: error
+kafka: {{brokers: "{}", partitions: 3, replication_factor: 1}}
+state: {{dir: "{}/state"}}
+router: {{agent_endpoint: "{}", heartbeat_interval_ms: 100, heartbeat_timeout_ms: 600, offer_timeout_ms: 5000}}
+connectors:
+  webhook: {{listen: "127.0.0.1:{}", publish_timeout_ms: 5000, initial_backoff_ms: 50, max_backoff_ms: 1000,
+             max_attempts: 1000, delivery_timeout_ms: 2000}}
+workspaces:
+  - id: acme
+    queues: [{{id: general}}]
+    inboxes: [{{id: api, channel: webhook, queue: general, settings: {{secret: "{}", callback_url: "{}"}}}}]
+    agents:
+)",
+                  cluster->bootstraps(), tmp, endpoint, web_port, secret, receiver.url());
+  for (int a = 0; a < o.agents; ++a)
+    yaml += fmt::format("      - {{id: a{}, capacity: {{webhook: {}}}}}\n", a, capacity);
+  std::vector<std::string> errors;
+  auto cfg = config::parse(yaml, errors);
+  if (!cfg) {
+    res.violations.push_back("config: " + errors.front());
+    return res;
+  }
+  for (const auto& t : cfg->all_topics()) (void)cluster->create_topic(t, 3, 1, err);
+  const std::string cfg_path = tmp + "/omniroute.yaml";
+  std::ofstream(cfg_path) << yaml;
+
+  Child router(o.binary, {"router", "--config", cfg_path});
+  Child connector(o.binary, {"connect", "--config", cfg_path});
+  router.start();
+  connector.start();
+  std::mutex desks_mu;
+  std::vector<std::unique_ptr<ChaosDesk>> desks;
+  for (int a = 0; a < o.agents; ++a)
+    desks.push_back(std::make_unique<ChaosDesk>(endpoint, fmt::format("a{}", a)));
+
+  // Customers: one poster, in order, retrying each message until the connector says 202,
+  // as an integrator would. Per customer the order of messages is the order posted.
+  std::atomic<int> posted{0}, retries{0};
+  std::atomic<bool> posting_failed{false};
+  const std::string url = fmt::format("http://127.0.0.1:{}/v1/webhook/acme/api/messages", web_port);
+  std::thread poster([&] {
+    for (int i = 0; i < o.messages && !posting_failed; ++i) {
+      v1::InboundMessage m;
+      m.set_external_message_id(fmt::format("m{}", i));
+      m.set_customer_handle(fmt::format("cust{}", i % o.customers));
+      m.set_text_body(fmt::format("message {}", i));
+      std::string body;
+      (void)google::protobuf::util::MessageToJsonString(m, &body);
+      const auto t0 = Clock::now();
+      while (connectors::webhook::post_signed(url, secret, body, nullptr, 10000) != 202) {
+        ++retries;
+        if (secs(Clock::now() - t0) > 120) {
+          posting_failed = true;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      ++posted;
+    }
+  });
+
+  // Faults, spread over the stream.
+  const int total_faults = o.router_kills + o.other_faults;
+  std::vector<int> kinds;
+  for (int k = 0; k < o.router_kills; ++k) kinds.push_back(0);
+  for (int k = 0; k < o.other_faults; ++k) kinds.push_back(1 + k % 5);
+  std::shuffle(kinds.begin(), kinds.end(), rng);
+  for (int f = 0; f < total_faults && !posting_failed; ++f) {
+    const int at =
+        static_cast<int>(static_cast<int64_t>(o.messages) * (f + 1) / (total_faults + 1));
+    while (posted < at && !posting_failed)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // a random moment
+    switch (kinds[static_cast<size_t>(f)]) {
+      case 0:
+        router.stop(SIGKILL);
+        router.start();
+        ++res.router_kills;
+        break;
+      case 1: {  // a broker goes away for a while
+        const int b = 1 + static_cast<int>(rng() % 3);
+        cluster->set_broker_down(b, true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+        cluster->set_broker_down(b, false);
+        break;
+      }
+      case 2:  // produce requests fail with retriable errors
+        cluster->push_request_errors(0 /* Produce */, {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                                       RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                                       RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS});
+        break;
+      case 3: {  // latency
+        const int b = 1 + static_cast<int>(rng() % 3);
+        cluster->set_broker_rtt(b, 100);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        cluster->set_broker_rtt(b, 0);
+        break;
+      }
+      case 4: {  // a desk dies mid-offer or mid-conversation and comes back
+        const size_t d = rng() % desks.size();
+        {
+          std::lock_guard lock(desks_mu);
+          desks[d].reset();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 800));
+        std::lock_guard lock(desks_mu);
+        desks[d] = std::make_unique<ChaosDesk>(endpoint, fmt::format("a{}", d));
+        break;
+      }
+      case 5:  // the connector restarts (killed: in-flight requests are lost, customers retry)
+        connector.stop(SIGKILL);
+        connector.start();
+        break;
+    }
+    ++res.faults;
+  }
+  poster.join();
+  res.faults -= res.router_kills;
+  res.posted = posted;
+  res.post_retries = retries;
+  if (posting_failed) res.violations.push_back("a message could not be posted for 120 s");
+
+  // Every message answered at the customer's side.
+  auto distinct_replies = [&] {
+    std::set<std::string> texts;
+    for (const auto& m : receiver.received()) texts.insert(m.text_body());
+    return texts;
+  };
+  const auto wait_t0 = Clock::now();
+  while (distinct_replies().size() < static_cast<size_t>(o.messages) &&
+         secs(Clock::now() - wait_t0) < o.timeout_s) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  {
+    std::lock_guard lock(desks_mu);
+    desks.clear();
+  }
+  router.stop(SIGTERM);
+  connector.stop(SIGTERM);
+
+  const auto replies = receiver.received();
+  res.replies_received = replies.size();
+  res.duplicate_deliveries = receiver.duplicates();
+  std::map<std::string, int> reply_count;
+  for (const auto& m : replies) reply_count[m.text_body()]++;
+  for (int i = 0; i < o.messages; ++i) {
+    const auto it = reply_count.find(fmt::format("re:m{}", i));
+    if (it == reply_count.end()) {
+      res.violations.push_back(
+          fmt::format("message m{} was never answered at the customer's side", i));
+    } else if (it->second != 1) {
+      res.violations.push_back(
+          fmt::format("the answer to m{} arrived {} times with distinct ids", i, it->second));
+    }
+  }
+
+  // The router's state, compared with what a run without faults must hold: one conversation
+  // per customer, holding exactly that customer's messages in the order posted, each
+  // answered once, accepted once.
+  auto store = router::Store::open_read_only(tmp + "/state", err);
+  if (!store) {
+    res.violations.push_back("state: " + err);
+  } else {
+    std::map<std::string, std::vector<std::string>> by_customer;
+    size_t conversations = 0;
+    store->scan(router::Cf::kConversations, "acme/", [&](std::string_view k, std::string_view v) {
+      ++conversations;
+      v1::store::Conversation c;
+      c.ParseFromArray(v.data(), static_cast<int>(v.size()));
+      if (c.accepted_count() != 1) {
+        res.violations.push_back(fmt::format("{} accepted {} times", k, c.accepted_count()));
+      }
+      std::vector<std::string> customer_ids;
+      std::multiset<std::string> answers;
+      store->scan(router::Cf::kMessages, std::string(k) + "/",
+                  [&](std::string_view, std::string_view mv) {
+                    v1::ConversationMessage m;
+                    m.ParseFromArray(mv.data(), static_cast<int>(mv.size()));
+                    if (m.author() == v1::AUTHOR_CUSTOMER)
+                      customer_ids.push_back(m.external_message_id());
+                    else
+                      answers.insert(m.text_body());
+                    return true;
+                  });
+      for (const auto& id : customer_ids) {
+        if (answers.count("re:" + id) != 1) {
+          res.violations.push_back(
+              fmt::format("{}: {} answered {} times in state", k, id, answers.count("re:" + id)));
+        }
+      }
+      if (answers.size() != customer_ids.size()) {
+        res.violations.push_back(
+            fmt::format("{}: {} answers for {} messages", k, answers.size(), customer_ids.size()));
+      }
+      by_customer[c.summary().customer_handle()] = customer_ids;
+      return true;
+    });
+    if (conversations != static_cast<size_t>(std::min(o.customers, o.messages))) {
+      res.violations.push_back(fmt::format("{} conversations, expected {}", conversations,
+                                           std::min(o.customers, o.messages)));
+    }
+    for (int c = 0; c < std::min(o.customers, o.messages); ++c) {
+      std::vector<std::string> expected;
+      for (int i = c; i < o.messages; i += o.customers) expected.push_back(fmt::format("m{}", i));
+      const auto& got = by_customer[fmt::format("cust{}", c)];
+      if (got != expected) {
+        res.violations.push_back(
+            fmt::format("cust{}: history has {} messages, differs from the {} posted", c,
+                        got.size(), expected.size()));
+      }
+    }
+  }
+  if (res.violations.size() > 50) res.violations.resize(50);
+  res.ok = res.violations.empty();
+  res.seconds = secs(Clock::now() - started);
+  if (!o.out_dir.empty()) {
+    std::filesystem::create_directories(o.out_dir);
+    nlohmann::json j = {{"ok", res.ok},
+                        {"messages", o.messages},
+                        {"customers", o.customers},
+                        {"agents", o.agents},
+                        {"posted", res.posted},
+                        {"post_retries", res.post_retries},
+                        {"router_kills", res.router_kills},
+                        {"other_faults", res.faults},
+                        {"replies_received", res.replies_received},
+                        {"duplicate_deliveries", res.duplicate_deliveries},
+                        {"seconds", res.seconds},
+                        {"violations", res.violations},
+                        {"seed", o.seed}};
+    std::ofstream(o.out_dir + "/chaos-latest.json") << j.dump(2) << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(tmp, ec);
+  return res;
+}
+
+}  // namespace omniroute::bench

@@ -1,0 +1,38 @@
+// The fault harness: a stream of customer messages through real processes (router and
+// webhook connector as child processes, the embedded Kafka cluster, desks over ZeroMQ)
+// while faults are injected, then checks that nothing was lost or duplicated.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace omniroute::bench {
+
+struct ChaosOptions {
+  int messages = 100000;
+  int customers = 2000;
+  int agents = 8;
+  int router_kills = 20;
+  int other_faults = 20;  // broker down/up, request errors, latency, desk kills, connector restarts
+  unsigned seed = 1;
+  std::string binary;   // omniroute binary for the child processes
+  std::string out_dir;  // where chaos-latest.json goes ("" = nowhere)
+  int timeout_s = 1800;
+};
+
+struct ChaosResult {
+  bool ok = false;
+  std::vector<std::string> violations;
+  int posted = 0;
+  int post_retries = 0;
+  int router_kills = 0;
+  int faults = 0;
+  size_t replies_received = 0;
+  size_t duplicate_deliveries = 0;  // same X-Omniroute-Delivery-Id seen again (harmless)
+  double seconds = 0;
+  std::string summary() const;
+};
+
+ChaosResult run_chaos(const ChaosOptions& o);
+
+}  // namespace omniroute::bench
