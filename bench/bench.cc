@@ -410,7 +410,7 @@ json zeromq_baseline(const Options& o) {
 struct Timeline {
   explicit Timeline(size_t n) : sent(n, 0), received(n, 0), replied(n, 0), outbound(n, 0) {}
   std::vector<int64_t> sent, received, replied, outbound;  // steady ns; 0 = not yet
-  std::atomic<int64_t> received_count{0}, outbound_count{0};
+  std::atomic<int64_t> received_count{0}, outbound_count{0}, replied_count{0};
 };
 
 int64_t index_of(const std::string& s, size_t prefix) {
@@ -524,8 +524,10 @@ int run(const Options& o) {
   hooks.message = [&](const std::string& ext, Clock::time_point t) { mark(index_of(ext, 1), t); };
   hooks.reply_sent = [&](const std::string& text, Clock::time_point t) {
     int64_t i = index_of(text, 4);
-    if (i >= 0 && static_cast<size_t>(i) < tl.replied.size())
+    if (i >= 0 && static_cast<size_t>(i) < tl.replied.size()) {
       tl.replied[static_cast<size_t>(i)] = t.time_since_epoch().count();
+      ++tl.replied_count;
+    }
   };
   DeskPoolOptions dpo;
   dpo.endpoint = endpoint;
@@ -622,7 +624,7 @@ int run(const Options& o) {
   // way out) drain, so this phase measures the steady state and not the queue behind it.
   {
     const auto t0 = Clock::now();
-    while (secs(Clock::now() - t0) < 60 && tl.outbound_count < tl.received_count) {
+    while (secs(Clock::now() - t0) < 60 && tl.outbound_count < tl.replied_count) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -646,7 +648,7 @@ int run(const Options& o) {
 
   // Replies: desk send -> OutboundMessage readable on Kafka.
   const auto wait_out = Clock::now();
-  while (secs(Clock::now() - wait_out) < 30 && tl.outbound_count < tl.received_count) {
+  while (secs(Clock::now() - wait_out) < 30 && tl.outbound_count < tl.replied_count) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   // Measured in the fixed-rate phase: at full speed it is only the length of the queue.

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/support.h"
 
@@ -82,6 +83,28 @@ TEST(Cli, UpDemoDeliversEveryMessageAndExitsZero) {
   EXPECT_EQ(i.code, 0) << i.out;
   EXPECT_NE(i.out.find("CONVERSATION_STATE_RESOLVED"), std::string::npos) << i.out;
   EXPECT_NE(i.out.find("STATE_SENT"), std::string::npos) << i.out;
+}
+
+TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
+  TempDir dir;
+  Result r = run(fmt::format("bench -n 2000 --workspaces 1 --conversations 200 --agents 4 --fixed-rate-seconds 1 "
+                             "--state-conversations 2000 --out {}",
+                             dir.path()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream in(dir.file("latest.json"));
+  ASSERT_TRUE(in.good());
+  auto j = nlohmann::json::parse(in);
+  for (const char* key : {"machine", "commit", "config", "baseline_kafka", "baseline_rocksdb", "baseline_zeromq",
+                          "end_to_end", "large_state", "summary"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["end_to_end"]["received"].get<int>(), 2000);
+  EXPECT_GT(j["summary"]["end_to_end_msgs_per_s"].get<double>(), 0);
+  EXPECT_GT(j["summary"]["ratio_end_to_end_to_slowest_baseline"].get<double>(), 0);
+  EXPECT_EQ(j["end_to_end"]["publish_to_offer"]["count"].get<int>(), 200);
+  EXPECT_GT(j["large_state"]["restart_to_processing_seconds"].get<double>(), 0);
+  EXPECT_GT(j["large_state"]["router_rss_bytes"].get<double>(), 0);
+  EXPECT_NE(r.out.find("ratio end to end / slowest baseline"), std::string::npos);
 }
 
 }  // namespace
