@@ -60,6 +60,9 @@ std::unique_ptr<Store> Store::open(const std::string& dir, bool sync, std::strin
   opts.db_write_buffer_size = kMemtableBudget;
   opts.max_total_wal_size = 2 * kMemtableBudget;
   opts.keep_log_file_num = 3;
+  // After a crash the WAL is replayed into memtables and left there (it is still in the
+  // WAL), instead of being flushed to new files before the router may start.
+  opts.avoid_flush_during_recovery = true;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status st = rocksdb::DB::Open(opts, dir, descriptors(), &handles, &db);

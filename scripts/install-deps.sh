@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and integrators' examples
   kcat python3 python3-zmq python3-confluent-kafka python3-protobuf procps
+  # used by the README's walk-through
+  curl openssl
 )
 
 missing=()
