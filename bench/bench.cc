@@ -19,6 +19,7 @@
 
 #include "bench/desk_pool.h"
 #include "bench/stats.h"
+#include "common/child_process.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -122,36 +123,6 @@ workspaces:
   }
   return out;
 }
-
-class ChildRouter {
- public:
-  ChildRouter(std::string binary, std::string config)
-      : binary_(std::move(binary)), config_(std::move(config)) {}
-  ~ChildRouter() { stop(SIGKILL); }
-  void start() {
-    started_ = Clock::now();
-    pid_ = fork();
-    if (pid_ == 0) {
-      execl(binary_.c_str(), binary_.c_str(), "router", "--config", config_.c_str(), "--log-level",
-            "warn", nullptr);
-      _exit(127);
-    }
-  }
-  void stop(int sig) {
-    if (pid_ <= 0) return;
-    kill(pid_, sig);
-    int st;
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-  }
-  pid_t pid() const { return pid_; }
-  Clock::time_point started() const { return started_; }
-
- private:
-  std::string binary_, config_;
-  pid_t pid_ = -1;
-  Clock::time_point started_;
-};
 
 bool produce_blocking(
     kafka::Producer& p, const std::string& topic, const std::string& key, const std::string& value,
@@ -503,7 +474,7 @@ int run(const Options& o) {
   }
   const std::string cfg_path = tmp + "/omniroute.yaml";
   std::ofstream(cfg_path) << bench_config(o, kc.brokers, state_dir, endpoint, per_agent * 2 + 1);
-  ChildRouter router(o.binary, cfg_path);
+  ChildProcess router(o.binary, {"router", "--config", cfg_path, "--log-level", "warn"});
   router.start();
 
   const int64_t fixed_budget = static_cast<int64_t>(o.messages) * 2 + 1000000;
@@ -735,7 +706,7 @@ int run(const Options& o) {
     }
     const double fill_s = secs(Clock::now() - fill_t0);
     // Restart: process start -> a new message offered to a desk.
-    ChildRouter big_router(o.binary, big_cfg);
+    ChildProcess big_router(o.binary, {"router", "--config", big_cfg, "--log-level", "warn"});
     Clock::time_point offered{};
     DeskPool::Hooks h2;
     std::atomic<bool> got{false};

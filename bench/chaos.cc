@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "common/child_process.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "connectors/webhook/callback_receiver.h"
@@ -34,35 +35,6 @@ using Clock = std::chrono::steady_clock;
 double secs(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
-
-class Child {
- public:
-  Child(std::string binary, std::vector<std::string> args)
-      : binary_(std::move(binary)), args_(std::move(args)) {}
-  ~Child() { stop(SIGKILL); }
-  void start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv{binary_.data()};
-      for (auto& a : args_) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(binary_.c_str(), argv.data());
-      _exit(127);
-    }
-  }
-  void stop(int sig) {
-    if (pid_ <= 0) return;
-    kill(pid_, sig);
-    int st;
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-  }
-
- private:
-  std::string binary_;
-  std::vector<std::string> args_;
-  pid_t pid_ = -1;
-};
 
 int free_port() {
   zmq::context_t c;
@@ -166,8 +138,8 @@ workspaces:
   const std::string cfg_path = tmp + "/omniroute.yaml";
   std::ofstream(cfg_path) << yaml;
 
-  Child router(o.binary, {"router", "--config", cfg_path});
-  Child connector(o.binary, {"connect", "--config", cfg_path});
+  ChildProcess router(o.binary, {"router", "--config", cfg_path});
+  ChildProcess connector(o.binary, {"connect", "--config", cfg_path});
   router.start();
   connector.start();
   std::mutex desks_mu;

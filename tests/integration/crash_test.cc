@@ -12,39 +12,13 @@
 #include <fmt/format.h>
 
 #include "cli/stack.h"
+#include "common/child_process.h"
 #include "omniroute/v1/store.pb.h"
 #include "router/store.h"
 #include "tests/integration/harness.h"
 
 namespace omniroute::testing {
 namespace {
-
-class RouterProcess {
- public:
-  explicit RouterProcess(std::string config) : config_(std::move(config)) {}
-  ~RouterProcess() { kill(SIGKILL); }
-  void start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string bin = omniroute_binary();
-      execl(bin.c_str(), bin.c_str(), "router", "--config", config_.c_str(), "--log-level", "warn",
-            nullptr);
-      _exit(127);
-    }
-  }
-  int kill(int sig) {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, sig);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  std::string config_;
-  pid_t pid_ = -1;
-};
 
 TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   constexpr int kCustomers = 200, kPerCustomer = 5, kMessages = kCustomers * kPerCustomer;
@@ -68,7 +42,7 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   const std::string cfg_path = dir.file("omniroute.yaml");
   std::ofstream(cfg_path) << config_yaml(p);
 
-  RouterProcess router(cfg_path);
+  ChildProcess router(omniroute_binary(), {"router", "--config", cfg_path, "--log-level", "warn"});
   router.start();
   std::vector<std::unique_ptr<RecordingDesk>> desks;
   for (const auto& a : p.agents) {
@@ -101,7 +75,7 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
     if (i == 300 || i == 650) {
       producer->flush(5000);
       std::this_thread::sleep_for(std::chrono::milliseconds(100 + 37 * kills));  // mid-processing
-      int status = router.kill(SIGKILL);
+      int status = router.stop(SIGKILL);
       ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
           << "router was not running: " << status;
       // The kill landed mid-stream: some but not all messages were routed.
@@ -138,7 +112,7 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
     return messages == kMessages && assigned == kCustomers;
   };
   ASSERT_TRUE(wait_until(complete, std::chrono::seconds(90)));
-  router.kill(SIGTERM);
+  router.stop(SIGTERM);
 
   auto store = router::Store::open_read_only(p.state_dir, err);
   ASSERT_TRUE(store) << err;

@@ -1,0 +1,34 @@
+// A child process started with fork/exec and stopped with a signal: the router and
+// connector processes of benchmarks, the fault harness and crash tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace omniroute {
+
+class ChildProcess {
+ public:
+  ChildProcess(std::string binary, std::vector<std::string> args)
+      : binary_(std::move(binary)), args_(std::move(args)) {}
+  ~ChildProcess() { stop(9); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void start();
+  // Sends `signal` and waits for the process; returns its wait status (-1 if not running).
+  int stop(int signal);
+  pid_t pid() const { return pid_; }
+  std::chrono::steady_clock::time_point started() const { return started_; }
+
+ private:
+  std::string binary_;
+  std::vector<std::string> args_;
+  pid_t pid_ = -1;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace omniroute
