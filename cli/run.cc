@@ -246,7 +246,12 @@ int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
       fmt::print(stderr, "no agent state for {}/{}\n", ws, id);
       return 1;
     }
-    fmt::print("{}\n", to_json(a));
+    fmt::print("{}\nholds:", to_json(a));
+    store->scan(Cf::kAgents, ws + "/" + id + "/", [&](std::string_view k, std::string_view) {
+      fmt::print(" {}", k.substr(ws.size() + id.size() + 2));
+      return true;
+    });
+    fmt::print("\n");
     return 0;
   }
   v1::store::Conversation conv;

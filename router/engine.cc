@@ -69,17 +69,20 @@ void Engine::load() {
       v1::store::Agent rec;
       if (store_.get(Cf::kAgents, ckey(ws.id, a.id), &v) && rec.ParseFromString(v)) {
         rt.idle_since_ms = rec.idle_since_ms();
-        for (const auto& cid : rec.conversation_ids()) {
-          std::string cv;
-          Conversation c;
-          if (!store_.get(Cf::kConversations, ckey(ws.id, cid), &cv) || !c.ParseFromString(cv))
-            continue;
-          rt.hold(cid, c.summary().channel());
-          if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
-            add_timer(c.offer_expires_at_ms(), {TimerKind::kOfferExpiry, ws.id, cid, c.offer_id()});
-          }
-        }
       }
+      const std::string held = ckey(ws.id, a.id) + "/";
+      store_.scan(Cf::kAgents, held, [&](std::string_view k, std::string_view) {
+        const std::string cid(k.substr(held.size()));
+        std::string cv;
+        Conversation c;
+        if (!store_.get(Cf::kConversations, ckey(ws.id, cid), &cv) || !c.ParseFromString(cv))
+          return true;
+        rt.hold(cid, c.summary().channel());
+        if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
+          add_timer(c.offer_expires_at_ms(), {TimerKind::kOfferExpiry, ws.id, cid, c.offer_id()});
+        }
+        return true;
+      });
       agents_[ckey(ws.id, a.id)] = std::move(rt);
     }
   }
@@ -186,7 +189,6 @@ void Engine::save_agent(Store::Batch& b, const AgentRt& a) {
   rec.set_agent_id(a.cfg->id);
   rec.set_workspace_id(a.workspace);
   rec.set_idle_since_ms(a.idle_since_ms);
-  for (const auto& [cid, ch] : a.conversations) rec.add_conversation_ids(cid);
   b.put(Cf::kAgents, ckey(a.workspace, a.cfg->id), rec.SerializeAsString());
 }
 
@@ -305,14 +307,16 @@ void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEv
   e.set_channel(c.summary().channel());
   // Decisions at info; per-message events (replies, delivery states) at debug, so a busy
   // router does not spend itself on logging.
-  const auto level = kind == v1::RoutingEvent::KIND_REPLIED || kind == v1::RoutingEvent::KIND_DELIVERY
-                         ? spdlog::level::debug
-                         : spdlog::level::info;
+  const auto level =
+      kind == v1::RoutingEvent::KIND_REPLIED || kind == v1::RoutingEvent::KIND_DELIVERY
+          ? spdlog::level::debug
+          : spdlog::level::info;
   if (log_->should_log(level)) {
-    log_->log(level, "{}/{} {} {}{}{}", c.summary().workspace_id(), c.summary().conversation_id(),
-              v1::RoutingEvent::Kind_Name(kind).substr(5),
-              agent_id.empty() ? "" : "agent=" + agent_id + " ", reason,
-              candidates.empty() ? "" : fmt::format(" candidates=[{}]", fmt::join(candidates, ",")));
+    log_->log(
+        level, "{}/{} {} {}{}{}", c.summary().workspace_id(), c.summary().conversation_id(),
+        v1::RoutingEvent::Kind_Name(kind).substr(5),
+        agent_id.empty() ? "" : "agent=" + agent_id + " ", reason,
+        candidates.empty() ? "" : fmt::format(" candidates=[{}]", fmt::join(candidates, ",")));
   }
   produce(b, cfg_.kafka.topics.routing, c.summary().workspace_id(), e.SerializeAsString());
 }
@@ -574,7 +578,8 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
   for (auto it = q.begin(); it != q.end() && room_left();) {
     const v1::Channel ch = std::get<3>(*it);
     // Skip without reading the conversation when nobody has room on its channel.
-    if (std::none_of(pool.begin(), pool.end(), [ch](const AgentRt* a) { return a->has_room(ch); })) {
+    if (std::none_of(pool.begin(), pool.end(),
+                     [ch](const AgentRt* a) { return a->has_room(ch); })) {
       ++it;
       continue;
     }
@@ -624,6 +629,7 @@ void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a,
   c.set_offer_expires_at_ms(now + cfg_.router.offer_timeout_ms);
   save_conversation(b, c);
   a.hold(c.summary().conversation_id(), c.summary().channel());
+  b.put(Cf::kAgents, ckey(a.workspace, a.cfg->id) + "/" + c.summary().conversation_id(), "");
   a.idle_since_ms = now;
   save_agent(b, a);
   add_timer(c.offer_expires_at_ms(),
@@ -637,6 +643,7 @@ void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a,
 
 void Engine::release(Store::Batch& b, AgentRt& a, const std::string& conversation_id) {
   a.drop(conversation_id);
+  b.del(Cf::kAgents, ckey(a.workspace, a.cfg->id) + "/" + conversation_id);
   a.idle_since_ms = clock_.now_ms();
   save_agent(b, a);
 }
@@ -824,9 +831,7 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
       c.agent_id() != a.cfg->id) {
     return;  // stale reject: nothing to undo
   }
-  a.drop(cid);
-  a.idle_since_ms = clock_.now_ms();
-  save_agent(b, a);
+  release(b, a, cid);
   c.add_rejected_by(a.cfg->id);
   routing_event(b, c, v1::RoutingEvent::KIND_REJECTED, a.cfg->id,
                 "rejected: " + m.reason().substr(0, 200));

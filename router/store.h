@@ -21,7 +21,7 @@ enum class Cf : size_t {
   kMessages,       // <ws>/<conversation>/<seq:010> -> ConversationMessage
   kThreads,        // <ws>/<inbox>/<thread key> -> conversation id
   kDedup,          // m/<ws>/<inbox>/<external id>, r/<ws>/<agent>/<reply id> -> DedupEntry
-  kAgents,         // <ws>/<agent> -> Agent
+  kAgents,         // <ws>/<agent> -> Agent; <ws>/<agent>/<conversation> -> "" while held
   kOutbox,         // <seq:020> -> OutboxEntry
   kQueue,          // <ws>/<queue>/<prio:03>/<seq:020> -> conversation id
   kOutboundIndex,  // <ws>/<outbound id> -> DedupEntry (conversation, seq)
