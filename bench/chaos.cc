@@ -69,7 +69,7 @@ class ChaosDesk {
                      "r-" + m.message().external_message_id());
     };
     desk_ = std::make_unique<desk::Desk>(
-        desk::Options{endpoint, "acme", agent, "", "chaos-desk", v1::PRESENCE_AVAILABLE, 200}, h);
+        desk::Options{endpoint, "acme", agent, "", "chaos-desk", v1::PRESENCE_AVAILABLE, 1000}, h);
     *cell = desk_.get();
     desk_->start();
   }

@@ -718,6 +718,13 @@ void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& 
     error_to(rid, v1::Error::CODE_UNAUTHORIZED, "unknown agent or bad token", {});
     return;
   }
+  const int64_t now = clock_.now_ms();
+  if (a->routing_id == rid && now - a->welcomed_at_ms < cfg_.router.heartbeat_timeout_ms) {
+    // The desk repeats Hello while its Welcome is on the way: another Welcome (the agent's
+    // whole state) per repeat would pile up in the socket. The session stays as it is.
+    a->last_seen_ms = now;
+    return;
+  }
   if (!a->routing_id.empty() && a->routing_id != rid) sessions_.erase(a->routing_id);
   sessions_.erase(rid);  // a connection re-saying Hello as another agent drops the old binding
   for (auto& [k, other] : agents_) {
@@ -726,7 +733,7 @@ void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& 
   a->routing_id = rid;
   sessions_[rid] = ckey(a->workspace, a->cfg->id);
   a->presence = h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
-  a->last_seen_ms = a->last_sent_ms = clock_.now_ms();
+  a->last_seen_ms = a->last_sent_ms = a->welcomed_at_ms = now;
   log_->info("{}/{} desk connected ({}), {} open conversations", a->workspace, a->cfg->id,
              h.desk().substr(0, 64), a->conversations.size());
   v1::AgentFrame f;

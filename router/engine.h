@@ -94,6 +94,7 @@ class Engine {
     int64_t last_seen_ms = 0;
     int64_t last_sent_ms = 0;
     int64_t idle_since_ms = 0;
+    int64_t welcomed_at_ms = 0;                        // last Welcome sent on routing_id
     std::map<std::string, v1::Channel> conversations;  // offered or assigned
     std::map<v1::Channel, int> load;                   // conversations per channel
     bool online() const { return !routing_id.empty() && presence == v1::PRESENCE_AVAILABLE; }
@@ -176,9 +177,9 @@ class Engine {
   Store& store_;
   Clock& clock_;
   log::Logger log_;
-  std::map<std::string, AgentRt> agents_;             // "<ws>/<agent>"
-  std::map<std::string, std::string> sessions_;       // routing id -> "<ws>/<agent>"
-  std::map<std::string, std::set<QueueKey>> queues_;  // "<ws>/<queue>"
+  std::map<std::string, AgentRt> agents_;                      // "<ws>/<agent>"
+  std::map<std::string, std::string> sessions_;                // routing id -> "<ws>/<agent>"
+  std::map<std::string, std::set<QueueKey>> queues_;           // "<ws>/<queue>"
   std::map<std::string, std::vector<AgentRt*>> queue_agents_;  // "<ws>/<queue>" -> who serves it
   std::multimap<int64_t, Timer> timers_;
   std::map<std::string, uint64_t> seqs_;  // cached id counters

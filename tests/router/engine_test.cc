@@ -367,6 +367,16 @@ TEST_F(EngineTest, UnknownWorkspaceGoesToTheDlq) {
   EXPECT_EQ(outbox_[0].entry.topic(), "omni.dlq");
 }
 
+TEST_F(EngineTest, RepeatedHelloOnTheSameConnectionGetsOneWelcome) {
+  hello("d1", "alice");
+  hello("d1", "alice");
+  hello("d1", "alice");
+  EXPECT_EQ(take("d1", K::kWelcome).size(), 1u);
+  tick(5000);  // after the heartbeat timeout a Hello is a resync again
+  hello("d1", "alice");
+  EXPECT_EQ(take("d1", K::kWelcome).size(), 1u);
+}
+
 TEST_F(EngineTest, HelloWithUnknownAgentIsRefused) {
   hello("d1", "mallory");
   auto errs = take("d1", K::kError);
