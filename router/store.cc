@@ -63,25 +63,31 @@ std::unique_ptr<Store> Store::open(const std::string& dir, bool sync, std::strin
   // After a crash the WAL is replayed into memtables and left there (it is still in the
   // WAL), instead of being flushed to new files before the router may start.
   opts.avoid_flush_during_recovery = true;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status st = rocksdb::DB::Open(opts, dir, descriptors(), &handles, &db);
-  if (!st.ok()) {
-    err = st.ToString();
-    return nullptr;
-  }
-  std::unique_ptr<Store> s(new Store());
-  s->db_.reset(db);
-  for (size_t i = 0; i < handles.size(); ++i) s->handles_[i] = handles[i];
-  s->write_options_.sync = sync;
+  auto s = open_with(
+      [&](auto& handles, rocksdb::DB** db) {
+        return rocksdb::DB::Open(opts, dir, descriptors(), &handles, db);
+      },
+      err);
+  if (s) s->write_options_.sync = sync;
   return s;
 }
 
 std::unique_ptr<Store> Store::open_read_only(const std::string& dir, std::string& err) {
   rocksdb::DBOptions opts;
+  return open_with(
+      [&](auto& handles, rocksdb::DB** db) {
+        return rocksdb::DB::OpenForReadOnly(opts, dir, descriptors(), &handles, db);
+      },
+      err);
+}
+
+std::unique_ptr<Store> Store::open_with(
+    const std::function<rocksdb::Status(std::vector<rocksdb::ColumnFamilyHandle*>&, rocksdb::DB**)>&
+        opener,
+    std::string& err) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  rocksdb::Status st = rocksdb::DB::OpenForReadOnly(opts, dir, descriptors(), &handles, &db);
+  rocksdb::Status st = opener(handles, &db);
   if (!st.ok()) {
     err = st.ToString();
     return nullptr;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
@@ -74,6 +75,10 @@ class Store {
 
  private:
   Store() = default;
+  static std::unique_ptr<Store> open_with(
+      const std::function<rocksdb::Status(std::vector<rocksdb::ColumnFamilyHandle*>&,
+                                          rocksdb::DB**)>& opener,
+      std::string& err);
   rocksdb::ColumnFamilyHandle* h(Cf cf) const { return handles_[static_cast<size_t>(cf)]; }
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
