@@ -131,17 +131,16 @@ void Router::run(const std::atomic<bool>& stop) {
     zmq::poll(items, 3, std::chrono::milliseconds(timeout));
     if (items[1].revents & ZMQ_POLLIN) drain_fd(kafka_fd_);
     if (items[2].revents & ZMQ_POLLIN) drain_fd(ack_fd_);
-    step(true);
+    step();
     // librdkafka signals the fd only when its queue turns non-empty, so keep stepping
     // while a step filled its batch.
     more = last_step_full_;
   }
 }
 
-void Router::step(bool) {
+void Router::step() {
   Store::Batch b = store_->begin();
   const size_t max = static_cast<size_t>(cfg_.router.max_batch);
-  size_t inputs = 0;
   last_step_full_ = false;
 
   auto msgs = consumer_->poll(max, 0);
@@ -152,7 +151,6 @@ void Router::step(bool) {
       continue;
     }
     engine_->apply_record(b, m.topic(), m.partition(), m.offset(), m.key(), m.value());
-    ++inputs;
   }
 
   for (size_t n = 0; n < max; ++n) {
@@ -167,7 +165,6 @@ void Router::step(bool) {
       if (!extra.more()) break;
     }
     engine_->apply_desk(b, rid.to_string(), body.to_string_view());
-    ++inputs;
     if (n + 1 == max) last_step_full_ = true;
   }
 
@@ -213,7 +210,6 @@ void Router::step(bool) {
     unqueued_.clear();
   }
   send_outbox(std::move(out));
-  (void)inputs;
 }
 
 }  // namespace omniroute::router

@@ -34,7 +34,7 @@ class Router {
   const Engine& engine() const { return *engine_; }
 
  private:
-  void step(bool kafka_ready);
+  void step();
   bool last_step_full_ = false;
   void send_outbox(std::vector<OutboxRecord> records);
 

@@ -1,7 +1,5 @@
 #include "connectors/webhook/callback_receiver.h"
 
-#include <curl/curl.h>
-
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <boost/asio.hpp>
@@ -17,40 +15,11 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-namespace {
-size_t append_body(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-}  // namespace
-
 int post_signed(const std::string& url, const std::string& secret, const std::string& body,
                 std::string* response, long timeout_ms) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-  if (!curl) return 0;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  std::string sig;
-  if (!secret.empty()) {
-    sig = fmt::format("{}: {}", kSignatureHeader, sign(secret, body));
-    headers = curl_slist_append(headers, sig.c_str());
-  }
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> guard(headers, &curl_slist_free_all);
-  std::string out;
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &append_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-  if (curl_easy_perform(c) != CURLE_OK) return 0;
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (response) *response = std::move(out);
-  return static_cast<int>(status);
+  PostResult r = signed_post(url, secret, body, {}, timeout_ms);
+  if (response) *response = std::move(r.body);
+  return r.curl_error.empty() ? static_cast<int>(r.status) : 0;
 }
 
 struct CallbackReceiver::Impl {

@@ -316,8 +316,6 @@ void HttpServer::accept() {
 // ------------------------------------------------------------------ connector
 
 WebhookConnector::WebhookConnector(const sdk::Settings& settings) : settings_(settings) {
-  static std::once_flag curl_once;
-  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   limits_.max_body_bytes = static_cast<size_t>(settings_.integer("max_body_bytes"));
   limits_.max_attachments = static_cast<size_t>(settings_.integer("max_attachments"));
 }
@@ -358,6 +356,42 @@ size_t collect(char* data, size_t size, size_t n, void* out) {
 }
 }  // namespace
 
+PostResult signed_post(const std::string& url, std::string_view secret, const std::string& body,
+                       const std::string& delivery_id, long timeout_ms) {
+  static std::once_flag curl_once;
+  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  PostResult r;
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
+  if (!curl) {
+    r.curl_error = "curl_easy_init failed";
+    return r;
+  }
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  const std::string sig = fmt::format("{}: {}", kSignatureHeader, sign(secret, body));
+  const std::string id = fmt::format("{}: {}", kDeliveryIdHeader, delivery_id);
+  if (!secret.empty()) headers = curl_slist_append(headers, sig.c_str());
+  if (!delivery_id.empty()) headers = curl_slist_append(headers, id.c_str());
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> guard(headers, &curl_slist_free_all);
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) {
+    r.curl_error = curl_easy_strerror(rc);
+    return r;
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  return r;
+}
+
 sdk::DeliveryResult WebhookConnector::deliver(const v1::OutboundMessage& message,
                                               const sdk::InboxInfo& inbox) {
   const std::string url = inbox.settings.str("callback_url");
@@ -368,39 +402,13 @@ sdk::DeliveryResult WebhookConnector::deliver(const v1::OutboundMessage& message
   if (!google::protobuf::util::MessageToJsonString(message, &body, po).ok()) {
     return sdk::DeliveryResult::failed("cannot encode reply as JSON");
   }
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
-  if (!curl) return sdk::DeliveryResult::retry("curl_easy_init failed");
-  std::string sig_header =
-      fmt::format("{}: {}", kSignatureHeader, sign(inbox.settings.str("secret"), body));
-  std::string id_header = fmt::format("{}: {}", kDeliveryIdHeader, message.outbound_id());
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, sig_header.c_str());
-  headers = curl_slist_append(headers, id_header.c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_guard(headers,
-                                                                           &curl_slist_free_all);
-  std::string response;
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(settings_.integer("delivery_timeout_ms")));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-  CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK)
-    return sdk::DeliveryResult::retry(fmt::format("callback: {}", curl_easy_strerror(rc)));
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (status >= 200 && status < 300) return sdk::DeliveryResult::delivered();
+  PostResult r = signed_post(url, inbox.settings.str("secret"), body, message.outbound_id(),
+                             static_cast<long>(settings_.integer("delivery_timeout_ms")));
+  if (!r.curl_error.empty()) return sdk::DeliveryResult::retry("callback: " + r.curl_error);
+  if (r.status >= 200 && r.status < 300) return sdk::DeliveryResult::delivered();
   std::string detail =
-      fmt::format("callback answered HTTP {}: {}", status, response.substr(0, 200));
-  if (status == 408 || status == 425 || status == 429 || status >= 500)
+      fmt::format("callback answered HTTP {}: {}", r.status, r.body.substr(0, 200));
+  if (r.status == 408 || r.status == 425 || r.status == 429 || r.status >= 500)
     return sdk::DeliveryResult::retry(detail);
   return sdk::DeliveryResult::failed(detail);
 }

@@ -27,6 +27,16 @@ std::string parse_inbound(std::string_view json, const Limits& limits, v1::Inbou
 // "sha256=" + hex HMAC-SHA256 of `body` under `secret`.
 std::string sign(std::string_view secret, std::string_view body);
 
+// One signed JSON POST (both directions use it). `delivery_id` adds X-Omniroute-Delivery-Id;
+// an empty `secret` sends no signature. `curl_error` is set when no HTTP answer came.
+struct PostResult {
+  long status = 0;
+  std::string body;  // first 2 KB of the answer
+  std::string curl_error;
+};
+PostResult signed_post(const std::string& url, std::string_view secret, const std::string& body,
+                       const std::string& delivery_id, long timeout_ms);
+
 // The connector's registration (name, settings, factory, normalizer).
 sdk::ConnectorFactory factory();
 
