@@ -74,7 +74,19 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
     if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (i == 300 || i == 650) {
       producer->flush(5000);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100 + 37 * kills));  // mid-processing
+      // Kill only once the router is processing (a slow start must not make the kill land
+      // before the stream), at a slightly different moment each time.
+      const size_t before = static_cast<size_t>(kills) * 300;
+      ASSERT_TRUE(wait_until([&] {
+        std::string e;
+        auto s = router::Store::open_read_only(p.state_dir, e);
+        size_t n = 0;
+        if (s)
+          s->scan(router::Cf::kDedup, "m/acme/api/",
+                  [&](std::string_view, std::string_view) { return ++n, true; });
+        return n > before;
+      }));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 + 37 * kills));
       int status = router.stop(SIGKILL);
       ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
           << "router was not running: " << status;
