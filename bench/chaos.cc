@@ -154,6 +154,10 @@ workspaces:
   const std::string url = fmt::format("http://127.0.0.1:{}/v1/webhook/acme/api/messages", web_port);
   std::thread poster([&] {
     for (int i = 0; i < o.messages && !posting_failed; ++i) {
+      const auto w0 = Clock::now();
+      while (i - static_cast<int>(receiver.received_count()) > o.max_unanswered &&
+             secs(Clock::now() - w0) < o.timeout_s)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       v1::InboundMessage m;
       m.set_external_message_id(fmt::format("m{}", i));
       m.set_customer_handle(fmt::format("cust{}", i % o.customers));
@@ -334,6 +338,7 @@ workspaces:
                         {"messages", o.messages},
                         {"customers", o.customers},
                         {"agents", o.agents},
+                        {"max_unanswered", o.max_unanswered},
                         {"posted", res.posted},
                         {"post_retries", res.post_retries},
                         {"router_kills", res.router_kills},

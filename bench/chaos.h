@@ -15,6 +15,9 @@ struct ChaosOptions {
   int router_kills = 20;
   int other_faults = 20;  // broker down/up, request errors, latency, desk kills, connector restarts
   unsigned seed = 1;
+  // Customers stop sending while this many messages are unanswered (people wait for
+  // answers). Keeps the connector's backlog within what the embedded broker retains.
+  int max_unanswered = 5000;
   std::string binary;   // omniroute binary for the child processes
   std::string out_dir;  // where chaos-latest.json goes ("" = nowhere)
   int timeout_s = 1800;

@@ -117,6 +117,10 @@ int main(int argc, char** argv) {
   bench->add_option("--chaos-faults", co.other_faults, "Fault harness: other faults")
       ->capture_default_str();
   bench->add_option("--chaos-seed", co.seed, "Fault harness: random seed")->capture_default_str();
+  bench
+      ->add_option("--chaos-max-unanswered", co.max_unanswered,
+                   "Fault harness: customers wait while this many messages are unanswered")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 

@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka_mock.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 
@@ -11,6 +12,8 @@
 
 namespace omniroute::kafka {
 namespace {
+
+std::atomic<uint64_t> g_records_lost{0};
 
 log::Logger logger() {
   static log::Logger l = log::get("kafka");
@@ -39,19 +42,33 @@ rd_kafka_conf_t* make_conf(const ClientConfig& cfg,
     rd_kafka_conf_destroy(conf);
     return nullptr;
   }
-  rd_kafka_conf_set_log_cb(conf,
-                           [](const rd_kafka_t*, int level, const char* fac, const char* buf) {
-                             if (level <= 3)
-                               logger()->error("{}: {}", fac, buf);
-                             else if (level <= 4)
-                               logger()->warn("{}: {}", fac, buf);
-                             else
-                               logger()->debug("{}: {}", fac, buf);
-                           });
+  rd_kafka_conf_set_log_cb(
+      conf, [](const rd_kafka_t*, int level, const char* fac, const char* buf) {
+        if (std::string_view(fac) == "OFFSET" &&
+            std::string_view(buf).find("Offset out of range") != std::string_view::npos) {
+          // The broker no longer holds records this consumer had not
+          // read yet (retention, or the embedded broker's bounded log).
+          g_records_lost.fetch_add(1, std::memory_order_relaxed);
+          logger()->error(
+              "records lost: the broker dropped records before they were "
+              "consumed (retention too short or consumer too far behind): "
+              "{}",
+              buf);
+        } else if (level <= 3)
+          logger()->error("{}: {}", fac, buf);
+        else if (level <= 4)
+          logger()->warn("{}: {}", fac, buf);
+        else
+          logger()->debug("{}: {}", fac, buf);
+      });
   return conf;
 }
 
 }  // namespace
+
+uint64_t offset_out_of_range_resets() {
+  return g_records_lost.load(std::memory_order_relaxed);
+}
 
 void HandleDeleter::operator()(rd_kafka_t* rk) const {
   rd_kafka_destroy(rk);

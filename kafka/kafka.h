@@ -133,6 +133,10 @@ class Consumer {
   bool closed_ = false;
 };
 
+// How many times a consumer in this process found its position gone from the broker
+// (offset out of range: records dropped before they were read). Logged as an error too.
+uint64_t offset_out_of_range_resets();
+
 // Creates topics that do not exist yet (real cluster: Admin API).
 [[nodiscard]] bool ensure_topics(const ClientConfig& cfg, const std::vector<std::string>& topics,
                                  int partitions, int replication_factor, std::string& err);

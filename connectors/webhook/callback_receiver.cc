@@ -57,6 +57,11 @@ void CallbackReceiver::fail_next(int count, int status) {
   fail_count_ = count;
 }
 
+size_t CallbackReceiver::received_count() const {
+  std::lock_guard lock(mu_);
+  return received_.size();
+}
+
 std::vector<v1::OutboundMessage> CallbackReceiver::received() const {
   std::lock_guard lock(mu_);
   return received_;

@@ -34,6 +34,7 @@ class CallbackReceiver {
   void fail_next(int count, int status);
 
   std::vector<v1::OutboundMessage> received() const;
+  size_t received_count() const;
   size_t duplicates() const { return duplicates_; }
   size_t bad_signatures() const { return bad_signatures_; }
   size_t requests() const { return requests_; }
