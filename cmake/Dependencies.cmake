@@ -16,3 +16,10 @@ find_package(benchmark REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 find_path(CPPZMQ_INCLUDE_DIR zmq.hpp REQUIRED)
+find_package(date CONFIG REQUIRED)           # libhowardhinnant-date-dev: time zones (tz database)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)  # routing rules: linear-time regex
+find_path(CLD2_INCLUDE_DIR cld2/public/compact_lang_det.h REQUIRED)  # language detection
+find_library(CLD2_LIBRARY NAMES cld2 REQUIRED)
+add_library(cld2::cld2 INTERFACE IMPORTED)
+target_include_directories(cld2::cld2 INTERFACE ${CLD2_INCLUDE_DIR})
+target_link_libraries(cld2::cld2 INTERFACE ${CLD2_LIBRARY})

@@ -6,13 +6,20 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/schedule.h"
 #include "schemas/channel.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace omniroute::config {
 
@@ -45,10 +52,19 @@ struct Router {
   std::string agent_endpoint = "tcp://127.0.0.1:5570";  // ZeroMQ ROUTER bind address.
   int heartbeat_interval_ms = 1000;                     // Heartbeat period, both ways.
   int heartbeat_timeout_ms = 3000;                      // Silence after which a desk is offline.
-  int offer_timeout_ms = 30000;        // Unanswered offers are withdrawn after this.
+  int offer_timeout_ms = 30000;               // Unanswered offers are withdrawn after this.
+  std::map<v1::Channel, int> offer_timeouts;  // Per channel, overriding offer_timeout_ms.
+  // An agent whose desk went away keeps its accepted conversations this long; after it
+  // they go back to the front of their queues.
+  int64_t presence_grace_ms = 120000;
+  int max_trail = 200;                 // Decision records kept per conversation for `inspect`.
   int max_batch = 512;                 // Inputs applied in one RocksDB commit at most.
   int max_history = 200;               // Messages sent with an Assignment at most.
   int64_t max_record_bytes = 1 << 20;  // Larger Kafka records go to the DLQ.
+  int offer_timeout(v1::Channel c) const {
+    auto it = offer_timeouts.find(c);
+    return it == offer_timeouts.end() ? offer_timeout_ms : it->second;
+  }
 };
 
 struct Inbox {
@@ -59,8 +75,33 @@ struct Inbox {
   int line = 0;         // Line of the inbox in the file, for connector errors.
 };
 
+using Skills = std::map<std::string, int>;  // skill -> level 1..5
+
+// How a queue picks among the agents who may take a conversation.
+enum class Strategy { kLongestIdle, kLeastBusy, kRoundRobin };
+const char* strategy_name(Strategy s);
+// "pt-BR" -> "pt": languages are compared by their primary subtag, lower case.
+std::string primary_language(const std::string& tag);
+
+// After `after_ms` in the queue a conversation also targets `queues`, and its required
+// skill levels drop by `relax_skills` (a level that reaches 0 is no longer required).
+struct OverflowStep {
+  int64_t after_ms = 0;
+  std::vector<std::string> queues;
+  int relax_skills = 0;
+};
+
 struct Queue {
   std::string id;
+  Strategy strategy = Strategy::kLongestIdle;
+  Skills skills;     // Required of agents unless a rule sets others.
+  int priority = 0;  // Default priority of its conversations, 0..9 (9 first).
+  // Sticky routing: the agent who served the customer within the window gets the
+  // conversation, waited for up to `sticky_wait_ms` when busy or away.
+  int64_t sticky_window_ms = 0;
+  int64_t sticky_wait_ms = 0;
+  std::vector<OverflowStep> overflow;  // In order of after_ms.
+  std::string bot;  // Bot-first: agent id of a bot desk that gets new conversations first.
 };
 
 struct Agent {
@@ -69,6 +110,38 @@ struct Agent {
   std::string token;  // Optional: Hello must carry it. Sensitive.
   std::vector<std::string> queues;
   std::map<v1::Channel, int> capacity;  // Per channel; a channel absent here gets 0.
+  int total_capacity = 0;               // All channels together; 0 = only per channel.
+  Skills skills;
+  std::vector<std::string> languages;     // Primary subtags ("en", "de"); empty = any.
+  std::shared_ptr<const Schedule> shift;  // Null = always on shift.
+  bool bot = false;                       // A bot desk (bot-first queues).
+};
+
+// A routing rule: the first rule whose every given condition matches sets the queue,
+// priority and required skills of a new conversation.
+struct Rule {
+  std::string name;
+  std::set<v1::Channel> channels;
+  std::set<std::string> inboxes;
+  std::set<std::string> languages;
+  std::vector<std::string> keywords;            // Lower case; any one in subject or body matches.
+  std::shared_ptr<const re2::RE2> regex;        // On subject + "\n" + body.
+  std::map<std::string, std::string> customer;  // Attribute -> required value.
+  // What it sets.
+  std::string queue;
+  int priority = -1;  // -1 = the queue's default
+  Skills skills;      // Empty = the queue's
+};
+
+// SLA targets for conversations matching channels (empty = all) and a priority range.
+struct SlaPolicy {
+  std::string name;
+  std::set<v1::Channel> channels;
+  int min_priority = 0, max_priority = 9;
+  int64_t first_response_ms = 0;  // 0 = no target
+  int64_t next_response_ms = 0;
+  int64_t resolution_ms = 0;
+  double warning_fraction = 0.8;  // Warning (and a priority raise) at this share of a target.
 };
 
 struct Workspace {
@@ -77,8 +150,18 @@ struct Workspace {
   std::vector<Inbox> inboxes;
   std::vector<Queue> queues;
   std::vector<Agent> agents;
+  std::shared_ptr<const Schedule> hours;  // Business hours; never null (default: always open).
+  std::string default_language = "en";
+  // Auto-reply sent when a conversation opens outside business hours, by language;
+  // "{opens_at}" and "{reference}" are replaced.
+  std::map<std::string, std::string> closed_replies;
+  std::vector<Rule> rules;
+  std::vector<SlaPolicy> sla;
   const Inbox* inbox(const std::string& id) const;
   const Agent* agent(const std::string& id) const;
+  const Queue* queue(const std::string& id) const;
+  // First SLA policy for (channel, priority), or null.
+  const SlaPolicy* sla_for(v1::Channel c, int priority) const;
 };
 
 struct Connector {

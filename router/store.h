@@ -24,8 +24,10 @@ enum class Cf : size_t {
   kDedup,          // m/<ws>/<inbox>/<external id>, r/<ws>/<agent>/<reply id> -> DedupEntry
   kAgents,         // <ws>/<agent> -> Agent; <ws>/<agent>/<conversation> -> "" while held
   kOutbox,         // <seq:020> -> OutboxEntry
-  kQueue,          // <ws>/<queue>/<prio:03>/<seq:020> -> conversation id
+  kQueue,          // <ws>/<queue>/<9-prio:1>/<due:013>/<seq:020> -> conversation id
   kOutboundIndex,  // <ws>/<outbound id> -> DedupEntry (conversation, seq)
+  kTimers,         // <due:013>/<kind>/<ws>/<id>/<ref> -> "" (durable timers)
+  kTrail,          // <ws>/<conversation>/<seq:010> -> RoutingEvent (decision trail)
   kCount
 };
 

@@ -9,6 +9,8 @@ PACKAGES=(
   librdkafka-dev libzmq3-dev cppzmq-dev librocksdb-dev libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libboost-dev libboost-system-dev
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
+  # routing: time zones (with the tz database), rule regexes, language detection
+  libhowardhinnant-date-dev tzdata libre2-dev libcld2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and integrators' examples
