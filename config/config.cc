@@ -155,7 +155,6 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
   }
   c.router.presence_grace_ms =
       r.integer("presence_grace_ms", c.router.presence_grace_ms, 0, int64_t{7} * 86400000);
-  c.router.max_trail = static_cast<int>(r.integer("max_trail", c.router.max_trail, 0, 100000));
   r.finish();
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/crypto.h"
 #include "common/ids.h"
+#include "router/classifier.h"
 
 namespace omniroute::router {
 namespace {
@@ -20,8 +21,17 @@ std::string ckey(const std::string& ws, const std::string& id) {
 std::string msg_key(const std::string& ws, const std::string& conv, uint64_t seq) {
   return fmt::format("{}/{}/{:010}", ws, conv, seq);
 }
-std::string queue_key(const std::string& ws, const std::string& queue, int prio, uint64_t seq) {
-  return fmt::format("{}/{}/{:03}/{:020}", ws, queue, prio, seq);
+std::string queue_key(const std::string& ws, const std::string& queue, int prio, int64_t due,
+                      uint64_t seq) {
+  return fmt::format("{}/{}/{}/{:013}/{:020}", ws, queue, 9 - prio, std::max<int64_t>(due, 0), seq);
+}
+std::string trail_key(const std::string& ws, const std::string& conv, uint64_t seq) {
+  return fmt::format("{}/{}/{:020}", ws, conv, seq);
+}
+int64_t sla_due_of(const Conversation& c, const std::string& target) {
+  if (target == "first_response") return c.first_response_due_ms();
+  if (target == "next_response") return c.next_response_due_ms();
+  return c.resolution_due_ms();
 }
 std::string offset_key(const std::string& topic, int32_t partition) {
   return fmt::format("offset/{}/{}", topic, partition);
@@ -78,9 +88,6 @@ void Engine::load() {
         if (!store_.get(Cf::kConversations, ckey(ws.id, cid), &cv) || !c.ParseFromString(cv))
           return true;
         rt.hold(cid, c.summary().channel());
-        if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
-          add_timer(c.offer_expires_at_ms(), {TimerKind::kOfferExpiry, ws.id, cid, c.offer_id()});
-        }
         return true;
       });
       agents_[ckey(ws.id, a.id)] = std::move(rt);
@@ -98,27 +105,53 @@ void Engine::load() {
   }
   size_t queued = 0;
   store_.scan(Cf::kQueue, "", [&](std::string_view k, std::string_view v) {
-    // <ws>/<queue>/<prio>/<seq>
+    // <ws>/<queue>/<9-prio>/<due>/<seq>
     std::string key(k);
-    auto p1 = key.find('/'), p2 = key.find('/', p1 + 1), p3 = key.find('/', p2 + 1);
-    if (p3 == std::string::npos) return true;
-    int prio = std::stoi(key.substr(p2 + 1, p3 - p2 - 1));
-    uint64_t seq = std::stoull(key.substr(p3 + 1));
+    auto p1 = key.find('/'), p2 = key.find('/', p1 + 1), p3 = key.find('/', p2 + 1),
+         p4 = key.find('/', p3 + 1);
+    if (p4 == std::string::npos) return true;
+    const int inv_prio = std::stoi(key.substr(p2 + 1, p3 - p2 - 1));
+    const int64_t due = std::stoll(key.substr(p3 + 1, p4 - p3 - 1));
+    const uint64_t seq = std::stoull(key.substr(p4 + 1));
     std::string cv;
     Conversation c;
     const std::string ws = key.substr(0, p1);
     if (!store_.get(Cf::kConversations, ckey(ws, std::string(v)), &cv) || !c.ParseFromString(cv)) {
       return true;
     }
-    queues_[key.substr(0, p2)].emplace(prio, seq, std::string(v), c.summary().channel());
+    queues_[key.substr(0, p2)].emplace(inv_prio - 9, due, seq, std::string(v),
+                                       c.summary().channel());
     ++queued;
     return true;
   });
+  size_t durable = 0;
+  store_.scan(Cf::kTimers, "", [&](std::string_view k, std::string_view) {
+    // <due:013>/<kind>/<ws>/<id>/<ref>
+    std::string key(k);
+    size_t p[4];
+    size_t from = 0;
+    for (auto& x : p) {
+      x = key.find('/', from);
+      if (x == std::string::npos) return true;
+      from = x + 1;
+    }
+    Timer t;
+    t.kind = static_cast<TimerKind>(std::stoi(key.substr(p[0] + 1, p[1] - p[0] - 1)));
+    t.workspace = key.substr(p[1] + 1, p[2] - p[1] - 1);
+    t.id = key.substr(p[2] + 1, p[3] - p[2] - 1);
+    t.ref = key.substr(p[3] + 1);
+    t.key = key;
+    add_timer(std::stoll(key.substr(0, p[0])), std::move(t));
+    ++durable;
+    return true;
+  });
+  for (auto& [k, a] : agents_) arm_shift(a, now);
   // Desks get one heartbeat timeout to come back after a restart before their open
   // offers go to someone else.
   add_timer(now + cfg_.router.heartbeat_timeout_ms, {TimerKind::kReconnectGrace, {}, {}, {}});
   add_timer(now + cfg_.router.heartbeat_interval_ms, {TimerKind::kHeartbeat, {}, {}, {}});
-  log_->info("state loaded: {} agents, {} queued conversations", agents_.size(), queued);
+  log_->info("state loaded: {} agents, {} queued conversations, {} timers", agents_.size(), queued,
+             durable);
 }
 
 std::vector<OutboxRecord> Engine::pending_outbox() {
@@ -291,10 +324,11 @@ void Engine::produce(Store::Batch& b, const std::string& topic, const std::strin
 
 void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEvent::Kind kind,
                            const std::string& agent_id, const std::string& reason,
-                           const std::vector<std::string>& candidates) {
+                           const std::vector<v1::RoutingEvent::Candidate>& considered) {
   v1::RoutingEvent e;
-  e.set_event_id(fmt::format("{}/{}/{}", c.summary().workspace_id(), c.summary().conversation_id(),
-                             next_seq(b, "routing")));
+  const uint64_t seq = next_seq(b, "routing");
+  e.set_event_id(
+      fmt::format("{}/{}/{}", c.summary().workspace_id(), c.summary().conversation_id(), seq));
   e.set_workspace_id(c.summary().workspace_id());
   e.set_conversation_id(c.summary().conversation_id());
   e.set_kind(kind);
@@ -302,9 +336,14 @@ void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEv
   e.set_agent_id(agent_id);
   e.set_offer_id(c.offer_id());
   e.set_reason(reason);
-  for (const auto& cand : candidates) e.add_candidates(cand);
+  for (const auto& cand : considered) {
+    if (cand.eligible()) e.add_candidates(cand.agent_id());
+    *e.add_considered() = cand;
+  }
   e.set_at_ms(clock_.now_ms());
   e.set_channel(c.summary().channel());
+  e.set_priority(c.priority());
+  e.set_language(c.language());
   // Decisions at info; per-message events (replies, delivery states) at debug, so a busy
   // router does not spend itself on logging.
   const auto level =
@@ -312,13 +351,20 @@ void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEv
           ? spdlog::level::debug
           : spdlog::level::info;
   if (log_->should_log(level)) {
-    log_->log(
-        level, "{}/{} {} {}{}{}", c.summary().workspace_id(), c.summary().conversation_id(),
-        v1::RoutingEvent::Kind_Name(kind).substr(5),
-        agent_id.empty() ? "" : "agent=" + agent_id + " ", reason,
-        candidates.empty() ? "" : fmt::format(" candidates=[{}]", fmt::join(candidates, ",")));
+    log_->log(level, "{}/{} {} {}{}{}", c.summary().workspace_id(), c.summary().conversation_id(),
+              v1::RoutingEvent::Kind_Name(kind).substr(5),
+              agent_id.empty() ? "" : "agent=" + agent_id + " ", reason,
+              e.candidates().empty()
+                  ? ""
+                  : fmt::format(" candidates=[{}]", fmt::join(e.candidates(), ",")));
   }
-  produce(b, cfg_.kafka.topics.routing, c.summary().workspace_id(), e.SerializeAsString());
+  const std::string value = e.SerializeAsString();
+  // Decisions also go to the conversation's trail, for `omniroute inspect conversation`.
+  if (level == spdlog::level::info) {
+    b.put(Cf::kTrail, trail_key(c.summary().workspace_id(), c.summary().conversation_id(), seq),
+          value);
+  }
+  produce(b, cfg_.kafka.topics.routing, c.summary().workspace_id(), value);
 }
 
 void Engine::dead_letter(Store::Batch& b, const std::string& topic, int32_t partition,
@@ -417,6 +463,18 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
     customer.set_display_name(m.customer_display_name());
     customer_changed = true;
   }
+  if (!m.language().empty() && config::primary_language(m.language()) != customer.language()) {
+    customer.set_language(config::primary_language(m.language()));
+    customer_changed = true;
+  }
+  for (const auto& [k, val] : m.customer_attributes()) {
+    auto it = customer.attributes().find(k);
+    if (customer.attributes_size() >= 64 && it == customer.attributes().end()) break;
+    if (it == customer.attributes().end() || it->second != val) {
+      (*customer.mutable_attributes())[k.substr(0, 64)] = val.substr(0, 256);
+      customer_changed = true;
+    }
+  }
   if (customer_changed) b.put(Cf::kCustomers, handle_key, customer.SerializeAsString());
 
   // Threading: the integrator's thread id, else one open conversation per customer and inbox.
@@ -445,6 +503,14 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
     s->set_created_at_ms(now);
     c.set_thread_key(tkey);
     b.put(Cf::kThreads, tkey, s->conversation_id());
+  } else if (c.first_response_at_ms() > 0 && c.next_response_due_ms() == 0 &&
+             c.state() != v1::store::CONVERSATION_STATE_RESOLVED) {
+    // The customer wrote again after an answer: the next-response clock starts.
+    const config::SlaPolicy* pol = cfg_.workspace(ws)->sla_for(inbox->channel, c.priority());
+    if (pol && pol->next_response_ms > 0) {
+      c.set_next_response_due_ms(now + pol->next_response_ms);
+      arm_sla(b, c, "next_response", now, c.next_response_due_ms(), pol->next_response_ms);
+    }
   }
   v1::ConversationMessage cm;
   cm.set_author(v1::AUTHOR_CUSTOMER);
@@ -464,10 +530,7 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   b.put(Cf::kDedup, dedup_key, d.SerializeAsString());
 
   if (is_new) {
-    routing_event(b, c, v1::RoutingEvent::KIND_OPENED, {},
-                  "new conversation from " + channel_name(inbox->channel));
-    enqueue(b, c, "inbox default queue " + inbox->queue);
-    dispatch(b, ws, inbox->queue);
+    open_conversation(b, c, m, customer, handle_key);
     return;
   }
   save_conversation(b, c);
@@ -536,17 +599,197 @@ void Engine::on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s) {
 
 // ------------------------------------------------------------------ routing
 
-void Engine::enqueue(Store::Batch& b, Conversation& c, const std::string& reason) {
+void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::InboundMessage& m,
+                               v1::store::Customer& customer, const std::string& customer_key) {
+  const std::string& ws_id = m.workspace_id();
+  const config::Workspace& ws = *cfg_.workspace(ws_id);
+  const config::Inbox& inbox = *ws.inbox(m.inbox_id());
+  const int64_t now = clock_.now_ms();
+  std::map<std::string, std::string> attrs(customer.attributes().begin(),
+                                           customer.attributes().end());
+  const Classification cl = classify(ws, inbox, m, customer.language(), attrs);
+  c.set_language(cl.language);
+  c.set_language_source(cl.language_source);
+  c.set_priority(cl.priority);
+  c.set_rule(cl.rule);
+  for (const auto& [skill, level] : cl.skills) (*c.mutable_skills())[skill] = level;
+  c.mutable_summary()->set_queue_id(cl.queue);
+  if (customer.language().empty() && cl.language_source == "detected") {
+    customer.set_language(cl.language);
+    b.put(Cf::kCustomers, customer_key, customer.SerializeAsString());
+  }
+  routing_event(b, c, v1::RoutingEvent::KIND_OPENED, {},
+                "new conversation from " + channel_name(inbox.channel));
+  routing_event(b, c, v1::RoutingEvent::KIND_CLASSIFIED, {}, cl.reason);
+
+  // SLA targets of the first matching policy.
+  if (const config::SlaPolicy* pol = ws.sla_for(inbox.channel, c.priority())) {
+    c.set_sla_policy(pol->name);
+    if (pol->first_response_ms > 0) {
+      c.set_first_response_due_ms(now + pol->first_response_ms);
+      arm_sla(b, c, "first_response", now, c.first_response_due_ms(), pol->first_response_ms);
+    }
+    if (pol->resolution_ms > 0) {
+      c.set_resolution_due_ms(now + pol->resolution_ms);
+      arm_sla(b, c, "resolution", now, c.resolution_due_ms(), pol->resolution_ms);
+    }
+  }
+
+  // Outside business hours: tell the customer when they will be answered, once.
+  if (!ws.hours->open_at(now) && !c.closed_reply_sent()) {
+    auto tpl = ws.closed_replies.find(c.language());
+    if (tpl == ws.closed_replies.end()) tpl = ws.closed_replies.find(ws.default_language);
+    if (tpl != ws.closed_replies.end()) {
+      const int64_t opens = ws.hours->next_open(now);
+      std::string text = tpl->second;
+      auto subst = [&text](const std::string& var, const std::string& val) {
+        for (size_t at = text.find(var); at != std::string::npos;
+             at = text.find(var, at + val.size()))
+          text.replace(at, var.size(), val);
+      };
+      subst("{opens_at}", opens == INT64_MAX ? "" : ws.hours->local_string(opens));
+      subst("{reference}", c.summary().conversation_id());
+      const uint64_t seq = c.message_count() + 1;
+      const std::string outbound_id =
+          fmt::format("{}/{}/{}", ws_id, c.summary().conversation_id(), seq);
+      v1::ConversationMessage cm;
+      cm.set_author(v1::AUTHOR_SYSTEM);
+      cm.set_text_body(text);
+      cm.set_outbound_id(outbound_id);
+      append_message(b, c, cm);
+      v1::OutboundMessage out;
+      out.set_outbound_id(outbound_id);
+      out.set_workspace_id(ws_id);
+      out.set_inbox_id(inbox.id);
+      out.set_channel(inbox.channel);
+      out.set_conversation_id(c.summary().conversation_id());
+      out.set_customer_handle(c.summary().customer_handle());
+      out.set_text_body(text);
+      out.set_in_reply_to_external_id(m.external_message_id());
+      out.set_automatic(true);
+      out.set_created_at_ms(now);
+      produce(b, cfg_.kafka.topics.outbound(inbox.channel), ws_id, out.SerializeAsString());
+      v1::store::DedupEntry d;
+      d.set_conversation_id(c.summary().conversation_id());
+      d.set_seq(seq);
+      d.set_outbound_id(outbound_id);
+      b.put(Cf::kOutboundIndex, ckey(ws_id, outbound_id), d.SerializeAsString());
+      c.set_closed_reply_sent(true);
+      ++counters_.auto_replies;
+      routing_event(b, c, v1::RoutingEvent::KIND_AUTO_REPLY, {},
+                    fmt::format("outside business hours ({}); opens {}", ws.hours->timezone(),
+                                opens == INT64_MAX ? "never" : ws.hours->local_string(opens)));
+    }
+  }
+
+  // Sticky: the agent who served this customer recently gets it, waited for a while.
+  const config::Queue* q = ws.queue(cl.queue);
+  if (q && q->sticky_window_ms > 0 && !customer.last_agent_id().empty() &&
+      now - customer.last_served_ms() <= q->sticky_window_ms &&
+      agent(ws_id, customer.last_agent_id())) {
+    c.set_sticky_agent_id(customer.last_agent_id());
+    c.set_sticky_until_ms(now + q->sticky_wait_ms);
+    if (q->sticky_wait_ms > 0) {
+      add_durable_timer(b, c.sticky_until_ms(),
+                        {TimerKind::kSticky,
+                         ws_id,
+                         c.summary().conversation_id(),
+                         std::to_string(c.sticky_until_ms()),
+                         {}});
+    }
+  }
+  // Overflow steps, counted from the moment it entered the queue.
+  if (q) {
+    for (size_t i = 0; i < q->overflow.size(); ++i) {
+      add_durable_timer(
+          b, now + q->overflow[i].after_ms,
+          {TimerKind::kOverflow, ws_id, c.summary().conversation_id(), std::to_string(i + 1), {}});
+    }
+  }
+  c.set_queue_due_ms(c.first_response_due_ms() > 0 ? c.first_response_due_ms()
+                                                   : INT64_C(9999999999999));
+  enqueue(b, c,
+          cl.rule.empty() ? "inbox default queue " + cl.queue
+                          : "rule '" + cl.rule + "' -> queue " + cl.queue);
+  dispatch(b, ws_id, cl.queue);
+  for (const auto& extra : c.extra_queues()) dispatch(b, ws_id, extra);
+}
+
+void Engine::arm_sla(Store::Batch& b, const Conversation& c, const std::string& target,
+                     int64_t start, int64_t due, int64_t target_ms) {
+  const config::SlaPolicy* pol =
+      cfg_.workspace(c.summary().workspace_id())->sla_for(c.summary().channel(), c.priority());
+  const double frac = pol ? pol->warning_fraction : 0.8;
+  const std::string& ws = c.summary().workspace_id();
+  const std::string& id = c.summary().conversation_id();
+  if (frac < 1.0) {
+    add_durable_timer(b, start + static_cast<int64_t>(static_cast<double>(target_ms) * frac),
+                      {TimerKind::kSla, ws, id, fmt::format("{}/warn/{}", target, due), {}});
+  }
+  add_durable_timer(b, due,
+                    {TimerKind::kSla, ws, id, fmt::format("{}/breach/{}", target, due), {}});
+}
+
+void Engine::add_durable_timer(Store::Batch& b, int64_t due, Timer t) {
+  t.key = fmt::format("{:013}/{}/{}/{}/{}", std::max<int64_t>(due, 0), static_cast<int>(t.kind),
+                      t.workspace, t.id, t.ref);
+  b.put(Cf::kTimers, t.key, "");
+  add_timer(due, std::move(t));
+}
+
+void Engine::arm_shift(AgentRt& a, int64_t now) {
+  if (!a.cfg->shift) return;
+  const int64_t next = a.cfg->shift->next_change(now);
+  if (next != INT64_MAX) add_timer(next, {TimerKind::kShift, a.workspace, a.cfg->id, {}, {}});
+}
+
+void Engine::queue_put(Store::Batch& b, const Conversation& c) {
   const auto& s = c.summary();
+  auto put = [&](const std::string& queue) {
+    queues_[ckey(s.workspace_id(), queue)].emplace(-c.priority(), c.queue_due_ms(), c.queue_seq(),
+                                                   s.conversation_id(), s.channel());
+    b.put(Cf::kQueue,
+          queue_key(s.workspace_id(), queue, c.priority(), c.queue_due_ms(), c.queue_seq()),
+          s.conversation_id());
+  };
+  put(s.queue_id());
+  for (const auto& q : c.extra_queues()) put(q);
+}
+
+void Engine::queue_remove(Store::Batch& b, const Conversation& c) {
+  const auto& s = c.summary();
+  auto remove = [&](const std::string& queue) {
+    auto it = queues_.find(ckey(s.workspace_id(), queue));
+    if (it != queues_.end()) {
+      it->second.erase(
+          {-c.priority(), c.queue_due_ms(), c.queue_seq(), s.conversation_id(), s.channel()});
+    }
+    b.del(Cf::kQueue,
+          queue_key(s.workspace_id(), queue, c.priority(), c.queue_due_ms(), c.queue_seq()));
+  };
+  remove(s.queue_id());
+  for (const auto& q : c.extra_queues()) remove(q);
+}
+
+void Engine::enqueue(Store::Batch& b, Conversation& c, const std::string& reason) {
   if (c.queue_seq() == 0) c.set_queue_seq(next_seq(b, "queue"));
   c.set_state(v1::store::CONVERSATION_STATE_QUEUED);
   c.clear_agent_id();
-  queues_[ckey(s.workspace_id(), s.queue_id())].emplace(0, c.queue_seq(), s.conversation_id(),
-                                                        s.channel());
-  b.put(Cf::kQueue, queue_key(s.workspace_id(), s.queue_id(), 0, c.queue_seq()),
-        s.conversation_id());
+  c.set_queued_at_ms(clock_.now_ms());
+  queue_put(b, c);
   save_conversation(b, c);
   routing_event(b, c, v1::RoutingEvent::KIND_QUEUED, {}, reason);
+}
+
+void Engine::raise_priority(Store::Batch& b, Conversation& c, const std::string& why) {
+  if (c.priority() >= 9) return;
+  const bool queued = c.state() == v1::store::CONVERSATION_STATE_QUEUED;
+  if (queued) queue_remove(b, c);
+  c.set_priority(c.priority() + 1);
+  if (queued) queue_put(b, c);
+  save_conversation(b, c);
+  log_->debug("{}/{} priority {} ({})", c.summary().workspace_id(), c.summary().conversation_id(),
+              c.priority(), why);
 }
 
 void Engine::dispatch_agent_queues(Store::Batch& b, const AgentRt& a) {
@@ -558,13 +801,72 @@ void Engine::dispatch_agent_queues(Store::Batch& b, const AgentRt& a) {
   }
 }
 
+Engine::Unfit Engine::fit(const AgentRt& a, const Conversation& c, int64_t now,
+                          std::string* why) const {
+  // The reason in words is built only when the caller wants it (the trail).
+  auto say = [why](Unfit u, auto&& text) {
+    if (why) *why = text();
+    return u;
+  };
+  if (a.routing_id.empty()) return say(Unfit::kOffline, [&] { return fmt::format("offline"); });
+  if (a.presence != v1::PRESENCE_AVAILABLE)
+    return say(Unfit::kAway, [&] { return fmt::format("away"); });
+  if (a.cfg->bot)
+    return say(Unfit::kBot, [&] { return fmt::format("bot desk (bot-first queues only)"); });
+  if (!a.on_shift(now)) return say(Unfit::kOffShift, [&] { return fmt::format("off shift"); });
+  const auto& rej = c.rejected_by();
+  if (std::find(rej.begin(), rej.end(), a.cfg->id) != rej.end())
+    return say(Unfit::kRejected, [&] { return fmt::format("rejected or let it expire before"); });
+  const int relax = [&] {
+    int r = 0;
+    const config::Queue* q = cfg_.workspace(a.workspace)->queue(c.summary().queue_id());
+    if (!q) return 0;
+    for (uint32_t i = 0; i < c.overflow_stage() && i < q->overflow.size(); ++i)
+      r += q->overflow[i].relax_skills;
+    return r;
+  }();
+  for (const auto& [skill, level] : c.skills()) {
+    const int need = level - relax;
+    if (need <= 0) continue;
+    auto have = a.cfg->skills.find(skill);
+    const int lvl = have == a.cfg->skills.end() ? 0 : have->second;
+    if (lvl < need)
+      return say(Unfit::kSkill,
+                 [&] { return fmt::format("needs {} >= {} (has {})", skill, need, lvl); });
+  }
+  if (!c.language().empty() && !a.cfg->languages.empty() &&
+      std::find(a.cfg->languages.begin(), a.cfg->languages.end(), c.language()) ==
+          a.cfg->languages.end())
+    return say(Unfit::kLanguage, [&] { return fmt::format("does not speak {}", c.language()); });
+  const v1::Channel ch = c.summary().channel();
+  if (a.cfg->total_capacity > 0 && a.total_load >= a.cfg->total_capacity)
+    return say(Unfit::kTotalFull, [&] {
+      return fmt::format("at total capacity {}/{}", a.total_load, a.cfg->total_capacity);
+    });
+  auto cap = a.cfg->capacity.find(ch);
+  const int limit = cap == a.cfg->capacity.end() ? 0 : cap->second;
+  if (a.load_on(ch) >= limit)
+    return say(Unfit::kChannelFull, [&] {
+      return fmt::format("{} full {}/{}", channel_name(ch), a.load_on(ch), limit);
+    });
+  if (!c.sticky_agent_id().empty() && c.sticky_agent_id() != a.cfg->id && now < c.sticky_until_ms())
+    return say(Unfit::kSticky, [&] {
+      return fmt::format("waiting for {} (sticky) until {}", c.sticky_agent_id(),
+                         c.sticky_until_ms());
+    });
+  if (why) why->clear();
+  return Unfit::kOk;
+}
+
 void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string& queue) {
   auto qit = queues_.find(ckey(ws, queue));
   if (qit == queues_.end() || qit->second.empty()) return;
   auto& q = qit->second;
+  const int64_t now = clock_.now_ms();
+  const config::Queue* qcfg = cfg_.workspace(ws)->queue(queue);
   std::vector<AgentRt*> pool;
   for (AgentRt* a : queue_agents_[ckey(ws, queue)]) {
-    if (a->online()) pool.push_back(a);
+    if (a->online() && !a->cfg->bot && a->on_shift(now)) pool.push_back(a);
   }
   auto room_left = [&] {
     for (const AgentRt* a : pool) {
@@ -576,66 +878,119 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
   };
   std::vector<AgentRt*> eligible;
   for (auto it = q.begin(); it != q.end() && room_left();) {
-    const v1::Channel ch = std::get<3>(*it);
+    const v1::Channel ch = std::get<4>(*it);
     // Skip without reading the conversation when nobody has room on its channel.
     if (std::none_of(pool.begin(), pool.end(),
                      [ch](const AgentRt* a) { return a->has_room(ch); })) {
       ++it;
       continue;
     }
-    const std::string conv_id = std::get<2>(*it);
+    const std::string conv_id = std::get<3>(*it);
     Conversation c;
     if (!load_conversation(b, ws, conv_id, c) ||
         c.state() != v1::store::CONVERSATION_STATE_QUEUED) {
-      b.del(Cf::kQueue, queue_key(ws, queue, std::get<0>(*it), std::get<1>(*it)));
+      b.del(Cf::kQueue,
+            queue_key(ws, queue, -std::get<0>(*it), std::get<1>(*it), std::get<2>(*it)));
       it = q.erase(it);
       continue;
     }
     eligible.clear();
-    const auto& rej = c.rejected_by();
     for (AgentRt* a : pool) {
-      if (!a->has_room(ch)) continue;
-      if (std::find(rej.begin(), rej.end(), a->cfg->id) != rej.end()) continue;
-      eligible.push_back(a);
+      if (fit(*a, c, now, nullptr) == Unfit::kOk) eligible.push_back(a);
     }
     if (eligible.empty()) {
       ++it;
       continue;
     }
-    // Longest idle first; ties by id so decisions are reproducible. The trail names the
-    // best few candidates in order.
+    // Order: the sticky agent first, then the queue's strategy; ties by id so decisions
+    // are reproducible.
+    const auto strategy = qcfg ? qcfg->strategy : config::Strategy::kLongestIdle;
+    const std::string& cursor = rr_cursor_[ckey(ws, queue)];
+    auto rank = [&](const AgentRt* a) {
+      const bool sticky = a->cfg->id == c.sticky_agent_id();
+      switch (strategy) {
+        case config::Strategy::kLeastBusy:
+          return std::make_tuple(!sticky, static_cast<int64_t>(a->total_load), a->idle_since_ms,
+                                 std::string_view(a->cfg->id));
+        case config::Strategy::kRoundRobin:
+          // The next id after the last one offered, wrapping around.
+          return std::make_tuple(!sticky, static_cast<int64_t>(a->cfg->id <= cursor ? 1 : 0),
+                                 int64_t{0}, std::string_view(a->cfg->id));
+        default:
+          return std::make_tuple(!sticky, a->idle_since_ms, int64_t{0},
+                                 std::string_view(a->cfg->id));
+      }
+    };
     const size_t shown = std::min<size_t>(eligible.size(), 8);
     std::partial_sort(eligible.begin(), eligible.begin() + static_cast<std::ptrdiff_t>(shown),
-                      eligible.end(), [](const AgentRt* x, const AgentRt* y) {
-                        return std::tie(x->idle_since_ms, x->cfg->id) <
-                               std::tie(y->idle_since_ms, y->cfg->id);
-                      });
-    std::vector<std::string> names;
-    for (size_t i = 0; i < shown; ++i) names.push_back(eligible[i]->cfg->id);
-    b.del(Cf::kQueue, queue_key(ws, queue, std::get<0>(*it), std::get<1>(*it)));
-    it = q.erase(it);
-    offer(b, c, *eligible.front(), names);
+                      eligible.end(),
+                      [&](const AgentRt* x, const AgentRt* y) { return rank(x) < rank(y); });
+    AgentRt* winner = eligible.front();
+    std::string why;
+    if (winner->cfg->id == c.sticky_agent_id()) {
+      why = "sticky: served this customer last";
+    } else {
+      switch (strategy) {
+        case config::Strategy::kLeastBusy:
+          why = fmt::format("least busy ({} open) of {} eligible", winner->total_load,
+                            eligible.size());
+          break;
+        case config::Strategy::kRoundRobin:
+          why = fmt::format("round robin after '{}' among {} eligible", cursor, eligible.size());
+          break;
+        default:
+          why = fmt::format("longest idle of {} eligible", eligible.size());
+      }
+    }
+    // The trail: the best few eligible agents in order, then up to 16 who could not take
+    // it and why.
+    std::vector<v1::RoutingEvent::Candidate> considered;
+    for (size_t i = 0; i < shown; ++i) {
+      v1::RoutingEvent::Candidate cand;
+      cand.set_agent_id(eligible[i]->cfg->id);
+      cand.set_eligible(true);
+      cand.set_reason(fmt::format("rank {}: idle since {}, {} open", i + 1,
+                                  eligible[i]->idle_since_ms, eligible[i]->total_load));
+      considered.push_back(std::move(cand));
+    }
+    size_t unfit_shown = 0;
+    for (const AgentRt* a : queue_agents_[ckey(ws, queue)]) {
+      if (unfit_shown >= 16) break;
+      std::string reason;
+      if (fit(*a, c, now, &reason) == Unfit::kOk) continue;
+      v1::RoutingEvent::Candidate cand;
+      cand.set_agent_id(a->cfg->id);
+      cand.set_reason(reason);
+      considered.push_back(std::move(cand));
+      ++unfit_shown;
+    }
+    queue_remove(b, c);
+    it = q.upper_bound(std::make_tuple(-c.priority(), c.queue_due_ms(), c.queue_seq(),
+                                       c.summary().conversation_id(), ch));
+    if (strategy == config::Strategy::kRoundRobin) rr_cursor_[ckey(ws, queue)] = winner->cfg->id;
+    if (queue != c.summary().queue_id()) why += " (overflow from " + c.summary().queue_id() + ")";
+    offer(b, c, *winner, why, considered);
   }
 }
 
-void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a,
-                   const std::vector<std::string>& candidates) {
+void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a, const std::string& why,
+                   const std::vector<v1::RoutingEvent::Candidate>& considered) {
   ++counters_.offers;
   const int64_t now = clock_.now_ms();
   c.set_offer_count(c.offer_count() + 1);
   c.set_offer_id(fmt::format("{}/{}", c.summary().conversation_id(), c.offer_count()));
   c.set_state(v1::store::CONVERSATION_STATE_OFFERED);
   c.set_agent_id(a.cfg->id);
-  c.set_offer_expires_at_ms(now + cfg_.router.offer_timeout_ms);
+  c.set_offer_expires_at_ms(now + cfg_.router.offer_timeout(c.summary().channel()));
   save_conversation(b, c);
   a.hold(c.summary().conversation_id(), c.summary().channel());
   b.put(Cf::kAgents, ckey(a.workspace, a.cfg->id) + "/" + c.summary().conversation_id(), "");
   a.idle_since_ms = now;
   save_agent(b, a);
-  add_timer(c.offer_expires_at_ms(),
-            {TimerKind::kOfferExpiry, a.workspace, c.summary().conversation_id(), c.offer_id()});
-  routing_event(b, c, v1::RoutingEvent::KIND_OFFERED, a.cfg->id,
-                "longest idle agent with free capacity", candidates);
+  add_durable_timer(
+      b, c.offer_expires_at_ms(),
+      {TimerKind::kOfferExpiry, a.workspace, c.summary().conversation_id(), c.offer_id(), {}});
+  routing_event(b, c, v1::RoutingEvent::KIND_OFFERED, a.cfg->id, why, considered);
   v1::AgentFrame f;
   *f.mutable_offer() = offer_frame(b, c);
   send(a, std::move(f));
@@ -773,19 +1128,29 @@ void Engine::desk_gone(Store::Batch& b, AgentRt& a, const std::string& why) {
   sessions_.erase(a.routing_id);
   a.routing_id.clear();
   a.presence = v1::PRESENCE_OFFLINE;
-  // Open offers go to someone else at once; accepted conversations stay with the agent.
-  std::vector<std::string> offered;
-  for (const auto& [cid, ch] : a.conversations) offered.push_back(cid);
+  // Open offers go to someone else at once; accepted conversations stay with the agent
+  // for the presence grace, then go back to the front of their queues.
+  std::vector<std::string> held;
+  for (const auto& [cid, ch] : a.conversations) held.push_back(cid);
   std::set<std::string> queues;
-  for (const auto& cid : offered) {
+  bool assigned = false;
+  for (const auto& cid : held) {
     Conversation c;
     if (!load_conversation(b, a.workspace, cid, c)) continue;
     if (c.state() == v1::store::CONVERSATION_STATE_OFFERED && c.agent_id() == a.cfg->id) {
       withdraw_offer(b, c, "agent offline: " + why, false);
       queues.insert(c.summary().queue_id());
+      for (const auto& q : c.extra_queues()) queues.insert(q);
+    } else if (c.state() == v1::store::CONVERSATION_STATE_ASSIGNED) {
+      assigned = true;
     }
   }
   for (const auto& q : queues) dispatch(b, a.workspace, q);
+  if (assigned) {
+    const int64_t now = clock_.now_ms();
+    add_durable_timer(b, now + cfg_.router.presence_grace_ms,
+                      {TimerKind::kGrace, a.workspace, a.cfg->id, std::to_string(now), {}});
+  }
 }
 
 void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
@@ -815,6 +1180,7 @@ void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
                       c.summary().customer_handle());
       if (b.get(Cf::kCustomers, hk, &v) && cust.ParseFromString(v)) {
         cust.set_last_agent_id(a.cfg->id);
+        cust.set_last_served_ms(clock_.now_ms());
         b.put(Cf::kCustomers, hk, cust.SerializeAsString());
       }
       routing_event(b, c, v1::RoutingEvent::KIND_ACCEPTED, a.cfg->id, "offer accepted");
@@ -844,6 +1210,7 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
                 "rejected: " + m.reason().substr(0, 200));
   enqueue(b, c, "re-queued after rejection");
   dispatch(b, a.workspace, c.summary().queue_id());
+  for (const auto& q : c.extra_queues()) dispatch(b, a.workspace, q);
 }
 
 void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
@@ -888,6 +1255,10 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
       fmt::format("{}/{}/{}", s.workspace_id(), s.conversation_id(), seq);
   cm.set_outbound_id(outbound_id);
   append_message(b, c, cm);
+  // An answer meets the first-response and next-response targets.
+  if (c.first_response_at_ms() == 0) c.set_first_response_at_ms(clock_.now_ms());
+  c.set_first_response_due_ms(0);
+  c.set_next_response_due_ms(0);
   save_conversation(b, c);
 
   v1::OutboundMessage out;
@@ -950,6 +1321,9 @@ void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {
   ++counters_.resolves;
   c.set_state(v1::store::CONVERSATION_STATE_RESOLVED);
   c.set_resolved_at_ms(clock_.now_ms());
+  c.set_first_response_due_ms(0);
+  c.set_next_response_due_ms(0);
+  c.set_resolution_due_ms(0);
   std::string v;
   if (b.get(Cf::kThreads, c.thread_key(), &v) && v == c.summary().conversation_id())
     b.del(Cf::kThreads, c.thread_key());
@@ -973,37 +1347,159 @@ void Engine::apply_timers(Store::Batch& b) {
   while (!timers_.empty() && timers_.begin()->first <= now) {
     Timer t = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
-    switch (t.kind) {
-      case TimerKind::kOfferExpiry: {
+    if (!t.key.empty()) b.del(Cf::kTimers, t.key);
+    fire(b, t);
+  }
+}
+
+void Engine::fire(Store::Batch& b, const Timer& t) {
+  const int64_t now = clock_.now_ms();
+  switch (t.kind) {
+    case TimerKind::kOfferExpiry: {
+      Conversation c;
+      if (load_conversation(b, t.workspace, t.id, c) &&
+          c.state() == v1::store::CONVERSATION_STATE_OFFERED && c.offer_id() == t.ref) {
+        withdraw_offer(b, c, "offer expired", true);
+        dispatch(b, t.workspace, c.summary().queue_id());
+        for (const auto& q : c.extra_queues()) dispatch(b, t.workspace, q);
+      }
+      return;
+    }
+    case TimerKind::kSla: {
+      // ref = <target>/<warn|breach>/<due>: stale when the target was met or moved.
+      const auto p1 = t.ref.find('/'), p2 = t.ref.rfind('/');
+      if (p1 == std::string::npos || p2 == p1) return;
+      const std::string target = t.ref.substr(0, p1);
+      const bool breach = t.ref.compare(p1 + 1, p2 - p1 - 1, "breach") == 0;
+      const int64_t due = std::stoll(t.ref.substr(p2 + 1));
+      Conversation c;
+      if (!load_conversation(b, t.workspace, t.id, c) ||
+          c.state() == v1::store::CONVERSATION_STATE_RESOLVED || sla_due_of(c, target) != due)
+        return;
+      const std::string mark = fmt::format("{}@{}", target, due);
+      if (breach) {
+        ++counters_.sla_breaches;
+        c.add_sla_breached(mark);
+        save_conversation(b, c);
+        routing_event(b, c, v1::RoutingEvent::KIND_SLA_BREACH, c.agent_id(),
+                      fmt::format("{} target of policy '{}' passed {} ms ago", target,
+                                  c.sla_policy(), now - due));
+      } else {
+        ++counters_.sla_warnings;
+        c.add_sla_warned(mark);
+        save_conversation(b, c);
+        routing_event(b, c, v1::RoutingEvent::KIND_SLA_WARNING, c.agent_id(),
+                      fmt::format("{} due in {} ms (policy '{}'); priority raised to {}", target,
+                                  due - now, c.sla_policy(), std::min(9, c.priority() + 1)));
+      }
+      raise_priority(b, c, "SLA " + std::string(breach ? "breach" : "warning"));
+      if (c.state() == v1::store::CONVERSATION_STATE_QUEUED) {
+        dispatch(b, t.workspace, c.summary().queue_id());
+        for (const auto& q : c.extra_queues()) dispatch(b, t.workspace, q);
+      }
+      return;
+    }
+    case TimerKind::kOverflow: {
+      Conversation c;
+      if (!load_conversation(b, t.workspace, t.id, c) ||
+          c.state() == v1::store::CONVERSATION_STATE_RESOLVED)
+        return;
+      const config::Queue* q = cfg_.workspace(t.workspace)->queue(c.summary().queue_id());
+      const uint32_t stage = static_cast<uint32_t>(std::stoul(t.ref));
+      if (!q || stage > q->overflow.size() || stage <= c.overflow_stage()) return;
+      const bool queued = c.state() == v1::store::CONVERSATION_STATE_QUEUED;
+      if (queued) queue_remove(b, c);
+      const auto& step = q->overflow[stage - 1];
+      for (const auto& target : step.queues) {
+        if (target != c.summary().queue_id() &&
+            std::find(c.extra_queues().begin(), c.extra_queues().end(), target) ==
+                c.extra_queues().end())
+          c.add_extra_queues(target);
+      }
+      c.set_overflow_stage(stage);
+      if (queued) queue_put(b, c);
+      save_conversation(b, c);
+      ++counters_.overflows;
+      routing_event(
+          b, c, v1::RoutingEvent::KIND_OVERFLOW, {},
+          fmt::format(
+              "step {} after {} s: {}{}", stage, step.after_ms / 1000,
+              step.queues.empty() ? std::string("no more queues")
+                                  : "also queues " + fmt::format("{}", fmt::join(step.queues, ",")),
+              step.relax_skills > 0 ? fmt::format(", skill levels relaxed by {}", step.relax_skills)
+                                    : std::string()));
+      if (queued) {
+        dispatch(b, t.workspace, c.summary().queue_id());
+        for (const auto& x : c.extra_queues()) dispatch(b, t.workspace, x);
+      }
+      return;
+    }
+    case TimerKind::kSticky: {
+      Conversation c;
+      if (!load_conversation(b, t.workspace, t.id, c) ||
+          c.state() != v1::store::CONVERSATION_STATE_QUEUED ||
+          std::to_string(c.sticky_until_ms()) != t.ref)
+        return;
+      routing_event(b, c, v1::RoutingEvent::KIND_QUEUED, {},
+                    "stopped waiting for " + c.sticky_agent_id() + " (sticky wait over)");
+      dispatch(b, t.workspace, c.summary().queue_id());
+      for (const auto& q : c.extra_queues()) dispatch(b, t.workspace, q);
+      return;
+    }
+    case TimerKind::kGrace: {
+      AgentRt* a = agent(t.workspace, t.id);
+      if (!a || !a->routing_id.empty()) return;  // came back in time
+      std::vector<std::string> held;
+      for (const auto& [cid, ch] : a->conversations) held.push_back(cid);
+      std::set<std::string> queues;
+      for (const auto& cid : held) {
         Conversation c;
-        if (load_conversation(b, t.workspace, t.id, c) &&
-            c.state() == v1::store::CONVERSATION_STATE_OFFERED && c.offer_id() == t.ref) {
-          withdraw_offer(b, c, "offer expired", true);
-          dispatch(b, t.workspace, c.summary().queue_id());
-        }
-        break;
+        if (!load_conversation(b, t.workspace, cid, c) ||
+            c.state() != v1::store::CONVERSATION_STATE_ASSIGNED || c.agent_id() != a->cfg->id)
+          continue;
+        release(b, *a, cid);
+        ++counters_.requeued;
+        routing_event(b, c, v1::RoutingEvent::KIND_REQUEUED, a->cfg->id,
+                      fmt::format("agent offline for {} ms (presence grace {} ms)",
+                                  now - std::stoll(t.ref), cfg_.router.presence_grace_ms));
+        c.set_queue_due_ms(0);  // the front of its priority
+        enqueue(b, c, "taken back from " + a->cfg->id + " (gone past grace)");
+        queues.insert(c.summary().queue_id());
+        for (const auto& q : c.extra_queues()) queues.insert(q);
       }
-      case TimerKind::kReconnectGrace: {
-        for (auto& [k, a] : agents_) {
-          if (a.routing_id.empty() && !a.conversations.empty())
-            desk_gone(b, a, "did not reconnect after restart");
-        }
-        break;
+      for (const auto& q : queues) dispatch(b, t.workspace, q);
+      return;
+    }
+    case TimerKind::kShift: {
+      AgentRt* a = agent(t.workspace, t.id);
+      if (!a) return;
+      if (a->online() && a->on_shift(now)) {
+        log_->info("{}/{} shift started", a->workspace, a->cfg->id);
+        dispatch_agent_queues(b, *a);
       }
-      case TimerKind::kHeartbeat: {
-        for (auto& [k, a] : agents_) {
-          if (a.routing_id.empty()) continue;
-          if (now - a.last_seen_ms > cfg_.router.heartbeat_timeout_ms) {
-            desk_gone(b, a, fmt::format("no heartbeat for {} ms", now - a.last_seen_ms));
-            continue;
-          }
-          v1::AgentFrame f;
-          f.mutable_heartbeat();
-          send(a, std::move(f));
-        }
-        add_timer(now + cfg_.router.heartbeat_interval_ms, {TimerKind::kHeartbeat, {}, {}, {}});
-        break;
+      arm_shift(*a, now);
+      return;
+    }
+    case TimerKind::kReconnectGrace: {
+      for (auto& [k, a] : agents_) {
+        if (a.routing_id.empty() && !a.conversations.empty())
+          desk_gone(b, a, "did not reconnect after restart");
       }
+      return;
+    }
+    case TimerKind::kHeartbeat: {
+      for (auto& [k, a] : agents_) {
+        if (a.routing_id.empty()) continue;
+        if (now - a.last_seen_ms > cfg_.router.heartbeat_timeout_ms) {
+          desk_gone(b, a, fmt::format("no heartbeat for {} ms", now - a.last_seen_ms));
+          continue;
+        }
+        v1::AgentFrame f;
+        f.mutable_heartbeat();
+        send(a, std::move(f));
+      }
+      add_timer(now + cfg_.router.heartbeat_interval_ms, {TimerKind::kHeartbeat, {}, {}, {}, {}});
+      return;
     }
   }
 }

@@ -47,7 +47,8 @@ struct DeskFrame {
 
 struct EngineCounters {
   uint64_t messages = 0, duplicates = 0, conversations = 0, offers = 0, accepts = 0, replies = 0,
-           resolves = 0, dead_letters = 0, delivery_updates = 0;
+           resolves = 0, dead_letters = 0, delivery_updates = 0, sla_warnings = 0, sla_breaches = 0,
+           overflows = 0, requeued = 0, auto_replies = 0;
 };
 
 class Engine {
@@ -97,29 +98,65 @@ class Engine {
     int64_t welcomed_at_ms = 0;                        // last Welcome sent on routing_id
     std::map<std::string, v1::Channel> conversations;  // offered or assigned
     std::map<v1::Channel, int> load;                   // conversations per channel
+    int total_load = 0;
     bool online() const { return !routing_id.empty() && presence == v1::PRESENCE_AVAILABLE; }
+    bool on_shift(int64_t now) const { return !cfg->shift || cfg->shift->open_at(now); }
     void hold(const std::string& cid, v1::Channel ch) {
-      if (conversations.emplace(cid, ch).second) ++load[ch];
+      if (conversations.emplace(cid, ch).second) {
+        ++load[ch];
+        ++total_load;
+      }
     }
     void drop(const std::string& cid) {
       auto it = conversations.find(cid);
       if (it == conversations.end()) return;
       --load[it->second];
+      --total_load;
       conversations.erase(it);
     }
-    bool has_room(v1::Channel ch) const {
-      auto cap = cfg->capacity.find(ch);
-      if (cap == cfg->capacity.end()) return false;
+    int load_on(v1::Channel ch) const {
       auto l = load.find(ch);
-      return (l == load.end() ? 0 : l->second) < cap->second;
+      return l == load.end() ? 0 : l->second;
+    }
+    bool has_room(v1::Channel ch) const {
+      if (cfg->total_capacity > 0 && total_load >= cfg->total_capacity) return false;
+      auto cap = cfg->capacity.find(ch);
+      return cap != cfg->capacity.end() && load_on(ch) < cap->second;
     }
   };
-  // Priority (lower first), arrival seq, conversation, channel (to skip without a read).
-  using QueueKey = std::tuple<int, uint64_t, std::string, v1::Channel>;
-  enum class TimerKind { kOfferExpiry, kReconnectGrace, kHeartbeat };
+  // Queue order: priority (9 first, so stored negated), SLA due time, arrival; then the
+  // conversation and its channel (to skip without a read when nobody has room on it).
+  using QueueKey = std::tuple<int, int64_t, uint64_t, std::string, v1::Channel>;
+  // Durable timers live in the timers family and survive restarts; the others are
+  // rebuilt from config and presence at start.
+  enum class TimerKind {
+    kOfferExpiry = 0,  // durable: id = conversation, ref = offer id
+    kSla = 1,          // durable: id = conversation, ref = <target>/<warn|breach>/<due>
+    kOverflow = 2,     // durable: id = conversation, ref = step number
+    kSticky = 3,       // durable: id = conversation, ref = sticky deadline
+    kGrace = 4,        // durable: id = agent, ref = offline since
+    kReconnectGrace = 10,
+    kHeartbeat = 11,
+    kShift = 12,  // id = agent: its shift starts or ends
+  };
   struct Timer {
     TimerKind kind;
     std::string workspace, id, ref;
+    std::string key;  // in the timers family ("" = in memory only)
+  };
+  // Why an agent cannot take a conversation (kOk = it can).
+  enum class Unfit {
+    kOk,
+    kOffline,
+    kAway,
+    kOffShift,
+    kBot,
+    kRejected,
+    kSkill,
+    kLanguage,
+    kChannelFull,
+    kTotalFull,
+    kSticky
   };
 
   // Inputs.
@@ -134,11 +171,21 @@ class Engine {
   void desk_gone(Store::Batch& b, AgentRt& a, const std::string& why);
 
   // Routing.
+  void open_conversation(Store::Batch& b, v1::store::Conversation& c, const v1::InboundMessage& m,
+                         v1::store::Customer& customer, const std::string& customer_key);
   void enqueue(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
+  void queue_put(Store::Batch& b, const v1::store::Conversation& c);
+  void queue_remove(Store::Batch& b, const v1::store::Conversation& c);
+  Unfit fit(const AgentRt& a, const v1::store::Conversation& c, int64_t now,
+            std::string* why) const;
+  void arm_sla(Store::Batch& b, const v1::store::Conversation& c, const std::string& target,
+               int64_t start, int64_t due, int64_t target_ms);
+  void raise_priority(Store::Batch& b, v1::store::Conversation& c, const std::string& why);
+  void fire(Store::Batch& b, const Timer& t);
   void dispatch(Store::Batch& b, const std::string& ws, const std::string& queue);
   void dispatch_agent_queues(Store::Batch& b, const AgentRt& a);
-  void offer(Store::Batch& b, v1::store::Conversation& c, AgentRt& a,
-             const std::vector<std::string>& candidates);
+  void offer(Store::Batch& b, v1::store::Conversation& c, AgentRt& a, const std::string& why,
+             const std::vector<v1::RoutingEvent::Candidate>& considered);
   void release(Store::Batch& b, AgentRt& a, const std::string& conversation_id);
   void withdraw_offer(Store::Batch& b, v1::store::Conversation& c, const std::string& reason,
                       bool remember);
@@ -165,10 +212,12 @@ class Engine {
                const std::string& value);
   void routing_event(Store::Batch& b, const v1::store::Conversation& c, v1::RoutingEvent::Kind kind,
                      const std::string& agent, const std::string& reason,
-                     const std::vector<std::string>& candidates = {});
+                     const std::vector<v1::RoutingEvent::Candidate>& considered = {});
   void dead_letter(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
                    std::string_view key, std::string_view value, const std::string& reason);
   void add_timer(int64_t due, Timer t) { timers_.emplace(due, std::move(t)); }
+  void add_durable_timer(Store::Batch& b, int64_t due, Timer t);
+  void arm_shift(AgentRt& a, int64_t now);
 
   AgentRt* agent(const std::string& ws, const std::string& id);
   AgentRt* session(const std::string& rid);
@@ -181,6 +230,7 @@ class Engine {
   std::map<std::string, std::string> sessions_;                // routing id -> "<ws>/<agent>"
   std::map<std::string, std::set<QueueKey>> queues_;           // "<ws>/<queue>"
   std::map<std::string, std::vector<AgentRt*>> queue_agents_;  // "<ws>/<queue>" -> who serves it
+  std::map<std::string, std::string> rr_cursor_;  // "<ws>/<queue>" -> last agent offered
   std::multimap<int64_t, Timer> timers_;
   std::map<std::string, uint64_t> seqs_;  // cached id counters
   std::set<std::string> dirty_seqs_;      // counters changed in this step
