@@ -1,0 +1,454 @@
+// Routing model scenarios with a controllable clock: classification, skills, languages,
+// capacity, priority and SLA order, shifts, sticky agents, strategies, offers, SLA
+// warnings and breaches, overflow, presence grace, business hours, the decision trail.
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "tests/router/engine_fixture.h"
+
+namespace omniroute::router {
+namespace {
+
+struct Parts {
+  std::string router = "offer_timeouts_ms: {chat: 10000}, presence_grace_ms: 60000";
+  std::string hours = "";  // business_hours value, "" = always open
+  std::string general = "{id: general}";
+  std::string billing =
+      "{id: billing, skills: {billing: 3}, overflow: [{after_s: 60, queues: [general]}, "
+      "{after_s: 120, relax_skills: 1}]}";
+  std::string alice_cap = "{webhook: 3, chat: 2, email: 2}";
+  std::string alice_extra = "";
+  std::string bob_extra = "";
+  std::string carol_extra = "";
+};
+
+std::string routing_yaml(const std::string& dir, const Parts& p) {
+  return fmt::format(R"(log_level: off
+state: {{dir: "{}"}}
+router: {{heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 3000, offer_timeout_ms: 30000, {}}}
+workspaces:
+  - id: acme
+    timezone: Europe/Berlin
+    {}
+    closed_replies:
+      en: "We are closed. We will answer from {{opens_at}}. Reference {{reference}}."
+      de: "Wir haben geschlossen. Wir antworten ab {{opens_at}}. Referenz {{reference}}."
+    queues:
+      - {}
+      - {}
+      - {{id: vip, priority: 5}}
+    inboxes:
+      - {{id: api, channel: webhook, queue: general}}
+      - {{id: chat, channel: chat, queue: general}}
+      - {{id: mail, channel: email, queue: general}}
+    rules:
+      - {{name: invoices, match: {{keywords: [invoice, refund]}}, set: {{queue: billing}}}}
+      - {{name: vip customers, match: {{customer: {{vip: "true"}}}}, set: {{priority: 5}}}}
+      - {{name: urgent subject, match: {{regex: "^(urgent|asap)\\b"}}, set: {{priority: 7}}}}
+    sla:
+      - {{name: chat, channel: [chat], first_response_s: 60, warning_percent: 50}}
+      - {{name: mail, channel: [email], first_response_s: 7200}}
+    agents:
+      - {{id: alice, languages: [en], skills: {{billing: 2}}, capacity: {}{}}}
+      - {{id: bob, languages: [en, de], skills: {{billing: 4}}, capacity: {{webhook: 3, chat: 2, email: 2}}{}}}
+      - {{id: carol, queues: [vip], capacity: {{webhook: 3}}{}}}
+)",
+                     dir, p.router, p.hours.empty() ? "" : "business_hours: " + p.hours, p.general,
+                     p.billing, p.alice_cap, p.alice_extra, p.bob_extra, p.carol_extra);
+}
+
+class RoutingTest : public EngineFixture {
+ protected:
+  std::string yaml() override { return routing_yaml(dir_.path() + "/state", parts()); }
+  virtual Parts parts() { return {}; }
+
+  // A message on an inbox with a subject, text, language and customer attributes.
+  void msg(const std::string& id, const std::string& customer, const std::string& inbox,
+           const std::string& text, const std::string& lang = "",
+           std::map<std::string, std::string> attrs = {}, const std::string& subject = "") {
+    message_with(id, customer, "", "acme", inbox, [&](v1::InboundMessage& m) {
+      m.set_text_body(text);
+      m.set_language(lang);
+      m.set_subject(subject);
+      for (const auto& [k, v] : attrs) (*m.mutable_customer_attributes())[k] = v;
+    });
+  }
+
+  // Offers sent to `rid`, as conversation ids.
+  std::vector<std::string> offers(const std::string& rid) {
+    std::vector<std::string> out;
+    for (const auto& f : take(rid, K::kOffer))
+      out.push_back(f.offer().conversation().conversation_id());
+    return out;
+  }
+
+  std::vector<v1::RoutingEvent> trail(const std::string& conv) {
+    std::vector<v1::RoutingEvent> out;
+    store_->scan(Cf::kTrail, "acme/" + conv + "/", [&](std::string_view, std::string_view v) {
+      v1::RoutingEvent e;
+      e.ParseFromArray(v.data(), static_cast<int>(v.size()));
+      out.push_back(e);
+      return true;
+    });
+    return out;
+  }
+
+  static std::optional<v1::RoutingEvent> last_of(const std::vector<v1::RoutingEvent>& t,
+                                                 v1::RoutingEvent::Kind k) {
+    std::optional<v1::RoutingEvent> hit;
+    for (const auto& e : t)
+      if (e.kind() == k) hit = e;
+    return hit;
+  }
+
+  // Lets `ms` pass in 1 s ticks while the named desks keep their heartbeats.
+  void wait(int64_t ms, const std::vector<std::string>& rids = {"da", "db", "dc"}) {
+    while (ms > 0) {
+      const int64_t step = std::min<int64_t>(ms, 1000);
+      for (const auto& rid : rids) heartbeat(rid);
+      tick(step);
+      ms -= step;
+    }
+  }
+
+  void accept_all(const std::string& rid) {
+    for (const auto& f : take(rid, K::kOffer)) accept(rid, f.offer().offer_id());
+  }
+};
+
+TEST_F(RoutingTest, KeywordRuleSendsToSkilledAgentAndTheTrailSaysWhyTheOtherWasNot) {
+  hello("da", "alice");
+  hello("db", "bob");
+  clock_.t += 1000;  // bob idles longer... but alice's billing level is too low anyway
+  msg("m1", "c1", "api", "Where is my invoice for October?");
+  EXPECT_TRUE(offers("da").empty());
+  ASSERT_EQ(offers("db"), std::vector<std::string>{"C1"});
+  auto c = conversation("C1");
+  EXPECT_EQ(c.summary().queue_id(), "billing");
+  EXPECT_EQ(c.rule(), "invoices");
+  EXPECT_EQ(c.skills().at("billing"), 3);
+  const auto t = trail("C1");
+  const auto offered = last_of(t, v1::RoutingEvent::KIND_OFFERED);
+  ASSERT_TRUE(offered);
+  EXPECT_EQ(offered->agent_id(), "bob");
+  bool alice_explained = false;
+  for (const auto& cand : offered->considered()) {
+    if (cand.agent_id() == "alice") {
+      EXPECT_FALSE(cand.eligible());
+      EXPECT_NE(cand.reason().find("billing >= 3 (has 2)"), std::string::npos) << cand.reason();
+      alice_explained = true;
+    }
+  }
+  EXPECT_TRUE(alice_explained);
+  ASSERT_TRUE(last_of(t, v1::RoutingEvent::KIND_CLASSIFIED));
+  EXPECT_NE(last_of(t, v1::RoutingEvent::KIND_CLASSIFIED)->reason().find("rule 'invoices'"),
+            std::string::npos);
+}
+
+TEST_F(RoutingTest, LanguageFromTheMessageOrDetectedGoesToAnAgentWhoSpeaksIt) {
+  hello("da", "alice");
+  hello("db", "bob");
+  msg("m1", "c1", "api", "hello", "de-AT");
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C1"});
+  EXPECT_EQ(conversation("C1").language(), "de");
+  EXPECT_EQ(conversation("C1").language_source(), "message");
+  // No language given: CLD2 reads it from the text.
+  msg("m2", "c2", "api",
+      "Guten Tag, ich habe gestern eine Bestellung aufgegeben und bis heute keine "
+      "Bestätigung erhalten. Können Sie mir bitte helfen?");
+  EXPECT_EQ(conversation("C2").language(), "de");
+  EXPECT_EQ(conversation("C2").language_source(), "detected");
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C2"});
+  EXPECT_TRUE(offers("da").empty());
+}
+
+TEST_F(RoutingTest, CapacityPerChannelAndTotalIsNeverExceededAndFreedCapacityDrainsAtOnce) {
+  hello("da", "alice");
+  for (int i = 1; i <= 3; ++i) msg(fmt::format("m{}", i), fmt::format("c{}", i), "chat", "hi");
+  EXPECT_EQ(offers("da"), (std::vector<std::string>{"C1", "C2"}));  // chat capacity 2
+  accept("da", "C1/1");
+  accept("da", "C2/1");
+  // The third waits; nothing is offered beyond capacity however long it waits.
+  for (int i = 0; i < 5; ++i) {
+    heartbeat("da");
+    tick(1000);
+  }
+  EXPECT_TRUE(offers("da").empty());
+  EXPECT_EQ(conversation("C3").state(), v1::store::CONVERSATION_STATE_QUEUED);
+  resolve("da", "C1");
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C3"});  // at once, no sweep
+}
+
+class TotalCapacity : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.alice_cap = "{webhook: 3, chat: 2, email: 2, total: 3}";
+    return p;
+  }
+};
+
+TEST_F(TotalCapacity, TotalLimitHoldsAcrossChannels) {
+  hello("da", "alice");
+  msg("m1", "c1", "chat", "hi");
+  msg("m2", "c2", "chat", "hi");
+  msg("m3", "c3", "mail", "hello");
+  msg("m4", "c4", "mail", "hello");  // email has room (1/2) but the total (3) is reached
+  EXPECT_EQ(offers("da"), (std::vector<std::string>{"C1", "C2", "C3"}));
+  const auto offered = last_of(trail("C4"), v1::RoutingEvent::KIND_OFFERED);
+  EXPECT_FALSE(offered);
+  v1::AgentFrame rej;
+  rej.mutable_reject()->set_offer_id("C1/1");
+  desk("da", rej);
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C4"});
+}
+
+TEST_F(RoutingTest, PriorityThenSlaDueThenArrival) {
+  // Nobody online: three conversations wait.
+  msg("m1", "c1", "mail", "an email");  // SLA 2 h
+  clock_.t += 1000;
+  msg("m2", "c2", "chat", "a chat");  // SLA 1 min: due earlier
+  clock_.t += 1000;
+  msg("m3", "c3", "api", "no SLA");                           // no policy: after those with one
+  msg("m4", "c4", "api", "plain", "", {{"vip", "true"}});     // priority 5 first of all
+  msg("m5", "c5", "api", "", "", {}, "URGENT: server down");  // regex rule: priority 7
+  EXPECT_EQ(conversation("C4").priority(), 5);
+  EXPECT_EQ(conversation("C5").priority(), 7);
+  // One agent who takes one at a time on each channel: offers come in queue order.
+  hello("db", "bob");
+  std::vector<std::string> order;
+  for (int round = 0; round < 5; ++round) {
+    auto got = take("db", K::kOffer);
+    for (const auto& f : got) order.push_back(f.offer().conversation().conversation_id());
+    if (got.empty()) break;
+  }
+  // bob has room for several at once: all are offered in one go, in queue order.
+  EXPECT_EQ(order, (std::vector<std::string>{"C5", "C4", "C2", "C1", "C3"}));
+}
+
+class Shifts : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    // The clock starts Tuesday 2023-11-14 23:13 in Berlin; bob works from 06:00.
+    p.bob_extra = ", shift: {hours: {daily: [\"06:00-14:00\"]}}";
+    return p;
+  }
+};
+
+TEST_F(Shifts, OffShiftAgentsAreNeverOfferedAndGetWorkTheMomentTheShiftStarts) {
+  hello("db", "bob");
+  msg("m1", "c1", "api", "hello", "de");  // only bob speaks German
+  EXPECT_TRUE(offers("db").empty());
+  const auto t = trail("C1");
+  wait(6 * 3600 * 1000 + 46 * 60 * 1000 + 40 * 1000 - 1, {"db"});  // 05:59:59.999
+  EXPECT_TRUE(offers("db").empty());
+  wait(1, {"db"});  // 06:00:00 Berlin
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C1"});
+}
+
+class Sticky : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.general = "{id: general, sticky_window_s: 86400, sticky_wait_s: 300}";
+    return p;
+  }
+};
+
+TEST_F(Sticky, ReturningCustomerGoesToTheLastAgentAndIsWaitedForWithinTheLimit) {
+  hello("da", "alice");
+  hello("db", "bob");
+  msg("m1", "c1", "api", "first");
+  ASSERT_EQ(offers("da"), std::vector<std::string>{"C1"});  // ties by id
+  // alice rejects: bob serves the customer.
+  v1::AgentFrame rej;
+  rej.mutable_reject()->set_offer_id("C1/1");
+  desk("da", rej);
+  ASSERT_EQ(offers("db"), std::vector<std::string>{"C1"});
+  accept("db", "C1/2");
+  resolve("db", "C1");
+  clock_.t += 60'000;  // bob just finished; alice idled longer, but the customer knows bob
+  msg("m2", "c1", "api", "me again");
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C2"});
+  EXPECT_TRUE(offers("da").empty());
+  accept("db", "C2/1");
+  resolve("db", "C2");
+  // bob goes away: the customer's next conversation waits for him up to 300 s, then alice.
+  v1::AgentFrame away;
+  away.mutable_presence()->set_presence(v1::PRESENCE_AWAY);
+  desk("db", away);
+  msg("m3", "c1", "api", "third time");
+  EXPECT_TRUE(offers("da").empty());
+  wait(299'000);
+  EXPECT_TRUE(offers("da").empty());
+  wait(1'000);
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C3"});
+}
+
+class Strategies : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.general = "{id: general, strategy: least_busy}";
+    p.alice_cap = "{webhook: 6}";
+    p.billing = "{id: billing, strategy: round_robin}";
+    return p;
+  }
+};
+
+TEST_F(Strategies, LeastBusyAndRoundRobin) {
+  hello("da", "alice");
+  hello("db", "bob");
+  msg("m1", "c1", "api", "one");
+  ASSERT_EQ(offers("da"), std::vector<std::string>{"C1"});
+  accept("da", "C1/1");
+  clock_.t += 10;
+  msg("m2", "c2", "api", "two");  // alice has 1 open, bob 0
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C2"});
+  accept("db", "C2/1");
+  clock_.t += 10;
+  msg("m3", "c3", "api", "three");  // 1 each: the longer idle one (alice)
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C3"});
+  // Round robin in billing (no skills required there now): alice, bob, alice...
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) {
+    msg(fmt::format("r{}", i), fmt::format("rc{}", i), "api", "refund please");
+    for (const auto& rid : {"da", "db"})
+      for (const auto& f : take(rid, K::kOffer))
+        got.push_back(f.offer().conversation().conversation_id() + "@" + rid);
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].substr(got[0].find('@')), "@da");
+  EXPECT_EQ(got[1].substr(got[1].find('@')), "@db");
+  EXPECT_EQ(got[2].substr(got[2].find('@')), "@da");
+}
+
+TEST_F(RoutingTest, OfferTimeoutIsPerChannelAndTheNextAgentGetsIt) {
+  hello("da", "alice");
+  hello("db", "bob");
+  msg("m1", "c1", "chat", "hi");
+  ASSERT_EQ(offers("da"), std::vector<std::string>{"C1"});
+  for (int i = 0; i < 9; ++i) {
+    heartbeat("da");
+    heartbeat("db");
+    tick(1000);
+  }
+  EXPECT_TRUE(offers("db").empty());
+  heartbeat("da");
+  heartbeat("db");
+  tick(1000);  // chat offers expire after 10 s, not the default 30 s
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C1"});
+  EXPECT_EQ(take("da", K::kOfferWithdrawn).size(), 1u);
+}
+
+TEST_F(RoutingTest, SlaWarningRaisesPriorityAndBreachIsReportedEvenAcrossARestart) {
+  msg("m1", "c1", "chat", "anyone?");  // nobody online; chat SLA 60 s, warning at 50%
+  EXPECT_EQ(conversation("C1").priority(), 0);
+  restart();
+  tick(30'000);
+  EXPECT_EQ(conversation("C1").priority(), 1);
+  EXPECT_TRUE(last_of(trail("C1"), v1::RoutingEvent::KIND_SLA_WARNING));
+  restart();
+  tick(30'000);
+  const auto breach = last_of(trail("C1"), v1::RoutingEvent::KIND_SLA_BREACH);
+  ASSERT_TRUE(breach);
+  EXPECT_NE(breach->reason().find("first_response"), std::string::npos);
+  EXPECT_EQ(conversation("C1").sla_breached_size(), 1);
+  // An answered conversation never breaches.
+  hello("da", "alice");
+  msg("m2", "c2", "chat", "hello there");
+  accept_all("da");
+  accept_all("da");
+  reply("da", "C2", "r1");
+  tick(120'000);
+  EXPECT_FALSE(last_of(trail("C2"), v1::RoutingEvent::KIND_SLA_BREACH));
+  EXPECT_EQ(conversation("C2").first_response_due_ms(), 0);
+}
+
+TEST_F(RoutingTest, OverflowTargetsMoreQueuesThenRelaxesSkills) {
+  hello("da", "alice");  // billing 2: not enough for billing (3)
+  msg("m1", "c1", "api", "refund please");
+  EXPECT_TRUE(offers("da").empty());
+  // alice serves general too (no queue list = every queue), but skills still apply there.
+  wait(60'000);
+  EXPECT_EQ(conversation("C1").overflow_stage(), 1u);
+  EXPECT_TRUE(offers("da").empty());
+  wait(60'000);  // step 2: skill levels relaxed by one: billing >= 2
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C1"});
+  EXPECT_TRUE(last_of(trail("C1"), v1::RoutingEvent::KIND_OVERFLOW));
+}
+
+class OverflowQueues : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.alice_extra = ", queues: [general]";
+    p.billing = "{id: billing, skills: {billing: 3}, overflow: [{after_s: 60, queues: [vip]}]}";
+    return p;
+  }
+};
+
+TEST_F(OverflowQueues, AfterTheWaitTheConversationAlsoReachesTheOtherQueuesAgents) {
+  hello("dc", "carol");  // serves vip only, no billing skill
+  msg("m1", "c1", "api", "refund please");
+  EXPECT_TRUE(offers("dc").empty());
+  wait(60'000);
+  // carol serves vip, where it now also waits; billing skills still required... carol
+  // has none, so overflow alone does not make her eligible.
+  EXPECT_TRUE(offers("dc").empty());
+  EXPECT_EQ(conversation("C1").extra_queues_size(), 1);
+}
+
+TEST_F(RoutingTest, AgentGonePastGraceLosesAcceptedConversationsToTheFrontOfTheQueue) {
+  hello("da", "alice");
+  msg("m1", "c1", "api", "help");
+  accept_all("da");
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_ASSIGNED);
+  msg("m2", "c2", "api", "other");  // also alice's (capacity 3)
+  accept_all("da");
+  hello("db", "bob");
+  // alice's desk dies: after the heartbeat timeout she is offline, after 60 s of grace her
+  // conversations go back to the queue's front, to bob.
+  for (int i = 0; i < 4; ++i) {
+    heartbeat("db");
+    tick(1000);
+  }
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_ASSIGNED);
+  msg("m3", "c3", "api", "newer");  // bob gets this one meanwhile
+  accept_all("db");
+  for (int i = 0; i < 60; ++i) {
+    heartbeat("db");
+    tick(1000);
+  }
+  auto got = offers("db");
+  EXPECT_EQ(got, (std::vector<std::string>{"C1", "C2"}));
+  EXPECT_TRUE(last_of(trail("C1"), v1::RoutingEvent::KIND_REQUEUED));
+}
+
+class ClosedHours : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.hours = "{hours: {weekdays: [\"09:00-17:00\"]}, holidays: [\"2023-11-15\"]}";
+    return p;
+  }
+};
+
+TEST_F(ClosedHours, OutsideBusinessHoursTheCustomerIsToldWhenInTheirLanguageOnce) {
+  msg("m1", "c1", "api", "hallo", "de");
+  auto out = outbound();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].automatic());
+  // Tuesday 23:13; Wednesday the 15th is a holiday: Thursday 09:00 Berlin.
+  EXPECT_NE(out[0].text_body().find("Wir antworten ab Thu 2023-11-16 09:00 Europe/Berlin"),
+            std::string::npos)
+      << out[0].text_body();
+  EXPECT_NE(out[0].text_body().find("Referenz C1"), std::string::npos);
+  msg("m2", "c1", "api", "noch da?", "de");  // same conversation: no second auto-reply
+  EXPECT_EQ(outbound().size(), 1u);
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_QUEUED);
+}
+
+TEST_F(RoutingTest, InsideBusinessHoursNoAutoReply) {
+  msg("m1", "c1", "api", "hello");
+  EXPECT_TRUE(outbound().empty());
+}
+
+}  // namespace
+}  // namespace omniroute::router
