@@ -79,6 +79,7 @@ void Engine::load() {
       v1::store::Agent rec;
       if (store_.get(Cf::kAgents, ckey(ws.id, a.id), &v) && rec.ParseFromString(v)) {
         rt.idle_since_ms = rec.idle_since_ms();
+        rt.offline_since_ms = rec.offline_since_ms();
       }
       const std::string held = ckey(ws.id, a.id) + "/";
       store_.scan(Cf::kAgents, held, [&](std::string_view k, std::string_view) {
@@ -146,6 +147,10 @@ void Engine::load() {
     return true;
   });
   for (auto& [k, a] : agents_) arm_shift(a, now);
+  store_.scan(Cf::kMeta, "rr/", [&](std::string_view k, std::string_view v) {
+    rr_cursor_[std::string(k.substr(3))] = std::string(v);
+    return true;
+  });
   // Desks get one heartbeat timeout to come back after a restart before their open
   // offers go to someone else.
   add_timer(now + cfg_.router.heartbeat_timeout_ms, {TimerKind::kReconnectGrace, {}, {}, {}});
@@ -222,6 +227,7 @@ void Engine::save_agent(Store::Batch& b, const AgentRt& a) {
   rec.set_agent_id(a.cfg->id);
   rec.set_workspace_id(a.workspace);
   rec.set_idle_since_ms(a.idle_since_ms);
+  rec.set_offline_since_ms(a.offline_since_ms);
   b.put(Cf::kAgents, ckey(a.workspace, a.cfg->id), rec.SerializeAsString());
 }
 
@@ -967,7 +973,10 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
     queue_remove(b, c);
     it = q.upper_bound(std::make_tuple(-c.priority(), c.queue_due_ms(), c.queue_seq(),
                                        c.summary().conversation_id(), ch));
-    if (strategy == config::Strategy::kRoundRobin) rr_cursor_[ckey(ws, queue)] = winner->cfg->id;
+    if (strategy == config::Strategy::kRoundRobin) {
+      rr_cursor_[ckey(ws, queue)] = winner->cfg->id;
+      b.put(Cf::kMeta, "rr/" + ckey(ws, queue), winner->cfg->id);  // survives restarts
+    }
     if (queue != c.summary().queue_id()) why += " (overflow from " + c.summary().queue_id() + ")";
     offer(b, c, *winner, why, considered);
   }
@@ -1076,8 +1085,15 @@ void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& 
   const int64_t now = clock_.now_ms();
   if (a->routing_id == rid && now - a->welcomed_at_ms < cfg_.router.heartbeat_timeout_ms) {
     // The desk repeats Hello while its Welcome is on the way: another Welcome (the agent's
-    // whole state) per repeat would pile up in the socket. The session stays as it is.
+    // whole state) per repeat would pile up in the socket. The session stays as it is,
+    // but the presence the desk states now counts.
     a->last_seen_ms = now;
+    const v1::Presence p =
+        h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
+    if (p != a->presence && (p == v1::PRESENCE_AVAILABLE || p == v1::PRESENCE_AWAY)) {
+      a->presence = p;
+      if (a->online()) dispatch_agent_queues(b, *a);
+    }
     return;
   }
   if (!a->routing_id.empty() && a->routing_id != rid) sessions_.erase(a->routing_id);
@@ -1086,6 +1102,10 @@ void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& 
     if (&other != a && other.routing_id == rid) other.routing_id.clear();
   }
   a->routing_id = rid;
+  if (a->offline_since_ms != 0) {
+    a->offline_since_ms = 0;
+    save_agent(b, *a);
+  }
   sessions_[rid] = ckey(a->workspace, a->cfg->id);
   a->presence = h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
   a->last_seen_ms = a->last_sent_ms = a->welcomed_at_ms = now;
@@ -1128,6 +1148,8 @@ void Engine::desk_gone(Store::Batch& b, AgentRt& a, const std::string& why) {
   sessions_.erase(a.routing_id);
   a.routing_id.clear();
   a.presence = v1::PRESENCE_OFFLINE;
+  a.offline_since_ms = clock_.now_ms();
+  save_agent(b, a);
   // Open offers go to someone else at once; accepted conversations stay with the agent
   // for the presence grace, then go back to the front of their queues.
   std::vector<std::string> held;
@@ -1147,9 +1169,9 @@ void Engine::desk_gone(Store::Batch& b, AgentRt& a, const std::string& why) {
   }
   for (const auto& q : queues) dispatch(b, a.workspace, q);
   if (assigned) {
-    const int64_t now = clock_.now_ms();
-    add_durable_timer(b, now + cfg_.router.presence_grace_ms,
-                      {TimerKind::kGrace, a.workspace, a.cfg->id, std::to_string(now), {}});
+    add_durable_timer(
+        b, a.offline_since_ms + cfg_.router.presence_grace_ms,
+        {TimerKind::kGrace, a.workspace, a.cfg->id, std::to_string(a.offline_since_ms), {}});
   }
 }
 
@@ -1211,6 +1233,7 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
   enqueue(b, c, "re-queued after rejection");
   dispatch(b, a.workspace, c.summary().queue_id());
   for (const auto& q : c.extra_queues()) dispatch(b, a.workspace, q);
+  dispatch_agent_queues(b, a);  // its freed capacity may fit something waiting elsewhere
 }
 
 void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
@@ -1339,12 +1362,12 @@ void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {
 // ------------------------------------------------------------------ timers
 
 int64_t Engine::next_timer_ms() const {
-  return timers_.empty() ? INT64_MAX : timers_.begin()->first;
+  return timers_.empty() ? INT64_MAX : timers_.begin()->first.first;
 }
 
 void Engine::apply_timers(Store::Batch& b) {
   const int64_t now = clock_.now_ms();
-  while (!timers_.empty() && timers_.begin()->first <= now) {
+  while (!timers_.empty() && timers_.begin()->first.first <= now) {
     Timer t = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
     if (!t.key.empty()) b.del(Cf::kTimers, t.key);
@@ -1359,9 +1382,12 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
       Conversation c;
       if (load_conversation(b, t.workspace, t.id, c) &&
           c.state() == v1::store::CONVERSATION_STATE_OFFERED && c.offer_id() == t.ref) {
+        const std::string agent_id = c.agent_id();
         withdraw_offer(b, c, "offer expired", true);
         dispatch(b, t.workspace, c.summary().queue_id());
         for (const auto& q : c.extra_queues()) dispatch(b, t.workspace, q);
+        if (AgentRt* a = agent(t.workspace, agent_id); a && a->online())
+          dispatch_agent_queues(b, *a);  // its freed capacity may fit something elsewhere
       }
       return;
     }
@@ -1448,7 +1474,8 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
     }
     case TimerKind::kGrace: {
       AgentRt* a = agent(t.workspace, t.id);
-      if (!a || !a->routing_id.empty()) return;  // came back in time
+      // Stale when the desk came back (and maybe left again: another timer covers that).
+      if (!a || !a->routing_id.empty() || std::to_string(a->offline_since_ms) != t.ref) return;
       std::vector<std::string> held;
       for (const auto& [cid, ch] : a->conversations) held.push_back(cid);
       std::set<std::string> queues;
@@ -1481,8 +1508,10 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
       return;
     }
     case TimerKind::kReconnectGrace: {
+      // Desks connected when the router stopped and not back since. Those already gone
+      // before have their durable grace timer.
       for (auto& [k, a] : agents_) {
-        if (a.routing_id.empty() && !a.conversations.empty())
+        if (a.routing_id.empty() && a.offline_since_ms == 0 && !a.conversations.empty())
           desk_gone(b, a, "did not reconnect after restart");
       }
       return;

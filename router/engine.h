@@ -12,6 +12,8 @@
 #include <tuple>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "common/log.h"
 #include "config/config.h"
 #include "omniroute/v1/agent.pb.h"
@@ -95,7 +97,8 @@ class Engine {
     int64_t last_seen_ms = 0;
     int64_t last_sent_ms = 0;
     int64_t idle_since_ms = 0;
-    int64_t welcomed_at_ms = 0;                        // last Welcome sent on routing_id
+    int64_t welcomed_at_ms = 0;    // last Welcome sent on routing_id
+    int64_t offline_since_ms = 0;  // when its desk went away (0 = connected, or never was)
     std::map<std::string, v1::Channel> conversations;  // offered or assigned
     std::map<v1::Channel, int> load;                   // conversations per channel
     int total_load = 0;
@@ -215,7 +218,14 @@ class Engine {
                      const std::vector<v1::RoutingEvent::Candidate>& considered = {});
   void dead_letter(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
                    std::string_view key, std::string_view value, const std::string& reason);
-  void add_timer(int64_t due, Timer t) { timers_.emplace(due, std::move(t)); }
+  // Timers due at the same ms fire in key order, so a restarted router (which reloads
+  // them sorted) fires them in the same order as one that never stopped.
+  void add_timer(int64_t due, Timer t) {
+    std::string order = t.key.empty()
+                            ? fmt::format("~{}/{}/{}", static_cast<int>(t.kind), t.workspace, t.id)
+                            : t.key;
+    timers_.emplace(std::make_pair(due, std::move(order)), std::move(t));
+  }
   void add_durable_timer(Store::Batch& b, int64_t due, Timer t);
   void arm_shift(AgentRt& a, int64_t now);
 
@@ -231,7 +241,7 @@ class Engine {
   std::map<std::string, std::set<QueueKey>> queues_;           // "<ws>/<queue>"
   std::map<std::string, std::vector<AgentRt*>> queue_agents_;  // "<ws>/<queue>" -> who serves it
   std::map<std::string, std::string> rr_cursor_;  // "<ws>/<queue>" -> last agent offered
-  std::multimap<int64_t, Timer> timers_;
+  std::multimap<std::pair<int64_t, std::string>, Timer> timers_;
   std::map<std::string, uint64_t> seqs_;  // cached id counters
   std::set<std::string> dirty_seqs_;      // counters changed in this step
   std::vector<DeskFrame> frames_;

@@ -1,5 +1,7 @@
 #include "router/store.h"
 
+#include <algorithm>
+
 #include <filesystem>
 #include <vector>
 
@@ -63,9 +65,26 @@ std::unique_ptr<Store> Store::open(const std::string& dir, bool sync, std::strin
   // After a crash the WAL is replayed into memtables and left there (it is still in the
   // WAL), instead of being flushed to new files before the router may start.
   opts.avoid_flush_during_recovery = true;
+  // Families missing from the directory (a new state dir, or one from an older version)
+  // are created in one call: RocksDB rewrites and re-verifies its OPTIONS file for every
+  // family created, which made opening a fresh directory cost tens of milliseconds.
+  std::vector<std::string> existing;
+  if (!rocksdb::DB::ListColumnFamilies(opts, dir, &existing).ok()) existing = {"default"};
+  std::vector<rocksdb::ColumnFamilyDescriptor> open_now;
+  for (const auto& name : existing) open_now.emplace_back(name, cf_options());
+  std::vector<std::string> missing;
+  for (const auto& d : descriptors()) {
+    if (std::find(existing.begin(), existing.end(), d.name) == existing.end())
+      missing.push_back(d.name);
+  }
   auto s = open_with(
       [&](auto& handles, rocksdb::DB** db) {
-        return rocksdb::DB::Open(opts, dir, descriptors(), &handles, db);
+        auto st = rocksdb::DB::Open(opts, dir, open_now, &handles, db);
+        if (!st.ok() || missing.empty()) return st;
+        std::vector<rocksdb::ColumnFamilyHandle*> created;
+        st = (*db)->CreateColumnFamilies(cf_options(), missing, &created);
+        handles.insert(handles.end(), created.begin(), created.end());
+        return st;
       },
       err);
   if (s) s->write_options_.sync = sync;
@@ -74,17 +93,25 @@ std::unique_ptr<Store> Store::open(const std::string& dir, bool sync, std::strin
 
 std::unique_ptr<Store> Store::open_read_only(const std::string& dir, std::string& err) {
   rocksdb::DBOptions opts;
+  std::vector<std::string> existing;
+  auto st = rocksdb::DB::ListColumnFamilies(opts, dir, &existing);
+  if (!st.ok()) {
+    err = st.ToString();
+    return nullptr;
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> open_now;
+  for (const auto& name : existing) open_now.emplace_back(name, cf_options());
   return open_with(
       [&](auto& handles, rocksdb::DB** db) {
-        return rocksdb::DB::OpenForReadOnly(opts, dir, descriptors(), &handles, db);
+        return rocksdb::DB::OpenForReadOnly(opts, dir, open_now, &handles, db);
       },
-      err);
+      err, /*read_only=*/true);
 }
 
 std::unique_ptr<Store> Store::open_with(
     const std::function<rocksdb::Status(std::vector<rocksdb::ColumnFamilyHandle*>&, rocksdb::DB**)>&
         opener,
-    std::string& err) {
+    std::string& err, bool read_only) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status st = opener(handles, &db);
@@ -94,7 +121,24 @@ std::unique_ptr<Store> Store::open_with(
   }
   std::unique_ptr<Store> s(new Store());
   s->db_.reset(db);
-  for (size_t i = 0; i < handles.size(); ++i) s->handles_[i] = handles[i];
+  // Handles by family name; families this version does not know stay open (RocksDB wants
+  // every family opened) but unused.
+  for (auto* h : handles) {
+    bool known = false;
+    for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+      if (h->GetName() == cf_name(static_cast<Cf>(i))) {
+        s->handles_[i] = h;
+        known = true;
+      }
+    }
+    if (!known) s->unknown_.push_back(h);
+  }
+  for (auto* h : s->handles_) {
+    if (!h && !read_only) {  // read-only: a family an older router never made reads as empty
+      err = "state directory is missing a column family";
+      return nullptr;
+    }
+  }
   return s;
 }
 
@@ -103,6 +147,7 @@ Store::~Store() {
   for (auto* h : handles_) {
     if (h) db_->DestroyColumnFamilyHandle(h);
   }
+  for (auto* h : unknown_) db_->DestroyColumnFamilyHandle(h);
   db_->Close();
 }
 
@@ -130,12 +175,14 @@ std::string Store::commit(Batch& batch) {
 }
 
 bool Store::get(Cf cf, std::string_view key, std::string* value) {
+  if (!h(cf)) return false;
   return db_->Get(rocksdb::ReadOptions(), h(cf), rocksdb::Slice(key.data(), key.size()), value)
       .ok();
 }
 
 void Store::scan(Cf cf, std::string_view prefix,
                  const std::function<bool(std::string_view, std::string_view)>& fn) {
+  if (!h(cf)) return;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h(cf)));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();

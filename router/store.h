@@ -80,10 +80,11 @@ class Store {
   static std::unique_ptr<Store> open_with(
       const std::function<rocksdb::Status(std::vector<rocksdb::ColumnFamilyHandle*>&,
                                           rocksdb::DB**)>& opener,
-      std::string& err);
+      std::string& err, bool read_only = false);
   rocksdb::ColumnFamilyHandle* h(Cf cf) const { return handles_[static_cast<size_t>(cf)]; }
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
+  std::vector<rocksdb::ColumnFamilyHandle*> unknown_;
   rocksdb::WriteOptions write_options_;
 };
 
