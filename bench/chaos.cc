@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -112,7 +113,7 @@ ChaosResult run_chaos(const ChaosOptions& o) {
   const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", agent_port);
   const int capacity = std::min(1000, o.customers / o.agents * 2 + 10);
   std::string yaml =
-      fmt::format(R"(log_level: error
+      fmt::format(R"(log_level: {}
 kafka: {{brokers: "{}", partitions: 3, replication_factor: 1}}
 state: {{dir: "{}/state"}}
 router: {{agent_endpoint: "{}", heartbeat_interval_ms: 100, heartbeat_timeout_ms: 600, offer_timeout_ms: 5000}}
@@ -125,6 +126,8 @@ workspaces:
     inboxes: [{{id: api, channel: webhook, queue: general, settings: {{secret: "{}", callback_url: "{}"}}}}]
     agents:
 )",
+                  std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") ? std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL")
+                                                            : "error",
                   cluster->bootstraps(), tmp, endpoint, web_port, secret, receiver.url());
   for (int a = 0; a < o.agents; ++a)
     yaml += fmt::format("      - {{id: a{}, capacity: {{webhook: {}}}}}\n", a, capacity);
@@ -350,8 +353,13 @@ workspaces:
                         {"seed", o.seed}};
     std::ofstream(o.out_dir + "/chaos-latest.json") << j.dump(2) << "\n";
   }
-  std::error_code ec;
-  std::filesystem::remove_all(tmp, ec);
+  if (res.ok) {
+    std::error_code ec;
+    std::filesystem::remove_all(tmp, ec);
+  } else {
+    // Kept for the post-mortem: the router's state (omniroute inspect --state ...).
+    res.violations.push_back("state and config kept in " + tmp);
+  }
   return res;
 }
 
