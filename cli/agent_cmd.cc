@@ -37,7 +37,8 @@ const char* author(v1::Author a) {
 }
 
 constexpr const char* kHelp =
-    "commands: accept OFFER | reject OFFER [reason] | reply CONV TEXT | resolve CONV | away | "
+    "commands: accept OFFER | reject OFFER [reason] | reply CONV TEXT | resolve CONV | "
+    "transfer CONV agent:ID|queue:ID [note] | assign CONV AGENT [note] (supervisors) | away | "
     "available | quit";
 
 }  // namespace
@@ -86,6 +87,9 @@ int cmd_agent(const AgentOptions& o) {
         v1::DeliveryStatus::State_Name(u.state()), u.detail().empty() ? "" : ": " + u.detail());
   };
   h.on_resolved = [](const v1::Resolved& r) { say("[resolved] {}", r.conversation_id()); };
+  h.on_gone = [](const v1::ConversationGone& g) {
+    say("[gone] {} {}", g.conversation_id(), g.reason());
+  };
   h.on_error = [](const v1::Error& e) {
     say("[error] {} {} {}", v1::Error::Code_Name(e.code()), e.ref_id(), e.message());
   };
@@ -114,7 +118,21 @@ int cmd_agent(const AgentOptions& o) {
       d.reply(arg, rest);
     else if (cmd == "resolve" && !arg.empty())
       d.resolve(arg);
-    else if (cmd == "away")
+    else if ((cmd == "transfer" || cmd == "assign") && !arg.empty() && !rest.empty()) {
+      std::istringstream r(rest);
+      std::string target, note;
+      r >> target;
+      std::getline(r, note);
+      if (!note.empty() && note.front() == ' ') note.erase(0, 1);
+      if (cmd == "assign")
+        d.force_assign(arg, target, note);
+      else if (target.rfind("agent:", 0) == 0)
+        d.transfer(arg, target.substr(6), "", note);
+      else if (target.rfind("queue:", 0) == 0)
+        d.transfer(arg, "", target.substr(6), note);
+      else
+        say("{}", kHelp);
+    } else if (cmd == "away")
       d.set_presence(v1::PRESENCE_AWAY);
     else if (cmd == "available")
       d.set_presence(v1::PRESENCE_AVAILABLE);

@@ -269,6 +269,7 @@ void parse_workspaces(MapReader& top, Config& c, Errors& errors) {
                     for (auto& l : agent.languages) l = primary_language(l);
                     agent.shift = schedule(a, "shift", errors, tz);
                     agent.bot = a.boolean("bot", false);
+                    agent.supervisor = a.boolean("supervisor", false);
                     ws.agents.push_back(agent);
                   });
         for (const auto& q : ws.queues) {

@@ -115,6 +115,7 @@ struct Agent {
   std::vector<std::string> languages;     // Primary subtags ("en", "de"); empty = any.
   std::shared_ptr<const Schedule> shift;  // Null = always on shift.
   bool bot = false;                       // A bot desk (bot-first queues).
+  bool supervisor = false;                // May force-assign conversations.
 };
 
 // A routing rule: the first rule whose every given condition matches sets the queue,

@@ -61,6 +61,27 @@ void Desk::resolve(const std::string& conversation_id) {
   enqueue(std::move(f));
 }
 
+void Desk::transfer(const std::string& conversation_id, const std::string& to_agent,
+                    const std::string& to_queue, const std::string& note) {
+  v1::AgentFrame f;
+  auto* t = f.mutable_transfer();
+  t->set_conversation_id(conversation_id);
+  t->set_to_agent_id(to_agent);
+  t->set_to_queue_id(to_queue);
+  t->set_note(note);
+  enqueue(std::move(f));
+}
+
+void Desk::force_assign(const std::string& conversation_id, const std::string& agent,
+                        const std::string& note) {
+  v1::AgentFrame f;
+  auto* t = f.mutable_force_assign();
+  t->set_conversation_id(conversation_id);
+  t->set_agent_id(agent);
+  t->set_note(note);
+  enqueue(std::move(f));
+}
+
 void Desk::set_presence(v1::Presence p) {
   opts_.presence = p;  // also used by the next Hello
   v1::AgentFrame f;
@@ -189,6 +210,9 @@ void Desk::handle(const v1::AgentFrame& f) {
       break;
     case v1::AgentFrame::kResolved:
       if (handler_.on_resolved) handler_.on_resolved(f.resolved());
+      break;
+    case v1::AgentFrame::kConversationGone:
+      if (handler_.on_gone) handler_.on_gone(f.conversation_gone());
       break;
     case v1::AgentFrame::kError:
       if (f.error().code() == v1::Error::CODE_UNKNOWN_SESSION) {

@@ -40,6 +40,7 @@ struct Handler {
   std::function<void(const v1::ReplyAck&)> on_reply_ack;
   std::function<void(const v1::DeliveryUpdate&)> on_delivery;
   std::function<void(const v1::Resolved&)> on_resolved;
+  std::function<void(const v1::ConversationGone&)> on_gone;  // transferred / reassigned
   std::function<void(const v1::Error&)> on_error;
   std::function<void(const std::string&)> on_status;  // connection events, for display
 };
@@ -60,6 +61,12 @@ class Desk {
   void reply(const std::string& conversation_id, const std::string& text,
              const std::string& reply_id);
   void resolve(const std::string& conversation_id);
+  // Hands an assigned conversation to another agent ("" = none) or a queue, with a note.
+  void transfer(const std::string& conversation_id, const std::string& to_agent,
+                const std::string& to_queue, const std::string& note);
+  // Supervisors: assigns a conversation to an agent.
+  void force_assign(const std::string& conversation_id, const std::string& agent,
+                    const std::string& note);
   void set_presence(v1::Presence p);
   // Test hook: stop sending anything (heartbeats included), as a hung desk would.
   void freeze(bool frozen) { frozen_ = frozen; }

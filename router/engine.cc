@@ -864,6 +864,28 @@ Engine::Unfit Engine::fit(const AgentRt& a, const Conversation& c, int64_t now,
   return Unfit::kOk;
 }
 
+bool Engine::can_hold(const AgentRt& a, const Conversation& c, bool need_shift,
+                      std::string* why) const {
+  const v1::Channel ch = c.summary().channel();
+  auto cap = a.cfg->capacity.find(ch);
+  const int limit = cap == a.cfg->capacity.end() ? 0 : cap->second;
+  if (a.routing_id.empty())
+    *why = "offline";
+  else if (a.presence != v1::PRESENCE_AVAILABLE)
+    *why = "away";
+  else if (a.cfg->bot)
+    *why = "a bot desk";
+  else if (need_shift && !a.on_shift(clock_.now_ms()))
+    *why = "off shift";
+  else if (a.cfg->total_capacity > 0 && a.total_load >= a.cfg->total_capacity)
+    *why = fmt::format("at total capacity {}/{}", a.total_load, a.cfg->total_capacity);
+  else if (a.load_on(ch) >= limit)
+    *why = fmt::format("{} full {}/{}", channel_name(ch), a.load_on(ch), limit);
+  else
+    return true;
+  return false;
+}
+
 void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string& queue) {
   auto qit = queues_.find(ckey(ws, queue));
   if (qit == queues_.end() || qit->second.empty()) return;
@@ -1064,6 +1086,12 @@ void Engine::apply_desk(Store::Batch& b, const std::string& rid, std::string_vie
       return;
     case v1::AgentFrame::kResolve:
       on_resolve(b, *a, f.resolve());
+      return;
+    case v1::AgentFrame::kTransfer:
+      on_transfer(b, *a, f.transfer());
+      return;
+    case v1::AgentFrame::kForceAssign:
+      on_force_assign(b, *a, f.force_assign());
       return;
     default:
       error_to(rid, v1::Error::CODE_INVALID, "frame kind not accepted from a desk", {});
@@ -1357,6 +1385,159 @@ void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {
   f.mutable_resolved()->set_conversation_id(m.conversation_id());
   send(a, std::move(f));
   dispatch_agent_queues(b, a);
+}
+
+void Engine::note(Store::Batch& b, Conversation& c, const std::string& text) {
+  v1::ConversationMessage cm;
+  cm.set_author(v1::AUTHOR_SYSTEM);
+  cm.set_text_body(text.substr(0, 2000));
+  append_message(b, c, cm);
+}
+
+void Engine::take_back(Store::Batch& b, Conversation& c, const std::string& reason) {
+  AgentRt* holder = agent(c.summary().workspace_id(), c.agent_id());
+  if (c.state() == v1::store::CONVERSATION_STATE_QUEUED) {
+    queue_remove(b, c);
+  } else if (holder && (c.state() == v1::store::CONVERSATION_STATE_OFFERED ||
+                        c.state() == v1::store::CONVERSATION_STATE_ASSIGNED)) {
+    release(b, *holder, c.summary().conversation_id());
+    v1::AgentFrame f;
+    if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
+      f.mutable_offer_withdrawn()->set_offer_id(c.offer_id());
+      f.mutable_offer_withdrawn()->set_reason(reason);
+    } else {
+      f.mutable_conversation_gone()->set_conversation_id(c.summary().conversation_id());
+      f.mutable_conversation_gone()->set_reason(reason);
+    }
+    send(*holder, std::move(f));
+  }
+}
+
+void Engine::on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m) {
+  Conversation c;
+  if (!load_conversation(b, a.workspace, m.conversation_id(), c)) {
+    error_to(a.routing_id, v1::Error::CODE_NOT_FOUND, "unknown conversation", m.conversation_id());
+    return;
+  }
+  if (c.state() != v1::store::CONVERSATION_STATE_ASSIGNED || c.agent_id() != a.cfg->id) {
+    error_to(a.routing_id, v1::Error::CODE_CONFLICT, "conversation is not assigned to you",
+             m.conversation_id());
+    return;
+  }
+  const config::Workspace& ws = *cfg_.workspace(a.workspace);
+  const std::string text =
+      fmt::format("Transferred by {}{}", a.cfg->id, m.note().empty() ? "" : ": " + m.note());
+  if (!m.to_agent_id().empty()) {
+    AgentRt* to = agent(a.workspace, m.to_agent_id());
+    std::string why;
+    if (!to || to == &a) {
+      error_to(a.routing_id, v1::Error::CODE_INVALID, "no such other agent in this workspace",
+               m.conversation_id());
+      return;
+    }
+    // A person chose them: skills and languages are theirs to judge; presence, shift and
+    // capacity are not.
+    if (!can_hold(*to, c, true, &why)) {
+      error_to(a.routing_id, v1::Error::CODE_CONFLICT,
+               fmt::format("{} cannot take it now: {}", to->cfg->id, why), m.conversation_id());
+      return;
+    }
+    release(b, a, c.summary().conversation_id());
+    note(b, c, text);
+    routing_event(b, c, v1::RoutingEvent::KIND_TRANSFERRED, a.cfg->id,
+                  fmt::format("transfer to agent {}{}", to->cfg->id,
+                              m.note().empty() ? "" : " (with a note)"));
+    v1::AgentFrame gone;
+    gone.mutable_conversation_gone()->set_conversation_id(c.summary().conversation_id());
+    gone.mutable_conversation_gone()->set_reason("transferred to " + to->cfg->id);
+    send(a, std::move(gone));
+    v1::RoutingEvent::Candidate cand;
+    cand.set_agent_id(to->cfg->id);
+    cand.set_eligible(true);
+    cand.set_reason("chosen by " + a.cfg->id);
+    offer(b, c, *to, "transfer from " + a.cfg->id, {cand});
+    dispatch_agent_queues(b, a);
+    return;
+  }
+  const config::Queue* q = ws.queue(m.to_queue_id());
+  if (!q) {
+    error_to(a.routing_id, v1::Error::CODE_INVALID, "no such queue in this workspace",
+             m.conversation_id());
+    return;
+  }
+  release(b, a, c.summary().conversation_id());
+  note(b, c, text);
+  c.mutable_summary()->set_queue_id(q->id);
+  c.mutable_skills()->clear();
+  for (const auto& [skill, level] : q->skills) (*c.mutable_skills())[skill] = level;
+  c.clear_extra_queues();
+  c.set_overflow_stage(0);
+  c.clear_sticky_agent_id();
+  if (std::find(c.rejected_by().begin(), c.rejected_by().end(), a.cfg->id) == c.rejected_by().end())
+    c.add_rejected_by(a.cfg->id);  // not straight back to the sender
+  v1::AgentFrame gone;
+  gone.mutable_conversation_gone()->set_conversation_id(c.summary().conversation_id());
+  gone.mutable_conversation_gone()->set_reason("transferred to queue " + q->id);
+  send(a, std::move(gone));
+  routing_event(
+      b, c, v1::RoutingEvent::KIND_TRANSFERRED, a.cfg->id,
+      fmt::format("transfer to queue {}{}", q->id, m.note().empty() ? "" : " (with a note)"));
+  enqueue(b, c, fmt::format("transfer by {} to queue {}", a.cfg->id, q->id));
+  dispatch(b, a.workspace, q->id);
+  dispatch_agent_queues(b, a);
+}
+
+void Engine::on_force_assign(Store::Batch& b, AgentRt& a, const v1::ForceAssign& m) {
+  if (!a.cfg->supervisor) {
+    error_to(a.routing_id, v1::Error::CODE_UNAUTHORIZED, "only supervisors may force-assign",
+             m.conversation_id());
+    return;
+  }
+  Conversation c;
+  if (!load_conversation(b, a.workspace, m.conversation_id(), c) ||
+      c.state() == v1::store::CONVERSATION_STATE_RESOLVED) {
+    error_to(a.routing_id, v1::Error::CODE_NOT_FOUND, "no open conversation with this id",
+             m.conversation_id());
+    return;
+  }
+  AgentRt* to = agent(a.workspace, m.agent_id());
+  std::string why;
+  if (!to) {
+    error_to(a.routing_id, v1::Error::CODE_INVALID, "no such agent in this workspace",
+             m.conversation_id());
+    return;
+  }
+  if (c.agent_id() == to->cfg->id && c.state() == v1::store::CONVERSATION_STATE_ASSIGNED) return;
+  const bool held_by_target =
+      c.agent_id() == to->cfg->id && c.state() == v1::store::CONVERSATION_STATE_OFFERED;
+  if (!held_by_target && !can_hold(*to, c, false, &why)) {
+    error_to(a.routing_id, v1::Error::CODE_CONFLICT,
+             fmt::format("{} cannot take it now: {}", to->cfg->id, why), m.conversation_id());
+    return;
+  }
+  const std::string previous = c.agent_id();
+  take_back(b, c, "reassigned by supervisor " + a.cfg->id);
+  note(b, c,
+       fmt::format("Assigned to {} by supervisor {}{}", to->cfg->id, a.cfg->id,
+                   m.note().empty() ? "" : ": " + m.note()));
+  c.set_offer_count(c.offer_count() + 1);
+  c.set_offer_id(fmt::format("{}/{}", c.summary().conversation_id(), c.offer_count()));
+  c.set_state(v1::store::CONVERSATION_STATE_ASSIGNED);
+  c.set_agent_id(to->cfg->id);
+  c.set_accepted_count(c.accepted_count() + 1);
+  save_conversation(b, c);
+  to->hold(c.summary().conversation_id(), c.summary().channel());
+  b.put(Cf::kAgents, ckey(to->workspace, to->cfg->id) + "/" + c.summary().conversation_id(), "");
+  to->idle_since_ms = clock_.now_ms();
+  save_agent(b, *to);
+  routing_event(b, c, v1::RoutingEvent::KIND_FORCE_ASSIGNED, to->cfg->id,
+                fmt::format("force-assigned by supervisor {}{}", a.cfg->id,
+                            previous.empty() ? "" : " (was " + previous + ")"));
+  v1::AgentFrame f;
+  *f.mutable_assignment() = assignment(b, c, c.offer_id());
+  send(*to, std::move(f));
+  if (AgentRt* prev = agent(a.workspace, previous); prev && prev != to && prev->online())
+    dispatch_agent_queues(b, *prev);
 }
 
 // ------------------------------------------------------------------ timers

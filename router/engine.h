@@ -170,6 +170,11 @@ class Engine {
   void on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m);
   void on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m);
   void on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m);
+  void on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m);
+  void on_force_assign(Store::Batch& b, AgentRt& a, const v1::ForceAssign& m);
+  // Takes a conversation away from whoever holds it (offer or assignment), telling them.
+  void take_back(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
+  void note(Store::Batch& b, v1::store::Conversation& c, const std::string& text);
   void on_presence(Store::Batch& b, AgentRt& a, v1::Presence p);
   void desk_gone(Store::Batch& b, AgentRt& a, const std::string& why);
 
@@ -181,6 +186,10 @@ class Engine {
   void queue_remove(Store::Batch& b, const v1::store::Conversation& c);
   Unfit fit(const AgentRt& a, const v1::store::Conversation& c, int64_t now,
             std::string* why) const;
+  // Presence, shift (when asked) and capacity only: what even a person's choice of agent
+  // (transfer, supervisor) must respect.
+  bool can_hold(const AgentRt& a, const v1::store::Conversation& c, bool need_shift,
+                std::string* why) const;
   void arm_sla(Store::Batch& b, const v1::store::Conversation& c, const std::string& target,
                int64_t start, int64_t due, int64_t target_ms);
   void raise_priority(Store::Batch& b, v1::store::Conversation& c, const std::string& why);

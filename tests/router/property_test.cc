@@ -61,7 +61,7 @@ workspaces:
     agents:
       - {{id: a1, languages: [en], skills: {{billing: 4}},
           capacity: {{webhook: 2, chat: 1, email: 2, total: 3}}}}
-      - {{id: a2, languages: [en, de], capacity: {{webhook: 1, chat: 2, email: 1}}}}
+      - {{id: a2, languages: [en, de], capacity: {{webhook: 1, chat: 2, email: 1}}, supervisor: true}}
       - {{id: a3, languages: [de, fr], skills: {{billing: 1}},
           capacity: {{webhook: 2, chat: 1, email: 3, total: 2}}, shift: {{hours: {{daily: {}}}}}}}
   - id: globex
@@ -162,6 +162,10 @@ class Sequence {
       reply_or_resolve(false);
     } else if (r < 86) {
       reply_or_resolve(true);
+    } else if (r < 89) {
+      transfer();
+    } else if (r < 91) {
+      force_assign();
     } else {
       advance(1 + static_cast<int>(rng_() % 40));
     }
@@ -396,6 +400,8 @@ class Sequence {
       }
     } else if (fr.has_resolved()) {
       d.assigned.erase(fr.resolved().conversation_id());
+    } else if (fr.has_conversation_gone()) {
+      d.assigned.erase(fr.conversation_gone().conversation_id());
     } else if (fr.has_customer_message()) {
       if (!d.assigned.count(fr.customer_message().conversation_id()) && violation_.empty())
         violation_ = "customer message for a conversation the desk does not hold";
@@ -492,6 +498,33 @@ class Sequence {
       f.mutable_reply()->set_reply_id(fmt::format("r{}", ++reply_seq_));
       f.mutable_reply()->set_text_body("an answer");
     }
+    desk_frame(rid, f);
+  }
+
+  void transfer() {
+    std::vector<std::string> with;
+    for (const auto& [rid, d] : desks_)
+      if (d.connected && !d.silent && !d.assigned.empty()) with.push_back(rid);
+    if (with.empty()) return;
+    const std::string rid = with[rng_() % with.size()];
+    const DeskModel& d = desks_[rid];
+    v1::AgentFrame f;
+    f.mutable_transfer()->set_conversation_id(pick(d.assigned));
+    const auto& ws = *cfg_.workspace(d.ws);
+    if (rng_() % 2 == 0)
+      f.mutable_transfer()->set_to_agent_id(ws.agents[rng_() % ws.agents.size()].id);
+    else
+      f.mutable_transfer()->set_to_queue_id(ws.queues[rng_() % ws.queues.size()].id);
+    f.mutable_transfer()->set_note("over to you");
+    desk_frame(rid, f);
+  }
+
+  void force_assign() {
+    const std::string rid = "acme:a2";  // the supervisor
+    if (!desks_[rid].connected || desks_[rid].silent) return;
+    v1::AgentFrame f;
+    f.mutable_force_assign()->set_conversation_id(fmt::format("C{}", 1 + rng_() % 20));
+    f.mutable_force_assign()->set_agent_id(fmt::format("a{}", 1 + rng_() % 3));
     desk_frame(rid, f);
   }
 

@@ -452,3 +452,91 @@ TEST_F(RoutingTest, InsideBusinessHoursNoAutoReply) {
 
 }  // namespace
 }  // namespace omniroute::router
+
+namespace omniroute::router {
+namespace {
+
+class Transfers : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.carol_extra = ", supervisor: true";
+    return p;
+  }
+
+ protected:
+  void transfer(const std::string& rid, const std::string& conv, const std::string& agent,
+                const std::string& queue, const std::string& note) {
+    v1::AgentFrame f;
+    f.mutable_transfer()->set_conversation_id(conv);
+    f.mutable_transfer()->set_to_agent_id(agent);
+    f.mutable_transfer()->set_to_queue_id(queue);
+    f.mutable_transfer()->set_note(note);
+    desk(rid, f);
+  }
+  void force(const std::string& rid, const std::string& conv, const std::string& agent) {
+    v1::AgentFrame f;
+    f.mutable_force_assign()->set_conversation_id(conv);
+    f.mutable_force_assign()->set_agent_id(agent);
+    f.mutable_force_assign()->set_note("customer asked for " + agent);
+    desk(rid, f);
+  }
+};
+
+TEST_F(Transfers, ToAnAgentWithANoteTheNextAgentReads) {
+  hello("da", "alice");
+  msg("m1", "c1", "api", "hello");
+  accept("da", take("da", K::kOffer).at(0).offer().offer_id());
+  // bob is offline: refused, alice keeps it.
+  transfer("da", "C1", "bob", "", "speaks German");
+  auto errs = take("da", K::kError);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_CONFLICT);
+  EXPECT_EQ(conversation("C1").agent_id(), "alice");
+  hello("db", "bob");
+  transfer("da", "C1", "bob", "", "speaks German");
+  ASSERT_EQ(take("da", K::kConversationGone).size(), 1u);
+  auto offered = take("db", K::kOffer);
+  ASSERT_EQ(offered.size(), 1u);
+  accept("db", offered[0].offer().offer_id());
+  auto as = take("db", K::kAssignment);
+  ASSERT_EQ(as.size(), 1u);
+  const auto& h = as[0].assignment().history();
+  ASSERT_GE(h.size(), 2);
+  EXPECT_EQ(h[h.size() - 1].author(), v1::AUTHOR_SYSTEM);
+  EXPECT_EQ(h[h.size() - 1].text_body(), "Transferred by alice: speaks German");
+  EXPECT_TRUE(last_of(trail("C1"), v1::RoutingEvent::KIND_TRANSFERRED));
+}
+
+TEST_F(Transfers, ToAQueueGoesToThatQueuesSkilledAgentsNotBackToTheSender) {
+  hello("da", "alice");
+  hello("db", "bob");
+  msg("m1", "c1", "api", "hello");
+  accept("da", take("da", K::kOffer).at(0).offer().offer_id());
+  transfer("da", "C1", "", "billing", "");
+  EXPECT_EQ(conversation("C1").summary().queue_id(), "billing");
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C1"});
+  EXPECT_TRUE(offers("da").empty());
+}
+
+TEST_F(Transfers, SupervisorForceAssignsOthersMayNot) {
+  hello("da", "alice");
+  hello("dc", "carol");
+  msg("m1", "c1", "api", "hello", "de");  // alice does not speak German: it waits
+  EXPECT_TRUE(offers("da").empty());
+  force("da", "C1", "alice");
+  ASSERT_EQ(take("da", K::kError).at(0).error().code(), v1::Error::CODE_UNAUTHORIZED);
+  hello("db", "bob");
+  auto to_bob = take("db", K::kOffer);  // bob speaks German: offered to him
+  ASSERT_EQ(to_bob.size(), 1u);
+  force("dc", "C1", "alice");  // the supervisor overrides: bob's offer is withdrawn
+  EXPECT_EQ(take("db", K::kOfferWithdrawn).size(), 1u);
+  auto as = take("da", K::kAssignment);
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_ASSIGNED);
+  EXPECT_EQ(conversation("C1").agent_id(), "alice");
+  EXPECT_EQ(conversation("C1").accepted_count(), 1u);
+  EXPECT_TRUE(last_of(trail("C1"), v1::RoutingEvent::KIND_FORCE_ASSIGNED));
+}
+
+}  // namespace
+}  // namespace omniroute::router
