@@ -72,10 +72,12 @@ int main(int argc, char** argv) {
       app.add_subcommand("inspect", "Show router state (read-only; works while the router runs)");
   add_common(inspect);
   std::string what, id, workspace;
-  inspect->add_option("what", what, "conversation | agent | offsets | outbox")
+  inspect
+      ->add_option("what", what,
+                   "conversation (history and decision trail) | queue | agent | offsets | outbox")
       ->required()
-      ->check(CLI::IsMember({"conversation", "agent", "offsets", "outbox"}));
-  inspect->add_option("id", id, "Conversation or agent id");
+      ->check(CLI::IsMember({"conversation", "queue", "agent", "offsets", "outbox"}));
+  inspect->add_option("id", id, "Conversation, queue or agent id");
   inspect->add_option("-w,--workspace", workspace, "Workspace id (default: the only one)");
 
   auto* config = app.add_subcommand("config", "Configuration tools");

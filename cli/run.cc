@@ -7,13 +7,16 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "cli/commands.h"
 #include "cli/demo.h"
 #include "cli/stack.h"
 #include "common/log.h"
+#include "omniroute/v1/routing.pb.h"
 #include "omniroute/v1/store.pb.h"
 #include "router/store.h"
 
@@ -240,18 +243,61 @@ int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
     return 2;
   }
   std::string v;
+  auto when = [](int64_t ms) {
+    return ms <= 0 ? std::string("-")
+                   : fmt::format("{:%Y-%m-%d %H:%M:%S} UTC", fmt::gmtime(ms / 1000));
+  };
+  if (what == "queue") {
+    // <ws>/<queue>/<9-prio>/<due>/<seq> -> conversation, in routing order.
+    const std::string prefix = ws + "/" + id + "/";
+    int pos = 0;
+    fmt::print("queue {}/{} in routing order (priority, SLA due, arrival):\n", ws, id);
+    store->scan(Cf::kQueue, prefix, [&](std::string_view, std::string_view cid) {
+      v1::store::Conversation c;
+      std::string cv;
+      if (!store->get(Cf::kConversations, ws + "/" + std::string(cid), &cv) ||
+          !c.ParseFromString(cv))
+        return true;
+      fmt::print(
+          "{:>4}. {} {} prio {} due {} waiting since {} lang {} skills [{}]{}{}\n", ++pos, cid,
+          channel_name(c.summary().channel()), c.priority(),
+          when(c.queue_due_ms() >= 9999999999999 ? 0 : c.queue_due_ms()), when(c.queued_at_ms()),
+          c.language().empty() ? "-" : c.language(),
+          [&] {
+            std::vector<std::string> sk;
+            for (const auto& [k, lvl] : c.skills()) sk.push_back(fmt::format("{}>={}", k, lvl));
+            return fmt::format("{}", fmt::join(sk, ","));
+          }(),
+          c.overflow_stage() ? fmt::format(" overflow step {}", c.overflow_stage()) : "",
+          c.summary().queue_id() != id ? " (overflow from " + c.summary().queue_id() + ")" : "");
+      return true;
+    });
+    if (pos == 0) fmt::print("  (empty)\n");
+    return 0;
+  }
   if (what == "agent") {
     v1::store::Agent a;
     if (!store->get(Cf::kAgents, ws + "/" + id, &v) || !a.ParseFromString(v)) {
       fmt::print(stderr, "no agent state for {}/{}\n", ws, id);
       return 1;
     }
-    fmt::print("{}\nholds:", to_json(a));
+    fmt::print("{}\n{}\nholds:\n", to_json(a),
+               a.offline_since_ms() ? "desk offline since " + when(a.offline_since_ms())
+                                    : std::string("desk connected (or never seen)"));
+    std::map<std::string, int> per_channel;
     store->scan(Cf::kAgents, ws + "/" + id + "/", [&](std::string_view k, std::string_view) {
-      fmt::print(" {}", k.substr(ws.size() + id.size() + 2));
+      const std::string cid(k.substr(ws.size() + id.size() + 2));
+      v1::store::Conversation c;
+      std::string cv;
+      if (store->get(Cf::kConversations, ws + "/" + cid, &cv) && c.ParseFromString(cv)) {
+        fmt::print("  {} {} {}\n", cid, channel_name(c.summary().channel()),
+                   c.state() == v1::store::CONVERSATION_STATE_OFFERED ? "offered" : "assigned");
+        ++per_channel[channel_name(c.summary().channel())];
+      }
       return true;
     });
-    fmt::print("\n");
+    fmt::print("load: {}\n",
+               per_channel.empty() ? "none" : fmt::format("{}", fmt::join(per_channel, ", ")));
     return 0;
   }
   v1::store::Conversation conv;
@@ -264,6 +310,19 @@ int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
   store->scan(Cf::kMessages, ws + "/" + id + "/", [](std::string_view, std::string_view val) {
     v1::ConversationMessage m;
     if (m.ParseFromArray(val.data(), static_cast<int>(val.size()))) fmt::print("{}\n", to_json(m));
+    return true;
+  });
+  // The decision trail: every routing decision with its reason and the agents considered.
+  fmt::print("decisions:\n");
+  store->scan(Cf::kTrail, ws + "/" + id + "/", [&](std::string_view, std::string_view val) {
+    v1::RoutingEvent e;
+    if (!e.ParseFromArray(val.data(), static_cast<int>(val.size()))) return true;
+    fmt::print("  {} {}{} {} (priority {}, language {})\n", when(e.at_ms()),
+               v1::RoutingEvent::Kind_Name(e.kind()).substr(5),
+               e.agent_id().empty() ? "" : " " + e.agent_id(), e.reason(), e.priority(),
+               e.language().empty() ? "-" : e.language());
+    for (const auto& cand : e.considered())
+      fmt::print("      {} {}: {}\n", cand.eligible() ? "+" : "-", cand.agent_id(), cand.reason());
     return true;
   });
   return 0;

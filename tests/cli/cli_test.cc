@@ -83,6 +83,18 @@ TEST(Cli, UpDemoDeliversEveryMessageAndExitsZero) {
   EXPECT_EQ(i.code, 0) << i.out;
   EXPECT_NE(i.out.find("CONVERSATION_STATE_RESOLVED"), std::string::npos) << i.out;
   EXPECT_NE(i.out.find("STATE_SENT"), std::string::npos) << i.out;
+  // The decision trail: classified, offered with the agents considered, accepted, resolved.
+  EXPECT_NE(i.out.find("decisions:"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("CLASSIFIED"), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find(" OFFERED "), std::string::npos) << i.out;
+  EXPECT_NE(i.out.find("      + "), std::string::npos) << i.out;  // an eligible candidate
+  EXPECT_NE(i.out.find(" RESOLVED "), std::string::npos) << i.out;
+  Result q = run(fmt::format("inspect queue general --config {}", dir.file("c.yaml")));
+  EXPECT_EQ(q.code, 0) << q.out;
+  EXPECT_NE(q.out.find("(empty)"), std::string::npos) << q.out;  // all served
+  Result a = run(fmt::format("inspect agent alice --config {}", dir.file("c.yaml")));
+  EXPECT_EQ(a.code, 0) << a.out;
+  EXPECT_NE(a.out.find("load: none"), std::string::npos) << a.out;
 }
 
 TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
