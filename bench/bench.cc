@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "bench/decision.h"
 #include "bench/desk_pool.h"
 #include "bench/stats.h"
 #include "common/child_process.h"
@@ -444,19 +445,19 @@ int run(const Options& o) {
   fmt::print(
       "omniroute bench: {} messages, {} workspaces, {} conversations, {} agents per workspace\n",
       o.messages, o.workspaces, o.conversations, o.agents);
-  fmt::print("[1/6] raw librdkafka produce + consume ...\n");
+  fmt::print("[1/7] raw librdkafka produce + consume ...\n");
   std::fflush(stdout);
   result["baseline_kafka"] = kafka_baseline(o, kc, "bench.raw", partitions);
-  fmt::print("[2/6] raw RocksDB WriteBatch commits ...\n");
+  fmt::print("[2/7] raw RocksDB WriteBatch commits ...\n");
   std::fflush(stdout);
   WriteShape shape = measure_write_shape(o, tmp + "/shape");
   result["baseline_rocksdb"] = rocksdb_baseline(o, tmp + "/rocks", shape, 1024);
-  fmt::print("[3/6] raw ZeroMQ ROUTER<->DEALER round trips ...\n");
+  fmt::print("[3/7] raw ZeroMQ ROUTER<->DEALER round trips ...\n");
   std::fflush(stdout);
   result["baseline_zeromq"] = zeromq_baseline(o);
 
   // End to end through a router process.
-  fmt::print("[4/6] end to end at full speed ...\n");
+  fmt::print("[4/7] end to end at full speed ...\n");
   std::fflush(stdout);
   const std::string state_dir = tmp + "/state";
   const int port = [] {
@@ -600,7 +601,7 @@ int run(const Options& o) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  fmt::print("[5/6] end to end at {:.0f}% of the maximum ({:.0f} msgs/s) for {} s ...\n",
+  fmt::print("[5/7] end to end at {:.0f}% of the maximum ({:.0f} msgs/s) for {} s ...\n",
              o.rate_fraction * 100, e2e_rate * o.rate_fraction, o.fixed_rate_seconds);
   std::fflush(stdout);
   const double rate = e2e_rate * o.rate_fraction;
@@ -641,7 +642,7 @@ int run(const Options& o) {
 
   // Memory and restart with a large state.
   if (o.state_conversations > 0) {
-    fmt::print("[6/6] {} conversations in state: RSS and restart ...\n", o.state_conversations);
+    fmt::print("[6/7] {} conversations in state: RSS and restart ...\n", o.state_conversations);
     std::fflush(stdout);
     const std::string big = tmp + "/big";
     Options one = o;
@@ -752,6 +753,20 @@ int run(const Options& o) {
   const double zmq_rate = result["baseline_zeromq"].value("pipelined_round_trips_per_s", 0.0);
   std::string slowest = "kafka";
   double slowest_rate = kafka_rate;
+  if (o.decision_conversations > 0) {
+    fmt::print("[7/7] routing decisions: {} agents, {} queues, {} new conversations ...\n",
+               o.decision_agents, o.decision_queues, o.decision_conversations);
+    std::fflush(stdout);
+    const DecisionFigures d =
+        measure_decisions(o.decision_agents, o.decision_queues, o.decision_conversations);
+    result["routing_decisions"] = {{"agents", d.agents},
+                                   {"queues", d.queues},
+                                   {"conversations", d.conversations},
+                                   {"decision_mean_us", d.decision_mean_us},
+                                   {"new_conversation_step_p50_us", d.step_p50_us},
+                                   {"new_conversation_step_p99_us", d.step_p99_us},
+                                   {"new_conversations_per_s_with_commits", d.steps_per_s}};
+  }
   if (rocks_rate < slowest_rate) slowest = "rocksdb", slowest_rate = rocks_rate;
   if (zmq_rate < slowest_rate) slowest = "zeromq", slowest_rate = zmq_rate;
   result["summary"] = {
@@ -804,6 +819,15 @@ int run(const Options& o) {
                l.value("router_rss_bytes", 0) / 1e6);
     fmt::print("| restart to processing with {} conversations | {:.2f} s |\n",
                o.state_conversations, l.value("restart_to_processing_seconds", 0.0));
+  }
+
+  if (result.contains("routing_decisions")) {
+    const auto& d = result["routing_decisions"];
+    fmt::print("| routing decision, {} agents / {} queues (mean) | {:.1f} µs |\n",
+               d.value("agents", 0), d.value("queues", 0), d.value("decision_mean_us", 0.0));
+    fmt::print(
+        "| new-conversation step incl. decision and trail (p50 / p99) | {:.0f} / {:.0f} µs |\n",
+        d.value("new_conversation_step_p50_us", 0.0), d.value("new_conversation_step_p99_us", 0.0));
   }
 
   fs::create_directories(o.out_dir);

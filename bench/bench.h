@@ -15,6 +15,9 @@ struct Options {
   double rate_fraction = 0.2;  // fixed-rate phase, as a fraction of the measured maximum
   int fixed_rate_seconds = 10;
   int state_conversations = 1000000;  // for the RSS-with-state and restart figures (0 = skip)
+  // Routing decisions at scale (in-process engine, real RocksDB): agents, queues, new
+  // conversations (0 = skip).
+  int decision_agents = 10000, decision_queues = 1000, decision_conversations = 20000;
   std::string out_dir = "bench/results";
   std::string binary;  // the omniroute binary to run the router from
 };

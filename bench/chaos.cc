@@ -112,8 +112,8 @@ ChaosResult run_chaos(const ChaosOptions& o) {
   const int web_port = free_port(), agent_port = free_port();
   const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", agent_port);
   const int capacity = std::min(1000, o.customers / o.agents * 2 + 10);
-  std::string yaml =
-      fmt::format(R"(log_level: {}
+  std::string yaml = fmt::format(
+      R"(log_level: {}
 kafka: {{brokers: "{}", partitions: 3, replication_factor: 1}}
 state: {{dir: "{}/state"}}
 router: {{agent_endpoint: "{}", heartbeat_interval_ms: 100, heartbeat_timeout_ms: 600, offer_timeout_ms: 5000}}
@@ -126,9 +126,8 @@ workspaces:
     inboxes: [{{id: api, channel: webhook, queue: general, settings: {{secret: "{}", callback_url: "{}"}}}}]
     agents:
 )",
-                  std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") ? std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL")
-                                                            : "error",
-                  cluster->bootstraps(), tmp, endpoint, web_port, secret, receiver.url());
+      std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") ? std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") : "error",
+      cluster->bootstraps(), tmp, endpoint, web_port, secret, receiver.url());
   for (int a = 0; a < o.agents; ++a)
     yaml += fmt::format("      - {{id: a{}, capacity: {{webhook: {}}}}}\n", a, capacity);
   std::vector<std::string> errors;

@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "bench/decision.h"
 #include "connectors/webhook/webhook.h"
 #include "router/engine.h"
 #include "router/store.h"
@@ -39,84 +40,30 @@ void BM_NormalizeWebhook(benchmark::State& state) {
 BENCHMARK(BM_NormalizeWebhook)->Arg(200)->Arg(4000);
 
 // One workspace, 10,000 agents each serving 10 of 1,000 queues, all connected.
-class RoutingFixture {
- public:
-  RoutingFixture() : dir_(temp_dir("routing")) {
-    std::mt19937 rng(7);
-    std::string yaml =
-        fmt::format("state: {{dir: \"{}\"}}\nworkspaces:\n  - id: w\n    queues:\n", dir_);
-    for (int q = 0; q < 1000; ++q) yaml += fmt::format("      - {{id: q{}}}\n", q);
-    yaml += "    inboxes:\n";
-    for (int q = 0; q < 1000; ++q) {
-      yaml += fmt::format(
-          "      - {{id: i{}, channel: webhook, queue: q{}, settings: {{secret: s}}}}\n", q, q);
-    }
-    yaml += "    agents:\n";
-    for (int a = 0; a < 10000; ++a) {
-      std::string qs;
-      for (int k = 0; k < 10; ++k) qs += fmt::format("{}q{}", k ? ", " : "", rng() % 1000);
-      yaml +=
-          fmt::format("      - {{id: a{}, queues: [{}], capacity: {{webhook: 1000}}}}\n", a, qs);
-    }
-    std::vector<std::string> errors;
-    cfg_ = *config::parse(yaml, errors);
-    std::string err;
-    store_ = router::Store::open(dir_, false, err);
-    engine_ = std::make_unique<router::Engine>(cfg_, *store_, clock_);
-    engine_->load();
-    auto b = store_->begin();
-    for (int a = 0; a < 10000; ++a) {
-      v1::AgentFrame f;
-      f.mutable_hello()->set_protocol_version(1);
-      f.mutable_hello()->set_workspace_id("w");
-      f.mutable_hello()->set_agent_id(fmt::format("a{}", a));
-      engine_->apply_desk(b, fmt::format("d{}", a), f.SerializeAsString());
-    }
-    (void)engine_->commit(b);
-    engine_->take_frames();
-  }
-  ~RoutingFixture() {
-    engine_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  std::string dir_;
-  config::Config cfg_;
-  router::SystemClock clock_;
-  std::unique_ptr<router::Store> store_;
-  std::unique_ptr<router::Engine> engine_;
-};
-
 void BM_RoutingDecision10kAgents1kQueues(benchmark::State& state) {
-  static RoutingFixture fx;
-  static int64_t n = 0;
-  std::mt19937 rng(11);
-  auto b = fx.store_->begin();
+  static bench::RoutingFixture fx(10000, 1000);
+  auto b = fx.store().begin();
   int in_batch = 0;
   for (auto _ : state) {
     // A new conversation in a random queue: identity, threading, queueing and the offer.
-    v1::Envelope env;
-    auto* m = env.mutable_message();
-    m->set_workspace_id("w");
-    m->set_inbox_id(fmt::format("i{}", rng() % 1000));
-    m->set_customer_handle(fmt::format("c{}", n));
-    m->set_external_message_id(fmt::format("e{}", n));
-    m->set_text_body("hello");
-    ++n;
-    fx.engine_->apply_record(b, "t", 0, n, "w", env.SerializeAsString());
+    fx.new_conversation(b);
     if (++in_batch == 512) {
       state.PauseTiming();
-      (void)fx.engine_->commit(b);
-      fx.engine_->take_frames();
-      fx.engine_->take_outbox();
+      (void)fx.engine().commit(b);
+      fx.engine().take_frames();
+      fx.engine().take_outbox();
       b.clear();
       in_batch = 0;
       state.ResumeTiming();
     }
   }
-  (void)fx.engine_->commit(b);
-  fx.engine_->take_frames();
-  fx.engine_->take_outbox();
+  (void)fx.engine().commit(b);
+  fx.engine().take_frames();
+  fx.engine().take_outbox();
+  const auto& c = fx.engine().counters();
+  state.counters["decision_us"] =
+      c.decisions ? static_cast<double>(c.decision_ns) / 1000.0 / static_cast<double>(c.decisions)
+                  : 0;
 }
 BENCHMARK(BM_RoutingDecision10kAgents1kQueues)->Unit(benchmark::kMicrosecond);
 

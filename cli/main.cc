@@ -105,6 +105,14 @@ int main(int argc, char** argv) {
       ->add_option("--state-conversations", bo.state_conversations,
                    "Conversations in state for the RSS and restart figures (0 = skip)")
       ->capture_default_str();
+  bench->add_option("--decision-agents", bo.decision_agents, "Routing decisions: agents")
+      ->capture_default_str();
+  bench->add_option("--decision-queues", bo.decision_queues, "Routing decisions: queues")
+      ->capture_default_str();
+  bench
+      ->add_option("--decision-conversations", bo.decision_conversations,
+                   "Routing decisions: new conversations (0 = skip)")
+      ->capture_default_str();
   bench->add_option("--out", bo.out_dir, "Directory for the JSON results")->capture_default_str();
   bool chaos = false;
   omniroute::bench::ChaosOptions co;

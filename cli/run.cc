@@ -208,12 +208,12 @@ int cmd_normalize(const std::string& channel, const std::string& file) {
   return 0;
 }
 
-int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
+int cmd_inspect(const Common& common, const std::string& what, const std::string& id,
                 const std::string& workspace) {
-  std::string dir = c.state_dir;
+  std::string dir = common.state_dir;
   std::string ws = workspace;
   if (dir.empty() || ws.empty()) {
-    auto cfg = load(c);
+    auto cfg = load(common);
     if (!cfg) return 2;
     if (dir.empty()) dir = cfg->state.dir;
     if (ws.empty() && cfg->workspaces.size() == 1) ws = cfg->workspaces[0].id;
@@ -253,23 +253,23 @@ int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
     int pos = 0;
     fmt::print("queue {}/{} in routing order (priority, SLA due, arrival):\n", ws, id);
     store->scan(Cf::kQueue, prefix, [&](std::string_view, std::string_view cid) {
-      v1::store::Conversation c;
+      v1::store::Conversation qc;
       std::string cv;
       if (!store->get(Cf::kConversations, ws + "/" + std::string(cid), &cv) ||
-          !c.ParseFromString(cv))
+          !qc.ParseFromString(cv))
         return true;
       fmt::print(
           "{:>4}. {} {} prio {} due {} waiting since {} lang {} skills [{}]{}{}\n", ++pos, cid,
-          channel_name(c.summary().channel()), c.priority(),
-          when(c.queue_due_ms() >= 9999999999999 ? 0 : c.queue_due_ms()), when(c.queued_at_ms()),
-          c.language().empty() ? "-" : c.language(),
+          channel_name(qc.summary().channel()), qc.priority(),
+          when(qc.queue_due_ms() >= 9999999999999 ? 0 : qc.queue_due_ms()), when(qc.queued_at_ms()),
+          qc.language().empty() ? "-" : qc.language(),
           [&] {
             std::vector<std::string> sk;
-            for (const auto& [k, lvl] : c.skills()) sk.push_back(fmt::format("{}>={}", k, lvl));
+            for (const auto& [k, lvl] : qc.skills()) sk.push_back(fmt::format("{}>={}", k, lvl));
             return fmt::format("{}", fmt::join(sk, ","));
           }(),
-          c.overflow_stage() ? fmt::format(" overflow step {}", c.overflow_stage()) : "",
-          c.summary().queue_id() != id ? " (overflow from " + c.summary().queue_id() + ")" : "");
+          qc.overflow_stage() ? fmt::format(" overflow step {}", qc.overflow_stage()) : "",
+          qc.summary().queue_id() != id ? " (overflow from " + qc.summary().queue_id() + ")" : "");
       return true;
     });
     if (pos == 0) fmt::print("  (empty)\n");
@@ -287,12 +287,12 @@ int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
     std::map<std::string, int> per_channel;
     store->scan(Cf::kAgents, ws + "/" + id + "/", [&](std::string_view k, std::string_view) {
       const std::string cid(k.substr(ws.size() + id.size() + 2));
-      v1::store::Conversation c;
+      v1::store::Conversation hc;
       std::string cv;
-      if (store->get(Cf::kConversations, ws + "/" + cid, &cv) && c.ParseFromString(cv)) {
-        fmt::print("  {} {} {}\n", cid, channel_name(c.summary().channel()),
-                   c.state() == v1::store::CONVERSATION_STATE_OFFERED ? "offered" : "assigned");
-        ++per_channel[channel_name(c.summary().channel())];
+      if (store->get(Cf::kConversations, ws + "/" + cid, &cv) && hc.ParseFromString(cv)) {
+        fmt::print("  {} {} {}\n", cid, channel_name(hc.summary().channel()),
+                   hc.state() == v1::store::CONVERSATION_STATE_OFFERED ? "offered" : "assigned");
+        ++per_channel[channel_name(hc.summary().channel())];
       }
       return true;
     });

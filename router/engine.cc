@@ -73,6 +73,7 @@ void Engine::load() {
     for (const auto& a : ws.agents) {
       AgentRt rt;
       rt.cfg = &a;
+      for (const auto& [ch, n] : a.capacity) rt.capacity[static_cast<size_t>(ch)] = n;
       rt.workspace = ws.id;
       rt.idle_since_ms = 0;
       std::string v;
@@ -94,6 +95,8 @@ void Engine::load() {
       agents_[ckey(ws.id, a.id)] = std::move(rt);
     }
   }
+  for (const auto& ws : cfg_.workspaces)
+    for (const auto& q : ws.queues) queue_cfgs_[ckey(ws.id, q.id)] = &q;
   // Who serves which queue, so a decision looks at those agents only. An agent without a
   // queue list serves every queue of its workspace.
   for (auto& [k, a] : agents_) {
@@ -807,6 +810,20 @@ void Engine::dispatch_agent_queues(Store::Batch& b, const AgentRt& a) {
   }
 }
 
+int Engine::relaxed_levels(const Conversation& c) const {
+  if (c.overflow_stage() == 0) return 0;
+  const config::Queue* q = queue_cfg(c.summary().workspace_id(), c.summary().queue_id());
+  int r = 0;
+  for (uint32_t i = 0; q && i < c.overflow_stage() && i < q->overflow.size(); ++i)
+    r += q->overflow[i].relax_skills;
+  return r;
+}
+
+const config::Queue* Engine::queue_cfg(const std::string& ws, const std::string& queue) const {
+  auto it = queue_cfgs_.find(ckey(ws, queue));
+  return it == queue_cfgs_.end() ? nullptr : it->second;
+}
+
 Engine::Unfit Engine::fit(const AgentRt& a, const Conversation& c, int64_t now,
                           std::string* why) const {
   // The reason in words is built only when the caller wants it (the trail).
@@ -823,14 +840,7 @@ Engine::Unfit Engine::fit(const AgentRt& a, const Conversation& c, int64_t now,
   const auto& rej = c.rejected_by();
   if (std::find(rej.begin(), rej.end(), a.cfg->id) != rej.end())
     return say(Unfit::kRejected, [&] { return fmt::format("rejected or let it expire before"); });
-  const int relax = [&] {
-    int r = 0;
-    const config::Queue* q = cfg_.workspace(a.workspace)->queue(c.summary().queue_id());
-    if (!q) return 0;
-    for (uint32_t i = 0; i < c.overflow_stage() && i < q->overflow.size(); ++i)
-      r += q->overflow[i].relax_skills;
-    return r;
-  }();
+  const int relax = c.skills().empty() ? 0 : relaxed_levels(c);
   for (const auto& [skill, level] : c.skills()) {
     const int need = level - relax;
     if (need <= 0) continue;
@@ -849,8 +859,7 @@ Engine::Unfit Engine::fit(const AgentRt& a, const Conversation& c, int64_t now,
     return say(Unfit::kTotalFull, [&] {
       return fmt::format("at total capacity {}/{}", a.total_load, a.cfg->total_capacity);
     });
-  auto cap = a.cfg->capacity.find(ch);
-  const int limit = cap == a.cfg->capacity.end() ? 0 : cap->second;
+  const int limit = a.capacity[static_cast<size_t>(ch)];
   if (a.load_on(ch) >= limit)
     return say(Unfit::kChannelFull, [&] {
       return fmt::format("{} full {}/{}", channel_name(ch), a.load_on(ch), limit);
@@ -891,21 +900,22 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
   if (qit == queues_.end() || qit->second.empty()) return;
   auto& q = qit->second;
   const int64_t now = clock_.now_ms();
-  const config::Queue* qcfg = cfg_.workspace(ws)->queue(queue);
+  const config::Queue* qcfg = queue_cfg(ws, queue);
+  const std::string qk = ckey(ws, queue);
+  const std::vector<AgentRt*>& serving = queue_agents_[qk];
+  std::string& cursor = rr_cursor_[qk];
   std::vector<AgentRt*> pool;
-  for (AgentRt* a : queue_agents_[ckey(ws, queue)]) {
+  for (AgentRt* a : serving) {
     if (a->online() && !a->cfg->bot && a->on_shift(now)) pool.push_back(a);
   }
+  // Whether anyone in the pool has room at all: recomputed only after an offer.
   auto room_left = [&] {
-    for (const AgentRt* a : pool) {
-      for (const auto& [ch, cap] : a->cfg->capacity) {
-        if (a->has_room(ch)) return true;
-      }
-    }
-    return false;
+    return std::any_of(pool.begin(), pool.end(),
+                       [](const AgentRt* a) { return a->has_any_room(); });
   };
-  std::vector<AgentRt*> eligible;
-  for (auto it = q.begin(); it != q.end() && room_left();) {
+  bool room = room_left();
+  std::vector<AgentRt*> eligible, unfit;
+  for (auto it = q.begin(); it != q.end() && room;) {
     const v1::Channel ch = std::get<4>(*it);
     // Skip without reading the conversation when nobody has room on its channel.
     if (std::none_of(pool.begin(), pool.end(),
@@ -922,18 +932,27 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
       it = q.erase(it);
       continue;
     }
+    const auto t0 = std::chrono::steady_clock::now();
     eligible.clear();
+    unfit.clear();
     for (AgentRt* a : pool) {
-      if (fit(*a, c, now, nullptr) == Unfit::kOk) eligible.push_back(a);
+      if (fit(*a, c, now, nullptr) == Unfit::kOk)
+        eligible.push_back(a);
+      else if (unfit.size() < 16)
+        unfit.push_back(a);
     }
     if (eligible.empty()) {
+      counters_.decision_ns +=
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now() - t0)
+                                    .count());
+      ++counters_.decisions;
       ++it;
       continue;
     }
     // Order: the sticky agent first, then the queue's strategy; ties by id so decisions
     // are reproducible.
     const auto strategy = qcfg ? qcfg->strategy : config::Strategy::kLongestIdle;
-    const std::string& cursor = rr_cursor_[ckey(ws, queue)];
     auto rank = [&](const AgentRt* a) {
       const bool sticky = a->cfg->id == c.sticky_agent_id();
       switch (strategy) {
@@ -981,26 +1000,43 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
                                   eligible[i]->idle_since_ms, eligible[i]->total_load));
       considered.push_back(std::move(cand));
     }
+    // Up to 16 who could not: present agents with the reason, then absent ones.
     size_t unfit_shown = 0;
-    for (const AgentRt* a : queue_agents_[ckey(ws, queue)]) {
-      if (unfit_shown >= 16) break;
-      std::string reason;
-      if (fit(*a, c, now, &reason) == Unfit::kOk) continue;
+    for (const AgentRt* a : unfit) {
       v1::RoutingEvent::Candidate cand;
       cand.set_agent_id(a->cfg->id);
+      std::string reason;
+      (void)fit(*a, c, now, &reason);
       cand.set_reason(reason);
       considered.push_back(std::move(cand));
       ++unfit_shown;
     }
+    for (const AgentRt* a : serving) {
+      if (unfit_shown >= 16) break;
+      if (a->online() && !a->cfg->bot && a->on_shift(now)) continue;  // in the pool
+      v1::RoutingEvent::Candidate cand;
+      cand.set_agent_id(a->cfg->id);
+      cand.set_reason(a->routing_id.empty() ? "offline"
+                      : !a->online()        ? "away"
+                      : a->cfg->bot         ? "bot desk (bot-first queues only)"
+                                            : "off shift");
+      considered.push_back(std::move(cand));
+      ++unfit_shown;
+    }
+    counters_.decision_ns += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+    ++counters_.decisions;
     queue_remove(b, c);
     it = q.upper_bound(std::make_tuple(-c.priority(), c.queue_due_ms(), c.queue_seq(),
                                        c.summary().conversation_id(), ch));
     if (strategy == config::Strategy::kRoundRobin) {
-      rr_cursor_[ckey(ws, queue)] = winner->cfg->id;
-      b.put(Cf::kMeta, "rr/" + ckey(ws, queue), winner->cfg->id);  // survives restarts
+      cursor = winner->cfg->id;
+      b.put(Cf::kMeta, "rr/" + qk, winner->cfg->id);  // survives restarts
     }
     if (queue != c.summary().queue_id()) why += " (overflow from " + c.summary().queue_id() + ")";
     offer(b, c, *winner, why, considered);
+    room = room_left();
   }
 }
 

@@ -4,6 +4,7 @@
 // batch, and only then sends. Single-threaded.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -51,6 +52,9 @@ struct EngineCounters {
   uint64_t messages = 0, duplicates = 0, conversations = 0, offers = 0, accepts = 0, replies = 0,
            resolves = 0, dead_letters = 0, delivery_updates = 0, sla_warnings = 0, sla_breaches = 0,
            overflows = 0, requeued = 0, auto_replies = 0;
+  // Time spent choosing agents for queued conversations (eligibility over the queue's
+  // agents, ranking, the explained trail), and how many choices: mean = the decision cost.
+  uint64_t decision_ns = 0, decisions = 0;
 };
 
 class Engine {
@@ -100,31 +104,37 @@ class Engine {
     int64_t welcomed_at_ms = 0;    // last Welcome sent on routing_id
     int64_t offline_since_ms = 0;  // when its desk went away (0 = connected, or never was)
     std::map<std::string, v1::Channel> conversations;  // offered or assigned
-    std::map<v1::Channel, int> load;                   // conversations per channel
+    // Per channel, indexed by the Channel value: flat arrays, read on every decision.
+    static constexpr size_t kChannels = v1::Channel_ARRAYSIZE;
+    std::array<int, kChannels> load{};      // conversations held per channel
+    std::array<int, kChannels> capacity{};  // from the config (0 = none on that channel)
+    bool any_capacity = false;
     int total_load = 0;
     bool online() const { return !routing_id.empty() && presence == v1::PRESENCE_AVAILABLE; }
     bool on_shift(int64_t now) const { return !cfg->shift || cfg->shift->open_at(now); }
     void hold(const std::string& cid, v1::Channel ch) {
       if (conversations.emplace(cid, ch).second) {
-        ++load[ch];
+        ++load[static_cast<size_t>(ch)];
         ++total_load;
       }
     }
     void drop(const std::string& cid) {
       auto it = conversations.find(cid);
       if (it == conversations.end()) return;
-      --load[it->second];
+      --load[static_cast<size_t>(it->second)];
       --total_load;
       conversations.erase(it);
     }
-    int load_on(v1::Channel ch) const {
-      auto l = load.find(ch);
-      return l == load.end() ? 0 : l->second;
-    }
+    int load_on(v1::Channel ch) const { return load[static_cast<size_t>(ch)]; }
     bool has_room(v1::Channel ch) const {
       if (cfg->total_capacity > 0 && total_load >= cfg->total_capacity) return false;
-      auto cap = cfg->capacity.find(ch);
-      return cap != cfg->capacity.end() && load_on(ch) < cap->second;
+      return load[static_cast<size_t>(ch)] < capacity[static_cast<size_t>(ch)];
+    }
+    bool has_any_room() const {
+      if (cfg->total_capacity > 0 && total_load >= cfg->total_capacity) return false;
+      for (size_t i = 0; i < kChannels; ++i)
+        if (load[i] < capacity[i]) return true;
+      return false;
     }
   };
   // Queue order: priority (9 first, so stored negated), SLA due time, arrival; then the
@@ -184,6 +194,8 @@ class Engine {
   void enqueue(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
   void queue_put(Store::Batch& b, const v1::store::Conversation& c);
   void queue_remove(Store::Batch& b, const v1::store::Conversation& c);
+  int relaxed_levels(const v1::store::Conversation& c) const;
+  const config::Queue* queue_cfg(const std::string& ws, const std::string& queue) const;
   Unfit fit(const AgentRt& a, const v1::store::Conversation& c, int64_t now,
             std::string* why) const;
   // Presence, shift (when asked) and capacity only: what even a person's choice of agent
@@ -249,6 +261,7 @@ class Engine {
   std::map<std::string, std::string> sessions_;                // routing id -> "<ws>/<agent>"
   std::map<std::string, std::set<QueueKey>> queues_;           // "<ws>/<queue>"
   std::map<std::string, std::vector<AgentRt*>> queue_agents_;  // "<ws>/<queue>" -> who serves it
+  std::map<std::string, const config::Queue*> queue_cfgs_;     // "<ws>/<queue>"
   std::map<std::string, std::string> rr_cursor_;  // "<ws>/<queue>" -> last agent offered
   std::multimap<std::pair<int64_t, std::string>, Timer> timers_;
   std::map<std::string, uint64_t> seqs_;  // cached id counters

@@ -101,14 +101,16 @@ TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
   TempDir dir;
   Result r = run(fmt::format(
       "bench -n 2000 --workspaces 1 --conversations 200 --agents 4 --fixed-rate-seconds 1 "
-      "--state-conversations 2000 --out {}",
+      "--state-conversations 2000 --decision-agents 200 --decision-queues 20 "
+      "--decision-conversations 500 --out {}",
       dir.path()));
   ASSERT_EQ(r.code, 0) << r.out;
   std::ifstream in(dir.file("latest.json"));
   ASSERT_TRUE(in.good());
   auto j = nlohmann::json::parse(in);
-  for (const char* key : {"machine", "commit", "config", "baseline_kafka", "baseline_rocksdb",
-                          "baseline_zeromq", "end_to_end", "large_state", "summary"}) {
+  for (const char* key :
+       {"machine", "commit", "config", "baseline_kafka", "baseline_rocksdb", "baseline_zeromq",
+        "end_to_end", "large_state", "routing_decisions", "summary"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["end_to_end"]["received"].get<int>(), 2000);
