@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -113,6 +114,57 @@ workspaces:
   EXPECT_TRUE(any_contains(errors, "connectors.webhook.colour: unknown key"));
   EXPECT_TRUE(any_contains(errors, "connectors.fax: unknown connector"));
   EXPECT_TRUE(any_contains(errors, "workspaces[0].inboxes[0].settings.secret: is required"));
+}
+
+}  // namespace
+}  // namespace omniroute::config
+
+namespace omniroute::config {
+namespace {
+
+// The configuration reference in docs/routing.md is valid as written.
+TEST(Config, RoutingDocExampleIsValid) {
+  std::ifstream in(std::string(OMNIROUTE_SOURCE_DIR) + "/docs/routing.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const auto section = doc.find("## Configuration reference");
+  ASSERT_NE(section, std::string::npos);
+  const auto start = doc.find("```yaml\n", section) + 8;
+  const auto end = doc.find("```", start);
+  std::string yaml = "state: {dir: /tmp/unused}\n" + doc.substr(start, end - start);
+  const std::string queues = "    queues:\n";
+  yaml.replace(yaml.find(queues), queues.size(),
+               "    inboxes: [{id: support-mail, channel: email, queue: general}]\n" + queues);
+  std::vector<std::string> errors;
+  auto cfg = parse(yaml, errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  const auto& ws = cfg->workspaces.at(0);
+  EXPECT_EQ(ws.rules.size(), 3u);
+  EXPECT_EQ(ws.queue("billing")->overflow.size(), 2u);
+  EXPECT_TRUE(ws.agent("alice")->shift);
+  EXPECT_FALSE(ws.hours->always_open());
+  EXPECT_TRUE(ws.agent("lead")->supervisor);
+}
+
+TEST(Config, RoutingMistakesAreErrorsWithTheKey) {
+  std::vector<std::string> errors;
+  auto cfg = parse(R"(state: {dir: /tmp/x}
+workspaces:
+  - id: w
+    timezone: Mars/Olympus
+    queues: [{id: q, strategy: fastest, skills: {billing: 7}, overflow: [{after_s: 10, queues: [nope]}]}]
+    inboxes: [{id: i, channel: webhook, queue: q}]
+    rules: [{match: {regex: "(unclosed"}, set: {queue: missing}}]
+    agents: [{id: a, shift: {timezone: UTC, hours: {mon: ["25:00-26:00"]}}}]
+)",
+                   errors);
+  EXPECT_FALSE(cfg);
+  for (const char* what : {"unknown time zone 'Mars/Olympus'", "strategy", "skill level must be",
+                           "no queue 'nope'", "bad regex", "no queue 'missing'",
+                           "is not a range like"}) {
+    EXPECT_TRUE(any_contains(errors, what)) << what;
+  }
 }
 
 }  // namespace
