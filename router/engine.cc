@@ -720,6 +720,21 @@ void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::Inbou
   enqueue(b, c,
           cl.rule.empty() ? "inbox default queue " + cl.queue
                           : "rule '" + cl.rule + "' -> queue " + cl.queue);
+  // Bot-first: a connected bot desk with room gets it before any human. It answers, or
+  // hands it back with Transfer{to_queue_id, note: the reason}; then humans get it (bots
+  // never get human-queue work, and the bot is remembered as having had it).
+  if (q && !q->bot.empty()) {
+    AgentRt* bot = agent(ws_id, q->bot);
+    if (bot && bot->online() && bot->has_room(c.summary().channel())) {
+      queue_remove(b, c);
+      v1::RoutingEvent::Candidate cand;
+      cand.set_agent_id(bot->cfg->id);
+      cand.set_eligible(true);
+      cand.set_reason("the queue's bot");
+      offer(b, c, *bot, "bot-first queue " + q->id, {cand});
+      return;
+    }
+  }
   dispatch(b, ws_id, cl.queue);
   for (const auto& extra : c.extra_queues()) dispatch(b, ws_id, extra);
 }

@@ -540,3 +540,55 @@ TEST_F(Transfers, SupervisorForceAssignsOthersMayNot) {
 
 }  // namespace
 }  // namespace omniroute::router
+
+namespace omniroute::router {
+namespace {
+
+class BotFirst : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.general = "{id: general, bot: helper}";
+    p.carol_extra = "";
+    return p;
+  }
+  std::string yaml() override {
+    std::string y = RoutingTest::yaml();
+    y += "      - {id: helper, bot: true, capacity: {webhook: 50}}\n";
+    return y;
+  }
+};
+
+TEST_F(BotFirst, TheBotAnswersFirstAndHandsOffToAHumanWithAReason) {
+  hello("da", "alice");
+  hello("dbot", "helper");
+  msg("m1", "c1", "api", "I want a refund of 300 EUR");  // keyword rule: billing, no bot
+  EXPECT_TRUE(offers("dbot").empty());
+  msg("m2", "c2", "api", "hello, what are your opening hours?");
+  EXPECT_EQ(offers("dbot"), std::vector<std::string>{"C2"});
+  EXPECT_TRUE(offers("da").empty());
+  accept("dbot", "C2/1");
+  reply("dbot", "C2", "bot-1");
+  v1::AgentFrame t;
+  t.mutable_transfer()->set_conversation_id("C2");
+  t.mutable_transfer()->set_to_queue_id("general");
+  t.mutable_transfer()->set_note("customer wants a human");
+  desk("dbot", t);
+  auto got = take("da", K::kOffer);
+  ASSERT_EQ(got.size(), 1u);
+  accept("da", got[0].offer().offer_id());
+  auto as = take("da", K::kAssignment);
+  ASSERT_EQ(as.size(), 1u);
+  const auto& h = as[0].assignment().history();
+  ASSERT_EQ(h.size(), 3);
+  EXPECT_EQ(h[1].author_id(), "helper");  // the bot's answer is in the history
+  EXPECT_EQ(h[2].text_body(), "Transferred by helper: customer wants a human");
+}
+
+TEST_F(BotFirst, WithoutABotConnectedHumansGetItDirectly) {
+  hello("da", "alice");
+  msg("m1", "c1", "api", "hello");
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C1"});
+}
+
+}  // namespace
+}  // namespace omniroute::router
