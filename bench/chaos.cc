@@ -140,6 +140,35 @@ workspaces:
   const std::string cfg_path = tmp + "/omniroute.yaml";
   std::ofstream(cfg_path) << yaml;
 
+  // A witness on the outbound topic: every answer the router put on Kafka, as it appears
+  // (the embedded broker evicts old records, so looking afterwards is too late). A missing
+  // answer is then either never produced (router/broker side) or produced and not
+  // delivered (connector side).
+  std::mutex seen_mu;
+  std::map<std::string, std::string> on_kafka;  // answer text -> "<partition>@<offset>"
+  std::atomic<bool> witness_stop{false};
+  std::thread witness([&] {
+    std::string werr;
+    kafka::ClientConfig wc;
+    wc.brokers = cluster->bootstraps();
+    auto consumer = kafka::Consumer::create(wc, "chaos-witness", werr);
+    if (!consumer) return;
+    const std::string topic = cfg->kafka.topics.outbound(v1::CHANNEL_WEBHOOK);
+    std::vector<kafka::PartitionOffset> parts;
+    for (int p = 0; p < 3; ++p) parts.push_back({topic, p, RD_KAFKA_OFFSET_BEGINNING});
+    if (!consumer->assign(parts, werr)) return;
+    while (!witness_stop) {
+      for (auto& m : consumer->poll(256, 100)) {
+        if (m.is_error()) continue;
+        v1::OutboundMessage out;
+        if (!out.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()))) continue;
+        std::lock_guard lock(seen_mu);
+        on_kafka.emplace(out.text_body(), fmt::format("{}@{}", m.partition(), m.offset()));
+      }
+    }
+    consumer->close();
+  });
+
   ChildProcess router(o.binary, {"router", "--config", cfg_path});
   ChildProcess connector(o.binary, {"connect", "--config", cfg_path});
   router.start();
@@ -258,6 +287,8 @@ workspaces:
   }
   router.stop(SIGTERM);
   connector.stop(SIGTERM);
+  witness_stop = true;
+  witness.join();
 
   const auto replies = receiver.received();
   res.replies_received = replies.size();
@@ -267,8 +298,13 @@ workspaces:
   for (int i = 0; i < o.messages; ++i) {
     const auto it = reply_count.find(fmt::format("re:m{}", i));
     if (it == reply_count.end()) {
+      std::lock_guard lock(seen_mu);
+      const auto k = on_kafka.find(fmt::format("re:m{}", i));
       res.violations.push_back(
-          fmt::format("message m{} was never answered at the customer's side", i));
+          fmt::format("message m{} was never answered at the customer's side ({})", i,
+                      k == on_kafka.end() ? "its answer never appeared on the outbound topic"
+                                          : "its answer was on the outbound topic at " + k->second +
+                                                " but the connector did not deliver it"));
     } else if (it->second != 1) {
       res.violations.push_back(
           fmt::format("the answer to m{} arrived {} times with distinct ids", i, it->second));

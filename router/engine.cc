@@ -515,7 +515,7 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   } else if (c.first_response_at_ms() > 0 && c.next_response_due_ms() == 0 &&
              c.state() != v1::store::CONVERSATION_STATE_RESOLVED) {
     // The customer wrote again after an answer: the next-response clock starts.
-    const config::SlaPolicy* pol = cfg_.workspace(ws)->sla_for(inbox->channel, c.priority());
+    const config::SlaPolicy* pol = policy_of(c);
     if (pol && pol->next_response_ms > 0) {
       c.set_next_response_due_ms(now + pol->next_response_ms);
       arm_sla(b, c, "next_response", now, c.next_response_due_ms(), pol->next_response_ms);
@@ -741,8 +741,7 @@ void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::Inbou
 
 void Engine::arm_sla(Store::Batch& b, const Conversation& c, const std::string& target,
                      int64_t start, int64_t due, int64_t target_ms) {
-  const config::SlaPolicy* pol =
-      cfg_.workspace(c.summary().workspace_id())->sla_for(c.summary().channel(), c.priority());
+  const config::SlaPolicy* pol = policy_of(c);
   const double frac = pol ? pol->warning_fraction : 0.8;
   const std::string& ws = c.summary().workspace_id();
   const std::string& id = c.summary().conversation_id();
@@ -752,6 +751,49 @@ void Engine::arm_sla(Store::Batch& b, const Conversation& c, const std::string& 
   }
   add_durable_timer(b, due,
                     {TimerKind::kSla, ws, id, fmt::format("{}/breach/{}", target, due), {}});
+}
+
+const config::SlaPolicy* Engine::policy_of(const Conversation& c) const {
+  const config::Workspace* ws = cfg_.workspace(c.summary().workspace_id());
+  for (const auto& p : ws->sla)
+    if (p.name == c.sla_policy()) return &p;
+  return ws->sla_for(c.summary().channel(), c.priority());
+}
+
+void Engine::cancel_timer(Store::Batch& b, int64_t due, TimerKind kind, const std::string& ws,
+                          const std::string& id, const std::string& ref) {
+  const std::string key = fmt::format("{:013}/{}/{}/{}/{}", std::max<int64_t>(due, 0),
+                                      static_cast<int>(kind), ws, id, ref);
+  b.del(Cf::kTimers, key);
+  auto range = timers_.equal_range(std::make_pair(due, key));
+  timers_.erase(range.first, range.second);
+}
+
+void Engine::cancel_offer_timer(Store::Batch& b, const Conversation& c) {
+  if (c.offer_expires_at_ms() > 0 && !c.offer_id().empty())
+    cancel_timer(b, c.offer_expires_at_ms(), TimerKind::kOfferExpiry, c.summary().workspace_id(),
+                 c.summary().conversation_id(), c.offer_id());
+}
+
+// A met (or moot) SLA target: its warning and breach timers go, so the timers family only
+// holds what can still fire.
+void Engine::cancel_sla(Store::Batch& b, const Conversation& c, const std::string& target,
+                        int64_t due) {
+  if (due <= 0) return;
+  const config::SlaPolicy* pol = policy_of(c);
+  const std::string& ws = c.summary().workspace_id();
+  const std::string& id = c.summary().conversation_id();
+  cancel_timer(b, due, TimerKind::kSla, ws, id, fmt::format("{}/breach/{}", target, due));
+  if (!pol) return;
+  const int64_t target_ms = target == "first_response"  ? pol->first_response_ms
+                            : target == "next_response" ? pol->next_response_ms
+                                                        : pol->resolution_ms;
+  if (pol->warning_fraction < 1.0) {
+    const int64_t warn_at =
+        due - target_ms +
+        static_cast<int64_t>(static_cast<double>(target_ms) * pol->warning_fraction);
+    cancel_timer(b, warn_at, TimerKind::kSla, ws, id, fmt::format("{}/warn/{}", target, due));
+  }
 }
 
 void Engine::add_durable_timer(Store::Batch& b, int64_t due, Timer t) {
@@ -1089,6 +1131,7 @@ void Engine::withdraw_offer(Store::Batch& b, Conversation& c, const std::string&
                             bool remember) {
   const std::string agent_id = c.agent_id();
   AgentRt* a = agent(c.summary().workspace_id(), agent_id);
+  cancel_offer_timer(b, c);
   if (remember) c.add_rejected_by(agent_id);
   if (a) {
     release(b, *a, c.summary().conversation_id());
@@ -1271,6 +1314,7 @@ void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
     }
     if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
       ++counters_.accepts;
+      cancel_offer_timer(b, c);
       c.set_state(v1::store::CONVERSATION_STATE_ASSIGNED);
       c.set_accepted_count(c.accepted_count() + 1);
       save_conversation(b, c);
@@ -1306,6 +1350,7 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
     return;  // stale reject: nothing to undo
   }
   release(b, a, cid);
+  cancel_offer_timer(b, c);
   c.add_rejected_by(a.cfg->id);
   routing_event(b, c, v1::RoutingEvent::KIND_REJECTED, a.cfg->id,
                 "rejected: " + m.reason().substr(0, 200));
@@ -1359,6 +1404,8 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   append_message(b, c, cm);
   // An answer meets the first-response and next-response targets.
   if (c.first_response_at_ms() == 0) c.set_first_response_at_ms(clock_.now_ms());
+  cancel_sla(b, c, "first_response", c.first_response_due_ms());
+  cancel_sla(b, c, "next_response", c.next_response_due_ms());
   c.set_first_response_due_ms(0);
   c.set_next_response_due_ms(0);
   save_conversation(b, c);
@@ -1423,6 +1470,15 @@ void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {
   ++counters_.resolves;
   c.set_state(v1::store::CONVERSATION_STATE_RESOLVED);
   c.set_resolved_at_ms(clock_.now_ms());
+  cancel_sla(b, c, "first_response", c.first_response_due_ms());
+  cancel_sla(b, c, "next_response", c.next_response_due_ms());
+  cancel_sla(b, c, "resolution", c.resolution_due_ms());
+  if (const config::Queue* q = queue_cfg(c.summary().workspace_id(), c.summary().queue_id())) {
+    for (size_t i = c.overflow_stage(); i < q->overflow.size(); ++i)
+      cancel_timer(b, c.summary().created_at_ms() + q->overflow[i].after_ms, TimerKind::kOverflow,
+                   c.summary().workspace_id(), c.summary().conversation_id(),
+                   std::to_string(i + 1));
+  }
   c.set_first_response_due_ms(0);
   c.set_next_response_due_ms(0);
   c.set_resolution_due_ms(0);
@@ -1454,6 +1510,7 @@ void Engine::take_back(Store::Batch& b, Conversation& c, const std::string& reas
     release(b, *holder, c.summary().conversation_id());
     v1::AgentFrame f;
     if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
+      cancel_offer_timer(b, c);
       f.mutable_offer_withdrawn()->set_offer_id(c.offer_id());
       f.mutable_offer_withdrawn()->set_reason(reason);
     } else {
@@ -1599,7 +1656,10 @@ int64_t Engine::next_timer_ms() const {
 
 void Engine::apply_timers(Store::Batch& b) {
   const int64_t now = clock_.now_ms();
-  while (!timers_.empty() && timers_.begin()->first.first <= now) {
+  // At most max_batch per step, so a backlog of due timers (after a long downtime) does not
+  // stall the loop; the rest fire in the next steps.
+  int budget = cfg_.router.max_batch;
+  while (!timers_.empty() && timers_.begin()->first.first <= now && budget-- > 0) {
     Timer t = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
     if (!t.key.empty()) b.del(Cf::kTimers, t.key);

@@ -248,6 +248,12 @@ class Engine {
     timers_.emplace(std::make_pair(due, std::move(order)), std::move(t));
   }
   void add_durable_timer(Store::Batch& b, int64_t due, Timer t);
+  void cancel_timer(Store::Batch& b, int64_t due, TimerKind kind, const std::string& ws,
+                    const std::string& id, const std::string& ref);
+  void cancel_offer_timer(Store::Batch& b, const v1::store::Conversation& c);
+  void cancel_sla(Store::Batch& b, const v1::store::Conversation& c, const std::string& target,
+                  int64_t due);
+  const config::SlaPolicy* policy_of(const v1::store::Conversation& c) const;
   void arm_shift(AgentRt& a, int64_t now);
 
   AgentRt* agent(const std::string& ws, const std::string& id);

@@ -211,6 +211,22 @@ class Sequence {
       timers.insert(std::string(k.substr(k.find('/') + 1)));
       return true;
     });
+    // Only timers that can still matter are kept: an offer expiry for the current offer,
+    // nothing for a resolved conversation.
+    for (const auto& t : timers) {
+      // <kind>/<ws>/<id>/<ref>
+      const auto p1 = t.find('/'), p2 = t.find('/', p1 + 1), p3 = t.find('/', p2 + 1);
+      const std::string kind = t.substr(0, p1), ws = t.substr(p1 + 1, p2 - p1 - 1),
+                        id = t.substr(p2 + 1, p3 - p2 - 1), ref = t.substr(p3 + 1);
+      if (kind == "4") continue;  // presence grace: per agent
+      auto c = convs.find(ws + "/" + id);
+      if (c == convs.end()) return "timer for a missing conversation: " + t;
+      if (kind == "0" && (c->second.state() != v1::store::CONVERSATION_STATE_OFFERED ||
+                          c->second.offer_id() != ref))
+        return "stale offer timer kept: " + t;
+      if (c->second.state() == v1::store::CONVERSATION_STATE_RESOLVED && kind != "0")
+        return "timer kept for a resolved conversation: " + t;
+    }
     for (const auto& hk : held_keys) {
       const auto p2 = hk.find('/', hk.find('/') + 1);
       const std::string agent_key = hk.substr(0, p2);
