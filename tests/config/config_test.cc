@@ -160,9 +160,9 @@ workspaces:
 )",
                    errors);
   EXPECT_FALSE(cfg);
-  for (const char* what : {"unknown time zone 'Mars/Olympus'", "strategy", "skill level must be",
-                           "no queue 'nope'", "bad regex", "no queue 'missing'",
-                           "is not a range like"}) {
+  for (const char* what :
+       {"unknown time zone 'Mars/Olympus'", "strategy", "skill level must be", "no queue 'nope'",
+        "bad regex", "no queue 'missing'", "is not a range like"}) {
     EXPECT_TRUE(any_contains(errors, what)) << what;
   }
 }
