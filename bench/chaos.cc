@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
@@ -220,6 +221,12 @@ workspaces:
     while (posted < at && !posting_failed)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // a random moment
+    static const char* kFaultNames[] = {"router SIGKILL", "broker down", "Produce errors",
+                                        "broker latency", "desk killed", "connector SIGKILL"};
+    res.fault_log.push_back(fmt::format(
+        "{:%Y-%m-%dT%H:%M:%S}Z after {} posted: {}",
+        fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())),
+        posted.load(), kFaultNames[kinds[static_cast<size_t>(f)]]));
     switch (kinds[static_cast<size_t>(f)]) {
       case 0:
         router.stop(SIGKILL);
@@ -385,6 +392,7 @@ workspaces:
                         {"duplicate_deliveries", res.duplicate_deliveries},
                         {"seconds", res.seconds},
                         {"violations", res.violations},
+                        {"fault_log", res.fault_log},
                         {"seed", o.seed}};
     std::ofstream(o.out_dir + "/chaos-latest.json") << j.dump(2) << "\n";
   }

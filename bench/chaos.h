@@ -26,6 +26,9 @@ struct ChaosOptions {
 struct ChaosResult {
   bool ok = false;
   std::vector<std::string> violations;
+  // Each fault with the wall-clock time it began ("2026-11-22T20:33:51Z router SIGKILL"), to
+  // line a violation up with what happened around it.
+  std::vector<std::string> fault_log;
   int posted = 0;
   int post_retries = 0;
   int router_kills = 0;
