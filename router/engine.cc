@@ -1380,15 +1380,7 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
     return;
   }
   Conversation c;
-  if (!load_conversation(b, a.workspace, m.conversation_id(), c)) {
-    error_to(a.routing_id, v1::Error::CODE_NOT_FOUND, "unknown conversation", m.conversation_id());
-    return;
-  }
-  if (c.state() != v1::store::CONVERSATION_STATE_ASSIGNED || c.agent_id() != a.cfg->id) {
-    error_to(a.routing_id, v1::Error::CODE_CONFLICT, "conversation is not assigned to you",
-             m.conversation_id());
-    return;
-  }
+  if (!load_assigned(b, a, m.conversation_id(), c)) return;
   ++counters_.replies;
   const auto& s = c.summary();
   v1::ConversationMessage cm;
@@ -1501,6 +1493,27 @@ void Engine::note(Store::Batch& b, Conversation& c, const std::string& text) {
   append_message(b, c, cm);
 }
 
+bool Engine::load_assigned(Store::Batch& b, const AgentRt& a, const std::string& id,
+                           Conversation& c) {
+  if (!load_conversation(b, a.workspace, id, c)) {
+    error_to(a.routing_id, v1::Error::CODE_NOT_FOUND, "unknown conversation", id);
+    return false;
+  }
+  if (c.state() != v1::store::CONVERSATION_STATE_ASSIGNED || c.agent_id() != a.cfg->id) {
+    error_to(a.routing_id, v1::Error::CODE_CONFLICT, "conversation is not assigned to you", id);
+    return false;
+  }
+  return true;
+}
+
+void Engine::conversation_gone(const AgentRt& a, const std::string& conversation_id,
+                               const std::string& reason) {
+  v1::AgentFrame f;
+  f.mutable_conversation_gone()->set_conversation_id(conversation_id);
+  f.mutable_conversation_gone()->set_reason(reason);
+  send(a, std::move(f));
+}
+
 void Engine::take_back(Store::Batch& b, Conversation& c, const std::string& reason) {
   AgentRt* holder = agent(c.summary().workspace_id(), c.agent_id());
   if (c.state() == v1::store::CONVERSATION_STATE_QUEUED) {
@@ -1508,30 +1521,21 @@ void Engine::take_back(Store::Batch& b, Conversation& c, const std::string& reas
   } else if (holder && (c.state() == v1::store::CONVERSATION_STATE_OFFERED ||
                         c.state() == v1::store::CONVERSATION_STATE_ASSIGNED)) {
     release(b, *holder, c.summary().conversation_id());
-    v1::AgentFrame f;
     if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
       cancel_offer_timer(b, c);
+      v1::AgentFrame f;
       f.mutable_offer_withdrawn()->set_offer_id(c.offer_id());
       f.mutable_offer_withdrawn()->set_reason(reason);
+      send(*holder, std::move(f));
     } else {
-      f.mutable_conversation_gone()->set_conversation_id(c.summary().conversation_id());
-      f.mutable_conversation_gone()->set_reason(reason);
+      conversation_gone(*holder, c.summary().conversation_id(), reason);
     }
-    send(*holder, std::move(f));
   }
 }
 
 void Engine::on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m) {
   Conversation c;
-  if (!load_conversation(b, a.workspace, m.conversation_id(), c)) {
-    error_to(a.routing_id, v1::Error::CODE_NOT_FOUND, "unknown conversation", m.conversation_id());
-    return;
-  }
-  if (c.state() != v1::store::CONVERSATION_STATE_ASSIGNED || c.agent_id() != a.cfg->id) {
-    error_to(a.routing_id, v1::Error::CODE_CONFLICT, "conversation is not assigned to you",
-             m.conversation_id());
-    return;
-  }
+  if (!load_assigned(b, a, m.conversation_id(), c)) return;
   const config::Workspace& ws = *cfg_.workspace(a.workspace);
   const std::string text =
       fmt::format("Transferred by {}{}", a.cfg->id, m.note().empty() ? "" : ": " + m.note());
@@ -1555,10 +1559,7 @@ void Engine::on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m) {
     routing_event(b, c, v1::RoutingEvent::KIND_TRANSFERRED, a.cfg->id,
                   fmt::format("transfer to agent {}{}", to->cfg->id,
                               m.note().empty() ? "" : " (with a note)"));
-    v1::AgentFrame gone;
-    gone.mutable_conversation_gone()->set_conversation_id(c.summary().conversation_id());
-    gone.mutable_conversation_gone()->set_reason("transferred to " + to->cfg->id);
-    send(a, std::move(gone));
+    conversation_gone(a, c.summary().conversation_id(), "transferred to " + to->cfg->id);
     v1::RoutingEvent::Candidate cand;
     cand.set_agent_id(to->cfg->id);
     cand.set_eligible(true);
@@ -1583,10 +1584,7 @@ void Engine::on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m) {
   c.clear_sticky_agent_id();
   if (std::find(c.rejected_by().begin(), c.rejected_by().end(), a.cfg->id) == c.rejected_by().end())
     c.add_rejected_by(a.cfg->id);  // not straight back to the sender
-  v1::AgentFrame gone;
-  gone.mutable_conversation_gone()->set_conversation_id(c.summary().conversation_id());
-  gone.mutable_conversation_gone()->set_reason("transferred to queue " + q->id);
-  send(a, std::move(gone));
+  conversation_gone(a, c.summary().conversation_id(), "transferred to queue " + q->id);
   routing_event(
       b, c, v1::RoutingEvent::KIND_TRANSFERRED, a.cfg->id,
       fmt::format("transfer to queue {}{}", q->id, m.note().empty() ? "" : " (with a note)"));

@@ -184,6 +184,11 @@ class Engine {
   void on_force_assign(Store::Batch& b, AgentRt& a, const v1::ForceAssign& m);
   // Takes a conversation away from whoever holds it (offer or assignment), telling them.
   void take_back(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
+  // Loads a conversation assigned to `a`; otherwise tells the desk why (NOT_FOUND/CONFLICT).
+  bool load_assigned(Store::Batch& b, const AgentRt& a, const std::string& id,
+                     v1::store::Conversation& c);
+  void conversation_gone(const AgentRt& a, const std::string& conversation_id,
+                         const std::string& reason);
   void note(Store::Batch& b, v1::store::Conversation& c, const std::string& text);
   void on_presence(Store::Batch& b, AgentRt& a, v1::Presence p);
   void desk_gone(Store::Batch& b, AgentRt& a, const std::string& why);
