@@ -143,6 +143,10 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
       static_cast<int>(r.integer("max_history", c.router.max_history, 1, 100000));
   c.router.max_record_bytes =
       r.integer("max_record_bytes", c.router.max_record_bytes, 1024, int64_t{1} << 30);
+  c.router.customer_history_conversations = static_cast<int>(
+      r.integer("customer_history_conversations", c.router.customer_history_conversations, 0, 100));
+  c.router.customer_history_messages = static_cast<int>(
+      r.integer("customer_history_messages", c.router.customer_history_messages, 0, 1000));
   {
     MapReader t(r.child("offer_timeouts_ms"), "router.offer_timeouts_ms", errors);
     for (int ch = v1::Channel_MIN + 1; ch <= v1::Channel_MAX; ++ch) {

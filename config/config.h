@@ -57,9 +57,13 @@ struct Router {
   // An agent whose desk went away keeps its accepted conversations this long; after it
   // they go back to the front of their queues.
   int64_t presence_grace_ms = 120000;
-  int max_trail = 200;                 // Decision records kept per conversation for `inspect`.
-  int max_batch = 512;                 // Inputs applied in one RocksDB commit at most.
-  int max_history = 200;               // Messages sent with an Assignment at most.
+  int max_trail = 200;    // Decision records kept per conversation for `inspect`.
+  int max_batch = 512;    // Inputs applied in one RocksDB commit at most.
+  int max_history = 200;  // Messages sent with an Assignment at most.
+  // The customer's earlier conversations (any channel, linked customers included) sent
+  // with an Assignment: how many, and how many of the latest messages of each.
+  int customer_history_conversations = 5;
+  int customer_history_messages = 20;
   int64_t max_record_bytes = 1 << 20;  // Larger Kafka records go to the DLQ.
   int offer_timeout(v1::Channel c) const {
     auto it = offer_timeouts.find(c);

@@ -63,12 +63,14 @@ int64_t SystemClock::now_ms() {
 }
 
 Engine::Engine(const config::Config& cfg, Store& store, Clock& clock)
-    : cfg_(cfg), store_(store), clock_(clock), log_(log::get("router")) {}
+    : cfg_(cfg), store_(store), clock_(clock), log_(log::get("router")), customers_(store) {}
 
 // ------------------------------------------------------------------ loading
 
 void Engine::load() {
   const int64_t now = clock_.now_ms();
+  if (std::string err = Customers::upgrade(store_); !err.empty())
+    log_->error("upgrading stored customers failed (linking may miss old handles): {}", err);
   for (const auto& ws : cfg_.workspaces) {
     for (const auto& a : ws.agents) {
       AgentRt rt;
@@ -267,6 +269,33 @@ v1::Assignment Engine::assignment(Store::Batch& b, const Conversation& c,
   *a.mutable_conversation() = c.summary();
   for (auto& m : history(b, c)) *a.add_history() = std::move(m);
   a.set_offer_id(offer_id);
+  // The customer's earlier conversations, on any channel of the linked group.
+  const size_t max_conv = static_cast<size_t>(cfg_.router.customer_history_conversations);
+  v1::store::Customer root;
+  const std::string& ws = c.summary().workspace_id();
+  if (max_conv > 0 && customers_.root(b, ws, c.summary().customer_id(), root)) {
+    const auto ids =
+        customers_.conversations(ws, customers_.group(b, ws, root.customer_id()), max_conv + 1);
+    for (const auto& id : ids) {
+      Conversation past;
+      if (id == c.summary().conversation_id() || !load_conversation(b, ws, id, past)) continue;
+      if (static_cast<size_t>(a.customer_history_size()) >= max_conv) break;
+      auto* p = a.add_customer_history();
+      *p->mutable_conversation() = past.summary();
+      p->set_state(state_name(past.state()));
+      p->set_agent_id(past.agent_id());
+      const uint64_t n = past.message_count();
+      const uint64_t keep = static_cast<uint64_t>(cfg_.router.customer_history_messages);
+      const uint64_t first = n > keep ? n - keep + 1 : 1;
+      p->set_history_truncated(first > 1);
+      for (uint64_t s = first; s <= n; ++s) {
+        std::string v;
+        v1::ConversationMessage m;
+        if (b.get(Cf::kMessages, msg_key(ws, id, s), &v) && m.ParseFromString(v))
+          *p->add_history() = std::move(m);
+      }
+    }
+  }
   return a;
 }
 
@@ -333,8 +362,10 @@ void Engine::produce(Store::Batch& b, const std::string& topic, const std::strin
 
 void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEvent::Kind kind,
                            const std::string& agent_id, const std::string& reason,
-                           const std::vector<v1::RoutingEvent::Candidate>& considered) {
+                           const std::vector<v1::RoutingEvent::Candidate>& considered,
+                           const std::string& customer_id) {
   v1::RoutingEvent e;
+  e.set_customer_id(customer_id);
   const uint64_t seq = next_seq(b, "routing");
   e.set_event_id(
       fmt::format("{}/{}/{}", c.summary().workspace_id(), c.summary().conversation_id(), seq));
@@ -369,7 +400,7 @@ void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEv
   }
   const std::string value = e.SerializeAsString();
   // Decisions also go to the conversation's trail, for `omniroute inspect conversation`.
-  if (level == spdlog::level::info) {
+  if (level == spdlog::level::info && !c.summary().conversation_id().empty()) {
     b.put(Cf::kTrail, trail_key(c.summary().workspace_id(), c.summary().conversation_id(), seq),
           value);
   }
@@ -456,18 +487,35 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   ++counters_.messages;
   const int64_t now = clock_.now_ms();
 
-  // Identity: the channel handle resolves to a customer.
-  const std::string handle_key =
-      fmt::format("{}/{}:{}", ws, channel_name(inbox->channel), m.customer_handle());
-  v1::store::Customer customer;
-  bool customer_changed = false;
-  if (!(b.get(Cf::kCustomers, handle_key, &v) && customer.ParseFromString(v))) {
-    customer.set_customer_id(fmt::format("U{}", next_seq(b, "customer")));
-    customer.set_workspace_id(ws);
-    customer.add_handles(fmt::format("{}:{}", channel_name(inbox->channel), m.customer_handle()));
-    customer.set_created_at_ms(now);
-    customer_changed = true;
+  // Identity: the channel handle resolves to a customer; verified identities (the handle
+  // itself on email and phone channels, and what the connector vouches for) link customers
+  // across channels. The group's root holds the shared profile.
+  Customers::Resolved who = customers_.resolve(
+      b, ws, fmt::format("{}:{}", channel_name(inbox->channel), m.customer_handle()), now,
+      [&] { return fmt::format("U{}", next_seq(b, "customer")); });
+  std::vector<std::string> link_notes;
+  auto observe = [&](const v1::Identity& id) {
+    bool linked = false;
+    std::string what = customers_.observe(b, ws, who, id, &linked);
+    if (linked)
+      link_notes.push_back(std::move(what));
+    else if (!what.empty())
+      log_->debug("{}: {}", ws, what);
+  };
+  {
+    v1::Identity own;
+    own.set_verified(true);
+    own.set_value(m.customer_handle());
+    if (inbox->channel == v1::CHANNEL_EMAIL) own.set_kind(v1::Identity::KIND_EMAIL);
+    if (inbox->channel == v1::CHANNEL_SMS || inbox->channel == v1::CHANNEL_WHATSAPP)
+      own.set_kind(v1::Identity::KIND_PHONE);
+    if (own.kind() != v1::Identity::KIND_UNSPECIFIED) observe(own);
+    int n = 0;
+    for (const auto& id : m.identities())
+      if (++n <= Customers::kMaxIdentities) observe(id);
   }
+  v1::store::Customer& customer = who.root;  // the shared profile
+  bool customer_changed = false;
   if (!m.customer_display_name().empty() && m.customer_display_name() != customer.display_name()) {
     customer.set_display_name(m.customer_display_name());
     customer_changed = true;
@@ -484,10 +532,10 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
       customer_changed = true;
     }
   }
-  if (customer_changed) b.put(Cf::kCustomers, handle_key, customer.SerializeAsString());
+  if (customer_changed) customers_.save(b, customer);
 
   // Threading: the integrator's thread id, else one open conversation per customer and inbox.
-  const std::string thread_key = m.thread().thread_id().empty() ? "c:" + customer.customer_id()
+  const std::string thread_key = m.thread().thread_id().empty() ? "c:" + who.direct.customer_id()
                                                                 : "t:" + m.thread().thread_id();
   const std::string tkey = fmt::format("{}/{}/{}", ws, m.inbox_id(), thread_key);
   Conversation c;
@@ -504,7 +552,7 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
     s->set_workspace_id(ws);
     s->set_inbox_id(m.inbox_id());
     s->set_channel(inbox->channel);
-    s->set_customer_id(customer.customer_id());
+    s->set_customer_id(who.direct.customer_id());
     s->set_customer_handle(m.customer_handle());
     s->set_customer_display_name(customer.display_name());
     s->set_subject(m.subject());
@@ -523,7 +571,7 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   }
   v1::ConversationMessage cm;
   cm.set_author(v1::AUTHOR_CUSTOMER);
-  cm.set_author_id(customer.customer_id());
+  cm.set_author_id(who.direct.customer_id());
   cm.set_text_body(m.text_body());
   cm.set_html_body(m.html_body());
   cm.set_subject(m.subject());
@@ -538,8 +586,14 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   d.set_seq(seq);
   b.put(Cf::kDedup, dedup_key, d.SerializeAsString());
 
+  for (const auto& what : link_notes) {
+    v1::RoutingEvent::Kind kind = v1::RoutingEvent::KIND_LINKED;
+    routing_event(b, c, kind, {}, what, {}, who.direct.customer_id());
+  }
   if (is_new) {
-    open_conversation(b, c, m, customer, handle_key);
+    customers_.add_conversation(b, ws, who.direct.customer_id(), now,
+                                c.summary().conversation_id());
+    open_conversation(b, c, m, customer);
     return;
   }
   save_conversation(b, c);
@@ -609,7 +663,7 @@ void Engine::on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s) {
 // ------------------------------------------------------------------ routing
 
 void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::InboundMessage& m,
-                               v1::store::Customer& customer, const std::string& customer_key) {
+                               v1::store::Customer& customer) {
   const std::string& ws_id = m.workspace_id();
   const config::Workspace& ws = *cfg_.workspace(ws_id);
   const config::Inbox& inbox = *ws.inbox(m.inbox_id());
@@ -625,7 +679,7 @@ void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::Inbou
   c.mutable_summary()->set_queue_id(cl.queue);
   if (customer.language().empty() && cl.language_source == "detected") {
     customer.set_language(cl.language);
-    b.put(Cf::kCustomers, customer_key, customer.SerializeAsString());
+    customers_.save(b, customer);
   }
   routing_event(b, c, v1::RoutingEvent::KIND_OPENED, {},
                 "new conversation from " + channel_name(inbox.channel));
@@ -708,13 +762,7 @@ void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::Inbou
     }
   }
   // Overflow steps, counted from the moment it entered the queue.
-  if (q) {
-    for (size_t i = 0; i < q->overflow.size(); ++i) {
-      add_durable_timer(
-          b, now + q->overflow[i].after_ms,
-          {TimerKind::kOverflow, ws_id, c.summary().conversation_id(), std::to_string(i + 1), {}});
-    }
-  }
+  arm_overflow(b, c, now);
   c.set_queue_due_ms(c.first_response_due_ms() > 0 ? c.first_response_due_ms()
                                                    : INT64_C(9999999999999));
   enqueue(b, c,
@@ -1187,9 +1235,66 @@ void Engine::apply_desk(Store::Batch& b, const std::string& rid, std::string_vie
     case v1::AgentFrame::kForceAssign:
       on_force_assign(b, *a, f.force_assign());
       return;
+    case v1::AgentFrame::kLink:
+      on_link(b, *a, f.link());
+      return;
+    case v1::AgentFrame::kUnlink:
+      on_unlink(b, *a, f.unlink());
+      return;
     default:
       error_to(rid, v1::Error::CODE_INVALID, "frame kind not accepted from a desk", {});
   }
+}
+
+void Engine::customer_linked(Store::Batch& b, const AgentRt& a, const std::string& customer_id) {
+  v1::AgentFrame f;
+  auto* l = f.mutable_customer_linked();
+  l->set_customer_id(customer_id);
+  v1::store::Customer root;
+  if (customers_.root(b, a.workspace, customer_id, root)) {
+    if (root.customer_id() != customer_id) l->set_root_customer_id(root.customer_id());
+    for (auto& id : customers_.group(b, a.workspace, root.customer_id()))
+      l->add_linked_customer_ids(std::move(id));
+  }
+  send(a, std::move(f));
+}
+
+// Customers are workspace-scoped by key: an agent can only name its workspace's customers.
+void Engine::on_link(Store::Batch& b, AgentRt& a, const v1::Link& m) {
+  if (m.customer_id().empty() || m.other_customer_id().empty()) {
+    error_to(a.routing_id, v1::Error::CODE_INVALID, "Link needs customer_id and other_customer_id",
+             m.customer_id());
+    return;
+  }
+  std::string why = customers_.link(b, a.workspace, m.customer_id(), m.other_customer_id(), true);
+  if (!why.empty()) {
+    const bool unknown = why.rfind("unknown", 0) == 0;
+    error_to(a.routing_id, unknown ? v1::Error::CODE_NOT_FOUND : v1::Error::CODE_CONFLICT,
+             "not linked: " + why, m.customer_id());
+    return;
+  }
+  Conversation none;
+  none.mutable_summary()->set_workspace_id(a.workspace);
+  routing_event(b, none, v1::RoutingEvent::KIND_LINKED, a.cfg->id,
+                fmt::format("agent linked customer {} with {}{}", m.customer_id(),
+                            m.other_customer_id(), m.note().empty() ? "" : ": " + m.note()),
+                {}, m.customer_id());
+  customer_linked(b, a, m.customer_id());
+}
+
+void Engine::on_unlink(Store::Batch& b, AgentRt& a, const v1::Unlink& m) {
+  std::string why = customers_.unlink(b, a.workspace, m.customer_id());
+  if (!why.empty()) {
+    const bool unknown = why.rfind("unknown", 0) == 0;
+    error_to(a.routing_id, unknown ? v1::Error::CODE_NOT_FOUND : v1::Error::CODE_CONFLICT,
+             "not unlinked: " + why, m.customer_id());
+    return;
+  }
+  Conversation none;
+  none.mutable_summary()->set_workspace_id(a.workspace);
+  routing_event(b, none, v1::RoutingEvent::KIND_UNLINKED, a.cfg->id,
+                fmt::format("agent unlinked customer {}", m.customer_id()), {}, m.customer_id());
+  customer_linked(b, a, m.customer_id());
 }
 
 void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h) {
@@ -1318,15 +1423,12 @@ void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
       c.set_state(v1::store::CONVERSATION_STATE_ASSIGNED);
       c.set_accepted_count(c.accepted_count() + 1);
       save_conversation(b, c);
-      std::string v;
+      // Sticky routing remembers the agent for the whole linked group (its root).
       v1::store::Customer cust;
-      const std::string hk =
-          fmt::format("{}/{}:{}", a.workspace, channel_name(c.summary().channel()),
-                      c.summary().customer_handle());
-      if (b.get(Cf::kCustomers, hk, &v) && cust.ParseFromString(v)) {
+      if (customers_.root(b, a.workspace, c.summary().customer_id(), cust)) {
         cust.set_last_agent_id(a.cfg->id);
         cust.set_last_served_ms(clock_.now_ms());
-        b.put(Cf::kCustomers, hk, cust.SerializeAsString());
+        customers_.save(b, cust);
       }
       routing_event(b, c, v1::RoutingEvent::KIND_ACCEPTED, a.cfg->id, "offer accepted");
       v1::AgentFrame f;
@@ -1465,12 +1567,7 @@ void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {
   cancel_sla(b, c, "first_response", c.first_response_due_ms());
   cancel_sla(b, c, "next_response", c.next_response_due_ms());
   cancel_sla(b, c, "resolution", c.resolution_due_ms());
-  if (const config::Queue* q = queue_cfg(c.summary().workspace_id(), c.summary().queue_id())) {
-    for (size_t i = c.overflow_stage(); i < q->overflow.size(); ++i)
-      cancel_timer(b, c.summary().created_at_ms() + q->overflow[i].after_ms, TimerKind::kOverflow,
-                   c.summary().workspace_id(), c.summary().conversation_id(),
-                   std::to_string(i + 1));
-  }
+  cancel_overflow(b, c);
   c.set_first_response_due_ms(0);
   c.set_next_response_due_ms(0);
   c.set_resolution_due_ms(0);
@@ -1576,11 +1673,14 @@ void Engine::on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m) {
   }
   release(b, a, c.summary().conversation_id());
   note(b, c, text);
+  // The new queue's overflow chain replaces the old one's, counted from now.
+  cancel_overflow(b, c);
   c.mutable_summary()->set_queue_id(q->id);
   c.mutable_skills()->clear();
   for (const auto& [skill, level] : q->skills) (*c.mutable_skills())[skill] = level;
   c.clear_extra_queues();
   c.set_overflow_stage(0);
+  arm_overflow(b, c, clock_.now_ms());
   c.clear_sticky_agent_id();
   if (std::find(c.rejected_by().begin(), c.rejected_by().end(), a.cfg->id) == c.rejected_by().end())
     c.add_rejected_by(a.cfg->id);  // not straight back to the sender
@@ -1591,6 +1691,30 @@ void Engine::on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m) {
   enqueue(b, c, fmt::format("transfer by {} to queue {}", a.cfg->id, q->id));
   dispatch(b, a.workspace, q->id);
   dispatch_agent_queues(b, a);
+}
+
+void Engine::arm_overflow(Store::Batch& b, Conversation& c, int64_t since) {
+  c.set_overflow_since_ms(since);
+  const config::Queue* q = queue_cfg(c.summary().workspace_id(), c.summary().queue_id());
+  if (!q) return;
+  for (size_t i = 0; i < q->overflow.size(); ++i) {
+    add_durable_timer(b, since + q->overflow[i].after_ms,
+                      {TimerKind::kOverflow,
+                       c.summary().workspace_id(),
+                       c.summary().conversation_id(),
+                       std::to_string(i + 1),
+                       {}});
+  }
+}
+
+void Engine::cancel_overflow(Store::Batch& b, const Conversation& c) {
+  const config::Queue* q = queue_cfg(c.summary().workspace_id(), c.summary().queue_id());
+  if (!q) return;
+  const int64_t since =
+      c.overflow_since_ms() > 0 ? c.overflow_since_ms() : c.summary().created_at_ms();
+  for (size_t i = c.overflow_stage(); i < q->overflow.size(); ++i)
+    cancel_timer(b, since + q->overflow[i].after_ms, TimerKind::kOverflow,
+                 c.summary().workspace_id(), c.summary().conversation_id(), std::to_string(i + 1));
 }
 
 void Engine::on_force_assign(Store::Batch& b, AgentRt& a, const v1::ForceAssign& m) {

@@ -21,6 +21,7 @@
 #include "omniroute/v1/events.pb.h"
 #include "omniroute/v1/routing.pb.h"
 #include "omniroute/v1/store.pb.h"
+#include "router/customers.h"
 #include "router/store.h"
 
 namespace omniroute::router {
@@ -182,6 +183,9 @@ class Engine {
   void on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m);
   void on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m);
   void on_force_assign(Store::Batch& b, AgentRt& a, const v1::ForceAssign& m);
+  void on_link(Store::Batch& b, AgentRt& a, const v1::Link& m);
+  void on_unlink(Store::Batch& b, AgentRt& a, const v1::Unlink& m);
+  void customer_linked(Store::Batch& b, const AgentRt& a, const std::string& customer_id);
   // Takes a conversation away from whoever holds it (offer or assignment), telling them.
   void take_back(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
   // Loads a conversation assigned to `a`; otherwise tells the desk why (NOT_FOUND/CONFLICT).
@@ -195,7 +199,7 @@ class Engine {
 
   // Routing.
   void open_conversation(Store::Batch& b, v1::store::Conversation& c, const v1::InboundMessage& m,
-                         v1::store::Customer& customer, const std::string& customer_key);
+                         v1::store::Customer& customer);
   void enqueue(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
   void queue_put(Store::Batch& b, const v1::store::Conversation& c);
   void queue_remove(Store::Batch& b, const v1::store::Conversation& c);
@@ -209,6 +213,9 @@ class Engine {
                 std::string* why) const;
   void arm_sla(Store::Batch& b, const v1::store::Conversation& c, const std::string& target,
                int64_t start, int64_t due, int64_t target_ms);
+  // Overflow timers of the conversation's current queue, counted from `since`.
+  void arm_overflow(Store::Batch& b, v1::store::Conversation& c, int64_t since);
+  void cancel_overflow(Store::Batch& b, const v1::store::Conversation& c);
   void raise_priority(Store::Batch& b, v1::store::Conversation& c, const std::string& why);
   void fire(Store::Batch& b, const Timer& t);
   void dispatch(Store::Batch& b, const std::string& ws, const std::string& queue);
@@ -241,7 +248,8 @@ class Engine {
                const std::string& value);
   void routing_event(Store::Batch& b, const v1::store::Conversation& c, v1::RoutingEvent::Kind kind,
                      const std::string& agent, const std::string& reason,
-                     const std::vector<v1::RoutingEvent::Candidate>& considered = {});
+                     const std::vector<v1::RoutingEvent::Candidate>& considered = {},
+                     const std::string& customer_id = {});
   void dead_letter(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
                    std::string_view key, std::string_view value, const std::string& reason);
   // Timers due at the same ms fire in key order, so a restarted router (which reloads
@@ -268,6 +276,7 @@ class Engine {
   Store& store_;
   Clock& clock_;
   log::Logger log_;
+  Customers customers_;
   std::map<std::string, AgentRt> agents_;                      // "<ws>/<agent>"
   std::map<std::string, std::string> sessions_;                // routing id -> "<ws>/<agent>"
   std::map<std::string, std::set<QueueKey>> queues_;           // "<ws>/<queue>"

@@ -17,7 +17,7 @@ namespace omniroute::router {
 
 enum class Cf : size_t {
   kMeta = 0,       // offsets, id counters
-  kCustomers,      // <ws>/<channel>:<handle> -> Customer
+  kCustomers,      // handles, identities, Customer records, conversation index (customers.h)
   kConversations,  // <ws>/<conversation> -> Conversation
   kMessages,       // <ws>/<conversation>/<seq:010> -> ConversationMessage
   kThreads,        // <ws>/<inbox>/<thread key> -> conversation id

@@ -3,7 +3,8 @@
 // replies, resolves, time passing) against a real RocksDB, checking after every step:
 //   - capacity per channel and in total is never exceeded;
 //   - offers go only to desks that are connected, available and on shift;
-//   - a desk only ever sees conversations of its own workspace;
+//   - a desk only ever sees conversations of its own workspace (history included);
+//   - customer links (by shared identity or by agents) stay consistent and acyclic;
 //   - no conversation is lost: queued ones are in their queue, offered/assigned ones are
 //     held by their agent (offers with a live expiry timer), resolved ones by nobody;
 //   - nothing waits while an agent who could take it is free (the backlog is drained);
@@ -166,14 +167,49 @@ class Sequence {
       transfer();
     } else if (r < 91) {
       force_assign();
+    } else if (r < 93) {
+      link_or_unlink();
     } else {
       advance(1 + static_cast<int>(rng_() % 40));
     }
   }
 
+  // Customer links: within one workspace, child and parent agree, every chain ends at a
+  // root within the depth bound.
+  std::string check_customers() {
+    std::map<std::string, v1::store::Customer> cs;  // "<ws>/<id>"
+    store_->scan(Cf::kCustomers, "", [&](std::string_view k, std::string_view v) {
+      const auto p = k.find("/u/");
+      if (p == std::string_view::npos) return true;
+      v1::store::Customer c;
+      c.ParseFromArray(v.data(), static_cast<int>(v.size()));
+      cs[std::string(k.substr(0, p)) + "/" + c.customer_id()] = c;
+      return true;
+    });
+    for (const auto& [key, c] : cs) {
+      const std::string ws = key.substr(0, key.find('/'));
+      if (c.workspace_id() != ws) return key + " stored under another workspace";
+      std::string at = key;
+      for (int hop = 0; !cs[at].merged_into().empty(); ++hop) {
+        if (hop > Customers::kMaxDepth) return key + ": link chain too deep or cyclic";
+        const std::string parent = ws + "/" + cs[at].merged_into();
+        if (!cs.count(parent)) return key + ": linked into a customer of no workspace of its own";
+        const auto& kids = cs[parent].linked();
+        if (std::find(kids.begin(), kids.end(), cs[at].customer_id()) == kids.end())
+          return key + ": parent does not list it";
+        at = parent;
+      }
+      for (const auto& kid : c.linked())
+        if (!cs.count(ws + "/" + kid) || cs[ws + "/" + kid].merged_into() != c.customer_id())
+          return key + ": lists " + kid + " which is not linked into it";
+    }
+    return "";
+  }
+
   // Checks every invariant; returns the first violation or "".
   std::string check() {
     if (!violation_.empty()) return violation_;
+    if (std::string v = check_customers(); !v.empty()) return v;
     const int64_t now = clock_.t;
     // Held conversations per agent, from the store.
     std::map<std::string, std::map<v1::Channel, int>> held;
@@ -332,6 +368,11 @@ class Sequence {
           c.ParseFromArray(v.data(), static_cast<int>(v.size()));
           out += c.ShortDebugString() + "\n";
         }
+        if (cf == Cf::kCustomers && k.find("/u/") != std::string_view::npos) {
+          v1::store::Customer c;
+          c.ParseFromArray(v.data(), static_cast<int>(v.size()));
+          out += c.ShortDebugString() + "\n";
+        }
         return true;
       });
     }
@@ -401,6 +442,7 @@ class Sequence {
       d.offers.erase(fr.offer_withdrawn().offer_id());
     } else if (fr.has_assignment()) {
       same_ws(fr.assignment().conversation());
+      for (const auto& past : fr.assignment().customer_history()) same_ws(past.conversation());
       d.offers.erase(fr.assignment().offer_id());
       d.assigned.insert(fr.assignment().conversation().conversation_id());
     } else if (fr.has_welcome()) {
@@ -477,6 +519,12 @@ class Sequence {
     m->set_text_body(kTexts[rng_() % 6]);
     m->set_language(kLangs[rng_() % 5]);
     if (rng_() % 8 == 0) (*m->mutable_customer_attributes())["vip"] = "true";
+    if (rng_() % 4 == 0) {  // an identity some other handle may share: customers get linked
+      auto* id = m->add_identities();
+      id->set_kind(v1::Identity::KIND_EMAIL);
+      id->set_value(fmt::format("p{}@example.com", rng_() % 4));
+      id->set_verified(rng_() % 5 != 0);
+    }
     auto b = store_->begin();
     engine_->apply_record(b, "omni.inbound", 0, offset_++, ws, env.SerializeAsString());
     commit(b);
@@ -541,6 +589,19 @@ class Sequence {
     v1::AgentFrame f;
     f.mutable_force_assign()->set_conversation_id(fmt::format("C{}", 1 + rng_() % 20));
     f.mutable_force_assign()->set_agent_id(fmt::format("a{}", 1 + rng_() % 3));
+    desk_frame(rid, f);
+  }
+
+  void link_or_unlink() {
+    auto& [rid, d] = pick_desk();
+    if (!d.connected || d.silent) return;
+    v1::AgentFrame f;
+    if (rng_() % 2 == 0) {
+      f.mutable_link()->set_customer_id(fmt::format("U{}", 1 + rng_() % 20));
+      f.mutable_link()->set_other_customer_id(fmt::format("U{}", 1 + rng_() % 20));
+    } else {
+      f.mutable_unlink()->set_customer_id(fmt::format("U{}", 1 + rng_() % 20));
+    }
     desk_frame(rid, f);
   }
 

@@ -42,6 +42,7 @@ workspaces:
       - {{id: api, channel: webhook, queue: general}}
       - {{id: chat, channel: chat, queue: general}}
       - {{id: mail, channel: email, queue: general}}
+      - {{id: sms, channel: sms, queue: general}}
     rules:
       - {{name: invoices, match: {{keywords: [invoice, refund]}}, set: {{queue: billing}}}}
       - {{name: vip customers, match: {{customer: {{vip: "true"}}}}, set: {{priority: 5}}}}
@@ -51,7 +52,7 @@ workspaces:
       - {{name: mail, channel: [email], first_response_s: 7200}}
     agents:
       - {{id: alice, languages: [en], skills: {{billing: 2}}, capacity: {}{}}}
-      - {{id: bob, languages: [en, de], skills: {{billing: 4}}, capacity: {{webhook: 3, chat: 2, email: 2}}{}}}
+      - {{id: bob, languages: [en, de], skills: {{billing: 4}}, capacity: {{webhook: 3, chat: 2, email: 2, sms: 2}}{}}}
       - {{id: carol, queues: [vip], capacity: {{webhook: 3}}{}}}
 )",
                      dir, p.router, p.hours.empty() ? "" : "business_hours: " + p.hours, p.general,
@@ -588,6 +589,169 @@ TEST_F(BotFirst, WithoutABotConnectedHumansGetItDirectly) {
   hello("da", "alice");
   msg("m1", "c1", "api", "hello");
   EXPECT_EQ(offers("da"), std::vector<std::string>{"C1"});
+}
+
+class Linking : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.general = "{id: general, sticky_window_s: 86400, sticky_wait_s: 300}";
+    p.alice_cap = "{webhook: 3, chat: 2, email: 2, sms: 2}";
+    return p;
+  }
+
+ protected:
+  void with_identities(const std::string& id, const std::string& customer, const std::string& inbox,
+                       std::vector<std::tuple<v1::Identity::Kind, std::string, bool>> ids) {
+    message_with(id, customer, "", "acme", inbox, [&](v1::InboundMessage& m) {
+      m.set_text_body("text of " + id);
+      m.clear_customer_display_name();
+      for (const auto& [kind, value, verified] : ids) {
+        auto* i = m.add_identities();
+        i->set_kind(kind);
+        i->set_value(value);
+        i->set_verified(verified);
+      }
+    });
+  }
+  // Serves the offered conversation with `rid` (accept, reply, resolve).
+  void serve(const std::string& rid, const std::string& conv) {
+    auto offered = take(rid, K::kOffer);
+    ASSERT_EQ(offered.size(), 1u);
+    ASSERT_EQ(offered[0].offer().conversation().conversation_id(), conv);
+    accept(rid, offered[0].offer().offer_id());
+    reply(rid, conv, "r-" + conv);
+    resolve(rid, conv);
+    take(rid, K::kAssignment);
+  }
+  void reject_all(const std::string& rid) {
+    for (const auto& f : take(rid, K::kOffer)) {
+      v1::AgentFrame rej;
+      rej.mutable_reject()->set_offer_id(f.offer().offer_id());
+      desk(rid, rej);
+    }
+  }
+};
+
+TEST_F(Linking, SameVerifiedIdentitiesReachTheSameAgentWithTheWholeHistoryAndUnlinkUndoesIt) {
+  hello("da", "alice");
+  hello("db", "bob");
+  // Email from Ana, served by bob (alice passes).
+  with_identities("e1", "ana@example.com", "mail", {});
+  reject_all("da");
+  serve("db", "C1");
+  // The shop's integration knows Ana's email and phone (verified at sign-up).
+  clock_.t += 60'000;
+  with_identities("w1", "crm-77", "api",
+                  {{v1::Identity::KIND_EMAIL, "Ana@Example.COM", true},
+                   {v1::Identity::KIND_PHONE, "+4915112345678", true}});
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C2"}) << "sticky through the link";
+  const auto linked = last_of(trail("C2"), v1::RoutingEvent::KIND_LINKED);
+  ASSERT_TRUE(linked);
+  EXPECT_NE(linked->reason().find("same verified email:ana@example.com"), std::string::npos)
+      << linked->reason();
+  accept("db", "C2/1");
+  resolve("db", "C2");
+  take("db", K::kAssignment);
+  restart();
+  hello("da", "alice");
+  hello("db", "bob");
+  // Ana texts from her phone: a new SMS customer, linked by the phone number, and it goes
+  // to bob (alice would win the tie otherwise) with both earlier conversations.
+  clock_.t += 60'000;
+  with_identities("s1", "+4915112345678", "sms", {});
+  EXPECT_TRUE(offers("da").empty());
+  auto sms_offer = take("db", K::kOffer);
+  ASSERT_EQ(sms_offer.size(), 1u);
+  EXPECT_EQ(sms_offer[0].offer().conversation().conversation_id(), "C3");
+  const std::string sms_customer = sms_offer[0].offer().conversation().customer_id();
+  accept("db", sms_offer[0].offer().offer_id());
+  auto as = take("db", K::kAssignment);
+  ASSERT_EQ(as.size(), 1u);
+  const auto& past = as[0].assignment().customer_history();
+  ASSERT_EQ(past.size(), 2);
+  EXPECT_EQ(past[0].conversation().conversation_id(), "C2");  // newest first
+  EXPECT_EQ(past[1].conversation().conversation_id(), "C1");
+  EXPECT_EQ(past[1].conversation().channel(), v1::CHANNEL_EMAIL);
+  EXPECT_EQ(past[1].state(), "resolved");
+  ASSERT_EQ(past[1].history_size(), 2);  // Ana's mail and bob's answer
+  EXPECT_EQ(past[1].history(0).text_body(), "text of e1");
+  EXPECT_EQ(past[1].history(1).text_body(), "answer r-C1");
+  resolve("db", "C3");
+
+  // An agent separates the SMS customer again: the phone no longer links it, and it is no
+  // longer sticky to bob.
+  v1::AgentFrame un;
+  un.mutable_unlink()->set_customer_id(sms_customer);
+  desk("db", un);
+  auto res = take("db", K::kCustomerLinked);
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].customer_linked().root_customer_id(), "");
+  EXPECT_EQ(res[0].customer_linked().linked_customer_ids_size(), 1);
+  clock_.t += 60'000;
+  with_identities("s2", "+4915112345678", "sms", {});
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C4"});
+  EXPECT_FALSE(last_of(trail("C4"), v1::RoutingEvent::KIND_LINKED));
+}
+
+TEST_F(Linking, TypedButUnverifiedEmailDoesNotLinkButAnAgentCan) {
+  hello("da", "alice");
+  with_identities("e1", "ana@example.com", "mail", {});
+  serve("da", "C1");
+  with_identities("c1", "visitor-9", "chat",
+                  {{v1::Identity::KIND_EMAIL, "ana@example.com", false}});
+  auto offered = take("da", K::kOffer);
+  ASSERT_EQ(offered.size(), 1u);
+  accept("da", offered[0].offer().offer_id());
+  auto as = take("da", K::kAssignment);
+  ASSERT_EQ(as.size(), 1u);
+  EXPECT_EQ(as[0].assignment().customer_history_size(), 0) << "a typed email links nothing";
+  const std::string visitor = offered[0].offer().conversation().customer_id();
+  const std::string ana = conversation("C1").summary().customer_id();
+  ASSERT_NE(visitor, ana);
+  // The agent recognizes Ana and links the chat visitor to her.
+  v1::AgentFrame link;
+  link.mutable_link()->set_customer_id(visitor);
+  link.mutable_link()->set_other_customer_id(ana);
+  link.mutable_link()->set_note("same person, said so in chat");
+  desk("da", link);
+  auto res = take("da", K::kCustomerLinked);
+  ASSERT_EQ(res.size(), 1u);
+  EXPECT_EQ(res[0].customer_linked().root_customer_id(), ana);
+  EXPECT_EQ(res[0].customer_linked().linked_customer_ids_size(), 2);
+  // Linking again, or naming a customer the agent's workspace does not have, is refused.
+  desk("da", link);
+  auto errs = take("da", K::kError);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_CONFLICT);
+  link.mutable_link()->set_other_customer_id("U999");
+  desk("da", link);
+  errs = take("da", K::kError);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_NOT_FOUND);
+}
+
+TEST_F(Linking, CustomersStoredBeforeLinkingAreUpgradedAndKeepTheirAgent) {
+  // A state directory from before identity linking: "<ws>/<channel>:<handle>" -> Customer.
+  v1::store::Customer old;
+  old.set_customer_id("U77");
+  old.set_workspace_id("acme");
+  old.add_handles("webhook:old-timer");
+  old.set_last_agent_id("bob");
+  old.set_last_served_ms(clock_.t - 1000);
+  {
+    auto b = store_->begin();
+    b.put(Cf::kCustomers, "acme/webhook:old-timer", old.SerializeAsString());
+    b.del(Cf::kMeta, "upgrade/customers-v2");
+    ASSERT_EQ(store_->commit(b), "");
+  }
+  restart();
+  hello("da", "alice");
+  hello("db", "bob");
+  msg("m1", "old-timer", "api", "hello again");
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C1"}) << "still sticky to bob";
+  EXPECT_EQ(conversation("C1").summary().customer_id(), "U77");
+  std::string v;
+  EXPECT_FALSE(store_->get(Cf::kCustomers, "acme/webhook:old-timer", &v));
 }
 
 }  // namespace
