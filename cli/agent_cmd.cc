@@ -38,8 +38,8 @@ const char* author(v1::Author a) {
 
 constexpr const char* kHelp =
     "commands: accept OFFER | reject OFFER [reason] | reply CONV TEXT | resolve CONV | "
-    "transfer CONV agent:ID|queue:ID [note] | assign CONV AGENT [note] (supervisors) | away | "
-    "available | quit";
+    "transfer CONV agent:ID|queue:ID [note] | assign CONV AGENT [note] (supervisors) | "
+    "link CUSTOMER OTHER [note] | unlink CUSTOMER | away | available | quit";
 
 }  // namespace
 
@@ -68,6 +68,15 @@ int cmd_agent(const AgentOptions& o) {
     const auto& c = a.conversation();
     say("[conversation] {} with {} <{}> on {}", c.conversation_id(), c.customer_display_name(),
         c.customer_handle(), channel_name(c.channel()));
+    say("   customer {}", c.customer_id());
+    for (const auto& p : a.customer_history()) {
+      say("   earlier: {} on {} ({}{}), {} messages{}", p.conversation().conversation_id(),
+          channel_name(p.conversation().channel()), p.state(),
+          p.agent_id().empty() ? "" : ", " + p.agent_id(), p.history_size(),
+          p.history_truncated() ? " (latest)" : "");
+      for (const auto& m : p.history())
+        say("      #{} {}: {}", m.seq(), author(m.author()), m.text_body());
+    }
     for (const auto& m : a.history())
       say("   #{} {}: {}", m.seq(), author(m.author()), m.text_body());
     if (!o.auto_reply.empty() && !a.offer_id().empty())
@@ -89,6 +98,11 @@ int cmd_agent(const AgentOptions& o) {
   h.on_resolved = [](const v1::Resolved& r) { say("[resolved] {}", r.conversation_id()); };
   h.on_gone = [](const v1::ConversationGone& g) {
     say("[gone] {} {}", g.conversation_id(), g.reason());
+  };
+  h.on_linked = [](const v1::CustomerLinked& l) {
+    say("[customer] {} {}; group: {}", l.customer_id(),
+        l.root_customer_id().empty() ? "is a root" : "is linked into " + l.root_customer_id(),
+        fmt::join(l.linked_customer_ids(), ", "));
   };
   h.on_error = [](const v1::Error& e) {
     say("[error] {} {} {}", v1::Error::Code_Name(e.code()), e.ref_id(), e.message());
@@ -132,6 +146,15 @@ int cmd_agent(const AgentOptions& o) {
         d.transfer(arg, "", target.substr(6), note);
       else
         say("{}", kHelp);
+    } else if (cmd == "link" && !arg.empty() && !rest.empty()) {
+      std::istringstream r(rest);
+      std::string other, note;
+      r >> other;
+      std::getline(r, note);
+      if (!note.empty() && note.front() == ' ') note.erase(0, 1);
+      d.link(arg, other, note);
+    } else if (cmd == "unlink" && !arg.empty()) {
+      d.unlink(arg);
     } else if (cmd == "away")
       d.set_presence(v1::PRESENCE_AWAY);
     else if (cmd == "available")

@@ -76,8 +76,10 @@ int main(int argc, char** argv) {
       ->add_option("what", what,
                    "conversation (history and decision trail) | queue | agent | offsets | outbox")
       ->required()
-      ->check(CLI::IsMember({"conversation", "queue", "agent", "offsets", "outbox"}));
-  inspect->add_option("id", id, "Conversation, queue or agent id");
+      ->check(CLI::IsMember({"conversation", "queue", "agent", "customer", "offsets", "outbox"}));
+  inspect->add_option("id", id,
+                      "Conversation, queue, agent or customer id (a customer also by "
+                      "channel handle, e.g. email:ana@example.com)");
   inspect->add_option("-w,--workspace", workspace, "Workspace id (default: the only one)");
 
   auto* config = app.add_subcommand("config", "Configuration tools");

@@ -208,6 +208,23 @@ int cmd_normalize(const std::string& channel, const std::string& file) {
   return 0;
 }
 
+namespace {
+const char* state_label(v1::store::ConversationState s) {
+  switch (s) {
+    case v1::store::CONVERSATION_STATE_QUEUED:
+      return "queued";
+    case v1::store::CONVERSATION_STATE_OFFERED:
+      return "offered";
+    case v1::store::CONVERSATION_STATE_ASSIGNED:
+      return "assigned";
+    case v1::store::CONVERSATION_STATE_RESOLVED:
+      return "resolved";
+    default:
+      return "?";
+  }
+}
+}  // namespace
+
 int cmd_inspect(const Common& common, const std::string& what, const std::string& id,
                 const std::string& workspace) {
   std::string dir = common.state_dir;
@@ -298,6 +315,53 @@ int cmd_inspect(const Common& common, const std::string& what, const std::string
     });
     fmt::print("load: {}\n",
                per_channel.empty() ? "none" : fmt::format("{}", fmt::join(per_channel, ", ")));
+    return 0;
+  }
+  if (what == "customer") {
+    // By id ("U12") or by channel handle ("email:ana@example.com", "sms:+4930...").
+    std::string cid = id;
+    if (id.find(':') != std::string::npos && store->get(Cf::kCustomers, ws + "/h/" + id, &v))
+      cid = v;
+    auto load_customer = [&](const std::string& c, v1::store::Customer& out) {
+      std::string cv;
+      return store->get(Cf::kCustomers, ws + "/u/" + c, &cv) && out.ParseFromString(cv);
+    };
+    v1::store::Customer cust;
+    if (!load_customer(cid, cust)) {
+      fmt::print(stderr, "no customer {}/{}\n", ws, id);
+      return 1;
+    }
+    fmt::print("{}\n", to_json(cust));
+    v1::store::Customer root = cust;
+    for (int hop = 0; hop < 16 && !root.merged_into().empty(); ++hop) {
+      v1::store::Customer up;
+      if (!load_customer(root.merged_into(), up)) break;
+      root = up;
+    }
+    if (root.customer_id() != cust.customer_id())
+      fmt::print("linked into {} (its profile is shared)\n", root.customer_id());
+    // The group, root first, and each member's conversations (newest first).
+    std::vector<std::string> group{root.customer_id()};
+    for (size_t i = 0; i < group.size() && group.size() < 256; ++i) {
+      v1::store::Customer m;
+      if (!load_customer(group[i], m)) continue;
+      fmt::print(
+          "{} {}: handles [{}] identities [{}]{}\n", i == 0 ? "group" : "     ", m.customer_id(),
+          fmt::join(m.handles(), ", "), fmt::join(m.identities(), ", "),
+          m.claimed().empty() ? "" : fmt::format(" claimed [{}]", fmt::join(m.claimed(), ", ")));
+      for (const auto& k : m.linked()) group.push_back(k);
+      const std::string prefix = ws + "/x/" + m.customer_id() + "/";
+      store->scan(Cf::kCustomers, prefix, [&](std::string_view k, std::string_view) {
+        const std::string conv_id(k.substr(k.rfind('/') + 1));
+        v1::store::Conversation hc;
+        std::string cv;
+        if (store->get(Cf::kConversations, ws + "/" + conv_id, &cv) && hc.ParseFromString(cv))
+          fmt::print("      {} {} {} {}{}\n", conv_id, channel_name(hc.summary().channel()),
+                     when(hc.summary().created_at_ms()), state_label(hc.state()),
+                     hc.agent_id().empty() ? "" : " " + hc.agent_id());
+        return true;
+      });
+    }
     return 0;
   }
   v1::store::Conversation conv;

@@ -82,6 +82,22 @@ void Desk::force_assign(const std::string& conversation_id, const std::string& a
   enqueue(std::move(f));
 }
 
+void Desk::link(const std::string& customer_id, const std::string& other_customer_id,
+                const std::string& note) {
+  v1::AgentFrame f;
+  auto* l = f.mutable_link();
+  l->set_customer_id(customer_id);
+  l->set_other_customer_id(other_customer_id);
+  l->set_note(note);
+  enqueue(std::move(f));
+}
+
+void Desk::unlink(const std::string& customer_id) {
+  v1::AgentFrame f;
+  f.mutable_unlink()->set_customer_id(customer_id);
+  enqueue(std::move(f));
+}
+
 void Desk::set_presence(v1::Presence p) {
   opts_.presence = p;  // also used by the next Hello
   v1::AgentFrame f;
@@ -213,6 +229,9 @@ void Desk::handle(const v1::AgentFrame& f) {
       break;
     case v1::AgentFrame::kConversationGone:
       if (handler_.on_gone) handler_.on_gone(f.conversation_gone());
+      break;
+    case v1::AgentFrame::kCustomerLinked:
+      if (handler_.on_linked) handler_.on_linked(f.customer_linked());
       break;
     case v1::AgentFrame::kError:
       if (f.error().code() == v1::Error::CODE_UNKNOWN_SESSION) {

@@ -41,6 +41,7 @@ struct Handler {
   std::function<void(const v1::DeliveryUpdate&)> on_delivery;
   std::function<void(const v1::Resolved&)> on_resolved;
   std::function<void(const v1::ConversationGone&)> on_gone;  // transferred / reassigned
+  std::function<void(const v1::CustomerLinked&)> on_linked;  // result of link / unlink
   std::function<void(const v1::Error&)> on_error;
   std::function<void(const std::string&)> on_status;  // connection events, for display
 };
@@ -67,6 +68,10 @@ class Desk {
   // Supervisors: assigns a conversation to an agent.
   void force_assign(const std::string& conversation_id, const std::string& agent,
                     const std::string& note);
+  // Tells the router two customers are one person (undo with unlink).
+  void link(const std::string& customer_id, const std::string& other_customer_id,
+            const std::string& note);
+  void unlink(const std::string& customer_id);
   void set_presence(v1::Presence p);
   // Test hook: stop sending anything (heartbeats included), as a hung desk would.
   void freeze(bool frozen) { frozen_ = frozen; }

@@ -95,6 +95,11 @@ TEST(Cli, UpDemoDeliversEveryMessageAndExitsZero) {
   Result a = run(fmt::format("inspect agent alice --config {}", dir.file("c.yaml")));
   EXPECT_EQ(a.code, 0) << a.out;
   EXPECT_NE(a.out.find("load: none"), std::string::npos) << a.out;
+  // The customer of C1, its handles and conversations.
+  Result cu = run(fmt::format("inspect customer U1 --config {}", dir.file("c.yaml")));
+  EXPECT_EQ(cu.code, 0) << cu.out;
+  EXPECT_NE(cu.out.find("group U1: handles [webhook:"), std::string::npos) << cu.out;
+  EXPECT_NE(cu.out.find("      C1 webhook "), std::string::npos) << cu.out;
 }
 
 TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
