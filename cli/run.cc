@@ -38,8 +38,27 @@ std::optional<config::Config> load(const Common& c) {
   return cfg;
 }
 
-void wait_for_stop() {
-  while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+// Waits for SIGINT/SIGTERM; on SIGHUP re-reads the config file and hands it to the router.
+void wait_for_stop(const Common* c = nullptr, Stack* stack = nullptr) {
+  while (!stop_requested()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!reload_requested().exchange(false) || !c || !stack) continue;
+    auto log = log::get("omniroute");
+    log->info("SIGHUP: reloading {}", c->config_path);
+    auto next = load(*c);
+    if (!next) {
+      log->error(
+          "configuration reload refused: {} is not valid (errors above); the running one "
+          "stays",
+          c->config_path);
+      continue;
+    }
+    const std::string err = stack->reload(std::move(*next));
+    if (err.empty())
+      log->info("configuration reloaded from {}", c->config_path);
+    else
+      log->error("configuration reload refused: {}", err);
+  }
 }
 
 std::string to_json(const google::protobuf::Message& m) {
@@ -79,7 +98,7 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   }
   std::fflush(stdout);
   if (d) return d->run(stack, demo_messages, demo_timeout_s);
-  wait_for_stop();
+  wait_for_stop(&c, &stack);
   fmt::print("omniroute: shutting down\n");
   return 0;
 }
@@ -103,7 +122,7 @@ int cmd_router(const Common& c) {
   }
   fmt::print("router: agents on {}\n", stack.router()->agent_endpoint());
   std::fflush(stdout);
-  wait_for_stop();
+  wait_for_stop(&c, &stack);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "cli/stack.h"
 
 #include <csignal>
+#include <future>
 #include <set>
 
 #include <fmt/format.h>
@@ -14,10 +15,16 @@ std::atomic<bool>& stop_requested() {
   return flag;
 }
 
+std::atomic<bool>& reload_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
 void install_signal_handlers() {
   auto on_signal = [](int) { stop_requested().store(true); };
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, [](int) { reload_requested().store(true); });
   std::signal(SIGPIPE, SIG_IGN);
 }
 
@@ -47,6 +54,26 @@ std::string Stack::start_kafka() {
     }
   }
   return {};
+}
+
+std::string Stack::reload(config::Config next) {
+  if (!router_) return "no router runs in this process";
+  std::vector<std::string> fixed;
+  if (next.state.dir != cfg_.state.dir) fixed.push_back("state.dir");
+  if (next.kafka.brokers != configured_brokers_) fixed.push_back("kafka.brokers");
+  if (next.all_topics() != cfg_.all_topics()) fixed.push_back("kafka.topics");
+  if (next.router.agent_endpoint != cfg_.router.agent_endpoint)
+    fixed.push_back("router.agent_endpoint");
+  if (!fixed.empty())
+    return fmt::format("{} cannot change while running (restart to apply)", fmt::join(fixed, ", "));
+  next.kafka.brokers = cfg_.kafka.brokers;  // the resolved embedded address
+  auto verdict = std::make_shared<std::promise<std::string>>();
+  auto result = verdict->get_future();
+  router_->request_reload(std::make_shared<const config::Config>(std::move(next)),
+                          [verdict](const std::string& err) { verdict->set_value(err); });
+  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return "the router has not taken the new configuration within 10 s (it will when it can)";
+  return result.get();
 }
 
 std::string Stack::start_router() {

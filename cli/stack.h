@@ -18,7 +18,8 @@ namespace omniroute::cli {
 
 class Stack {
  public:
-  explicit Stack(config::Config cfg) : cfg_(std::move(cfg)) {}
+  explicit Stack(config::Config cfg)
+      : cfg_(std::move(cfg)), configured_brokers_(cfg_.kafka.brokers) {}
   ~Stack();
 
   // Starts the embedded cluster when kafka.brokers is "embedded" (and then points the
@@ -29,6 +30,10 @@ class Stack {
   // Starts connectors: `names` empty = every connector that has an inbox or a section.
   std::string start_connectors(const std::vector<std::string>& names = {});
   void stop();
+  // Hands a new configuration to the running router (SIGHUP) and waits for its verdict:
+  // "" = applied, else why not (settings bound at start, or work it would strand).
+  // Connectors keep the settings they started with until they restart.
+  std::string reload(config::Config next);
 
   const config::Config& config() const { return cfg_; }
   config::Config& mutable_config() { return cfg_; }
@@ -41,6 +46,7 @@ class Stack {
 
  private:
   config::Config cfg_;
+  std::string configured_brokers_;  // as in the file ("embedded" is replaced at start)
   std::unique_ptr<kafka::EmbeddedCluster> cluster_;
   kafka::ClientConfig kcfg_;
   std::unique_ptr<router::Router> router_;
@@ -51,6 +57,8 @@ class Stack {
 
 // Process-wide stop flag set by SIGINT/SIGTERM.
 std::atomic<bool>& stop_requested();
+// Set by SIGHUP: reload the configuration.
+std::atomic<bool>& reload_requested();
 void install_signal_handlers();
 
 }  // namespace omniroute::cli

@@ -63,19 +63,109 @@ int64_t SystemClock::now_ms() {
 }
 
 Engine::Engine(const config::Config& cfg, Store& store, Clock& clock)
-    : cfg_(cfg), store_(store), clock_(clock), log_(log::get("router")), customers_(store) {}
+    : cfg_(&cfg), store_(store), clock_(clock), log_(log::get("router")), customers_(store) {}
 
 // ------------------------------------------------------------------ loading
+
+void Engine::index_config() {
+  queue_cfgs_.clear();
+  queue_agents_.clear();
+  for (const auto& ws : cfg_->workspaces)
+    for (const auto& q : ws.queues) queue_cfgs_[ckey(ws.id, q.id)] = &q;
+  // Who serves which queue, so a decision looks at those agents only. An agent without a
+  // queue list serves every queue of its workspace.
+  for (auto& [k, a] : agents_) {
+    const config::Workspace* ws = cfg_->workspace(a.workspace);
+    if (a.cfg->queues.empty()) {
+      for (const auto& q : ws->queues) queue_agents_[ckey(a.workspace, q.id)].push_back(&a);
+    } else {
+      for (const auto& q : a.cfg->queues) queue_agents_[ckey(a.workspace, q)].push_back(&a);
+    }
+  }
+}
+
+std::string Engine::reconfigure(Store::Batch& b, std::shared_ptr<const config::Config> next) {
+  // What the new config may not drop: queues with waiting conversations, agents holding
+  // conversations. Refused as a whole, so the running config stays consistent.
+  std::vector<std::string> problems;
+  for (const auto& [key, waiting] : queues_) {
+    if (waiting.empty()) continue;
+    const auto slash = key.find('/');
+    const config::Workspace* ws = next->workspace(key.substr(0, slash));
+    if (!ws || !ws->queue(key.substr(slash + 1)))
+      problems.push_back(fmt::format("queue {} has {} waiting conversations", key, waiting.size()));
+  }
+  for (const auto& [key, a] : agents_) {
+    const config::Workspace* ws = next->workspace(a.workspace);
+    if ((!ws || !ws->agent(a.cfg->id)) && !a.conversations.empty())
+      problems.push_back(
+          fmt::format("agent {} holds {} conversations", key, a.conversations.size()));
+  }
+  if (!problems.empty())
+    return fmt::format("{}: transfer or finish them first", fmt::join(problems, "; "));
+
+  const int64_t now = clock_.now_ms();
+  cfg_ = next.get();
+  // Agents: keep the runtime state (presence, session, load) of those that stay.
+  for (auto it = agents_.begin(); it != agents_.end();) {
+    AgentRt& a = it->second;
+    const config::Workspace* ws = cfg_->workspace(a.workspace);
+    const config::Agent* ac = ws ? ws->agent(a.cfg->id) : nullptr;
+    if (!ac) {
+      if (!a.routing_id.empty()) {
+        error_to(a.routing_id, v1::Error::CODE_UNAUTHORIZED, "agent removed from the configuration",
+                 {});
+        sessions_.erase(a.routing_id);
+      }
+      log_->info("{} removed by the new configuration", it->first);
+      it = agents_.erase(it);
+      continue;
+    }
+    a.cfg = ac;
+    a.set_capacity();
+    ++it;
+  }
+  for (const auto& ws : cfg_->workspaces) {
+    for (const auto& ac : ws.agents) {
+      if (agents_.count(ckey(ws.id, ac.id))) continue;
+      AgentRt rt;
+      rt.cfg = &ac;
+      rt.set_capacity();
+      rt.workspace = ws.id;
+      std::string v;
+      v1::store::Agent rec;
+      if (b.get(Cf::kAgents, ckey(ws.id, ac.id), &v) && rec.ParseFromString(v))
+        rt.idle_since_ms = rec.idle_since_ms();
+      agents_[ckey(ws.id, ac.id)] = std::move(rt);
+      log_->info("{}/{} added by the new configuration", ws.id, ac.id);
+    }
+  }
+  index_config();
+  // Shift boundaries follow the new schedules.
+  for (auto it = timers_.begin(); it != timers_.end();)
+    it = it->second.kind == TimerKind::kShift ? timers_.erase(it) : std::next(it);
+  for (auto& [k, a] : agents_) arm_shift(a, now);
+  owned_cfg_ = std::move(next);  // the previous config is released only now
+  // Capacity, skills, shifts or agents may have changed: whatever can move now, moves.
+  std::vector<std::pair<std::string, std::string>> waiting;
+  for (const auto& [key, q] : queues_) {
+    if (q.empty()) continue;
+    const auto slash = key.find('/');
+    waiting.emplace_back(key.substr(0, slash), key.substr(slash + 1));
+  }
+  for (const auto& [ws, q] : waiting) dispatch(b, ws, q);
+  return "";
+}
 
 void Engine::load() {
   const int64_t now = clock_.now_ms();
   if (std::string err = Customers::upgrade(store_); !err.empty())
     log_->error("upgrading stored customers failed (linking may miss old handles): {}", err);
-  for (const auto& ws : cfg_.workspaces) {
+  for (const auto& ws : cfg_->workspaces) {
     for (const auto& a : ws.agents) {
       AgentRt rt;
       rt.cfg = &a;
-      for (const auto& [ch, n] : a.capacity) rt.capacity[static_cast<size_t>(ch)] = n;
+      rt.set_capacity();
       rt.workspace = ws.id;
       rt.idle_since_ms = 0;
       std::string v;
@@ -97,18 +187,7 @@ void Engine::load() {
       agents_[ckey(ws.id, a.id)] = std::move(rt);
     }
   }
-  for (const auto& ws : cfg_.workspaces)
-    for (const auto& q : ws.queues) queue_cfgs_[ckey(ws.id, q.id)] = &q;
-  // Who serves which queue, so a decision looks at those agents only. An agent without a
-  // queue list serves every queue of its workspace.
-  for (auto& [k, a] : agents_) {
-    const config::Workspace* ws = cfg_.workspace(a.workspace);
-    if (a.cfg->queues.empty()) {
-      for (const auto& q : ws->queues) queue_agents_[ckey(a.workspace, q.id)].push_back(&a);
-    } else {
-      for (const auto& q : a.cfg->queues) queue_agents_[ckey(a.workspace, q)].push_back(&a);
-    }
-  }
+  index_config();
   size_t queued = 0;
   store_.scan(Cf::kQueue, "", [&](std::string_view k, std::string_view v) {
     // <ws>/<queue>/<9-prio>/<due>/<seq>
@@ -158,8 +237,8 @@ void Engine::load() {
   });
   // Desks get one heartbeat timeout to come back after a restart before their open
   // offers go to someone else.
-  add_timer(now + cfg_.router.heartbeat_timeout_ms, {TimerKind::kReconnectGrace, {}, {}, {}});
-  add_timer(now + cfg_.router.heartbeat_interval_ms, {TimerKind::kHeartbeat, {}, {}, {}});
+  add_timer(now + cfg_->router.heartbeat_timeout_ms, {TimerKind::kReconnectGrace, {}, {}, {}});
+  add_timer(now + cfg_->router.heartbeat_interval_ms, {TimerKind::kHeartbeat, {}, {}, {}});
   log_->info("state loaded: {} agents, {} queued conversations, {} timers", agents_.size(), queued,
              durable);
 }
@@ -249,7 +328,7 @@ uint64_t Engine::append_message(Store::Batch& b, Conversation& c, v1::Conversati
 std::vector<v1::ConversationMessage> Engine::history(Store::Batch& b, const Conversation& c) {
   std::vector<v1::ConversationMessage> out;
   const uint64_t n = c.message_count();
-  const uint64_t max = static_cast<uint64_t>(cfg_.router.max_history);
+  const uint64_t max = static_cast<uint64_t>(cfg_->router.max_history);
   const uint64_t first = n > max ? n - max + 1 : 1;
   for (uint64_t s = first; s <= n; ++s) {
     std::string v;
@@ -270,7 +349,7 @@ v1::Assignment Engine::assignment(Store::Batch& b, const Conversation& c,
   for (auto& m : history(b, c)) *a.add_history() = std::move(m);
   a.set_offer_id(offer_id);
   // The customer's earlier conversations, on any channel of the linked group.
-  const size_t max_conv = static_cast<size_t>(cfg_.router.customer_history_conversations);
+  const size_t max_conv = static_cast<size_t>(cfg_->router.customer_history_conversations);
   v1::store::Customer root;
   const std::string& ws = c.summary().workspace_id();
   if (max_conv > 0 && customers_.root(b, ws, c.summary().customer_id(), root)) {
@@ -285,7 +364,7 @@ v1::Assignment Engine::assignment(Store::Batch& b, const Conversation& c,
       p->set_state(state_name(past.state()));
       p->set_agent_id(past.agent_id());
       const uint64_t n = past.message_count();
-      const uint64_t keep = static_cast<uint64_t>(cfg_.router.customer_history_messages);
+      const uint64_t keep = static_cast<uint64_t>(cfg_->router.customer_history_messages);
       const uint64_t first = n > keep ? n - keep + 1 : 1;
       p->set_history_truncated(first > 1);
       for (uint64_t s = first; s <= n; ++s) {
@@ -404,7 +483,7 @@ void Engine::routing_event(Store::Batch& b, const Conversation& c, v1::RoutingEv
     b.put(Cf::kTrail, trail_key(c.summary().workspace_id(), c.summary().conversation_id(), seq),
           value);
   }
-  produce(b, cfg_.kafka.topics.routing, c.summary().workspace_id(), value);
+  produce(b, cfg_->kafka.topics.routing, c.summary().workspace_id(), value);
 }
 
 void Engine::dead_letter(Store::Batch& b, const std::string& topic, int32_t partition,
@@ -423,7 +502,7 @@ void Engine::dead_letter(Store::Batch& b, const std::string& topic, int32_t part
   dl.set_reason(reason);
   dl.set_component("router");
   dl.set_at_ms(clock_.now_ms());
-  produce(b, cfg_.kafka.topics.dlq, std::string(key.substr(0, 1024)), dl.SerializeAsString());
+  produce(b, cfg_->kafka.topics.dlq, std::string(key.substr(0, 1024)), dl.SerializeAsString());
 }
 
 // ------------------------------------------------------------------ inbound
@@ -431,7 +510,7 @@ void Engine::dead_letter(Store::Batch& b, const std::string& topic, int32_t part
 void Engine::apply_record(Store::Batch& b, const std::string& topic, int32_t partition,
                           int64_t offset, std::string_view key, std::string_view value) {
   set_offset(b, topic, partition, offset + 1);
-  if (static_cast<int64_t>(value.size()) > cfg_.router.max_record_bytes) {
+  if (static_cast<int64_t>(value.size()) > cfg_->router.max_record_bytes) {
     dead_letter(b, topic, partition, offset, key, value,
                 fmt::format("record of {} bytes exceeds router.max_record_bytes", value.size()));
     return;
@@ -444,7 +523,7 @@ void Engine::apply_record(Store::Batch& b, const std::string& topic, int32_t par
   switch (env.payload_case()) {
     case v1::Envelope::kMessage: {
       const auto& m = env.message();
-      const config::Workspace* ws = cfg_.workspace(m.workspace_id());
+      const config::Workspace* ws = cfg_->workspace(m.workspace_id());
       if (!ws) {
         dead_letter(b, topic, partition, offset, key, value,
                     "unknown workspace '" + m.workspace_id() + "'");
@@ -475,7 +554,7 @@ void Engine::apply_record(Store::Batch& b, const std::string& topic, int32_t par
 
 void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   const std::string& ws = m.workspace_id();
-  const config::Inbox* inbox = cfg_.workspace(ws)->inbox(m.inbox_id());
+  const config::Inbox* inbox = cfg_->workspace(ws)->inbox(m.inbox_id());
   const std::string dedup_key =
       fmt::format("m/{}/{}/{}", ws, m.inbox_id(), m.external_message_id());
   std::string v;
@@ -665,7 +744,7 @@ void Engine::on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s) {
 void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::InboundMessage& m,
                                v1::store::Customer& customer) {
   const std::string& ws_id = m.workspace_id();
-  const config::Workspace& ws = *cfg_.workspace(ws_id);
+  const config::Workspace& ws = *cfg_->workspace(ws_id);
   const config::Inbox& inbox = *ws.inbox(m.inbox_id());
   const int64_t now = clock_.now_ms();
   std::map<std::string, std::string> attrs(customer.attributes().begin(),
@@ -731,7 +810,7 @@ void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::Inbou
       out.set_in_reply_to_external_id(m.external_message_id());
       out.set_automatic(true);
       out.set_created_at_ms(now);
-      produce(b, cfg_.kafka.topics.outbound(inbox.channel), ws_id, out.SerializeAsString());
+      produce(b, cfg_->kafka.topics.outbound(inbox.channel), ws_id, out.SerializeAsString());
       v1::store::DedupEntry d;
       d.set_conversation_id(c.summary().conversation_id());
       d.set_seq(seq);
@@ -802,7 +881,7 @@ void Engine::arm_sla(Store::Batch& b, const Conversation& c, const std::string& 
 }
 
 const config::SlaPolicy* Engine::policy_of(const Conversation& c) const {
-  const config::Workspace* ws = cfg_.workspace(c.summary().workspace_id());
+  const config::Workspace* ws = cfg_->workspace(c.summary().workspace_id());
   for (const auto& p : ws->sla)
     if (p.name == c.sla_policy()) return &p;
   return ws->sla_for(c.summary().channel(), c.priority());
@@ -907,7 +986,7 @@ void Engine::raise_priority(Store::Batch& b, Conversation& c, const std::string&
 }
 
 void Engine::dispatch_agent_queues(Store::Batch& b, const AgentRt& a) {
-  const config::Workspace* ws = cfg_.workspace(a.workspace);
+  const config::Workspace* ws = cfg_->workspace(a.workspace);
   if (a.cfg->queues.empty()) {
     for (const auto& q : ws->queues) dispatch(b, a.workspace, q.id);
   } else {
@@ -1153,7 +1232,7 @@ void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a, const std::stri
   c.set_offer_id(fmt::format("{}/{}", c.summary().conversation_id(), c.offer_count()));
   c.set_state(v1::store::CONVERSATION_STATE_OFFERED);
   c.set_agent_id(a.cfg->id);
-  c.set_offer_expires_at_ms(now + cfg_.router.offer_timeout(c.summary().channel()));
+  c.set_offer_expires_at_ms(now + cfg_->router.offer_timeout(c.summary().channel()));
   save_conversation(b, c);
   a.hold(c.summary().conversation_id(), c.summary().channel());
   b.put(Cf::kAgents, ckey(a.workspace, a.cfg->id) + "/" + c.summary().conversation_id(), "");
@@ -1310,7 +1389,7 @@ void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& 
     return;
   }
   const int64_t now = clock_.now_ms();
-  if (a->routing_id == rid && now - a->welcomed_at_ms < cfg_.router.heartbeat_timeout_ms) {
+  if (a->routing_id == rid && now - a->welcomed_at_ms < cfg_->router.heartbeat_timeout_ms) {
     // The desk repeats Hello while its Welcome is on the way: another Welcome (the agent's
     // whole state) per repeat would pile up in the socket. The session stays as it is,
     // but the presence the desk states now counts.
@@ -1341,8 +1420,8 @@ void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& 
   v1::AgentFrame f;
   auto* w = f.mutable_welcome();
   w->set_session_id(new_uuid());
-  w->set_heartbeat_interval_ms(static_cast<uint32_t>(cfg_.router.heartbeat_interval_ms));
-  w->set_heartbeat_timeout_ms(static_cast<uint32_t>(cfg_.router.heartbeat_timeout_ms));
+  w->set_heartbeat_interval_ms(static_cast<uint32_t>(cfg_->router.heartbeat_interval_ms));
+  w->set_heartbeat_timeout_ms(static_cast<uint32_t>(cfg_->router.heartbeat_timeout_ms));
   for (const auto& [cid, ch] : a->conversations) {
     Conversation c;
     if (!load_conversation(b, a->workspace, cid, c) || c.agent_id() != a->cfg->id) continue;
@@ -1397,7 +1476,7 @@ void Engine::desk_gone(Store::Batch& b, AgentRt& a, const std::string& why) {
   for (const auto& q : queues) dispatch(b, a.workspace, q);
   if (assigned) {
     add_durable_timer(
-        b, a.offline_since_ms + cfg_.router.presence_grace_ms,
+        b, a.offline_since_ms + cfg_->router.presence_grace_ms,
         {TimerKind::kGrace, a.workspace, a.cfg->id, std::to_string(a.offline_since_ms), {}});
   }
 }
@@ -1525,7 +1604,7 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
     out.mutable_thread()->set_thread_id(tk.substr(p2 + 3));
   }
   out.set_created_at_ms(clock_.now_ms());
-  produce(b, cfg_.kafka.topics.outbound(s.channel()), s.workspace_id(), out.SerializeAsString());
+  produce(b, cfg_->kafka.topics.outbound(s.channel()), s.workspace_id(), out.SerializeAsString());
 
   d.set_conversation_id(s.conversation_id());
   d.set_seq(seq);
@@ -1633,7 +1712,7 @@ void Engine::take_back(Store::Batch& b, Conversation& c, const std::string& reas
 void Engine::on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m) {
   Conversation c;
   if (!load_assigned(b, a, m.conversation_id(), c)) return;
-  const config::Workspace& ws = *cfg_.workspace(a.workspace);
+  const config::Workspace& ws = *cfg_->workspace(a.workspace);
   const std::string text =
       fmt::format("Transferred by {}{}", a.cfg->id, m.note().empty() ? "" : ": " + m.note());
   if (!m.to_agent_id().empty()) {
@@ -1780,7 +1859,7 @@ void Engine::apply_timers(Store::Batch& b) {
   const int64_t now = clock_.now_ms();
   // At most max_batch per step, so a backlog of due timers (after a long downtime) does not
   // stall the loop; the rest fire in the next steps.
-  int budget = cfg_.router.max_batch;
+  int budget = cfg_->router.max_batch;
   while (!timers_.empty() && timers_.begin()->first.first <= now && budget-- > 0) {
     Timer t = std::move(timers_.begin()->second);
     timers_.erase(timers_.begin());
@@ -1844,7 +1923,7 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
       if (!load_conversation(b, t.workspace, t.id, c) ||
           c.state() == v1::store::CONVERSATION_STATE_RESOLVED)
         return;
-      const config::Queue* q = cfg_.workspace(t.workspace)->queue(c.summary().queue_id());
+      const config::Queue* q = cfg_->workspace(t.workspace)->queue(c.summary().queue_id());
       const uint32_t stage = static_cast<uint32_t>(std::stoul(t.ref));
       if (!q || stage > q->overflow.size() || stage <= c.overflow_stage()) return;
       const bool queued = c.state() == v1::store::CONVERSATION_STATE_QUEUED;
@@ -1902,7 +1981,7 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
         ++counters_.requeued;
         routing_event(b, c, v1::RoutingEvent::KIND_REQUEUED, a->cfg->id,
                       fmt::format("agent offline for {} ms (presence grace {} ms)",
-                                  now - std::stoll(t.ref), cfg_.router.presence_grace_ms));
+                                  now - std::stoll(t.ref), cfg_->router.presence_grace_ms));
         c.set_queue_due_ms(0);  // the front of its priority
         enqueue(b, c, "taken back from " + a->cfg->id + " (gone past grace)");
         queues.insert(c.summary().queue_id());
@@ -1933,7 +2012,7 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
     case TimerKind::kHeartbeat: {
       for (auto& [k, a] : agents_) {
         if (a.routing_id.empty()) continue;
-        if (now - a.last_seen_ms > cfg_.router.heartbeat_timeout_ms) {
+        if (now - a.last_seen_ms > cfg_->router.heartbeat_timeout_ms) {
           desk_gone(b, a, fmt::format("no heartbeat for {} ms", now - a.last_seen_ms));
           continue;
         }
@@ -1941,7 +2020,7 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
         f.mutable_heartbeat();
         send(a, std::move(f));
       }
-      add_timer(now + cfg_.router.heartbeat_interval_ms, {TimerKind::kHeartbeat, {}, {}, {}, {}});
+      add_timer(now + cfg_->router.heartbeat_interval_ms, {TimerKind::kHeartbeat, {}, {}, {}, {}});
       return;
     }
   }

@@ -64,6 +64,12 @@ class Engine {
 
   // Rebuilds in-memory indexes (agents, queues, offer timers) from the store.
   void load();
+  // Applies a new configuration (SIGHUP) inside a step: agents, queues, rules, SLAs,
+  // schedules and router limits change without dropping work; what can move then is
+  // dispatched at once. Refused ("" = applied, else why) when it would strand work: a
+  // removed queue with waiting conversations, a removed agent holding conversations.
+  std::string reconfigure(Store::Batch& b, std::shared_ptr<const config::Config> next);
+  const config::Config& config() const { return *cfg_; }
 
   // Applies one record consumed from omni.inbound at (topic, partition, offset).
   void apply_record(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
@@ -110,6 +116,10 @@ class Engine {
     std::array<int, kChannels> load{};      // conversations held per channel
     std::array<int, kChannels> capacity{};  // from the config (0 = none on that channel)
     bool any_capacity = false;
+    void set_capacity() {
+      capacity.fill(0);
+      for (const auto& [ch, n] : cfg->capacity) capacity[static_cast<size_t>(ch)] = n;
+    }
     int total_load = 0;
     bool online() const { return !routing_id.empty() && presence == v1::PRESENCE_AVAILABLE; }
     bool on_shift(int64_t now) const { return !cfg->shift || cfg->shift->open_at(now); }
@@ -269,10 +279,12 @@ class Engine {
   const config::SlaPolicy* policy_of(const v1::store::Conversation& c) const;
   void arm_shift(AgentRt& a, int64_t now);
 
+  void index_config();  // queue configs and who serves which queue
   AgentRt* agent(const std::string& ws, const std::string& id);
   AgentRt* session(const std::string& rid);
 
-  const config::Config& cfg_;
+  const config::Config* cfg_;                        // the config in force
+  std::shared_ptr<const config::Config> owned_cfg_;  // set once a reload replaced the first
   Store& store_;
   Clock& clock_;
   log::Logger log_;

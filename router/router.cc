@@ -138,9 +138,34 @@ void Router::run(const std::atomic<bool>& stop) {
   }
 }
 
+void Router::request_reload(std::shared_ptr<const config::Config> next,
+                            std::function<void(const std::string&)> done) {
+  std::lock_guard lock(reload_.mu);
+  reload_.next = std::move(next);
+  reload_.done = std::move(done);
+}
+
 void Router::step() {
   Store::Batch b = store_->begin();
-  const size_t max = static_cast<size_t>(cfg_.router.max_batch);
+  {
+    std::shared_ptr<const config::Config> next;
+    std::function<void(const std::string&)> done;
+    {
+      std::lock_guard lock(reload_.mu);
+      next = std::move(reload_.next);
+      done = std::move(reload_.done);
+      reload_.next.reset();
+    }
+    if (next) {
+      std::string err = engine_->reconfigure(b, std::move(next));
+      if (err.empty())
+        log_->info("configuration reloaded");
+      else
+        log_->error("configuration reload refused, the running one stays: {}", err);
+      if (done) done(err);
+    }
+  }
+  const size_t max = static_cast<size_t>(engine_->config().router.max_batch);
   last_step_full_ = false;
 
   auto msgs = consumer_->poll(max, 0);

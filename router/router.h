@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,10 @@ class Router {
   // The endpoint desks connect to (resolved when the config asks for port 0 / "*").
   const std::string& agent_endpoint() const { return endpoint_; }
   const Engine& engine() const { return *engine_; }
+  // Thread-safe: the loop applies `next` at its next step (Engine::reconfigure) and calls
+  // `done` with "" or why it was refused.
+  void request_reload(std::shared_ptr<const config::Config> next,
+                      std::function<void(const std::string&)> done = {});
 
  private:
   void step();
@@ -62,6 +67,11 @@ class Router {
   };
   std::shared_ptr<Acks> acks_ = std::make_shared<Acks>();
   std::vector<OutboxRecord> unqueued_;  // produce() refused (queue full): retried next step
+  struct Reload {
+    std::mutex mu;
+    std::shared_ptr<const config::Config> next;
+    std::function<void(const std::string&)> done;
+  } reload_;
 };
 
 }  // namespace omniroute::router

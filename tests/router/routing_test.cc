@@ -754,5 +754,85 @@ TEST_F(Linking, CustomersStoredBeforeLinkingAreUpgradedAndKeepTheirAgent) {
   EXPECT_FALSE(store_->get(Cf::kCustomers, "acme/webhook:old-timer", &v));
 }
 
+class Reload : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.alice_cap = "{webhook: 1}";
+    return p;
+  }
+
+ protected:
+  // Applies a new configuration the way SIGHUP does: inside a step of the running engine.
+  std::string reload(Parts p, const std::function<void(std::string&)>& edit = {}) {
+    std::string y = routing_yaml(dir_.path() + "/state", p);
+    if (edit) edit(y);
+    std::vector<std::string> errors;
+    auto cfg = config::parse(y, errors);
+    EXPECT_TRUE(cfg) << (errors.empty() ? "" : errors.front());
+    if (!cfg) return "invalid";
+    auto b = store_->begin();
+    std::string err = engine_->reconfigure(b, std::make_shared<const config::Config>(*cfg));
+    commit(b);
+    return err;
+  }
+  static void drop_line(std::string& y, const std::string& starting) {
+    const auto at = y.find(starting);
+    ASSERT_NE(at, std::string::npos) << starting;
+    y.erase(at, y.find('\n', at) + 1 - at);
+  }
+};
+
+TEST_F(Reload, MoreCapacityAndNewAgentsTakeWaitingWorkAtOnceWithoutDroppingAnything) {
+  hello("da", "alice");
+  msg("m1", "c1", "api", "one");
+  msg("m2", "c2", "api", "two");
+  msg("m3", "c3", "api", "three");
+  ASSERT_EQ(offers("da"), std::vector<std::string>{"C1"});
+  accept("da", "C1/1");
+  // An unknown agent is refused before the reload...
+  hello("dd", "dave");
+  ASSERT_EQ(take("dd", K::kError).size(), 1u);
+  Parts more;
+  more.alice_cap = "{webhook: 2}";
+  ASSERT_EQ(reload(more,
+                   [](std::string& y) {
+                     y += "      - {id: dave, languages: [en], capacity: {webhook: 1}}\n";
+                   }),
+            "");
+  // ...alice's second slot takes C2 at once, C1 stays hers, and dave can sign in and gets C3.
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C2"});
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_ASSIGNED);
+  hello("dd", "dave");
+  EXPECT_EQ(take("dd", K::kWelcome).size(), 1u);
+  EXPECT_EQ(offers("dd"), std::vector<std::string>{"C3"});
+  // The reloaded router keeps working: replies and resolves as before.
+  reply("da", "C1", "r1");
+  EXPECT_EQ(outbound().size(), 1u);
+}
+
+TEST_F(Reload, RemovingAnAgentWhoHoldsWorkIsRefusedAndTheRunningConfigStays) {
+  hello("da", "alice");
+  msg("m1", "c1", "api", "one");
+  ASSERT_EQ(offers("da"), std::vector<std::string>{"C1"});
+  accept("da", "C1/1");
+  const std::string err =
+      reload(Parts{}, [](std::string& y) { drop_line(y, "      - {id: alice,"); });
+  EXPECT_NE(err.find("agent acme/alice holds 1 conversations"), std::string::npos) << err;
+  // Still alice's, under the old config (capacity 1: the next one waits).
+  msg("m2", "c2", "api", "two");
+  EXPECT_TRUE(offers("da").empty());
+  resolve("da", "C1");
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C2"});
+  // Once she holds nothing she can be removed; her desk is told.
+  v1::AgentFrame rej;
+  rej.mutable_reject()->set_offer_id("C2/1");
+  desk("da", rej);
+  take("da", K::kError);
+  EXPECT_EQ(reload(Parts{}, [](std::string& y) { drop_line(y, "      - {id: alice,"); }), "");
+  auto errs = take("da", K::kError);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_UNAUTHORIZED);
+}
+
 }  // namespace
 }  // namespace omniroute::router
