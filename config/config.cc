@@ -193,6 +193,9 @@ void parse_workspaces(MapReader& top, Config& c, Errors& errors) {
               queue.sticky_window_ms = q.integer("sticky_window_s", 0, 0, 365 * 86400) * 1000;
               queue.sticky_wait_ms = q.integer("sticky_wait_s", 0, 0, 86400) * 1000;
               queue.bot = q.str("bot", "");
+              queue.parallel_offers = static_cast<int>(q.integer("parallel_offers", 1, 1, 8));
+              if (q.has("parallel_channels"))
+                queue.parallel_channels = channel_set(q, "parallel_channels", errors, qn);
               each_item(q, "overflow", errors,
                         [&](MapReader& o, const YAML::Node&, const std::string&) {
                           OverflowStep step;

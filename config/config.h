@@ -106,6 +106,10 @@ struct Queue {
   int64_t sticky_wait_ms = 0;
   std::vector<OverflowStep> overflow;  // In order of after_ms.
   std::string bot;  // Bot-first: agent id of a bot desk that gets new conversations first.
+  // Offer a conversation on these channels to the best `parallel_offers` agents at once;
+  // the first to accept gets it, the others' offers are withdrawn (1 = one at a time).
+  int parallel_offers = 1;
+  std::set<v1::Channel> parallel_channels{v1::CHANNEL_CHAT};
 };
 
 struct Agent {

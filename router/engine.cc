@@ -41,6 +41,19 @@ std::string conversation_of_offer(const std::string& offer_id) {
   auto slash = offer_id.rfind('/');
   return slash == std::string::npos ? std::string() : offer_id.substr(0, slash);
 }
+// Whether `agent` is offered `c` right now (alone or in a parallel offer).
+bool in_round(const v1::store::Conversation& c, const std::string& agent) {
+  return c.state() == v1::store::CONVERSATION_STATE_OFFERED &&
+         (c.agent_id() == agent || std::find(c.also_offered().begin(), c.also_offered().end(),
+                                             agent) != c.also_offered().end());
+}
+// Everyone offered `c` in the current round, the primary first.
+std::vector<std::string> round_of(const v1::store::Conversation& c) {
+  std::vector<std::string> out;
+  if (!c.agent_id().empty()) out.push_back(c.agent_id());
+  for (const auto& a : c.also_offered()) out.push_back(a);
+  return out;
+}
 const char* state_name(CState s) {
   switch (s) {
     case v1::store::CONVERSATION_STATE_QUEUED:
@@ -1219,32 +1232,67 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
       b.put(Cf::kMeta, "rr/" + qk, winner->cfg->id);  // survives restarts
     }
     if (queue != c.summary().queue_id()) why += " (overflow from " + c.summary().queue_id() + ")";
-    offer(b, c, *winner, why, considered);
+    // A parallel offer: the next best agents get it too (never when waiting for a sticky
+    // agent: that one was chosen on purpose).
+    std::vector<AgentRt*> also;
+    if (qcfg && qcfg->parallel_offers > 1 && qcfg->parallel_channels.count(ch) &&
+        winner->cfg->id != c.sticky_agent_id()) {
+      for (size_t i = 1; i < shown && also.size() + 1 < static_cast<size_t>(qcfg->parallel_offers);
+           ++i)
+        also.push_back(eligible[i]);
+    }
+    offer(b, c, *winner, why, considered, also);
     room = room_left();
   }
 }
 
 void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a, const std::string& why,
-                   const std::vector<v1::RoutingEvent::Candidate>& considered) {
+                   const std::vector<v1::RoutingEvent::Candidate>& considered,
+                   const std::vector<AgentRt*>& also) {
   ++counters_.offers;
   const int64_t now = clock_.now_ms();
   c.set_offer_count(c.offer_count() + 1);
   c.set_offer_id(fmt::format("{}/{}", c.summary().conversation_id(), c.offer_count()));
   c.set_state(v1::store::CONVERSATION_STATE_OFFERED);
   c.set_agent_id(a.cfg->id);
+  c.clear_also_offered();
+  for (const AgentRt* x : also) c.add_also_offered(x->cfg->id);
   c.set_offer_expires_at_ms(now + cfg_->router.offer_timeout(c.summary().channel()));
   save_conversation(b, c);
-  a.hold(c.summary().conversation_id(), c.summary().channel());
-  b.put(Cf::kAgents, ckey(a.workspace, a.cfg->id) + "/" + c.summary().conversation_id(), "");
-  a.idle_since_ms = now;
-  save_agent(b, a);
   add_durable_timer(
       b, c.offer_expires_at_ms(),
       {TimerKind::kOfferExpiry, a.workspace, c.summary().conversation_id(), c.offer_id(), {}});
-  routing_event(b, c, v1::RoutingEvent::KIND_OFFERED, a.cfg->id, why, considered);
+  routing_event(b, c, v1::RoutingEvent::KIND_OFFERED, a.cfg->id,
+                also.empty() ? why
+                             : fmt::format("{}; also offered to {} (first to accept gets it)", why,
+                                           fmt::join(c.also_offered(), ", ")),
+                considered);
   v1::AgentFrame f;
   *f.mutable_offer() = offer_frame(b, c);
-  send(a, std::move(f));
+  auto hold = [&](AgentRt& x) {
+    x.hold(c.summary().conversation_id(), c.summary().channel());
+    b.put(Cf::kAgents, ckey(x.workspace, x.cfg->id) + "/" + c.summary().conversation_id(), "");
+    x.idle_since_ms = now;
+    save_agent(b, x);
+    send(x, f);
+  };
+  hold(a);
+  for (AgentRt* x : also) hold(*x);
+}
+
+bool Engine::leave_round(Store::Batch& b, Conversation& c, AgentRt& a, bool remember) {
+  if (!in_round(c, a.cfg->id) || c.also_offered().empty()) return false;
+  auto* others = c.mutable_also_offered();
+  if (c.agent_id() == a.cfg->id) {
+    c.set_agent_id(others->Get(0));
+    others->erase(others->begin());
+  } else {
+    others->erase(std::remove(others->begin(), others->end(), a.cfg->id), others->end());
+  }
+  if (remember) c.add_rejected_by(a.cfg->id);
+  release(b, a, c.summary().conversation_id());
+  save_conversation(b, c);
+  return true;
 }
 
 void Engine::release(Store::Batch& b, AgentRt& a, const std::string& conversation_id) {
@@ -1256,18 +1304,21 @@ void Engine::release(Store::Batch& b, AgentRt& a, const std::string& conversatio
 
 void Engine::withdraw_offer(Store::Batch& b, Conversation& c, const std::string& reason,
                             bool remember) {
-  const std::string agent_id = c.agent_id();
-  AgentRt* a = agent(c.summary().workspace_id(), agent_id);
+  const std::vector<std::string> round = round_of(c);
   cancel_offer_timer(b, c);
-  if (remember) c.add_rejected_by(agent_id);
-  if (a) {
-    release(b, *a, c.summary().conversation_id());
-    v1::AgentFrame f;
-    f.mutable_offer_withdrawn()->set_offer_id(c.offer_id());
-    f.mutable_offer_withdrawn()->set_reason(reason);
-    send(*a, std::move(f));
+  for (const auto& agent_id : round) {
+    if (remember) c.add_rejected_by(agent_id);
+    if (AgentRt* a = agent(c.summary().workspace_id(), agent_id)) {
+      release(b, *a, c.summary().conversation_id());
+      v1::AgentFrame f;
+      f.mutable_offer_withdrawn()->set_offer_id(c.offer_id());
+      f.mutable_offer_withdrawn()->set_reason(reason);
+      send(*a, std::move(f));
+    }
   }
-  routing_event(b, c, v1::RoutingEvent::KIND_OFFER_EXPIRED, agent_id, reason);
+  c.clear_also_offered();
+  routing_event(b, c, v1::RoutingEvent::KIND_OFFER_EXPIRED,
+                fmt::format("{}", fmt::join(round, ",")), reason);
   enqueue(b, c, "re-queued: " + reason);
 }
 
@@ -1424,7 +1475,8 @@ void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& 
   w->set_heartbeat_timeout_ms(static_cast<uint32_t>(cfg_->router.heartbeat_timeout_ms));
   for (const auto& [cid, ch] : a->conversations) {
     Conversation c;
-    if (!load_conversation(b, a->workspace, cid, c) || c.agent_id() != a->cfg->id) continue;
+    if (!load_conversation(b, a->workspace, cid, c)) continue;
+    if (c.agent_id() != a->cfg->id && !in_round(c, a->cfg->id)) continue;
     if (c.state() == v1::store::CONVERSATION_STATE_ASSIGNED) {
       *w->add_open_conversations() = assignment(b, c, {});
     } else if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
@@ -1465,7 +1517,12 @@ void Engine::desk_gone(Store::Batch& b, AgentRt& a, const std::string& why) {
   for (const auto& cid : held) {
     Conversation c;
     if (!load_conversation(b, a.workspace, cid, c)) continue;
-    if (c.state() == v1::store::CONVERSATION_STATE_OFFERED && c.agent_id() == a.cfg->id) {
+    if (leave_round(b, c, a, false)) {
+      // A parallel offer: the others keep it.
+      routing_event(b, c, v1::RoutingEvent::KIND_OFFER_EXPIRED, a.cfg->id,
+                    fmt::format("agent offline: {} (still offered to {})", why,
+                                fmt::join(round_of(c), ", ")));
+    } else if (in_round(c, a.cfg->id)) {
       withdraw_offer(b, c, "agent offline: " + why, false);
       queues.insert(c.summary().queue_id());
       for (const auto& q : c.extra_queues()) queues.insert(q);
@@ -1488,7 +1545,7 @@ void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
     error_to(a.routing_id, v1::Error::CODE_NOT_FOUND, "unknown offer", m.offer_id());
     return;
   }
-  if (c.agent_id() == a.cfg->id && c.offer_id() == m.offer_id()) {
+  if ((c.agent_id() == a.cfg->id || in_round(c, a.cfg->id)) && c.offer_id() == m.offer_id()) {
     if (c.state() == v1::store::CONVERSATION_STATE_ASSIGNED) {
       // A repeated Accept (e.g. re-sent after a reconnect) gets the same Assignment.
       v1::AgentFrame f;
@@ -1499,6 +1556,22 @@ void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
     if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
       ++counters_.accepts;
       cancel_offer_timer(b, c);
+      // A parallel offer: the first accept wins, the others' offers are withdrawn.
+      std::vector<AgentRt*> lost;
+      for (const auto& other : round_of(c)) {
+        AgentRt* o = agent(a.workspace, other);
+        if (!o || o == &a) continue;
+        release(b, *o, cid);
+        v1::AgentFrame w;
+        w.mutable_offer_withdrawn()->set_offer_id(m.offer_id());
+        w.mutable_offer_withdrawn()->set_reason("accepted by another agent");
+        send(*o, std::move(w));
+        lost.push_back(o);
+      }
+      std::vector<std::string> lost_ids;
+      for (const AgentRt* o : lost) lost_ids.push_back(o->cfg->id);
+      c.clear_also_offered();
+      c.set_agent_id(a.cfg->id);
       c.set_state(v1::store::CONVERSATION_STATE_ASSIGNED);
       c.set_accepted_count(c.accepted_count() + 1);
       save_conversation(b, c);
@@ -1509,10 +1582,15 @@ void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
         cust.set_last_served_ms(clock_.now_ms());
         customers_.save(b, cust);
       }
-      routing_event(b, c, v1::RoutingEvent::KIND_ACCEPTED, a.cfg->id, "offer accepted");
+      routing_event(b, c, v1::RoutingEvent::KIND_ACCEPTED, a.cfg->id,
+                    lost.empty() ? "offer accepted"
+                                 : fmt::format("offer accepted first (withdrawn from {})",
+                                               fmt::join(lost_ids, ", ")));
       v1::AgentFrame f;
       *f.mutable_assignment() = assignment(b, c, m.offer_id());
       send(a, std::move(f));
+      for (AgentRt* o : lost)
+        if (o->online()) dispatch_agent_queues(b, *o);  // their slot is free again
       return;
     }
   }
@@ -1527,8 +1605,15 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
   const std::string cid = conversation_of_offer(m.offer_id());
   if (cid.empty() || !load_conversation(b, a.workspace, cid, c) ||
       c.state() != v1::store::CONVERSATION_STATE_OFFERED || c.offer_id() != m.offer_id() ||
-      c.agent_id() != a.cfg->id) {
+      !in_round(c, a.cfg->id)) {
     return;  // stale reject: nothing to undo
+  }
+  if (leave_round(b, c, a, true)) {  // a parallel offer: the others still have it
+    routing_event(b, c, v1::RoutingEvent::KIND_REJECTED, a.cfg->id,
+                  fmt::format("rejected: {} (still offered to {})", m.reason().substr(0, 200),
+                              fmt::join(round_of(c), ", ")));
+    dispatch_agent_queues(b, a);
+    return;
   }
   release(b, a, cid);
   cancel_offer_timer(b, c);
@@ -1692,6 +1777,18 @@ void Engine::conversation_gone(const AgentRt& a, const std::string& conversation
 
 void Engine::take_back(Store::Batch& b, Conversation& c, const std::string& reason) {
   AgentRt* holder = agent(c.summary().workspace_id(), c.agent_id());
+  if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
+    for (const auto& other : c.also_offered()) {  // the rest of a parallel offer
+      AgentRt* o = agent(c.summary().workspace_id(), other);
+      if (!o) continue;
+      release(b, *o, c.summary().conversation_id());
+      v1::AgentFrame f;
+      f.mutable_offer_withdrawn()->set_offer_id(c.offer_id());
+      f.mutable_offer_withdrawn()->set_reason(reason);
+      send(*o, std::move(f));
+    }
+    c.clear_also_offered();
+  }
   if (c.state() == v1::store::CONVERSATION_STATE_QUEUED) {
     queue_remove(b, c);
   } else if (holder && (c.state() == v1::store::CONVERSATION_STATE_OFFERED ||
@@ -1817,8 +1914,7 @@ void Engine::on_force_assign(Store::Batch& b, AgentRt& a, const v1::ForceAssign&
     return;
   }
   if (c.agent_id() == to->cfg->id && c.state() == v1::store::CONVERSATION_STATE_ASSIGNED) return;
-  const bool held_by_target =
-      c.agent_id() == to->cfg->id && c.state() == v1::store::CONVERSATION_STATE_OFFERED;
+  const bool held_by_target = in_round(c, to->cfg->id);
   if (!held_by_target && !can_hold(*to, c, false, &why)) {
     error_to(a.routing_id, v1::Error::CODE_CONFLICT,
              fmt::format("{} cannot take it now: {}", to->cfg->id, why), m.conversation_id());
@@ -1875,12 +1971,13 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
       Conversation c;
       if (load_conversation(b, t.workspace, t.id, c) &&
           c.state() == v1::store::CONVERSATION_STATE_OFFERED && c.offer_id() == t.ref) {
-        const std::string agent_id = c.agent_id();
+        const std::vector<std::string> round = round_of(c);
         withdraw_offer(b, c, "offer expired", true);
         dispatch(b, t.workspace, c.summary().queue_id());
         for (const auto& q : c.extra_queues()) dispatch(b, t.workspace, q);
-        if (AgentRt* a = agent(t.workspace, agent_id); a && a->online())
-          dispatch_agent_queues(b, *a);  // its freed capacity may fit something elsewhere
+        for (const auto& agent_id : round)  // freed capacity may fit something elsewhere
+          if (AgentRt* a = agent(t.workspace, agent_id); a && a->online())
+            dispatch_agent_queues(b, *a);
       }
       return;
     }

@@ -230,8 +230,13 @@ class Engine {
   void fire(Store::Batch& b, const Timer& t);
   void dispatch(Store::Batch& b, const std::string& ws, const std::string& queue);
   void dispatch_agent_queues(Store::Batch& b, const AgentRt& a);
+  // Offers `c` to `a` (and, for a parallel offer, to `also` at the same time).
   void offer(Store::Batch& b, v1::store::Conversation& c, AgentRt& a, const std::string& why,
-             const std::vector<v1::RoutingEvent::Candidate>& considered);
+             const std::vector<v1::RoutingEvent::Candidate>& considered,
+             const std::vector<AgentRt*>& also = {});
+  // Takes `a` out of a parallel offer that others still hold (saved); false (and nothing
+  // done) when `a` is alone in the round or not in it.
+  bool leave_round(Store::Batch& b, v1::store::Conversation& c, AgentRt& a, bool remember);
   void release(Store::Batch& b, AgentRt& a, const std::string& conversation_id);
   void withdraw_offer(Store::Batch& b, v1::store::Conversation& c, const std::string& reason,
                       bool remember);

@@ -46,7 +46,7 @@ workspaces:
   - id: acme
     timezone: America/New_York
     queues:
-      - {{id: general, strategy: least_busy}}
+      - {{id: general, strategy: least_busy, parallel_offers: 2}}
       - {{id: billing, skills: {{billing: 3}},
           overflow: [{{after_s: 30, queues: [general]}}, {{after_s: 60, relax_skills: 2}}]}}
     inboxes:
@@ -295,6 +295,9 @@ class Sequence {
           break;
         case v1::store::CONVERSATION_STATE_OFFERED:
           if (!held_keys.count(hk)) return key + " is offered but its agent does not hold it";
+          for (const auto& other : c.also_offered())
+            if (!held_keys.count(ws + "/" + other + "/" + c.summary().conversation_id()))
+              return key + " is offered in parallel to " + other + " who does not hold it";
           if (!timers.count(
                   fmt::format("0/{}/{}/{}", ws, c.summary().conversation_id(), c.offer_id())))
             return key + " is offered without an expiry timer";
@@ -312,9 +315,13 @@ class Sequence {
       const auto p2 = hk.find('/', hk.find('/') + 1);
       const std::string ws = hk.substr(0, hk.find('/'));
       const auto& c = convs[ws + "/" + hk.substr(p2 + 1)];
+      const std::string holder = hk.substr(ws.size() + 1, p2 - ws.size() - 1);
+      const bool in_parallel_offer =
+          c.state() == v1::store::CONVERSATION_STATE_OFFERED &&
+          std::count(c.also_offered().begin(), c.also_offered().end(), holder) > 0;
       if ((c.state() != v1::store::CONVERSATION_STATE_OFFERED &&
            c.state() != v1::store::CONVERSATION_STATE_ASSIGNED) ||
-          ws + "/" + c.agent_id() != hk.substr(0, p2))
+          (c.agent_id() != holder && !in_parallel_offer))
         return "stale hold " + hk;
     }
     // The backlog is drained: no queued conversation has a free agent who could take it.

@@ -834,5 +834,66 @@ TEST_F(Reload, RemovingAnAgentWhoHoldsWorkIsRefusedAndTheRunningConfigStays) {
   EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_UNAUTHORIZED);
 }
 
+class Parallel : public RoutingTest {
+  Parts parts() override {
+    Parts p;
+    p.general = "{id: general, parallel_offers: 2}";
+    return p;
+  }
+};
+
+TEST_F(Parallel, AChatIsOfferedToSeveralAgentsTheFirstAcceptWinsTheOthersAreWithdrawn) {
+  hello("da", "alice");
+  hello("db", "bob");
+  msg("m1", "c1", "chat", "hi, anyone there?");
+  auto to_a = take("da", K::kOffer), to_b = take("db", K::kOffer);
+  ASSERT_EQ(to_a.size(), 1u);
+  ASSERT_EQ(to_b.size(), 1u);
+  EXPECT_EQ(to_a[0].offer().offer_id(), to_b[0].offer().offer_id());
+  accept("db", "C1/1");
+  EXPECT_EQ(take("db", K::kAssignment).size(), 1u);
+  auto withdrawn = take("da", K::kOfferWithdrawn);
+  ASSERT_EQ(withdrawn.size(), 1u);
+  EXPECT_EQ(withdrawn[0].offer_withdrawn().reason(), "accepted by another agent");
+  // alice's late accept gets nothing; bob has it, accepted once; alice's slot is free.
+  accept("da", "C1/1");
+  EXPECT_TRUE(take("da", K::kAssignment).empty());
+  EXPECT_EQ(conversation("C1").agent_id(), "bob");
+  EXPECT_EQ(conversation("C1").accepted_count(), 1u);
+  const auto acc = last_of(trail("C1"), v1::RoutingEvent::KIND_ACCEPTED);
+  ASSERT_TRUE(acc);
+  EXPECT_NE(acc->reason().find("withdrawn from alice"), std::string::npos) << acc->reason();
+  // Other channels are offered one agent at a time.
+  msg("m2", "c2", "api", "a webhook message");
+  EXPECT_EQ(offers("da").size() + offers("db").size(), 1u);
+}
+
+TEST_F(Parallel, ARejectLeavesTheOthersOfferAndExpiryWithdrawsAll) {
+  hello("da", "alice");
+  hello("db", "bob");
+  msg("m1", "c1", "chat", "hello");
+  ASSERT_EQ(offers("da").size(), 1u);
+  ASSERT_EQ(offers("db").size(), 1u);
+  v1::AgentFrame rej;
+  rej.mutable_reject()->set_offer_id("C1/1");
+  desk("da", rej);
+  EXPECT_TRUE(take("db", K::kOfferWithdrawn).empty()) << "bob keeps his offer";
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_OFFERED);
+  EXPECT_EQ(conversation("C1").agent_id(), "bob");
+  // A second chat: alice rejected C1 but has room; C2 goes to both again.
+  msg("m2", "c2", "chat", "me too");
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C2"});
+  EXPECT_EQ(offers("db"), std::vector<std::string>{"C2"});
+  // Nobody answers C2 within the chat offer timeout: both offers are withdrawn, both
+  // remembered, and it waits (C1 expires too: nobody left who has not passed on it).
+  wait(10'000, {"da", "db"});
+  EXPECT_EQ(take("da", K::kOfferWithdrawn).size(), 1u);
+  EXPECT_EQ(take("db", K::kOfferWithdrawn).size(), 2u);
+  const auto c2 = conversation("C2");
+  EXPECT_EQ(c2.state(), v1::store::CONVERSATION_STATE_QUEUED);
+  EXPECT_EQ(c2.rejected_by_size(), 2);
+  EXPECT_EQ(c2.also_offered_size(), 0);
+}
+
 }  // namespace
 }  // namespace omniroute::router
