@@ -1112,6 +1112,17 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
   };
   bool room = room_left();
   std::vector<AgentRt*> eligible, unfit;
+  // Each agent's rank key is computed once, then only the best few are put in order.
+  struct Ranked {
+    bool not_sticky;
+    int64_t k1, k2;
+    std::string_view id;
+    AgentRt* agent;
+    bool operator<(const Ranked& o) const {
+      return std::tie(not_sticky, k1, k2, id) < std::tie(o.not_sticky, o.k1, o.k2, o.id);
+    }
+  };
+  std::vector<Ranked> ranked;
   for (auto it = q.begin(); it != q.end() && room;) {
     const v1::Channel ch = std::get<4>(*it);
     // Skip without reading the conversation when nobody has room on its channel.
@@ -1150,25 +1161,25 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
     // Order: the sticky agent first, then the queue's strategy; ties by id so decisions
     // are reproducible.
     const auto strategy = qcfg ? qcfg->strategy : config::Strategy::kLongestIdle;
-    auto rank = [&](const AgentRt* a) {
+    ranked.clear();
+    for (AgentRt* a : eligible) {
       const bool sticky = a->cfg->id == c.sticky_agent_id();
       switch (strategy) {
         case config::Strategy::kLeastBusy:
-          return std::make_tuple(!sticky, static_cast<int64_t>(a->total_load), a->idle_since_ms,
-                                 std::string_view(a->cfg->id));
+          ranked.push_back({!sticky, a->total_load, a->idle_since_ms, a->cfg->id, a});
+          break;
         case config::Strategy::kRoundRobin:
           // The next id after the last one offered, wrapping around.
-          return std::make_tuple(!sticky, static_cast<int64_t>(a->cfg->id <= cursor ? 1 : 0),
-                                 int64_t{0}, std::string_view(a->cfg->id));
+          ranked.push_back({!sticky, a->cfg->id <= cursor ? 1 : 0, 0, a->cfg->id, a});
+          break;
         default:
-          return std::make_tuple(!sticky, a->idle_since_ms, int64_t{0},
-                                 std::string_view(a->cfg->id));
+          ranked.push_back({!sticky, a->idle_since_ms, 0, a->cfg->id, a});
       }
-    };
+    }
     const size_t shown = std::min<size_t>(eligible.size(), 8);
-    std::partial_sort(eligible.begin(), eligible.begin() + static_cast<std::ptrdiff_t>(shown),
-                      eligible.end(),
-                      [&](const AgentRt* x, const AgentRt* y) { return rank(x) < rank(y); });
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(shown),
+                      ranked.end());
+    for (size_t i = 0; i < shown; ++i) eligible[i] = ranked[i].agent;
     AgentRt* winner = eligible.front();
     std::string why;
     if (winner->cfg->id == c.sticky_agent_id()) {
