@@ -23,3 +23,5 @@ find_library(CLD2_LIBRARY NAMES cld2 REQUIRED)
 add_library(cld2::cld2 INTERFACE IMPORTED)
 target_include_directories(cld2::cld2 INTERFACE ${CLD2_INCLUDE_DIR})
 target_link_libraries(cld2::cld2 INTERFACE ${CLD2_LIBRARY})
+pkg_check_modules(GMIME REQUIRED IMPORTED_TARGET gmime-3.0)  # email: MIME parsing and writing
+find_package(LibXml2 REQUIRED)                               # email: HTML bodies to text

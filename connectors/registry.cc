@@ -1,6 +1,7 @@
 // The built-in connectors. Adding a channel adds one line here and a folder beside it.
 #include <stdexcept>
 
+#include "connectors/email/email.h"
 #include "connectors/sdk/connector.h"
 #include "connectors/webhook/webhook.h"
 
@@ -9,7 +10,7 @@ namespace omniroute::sdk {
 Registry& builtin_registry() {
   static Registry registry = [] {
     Registry r;
-    for (auto* make : {&connectors::webhook::factory}) {
+    for (auto* make : {&connectors::webhook::factory, &connectors::email::factory}) {
       if (auto err = r.add(make()); !err.empty()) throw std::logic_error(err);
     }
     return r;

@@ -11,6 +11,8 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
   # routing: time zones (with the tz database), rule regexes, language detection
   libhowardhinnant-date-dev tzdata libre2-dev libcld2-dev
+  # email: MIME (GMime 3), HTML bodies to text (libxml2)
+  libgmime-3.0-dev libxml2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and integrators' examples

@@ -1,0 +1,594 @@
+#include "connectors/email/mime.h"
+
+#include <gmime/gmime.h>
+#include <libxml/HTMLparser.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/crypto.h"
+
+namespace omniroute::connectors::email {
+
+namespace {
+
+void init_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_mime_init();
+    xmlInitParser();
+  });
+}
+
+template <typename T>
+struct GUnref {
+  void operator()(T* p) const {
+    if (p) g_object_unref(p);
+  }
+};
+template <typename T>
+using GPtr = std::unique_ptr<T, GUnref<T>>;
+
+struct GFree {
+  void operator()(void* p) const { g_free(p); }
+};
+using GString_ = std::unique_ptr<char, GFree>;
+
+// Header values never carry raw CR/LF (or other controls) into the event.
+std::string clean_header(const char* v, size_t max = 998) {
+  std::string out;
+  if (!v) return out;
+  for (const char* p = v; *p && out.size() < max; ++p) {
+    const unsigned char ch = static_cast<unsigned char>(*p);
+    out.push_back(ch < 0x20 || ch == 0x7f ? ' ' : static_cast<char>(ch));
+  }
+  // Collapse the runs of spaces folding left behind.
+  std::string collapsed;
+  for (char ch : out)
+    if (!(ch == ' ' && !collapsed.empty() && collapsed.back() == ' ')) collapsed.push_back(ch);
+  while (!collapsed.empty() && collapsed.back() == ' ') collapsed.pop_back();
+  while (!collapsed.empty() && collapsed.front() == ' ') collapsed.erase(collapsed.begin());
+  return collapsed;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// The decoded (transfer encoding removed) content of a leaf part.
+std::string part_bytes(GMimePart* part, int64_t max) {
+  GMimeDataWrapper* content = g_mime_part_get_content(part);
+  if (!content) return {};
+  GPtr<GMimeStream> mem(g_mime_stream_mem_new());
+  g_mime_data_wrapper_write_to_stream(content, mem.get());
+  GByteArray* arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
+  const size_t n = std::min<size_t>(arr->len, static_cast<size_t>(max));
+  return std::string(reinterpret_cast<const char*>(arr->data), n);
+}
+
+std::string unix_newlines(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\r') {
+      out.push_back('\n');
+      if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+struct Walk {
+  const Limits& limits;
+  const std::string& attachment_dir;
+  Parsed& out;
+  std::string plain, html;  // first text/plain and text/html bodies (UTF-8)
+  std::string forwarded;    // text of forwarded messages, appended to the full text
+  std::string delivery_status;
+  std::string reported_headers;  // text/rfc822-headers of a bounce
+  std::string reported_message_id;
+  bool is_report = false;
+  int parts = 0;
+  std::vector<std::string> cut;
+
+  void flag(const std::string& what) {
+    if (std::find(cut.begin(), cut.end(), what) == cut.end()) cut.push_back(what);
+  }
+
+  std::string text_of(GMimePart* part) {
+    const int64_t max = limits.max_text_bytes;
+    std::string raw = part_bytes(part, max + 1);
+    if (static_cast<int64_t>(raw.size()) > max) {
+      raw.resize(static_cast<size_t>(max));
+      flag("text_bytes");
+    }
+    const char* cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+    return to_utf8(raw, cs ? cs : "");
+  }
+
+  void attachment(GMimePart* part, bool in_related) {
+    if (out.message.attachments_size() >= limits.max_attachments) {
+      flag("attachments");
+      return;
+    }
+    const std::string content = part_bytes(part, limits.max_message_bytes);
+    auto* a = out.message.add_attachments();
+    const char* name = g_mime_part_get_filename(part);
+    std::string n = clean_header(name, 255);
+    // No paths in names.
+    if (auto slash = n.find_last_of("/\\"); slash != std::string::npos) n = n.substr(slash + 1);
+    a->set_name(n);
+    GMimeContentType* ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+    GString_ mime(g_mime_content_type_get_mime_type(ct));
+    a->set_content_type(lower(mime ? mime.get() : "application/octet-stream"));
+    a->set_size_bytes(content.size());
+    a->set_sha256(crypto::sha256_hex(content));
+    const char* disp = g_mime_object_get_disposition(GMIME_OBJECT(part));
+    const char* cid = g_mime_object_get_content_id(GMIME_OBJECT(part));
+    a->set_inline_((disp && lower(disp) == "inline" && !name) || (in_related && cid));
+    if (!attachment_dir.empty()) {
+      std::filesystem::path dir = std::filesystem::path(attachment_dir) / a->sha256().substr(0, 2);
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      const auto file = dir / a->sha256();
+      if (!std::filesystem::exists(file, ec)) {
+        const auto tmp = dir / (a->sha256() + ".tmp");
+        std::ofstream(tmp, std::ios::binary)
+            .write(content.data(), static_cast<std::streamsize>(content.size()));
+        std::filesystem::rename(tmp, file, ec);
+      }
+    }
+  }
+
+  void visit(GMimeObject* obj, int depth, bool in_related) {
+    if (!obj) return;
+    if (depth > limits.max_depth) {
+      flag("depth");
+      return;
+    }
+    if (++parts > limits.max_parts) {
+      flag("parts");
+      return;
+    }
+    GMimeContentType* ct = g_mime_object_get_content_type(obj);
+    if (GMIME_IS_MULTIPART(obj)) {
+      GMimeMultipart* mp = GMIME_MULTIPART(obj);
+      const bool related = g_mime_content_type_is_type(ct, "multipart", "related");
+      if (g_mime_content_type_is_type(ct, "multipart", "report")) is_report = true;
+      const int n = g_mime_multipart_get_count(mp);
+      for (int i = 0; i < n && parts <= limits.max_parts; ++i)
+        visit(g_mime_multipart_get_part(mp, i), depth + 1, related);
+      return;
+    }
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+      // A forwarded or bounced message: its text is kept under the full text, its id is
+      // what a bounce reports on, and it is listed as an attachment.
+      GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+      if (!inner) return;
+      if (reported_message_id.empty() && g_mime_message_get_message_id(inner))
+        reported_message_id = clean_header(g_mime_message_get_message_id(inner));
+      if (out.message.attachments_size() < limits.max_attachments) {
+        auto* a = out.message.add_attachments();
+        const char* subj = g_mime_message_get_subject(inner);
+        a->set_name(clean_header(subj ? subj : "message", 200) + ".eml");
+        a->set_content_type("message/rfc822");
+        GPtr<GMimeStream> mem(g_mime_stream_mem_new());
+        g_mime_object_write_to_stream(GMIME_OBJECT(inner), nullptr, mem.get());
+        GByteArray* arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
+        const std::string bytes(reinterpret_cast<const char*>(arr->data), arr->len);
+        a->set_size_bytes(bytes.size());
+        a->set_sha256(crypto::sha256_hex(bytes));
+      } else {
+        flag("attachments");
+      }
+      Walk sub{limits, attachment_dir, out};
+      sub.parts = parts;
+      sub.visit(g_mime_message_get_mime_part(inner), depth + 1, false);
+      parts = sub.parts;
+      for (const auto& c : sub.cut) flag(c);
+      const std::string text =
+          !sub.plain.empty() ? sub.plain : html_to_text(sub.html, limits.max_text_bytes);
+      if (!text.empty()) {
+        InternetAddressList* from = g_mime_message_get_from(inner);
+        GString_ from_s(from ? internet_address_list_to_string(from, nullptr, FALSE) : nullptr);
+        const char* subj = g_mime_message_get_subject(inner);
+        forwarded += fmt::format(
+            "\n\n---------- Forwarded message ----------\nFrom: {}\nSubject: {}\n\n{}",
+            clean_header(from_s ? from_s.get() : ""), clean_header(subj ? subj : ""), text);
+      }
+      return;
+    }
+    if (!GMIME_IS_PART(obj)) return;
+    GMimePart* part = GMIME_PART(obj);
+    if (g_mime_content_type_is_type(ct, "message", "delivery-status") ||
+        g_mime_content_type_is_type(ct, "message", "global-delivery-status")) {
+      delivery_status = part_bytes(part, 64 << 10);
+      return;
+    }
+    if (g_mime_content_type_is_type(ct, "text", "rfc822-headers")) {
+      reported_headers = part_bytes(part, 64 << 10);
+      return;
+    }
+    const char* disp = g_mime_object_get_disposition(obj);
+    const bool is_attachment =
+        (disp && lower(disp) == "attachment") || g_mime_part_get_filename(part) != nullptr;
+    if (!is_attachment && g_mime_content_type_is_type(ct, "text", "plain")) {
+      if (plain.empty()) {
+        plain = text_of(part);
+        return;
+      }
+    } else if (!is_attachment && g_mime_content_type_is_type(ct, "text", "html")) {
+      if (html.empty()) {
+        html = text_of(part);
+        return;
+      }
+    }
+    attachment(part, in_related);
+  }
+};
+
+// "Action: failed" style fields of a delivery-status body (the first recipient block).
+std::string dsn_field(const std::string& body, const std::string& name) {
+  std::string value;
+  const RE2 re("(?mi)^" + name + ":\\s*(.+?)\\s*$");
+  RE2::PartialMatch(body, re, &value);
+  return value;
+}
+
+void auto_generated(GMimeMessage* msg, const Walk& w, Parsed& out) {
+  GMimeObject* o = GMIME_OBJECT(msg);
+  auto header = [&](const char* name) {
+    const char* v = g_mime_object_get_header(o, name);
+    return lower(clean_header(v));
+  };
+  const std::string ct_report = header("Content-Type");
+  const bool dsn = !w.delivery_status.empty() ||
+                   (w.is_report && ct_report.find("delivery-status") != std::string::npos);
+  if (dsn) {
+    out.message.set_auto_generated(v1::AUTO_GENERATED_BOUNCE);
+    out.bounce.action = lower(dsn_field(w.delivery_status, "Action"));
+    out.bounce.status = dsn_field(w.delivery_status, "Status");
+    out.bounce.diagnostic = clean_header(dsn_field(w.delivery_status, "Diagnostic-Code").c_str());
+    std::string rcpt = dsn_field(w.delivery_status, "Final-Recipient");
+    if (auto semi = rcpt.find(';'); semi != std::string::npos) rcpt = rcpt.substr(semi + 1);
+    out.bounce.recipient = clean_header(rcpt.c_str());
+    out.bounce.original_message_id = w.reported_message_id;
+    if (out.bounce.original_message_id.empty()) {
+      std::string id;
+      if (RE2::PartialMatch(w.reported_headers, R"re((?mi)^Message-ID:\s*<([^>\r\n]+)>)re", &id))
+        out.bounce.original_message_id = clean_header(id.c_str());
+    }
+    return;
+  }
+  const std::string auto_submitted = header("Auto-Submitted");
+  if ((!auto_submitted.empty() && auto_submitted != "no") || !header("X-Autoreply").empty() ||
+      !header("X-Autorespond").empty() || header("X-Auto-Response-Suppress") == "all") {
+    out.message.set_auto_generated(v1::AUTO_GENERATED_AUTO_REPLY);
+    return;
+  }
+  const std::string from = lower(out.message.customer_handle());
+  if (from.rfind("mailer-daemon@", 0) == 0 || from.rfind("postmaster@", 0) == 0) {
+    out.message.set_auto_generated(v1::AUTO_GENERATED_BOUNCE);
+    return;
+  }
+  if (!header("List-Id").empty() || !header("List-Unsubscribe").empty() ||
+      header("Precedence") == "list") {
+    out.message.set_auto_generated(v1::AUTO_GENERATED_MAILING_LIST);
+    return;
+  }
+  const std::string precedence = header("Precedence");
+  if (precedence == "bulk" || precedence == "junk") {
+    out.message.set_auto_generated(v1::AUTO_GENERATED_BULK);
+    return;
+  }
+  // Vacation replies that forgot Auto-Submitted still say so in the subject.
+  static const RE2 ooo(
+      R"re((?i)^(auto(matic)?[ -]?reply|out of (the )?office|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|fuera de la oficina)\b)re");
+  if (RE2::PartialMatch(out.message.subject(), ooo))
+    out.message.set_auto_generated(v1::AUTO_GENERATED_AUTO_REPLY);
+}
+
+}  // namespace
+
+std::string to_utf8(std::string_view bytes, std::string_view charset) {
+  init_once();
+  std::string cs = lower(std::string(charset));
+  // 7-bit stateful encodings (ISO-2022-JP, UTF-7, HZ) look like ASCII: always decode them.
+  const bool stateful = cs.rfind("iso-2022", 0) == 0 || cs == "utf-7" || cs == "hz-gb-2312";
+  if (!stateful && g_utf8_validate(bytes.data(), static_cast<gssize>(bytes.size()), nullptr))
+    return std::string(bytes);
+  if (cs.empty() || cs == "us-ascii" || cs == "ascii" || cs == "iso-8859-1" || cs == "latin1" ||
+      cs == "iso_8859-1" || cs == "utf-8" || cs == "utf8")
+    cs = "WINDOWS-1252";  // what "latin1" mail really is; invalid "UTF-8" is usually this too
+  for (const std::string& from : {cs, std::string("WINDOWS-1252")}) {
+    gsize written = 0;
+    GError* err = nullptr;
+    GString_ conv(g_convert_with_fallback(bytes.data(), static_cast<gssize>(bytes.size()), "UTF-8",
+                                          from.c_str(), "\xEF\xBF\xBD", nullptr, &written, &err));
+    if (err) g_error_free(err);
+    if (conv) return std::string(conv.get(), written);
+  }
+  GString_ valid(g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
+  return valid ? std::string(valid.get()) : std::string();
+}
+
+std::string html_to_text(std::string_view html, int64_t max_bytes) {
+  init_once();
+  if (html.empty()) return {};
+  htmlDocPtr doc = htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8",
+                                  HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                      HTML_PARSE_NONET | HTML_PARSE_NOBLANKS);
+  if (!doc) return {};
+  std::string out;
+  auto newline = [&] {
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    if (!out.empty() && out.back() != '\n') out.push_back('\n');
+  };
+  // Iterative walk: a deeply nested document cannot exhaust the stack.
+  std::vector<std::pair<xmlNodePtr, bool>> stack;  // (node, children done)
+  stack.emplace_back(xmlDocGetRootElement(doc), false);
+  while (!stack.empty() && static_cast<int64_t>(out.size()) < max_bytes) {
+    auto [node, done] = stack.back();
+    stack.pop_back();
+    if (!node) continue;
+    if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE) {
+      for (const xmlChar* p = node->content; p && *p; ++p) {
+        const char ch = static_cast<char>(*p);
+        if (ch == '\n' || ch == '\r' || ch == '\t' || ch == ' ') {
+          if (!out.empty() && out.back() != ' ' && out.back() != '\n') out.push_back(' ');
+        } else {
+          out.push_back(ch);
+        }
+      }
+      continue;
+    }
+    if (node->type != XML_ELEMENT_NODE) continue;
+    const std::string name = lower(reinterpret_cast<const char*>(node->name));
+    if (name == "script" || name == "style" || name == "head" || name == "title" ||
+        name == "noscript" || name == "template")
+      continue;
+    static const char* kBlocks[] = {"p",          "div",    "br",    "li", "tr", "h1",
+                                    "h2",         "h3",     "h4",    "h5", "h6", "table",
+                                    "blockquote", "pre",    "ul",    "ol", "hr", "section",
+                                    "article",    "header", "footer"};
+    const bool block = std::any_of(std::begin(kBlocks), std::end(kBlocks),
+                                   [&](const char* b) { return name == b; });
+    if (done) {
+      if (block) newline();
+      continue;
+    }
+    if (block) newline();
+    if (name == "li") out += "- ";
+    stack.emplace_back(node, true);
+    // Children in document order: push them reversed.
+    std::vector<xmlNodePtr> kids;
+    for (xmlNodePtr k = node->children; k; k = k->next) kids.push_back(k);
+    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.emplace_back(*it, false);
+  }
+  xmlFreeDoc(doc);
+  // Trim each line and drop runs of blank lines.
+  std::string text, line;
+  int blank = 0;
+  auto flush = [&] {
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    size_t b = line.find_first_not_of(' ');
+    line = b == std::string::npos ? "" : line.substr(b);
+    if (line.empty()) {
+      if (++blank == 1 && !text.empty()) text += "\n";
+    } else {
+      blank = 0;
+      text += line + "\n";
+    }
+    line.clear();
+  };
+  for (char ch : out) {
+    if (ch == '\n')
+      flush();
+    else
+      line.push_back(ch);
+  }
+  flush();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (static_cast<int64_t>(text.size()) > max_bytes) text.resize(static_cast<size_t>(max_bytes));
+  return to_utf8(text, "utf-8");  // a cut may have split a sequence
+}
+
+std::string new_text_of(std::string_view text) {
+  // Lines that start the quoted previous message in the common clients, or a signature.
+  static const RE2 kQuoteHeader(
+      R"re((?i)^\s*(on\s.{1,250}\swrote:|am\s.{1,250}\sschrieb\s?.{0,250}:|le\s.{1,250}\sa\s[ée]crit\s?:|el\s.{1,250}\sescribi[óo]:|-{2,}\s*(original message|urspr[üu]ngliche nachricht|message d'origine|forwarded message|weitergeleitete nachricht)\s*-{2,})\s*$)re");
+  static const RE2 kOutlookFrom(R"re((?i)^\s*(from|von|de):\s.+$)re");
+  static const RE2 kOutlookNext(R"re((?i)^\s*(sent|gesendet|date|datum|envoy[ée]):\s.+$)re");
+  static const RE2 kMobile(
+      R"re((?i)^\s*(sent from my \w+|von meinem \w+ gesendet|envoy[ée] de mon \w+)\s*$)re");
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view l = text.substr(start, nl - start);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    lines.push_back(l);
+    start = nl + 1;
+  }
+  size_t cut = lines.size();
+  for (size_t i = 0; i < lines.size() && cut == lines.size(); ++i) {
+    const re2::StringPiece l(lines[i].data(), lines[i].size());
+    if (lines[i] == "-- " || lines[i] == "--" || RE2::FullMatch(l, kMobile)) {
+      cut = i;
+    } else if (RE2::FullMatch(l, kQuoteHeader)) {
+      cut = i;
+    } else if (i + 1 < lines.size()) {
+      // "On Mon, 1 Jan 2024 at 10:00, Ana <ana@example.com>" / "wrote:" split over two lines.
+      const std::string joined = std::string(lines[i]) + " " + std::string(lines[i + 1]);
+      if (RE2::FullMatch(joined, kQuoteHeader)) cut = i;
+      if (RE2::FullMatch(l, kOutlookFrom)) {
+        for (size_t j = i + 1; j < std::min(lines.size(), i + 4); ++j) {
+          const re2::StringPiece n(lines[j].data(), lines[j].size());
+          if (RE2::FullMatch(n, kOutlookNext)) cut = i;
+        }
+      }
+    }
+    if (cut == lines.size() && !lines[i].empty() && lines[i][0] == '>') {
+      // A quoted block: everything from here on is quote (inline answers between quoted
+      // blocks are rare in customer mail; the full text keeps them).
+      cut = i;
+    }
+  }
+  if (cut == lines.size()) return {};
+  std::string out;
+  for (size_t i = 0; i < cut; ++i) {
+    out += lines[i];
+    out += '\n';
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ' || out.back() == '\r'))
+    out.pop_back();
+  size_t b = out.find_first_not_of("\n\r ");
+  return b == std::string::npos ? std::string() : out.substr(b);
+}
+
+Outcome parse(std::string_view raw, const Limits& limits, const std::string& attachment_dir,
+              Parsed& out, std::string& why) {
+  init_once();
+  out = Parsed{};
+  std::vector<std::string> cut;
+  if (static_cast<int64_t>(raw.size()) > limits.max_message_bytes) {
+    raw = raw.substr(0, static_cast<size_t>(limits.max_message_bytes));
+    cut.push_back("message_bytes");
+  }
+  // The header block ends at the first empty line.
+  size_t header_end = raw.find("\n\n");
+  if (size_t crlf = raw.find("\r\n\r\n"); crlf != std::string_view::npos && crlf < header_end)
+    header_end = crlf;
+  if (header_end == std::string_view::npos) header_end = raw.size();
+  if (static_cast<int64_t>(header_end) > limits.max_header_bytes) {
+    why = fmt::format("header block of {} bytes exceeds the limit of {}", header_end,
+                      limits.max_header_bytes);
+    return Outcome::kRejected;
+  }
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  GMimeParserOptions* opts = g_mime_parser_options_new();
+  g_mime_parser_options_set_rfc2047_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+  g_mime_parser_options_set_address_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+  g_mime_parser_options_set_parameter_compliance_mode(opts, GMIME_RFC_COMPLIANCE_LOOSE);
+  const char* fallback[] = {"UTF-8", "windows-1252", nullptr};
+  g_mime_parser_options_set_fallback_charsets(opts, fallback);
+  GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), opts));
+  if (!msg) {
+    g_mime_parser_options_free(opts);
+    why = "not an email message (no header block could be read)";
+    return Outcome::kNotAMessage;
+  }
+  GMimeObject* mo = GMIME_OBJECT(msg.get());
+  GMimeHeaderList* headers = g_mime_object_get_header_list(mo);
+  bool known_header = false;
+  for (const char* h : {"From", "To", "Subject", "Date", "Message-ID", "Received", "Sender",
+                        "Return-Path", "MIME-Version", "Content-Type"})
+    known_header = known_header || g_mime_header_list_contains(headers, h);
+  if (!known_header) {
+    g_mime_parser_options_free(opts);
+    why = "not an email message (none of From, To, Subject, Date, Message-ID, Received)";
+    return Outcome::kNotAMessage;
+  }
+  auto& m = out.message;
+  m.set_channel(v1::CHANNEL_EMAIL);
+  // Sender: the first mailbox of From (Sender / Reply-To are not who the customer is).
+  // (A display name with an encoded ':' can turn the From into a group: look inside.)
+  std::function<InternetAddress*(InternetAddressList*, int)> first_mailbox =
+      [&](InternetAddressList* list, int depth) -> InternetAddress* {
+    for (int i = 0; list && depth < 4 && i < internet_address_list_length(list); ++i) {
+      InternetAddress* ia = internet_address_list_get_address(list, i);
+      if (INTERNET_ADDRESS_IS_MAILBOX(ia)) return ia;
+      if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+        if (InternetAddress* inner = first_mailbox(
+                internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), depth + 1))
+          return inner;
+      }
+    }
+    return nullptr;
+  };
+  InternetAddress* sender = first_mailbox(g_mime_message_get_from(msg.get()), 0);
+  if (!sender) sender = first_mailbox(g_mime_message_get_sender(msg.get()), 0);
+  if (sender) {
+    const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(sender));
+    m.set_customer_handle(lower(clean_header(addr, 320)));
+    m.set_customer_display_name(clean_header(internet_address_get_name(sender), 200));
+  }
+  if (const char* subject = g_mime_message_get_subject(msg.get()))
+    m.set_subject(clean_header(subject));
+  std::string ticket;
+  if (RE2::PartialMatch(m.subject(), R"re(\[#(\d{1,12})\])re", &ticket))
+    m.mutable_thread()->set_ticket_tag(ticket);
+  if (const char* id = g_mime_message_get_message_id(msg.get())) out.message_id = clean_header(id);
+  m.set_external_message_id(!out.message_id.empty() ? out.message_id
+                                                    : "sha256:" + crypto::sha256_hex(raw));
+  if (const char* irt = g_mime_object_get_header(mo, "In-Reply-To")) {
+    GString_ id(g_mime_utils_decode_message_id(irt));
+    if (id) m.mutable_thread()->set_in_reply_to(clean_header(id.get()));
+  }
+  if (const char* refs = g_mime_object_get_header(mo, "References")) {
+    GMimeReferences* list = g_mime_references_parse(opts, refs);
+    if (list) {
+      const int n = g_mime_references_length(list);
+      for (int i = std::max(0, n - 50); i < n; ++i)  // the newest 50
+        m.mutable_thread()->add_references(clean_header(g_mime_references_get_message_id(list, i)));
+      g_mime_references_free(list);
+    }
+  }
+  if (GDateTime* date = g_mime_message_get_date(msg.get()))
+    m.set_sent_at_ms(g_date_time_to_unix(date) * 1000);
+  if (const char* lang = g_mime_object_get_header(mo, "Content-Language")) {
+    std::string l = clean_header(lang, 35);
+    if (auto comma = l.find(','); comma != std::string::npos) l = l.substr(0, comma);
+    m.set_language(l);
+  }
+  g_mime_parser_options_free(opts);
+
+  Walk w{limits, attachment_dir, out};
+  w.cut = cut;
+  w.visit(g_mime_message_get_mime_part(msg.get()), 0, false);
+  const std::string html_text = w.html.empty() ? "" : html_to_text(w.html, limits.max_text_bytes);
+  std::string full = !w.plain.empty() ? w.plain : html_text;
+  if (!w.forwarded.empty()) full += w.forwarded;
+  full = unix_newlines(full);
+  while (!full.empty() && (full.back() == '\n' || full.back() == ' ')) full.pop_back();
+  if (static_cast<int64_t>(full.size()) > limits.max_text_bytes) {
+    full = to_utf8(full.substr(0, static_cast<size_t>(limits.max_text_bytes)), "utf-8");
+    w.flag("text_bytes");
+  }
+  m.set_html_body(w.html);
+  const std::string fresh = new_text_of(full);
+  if (!fresh.empty() && fresh != full) {
+    m.set_text_body(fresh);
+    m.set_full_text_body(full);
+  } else {
+    m.set_text_body(full);
+  }
+  auto_generated(msg.get(), w, out);
+  for (const auto& c : w.cut) m.add_truncated(c);
+  auto& meta = *m.mutable_provider_metadata();
+  meta["message_id"] = out.message_id;
+  if (m.auto_generated() == v1::AUTO_GENERATED_BOUNCE) {
+    meta["bounce_original_message_id"] = out.bounce.original_message_id;
+    meta["bounce_status"] = out.bounce.status;
+    meta["bounce_action"] = out.bounce.action;
+    meta["bounce_diagnostic"] = out.bounce.diagnostic.substr(0, 500);
+    meta["bounce_recipient"] = out.bounce.recipient;
+  }
+  return Outcome::kOk;
+}
+
+}  // namespace omniroute::connectors::email
