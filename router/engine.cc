@@ -1031,11 +1031,11 @@ Engine::Unfit Engine::fit(const AgentRt& a, const Conversation& c, int64_t now,
   if (a.routing_id.empty()) return say(Unfit::kOffline, [&] { return fmt::format("offline"); });
   if (a.presence != v1::PRESENCE_AVAILABLE)
     return say(Unfit::kAway, [&] { return fmt::format("away"); });
-  if (a.cfg->bot)
+  if (a.bot)
     return say(Unfit::kBot, [&] { return fmt::format("bot desk (bot-first queues only)"); });
   if (!a.on_shift(now)) return say(Unfit::kOffShift, [&] { return fmt::format("off shift"); });
   const auto& rej = c.rejected_by();
-  if (std::find(rej.begin(), rej.end(), a.cfg->id) != rej.end())
+  if (std::find(rej.begin(), rej.end(), a.id) != rej.end())
     return say(Unfit::kRejected, [&] { return fmt::format("rejected or let it expire before"); });
   const int relax = c.skills().empty() ? 0 : relaxed_levels(c);
   for (const auto& [skill, level] : c.skills()) {
@@ -1047,21 +1047,21 @@ Engine::Unfit Engine::fit(const AgentRt& a, const Conversation& c, int64_t now,
       return say(Unfit::kSkill,
                  [&] { return fmt::format("needs {} >= {} (has {})", skill, need, lvl); });
   }
-  if (!c.language().empty() && !a.cfg->languages.empty() &&
+  if (!c.language().empty() && !a.speaks_any &&
       std::find(a.cfg->languages.begin(), a.cfg->languages.end(), c.language()) ==
           a.cfg->languages.end())
     return say(Unfit::kLanguage, [&] { return fmt::format("does not speak {}", c.language()); });
   const v1::Channel ch = c.summary().channel();
-  if (a.cfg->total_capacity > 0 && a.total_load >= a.cfg->total_capacity)
+  if (a.total_capacity > 0 && a.total_load >= a.total_capacity)
     return say(Unfit::kTotalFull, [&] {
-      return fmt::format("at total capacity {}/{}", a.total_load, a.cfg->total_capacity);
+      return fmt::format("at total capacity {}/{}", a.total_load, a.total_capacity);
     });
   const int limit = a.capacity[static_cast<size_t>(ch)];
   if (a.load_on(ch) >= limit)
     return say(Unfit::kChannelFull, [&] {
       return fmt::format("{} full {}/{}", channel_name(ch), a.load_on(ch), limit);
     });
-  if (!c.sticky_agent_id().empty() && c.sticky_agent_id() != a.cfg->id && now < c.sticky_until_ms())
+  if (!c.sticky_agent_id().empty() && c.sticky_agent_id() != a.id && now < c.sticky_until_ms())
     return say(Unfit::kSticky, [&] {
       return fmt::format("waiting for {} (sticky) until {}", c.sticky_agent_id(),
                          c.sticky_until_ms());
@@ -1103,7 +1103,7 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
   std::string& cursor = rr_cursor_[qk];
   std::vector<AgentRt*> pool;
   for (AgentRt* a : serving) {
-    if (a->online() && !a->cfg->bot && a->on_shift(now)) pool.push_back(a);
+    if (a->online() && !a->bot && a->on_shift(now)) pool.push_back(a);
   }
   // Whether anyone in the pool has room at all: recomputed only after an offer.
   auto room_left = [&] {
@@ -1163,17 +1163,17 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
     const auto strategy = qcfg ? qcfg->strategy : config::Strategy::kLongestIdle;
     ranked.clear();
     for (AgentRt* a : eligible) {
-      const bool sticky = a->cfg->id == c.sticky_agent_id();
+      const bool sticky = a->id == c.sticky_agent_id();
       switch (strategy) {
         case config::Strategy::kLeastBusy:
-          ranked.push_back({!sticky, a->total_load, a->idle_since_ms, a->cfg->id, a});
+          ranked.push_back({!sticky, a->total_load, a->idle_since_ms, a->id, a});
           break;
         case config::Strategy::kRoundRobin:
           // The next id after the last one offered, wrapping around.
-          ranked.push_back({!sticky, a->cfg->id <= cursor ? 1 : 0, 0, a->cfg->id, a});
+          ranked.push_back({!sticky, a->id <= cursor ? 1 : 0, 0, a->id, a});
           break;
         default:
-          ranked.push_back({!sticky, a->idle_since_ms, 0, a->cfg->id, a});
+          ranked.push_back({!sticky, a->idle_since_ms, 0, a->id, a});
       }
     }
     const size_t shown = std::min<size_t>(eligible.size(), 8);

@@ -101,28 +101,41 @@ class Engine {
 
  private:
   struct AgentRt {
-    const config::Agent* cfg = nullptr;
-    std::string workspace;
+    // Read by every decision, so kept together at the front (two cache lines): who is
+    // connected and available, capacity and load, rank keys, and copies of the config
+    // fields a decision needs, so it touches one object per agent, not two.
     std::string routing_id;  // "" = no live desk
+    std::string id;          // agent id (copy of cfg->id)
     v1::Presence presence = v1::PRESENCE_OFFLINE;
-    int64_t last_seen_ms = 0;
-    int64_t last_sent_ms = 0;
+    bool bot = false;
+    bool speaks_any = true;  // no language list
+    int total_capacity = 0;
+    int total_load = 0;
     int64_t idle_since_ms = 0;
-    int64_t welcomed_at_ms = 0;    // last Welcome sent on routing_id
-    int64_t offline_since_ms = 0;  // when its desk went away (0 = connected, or never was)
-    std::map<std::string, v1::Channel> conversations;  // offered or assigned
-    // Per channel, indexed by the Channel value: flat arrays, read on every decision.
+    const Schedule* shift = nullptr;
+    // Per channel, indexed by the Channel value.
     static constexpr size_t kChannels = v1::Channel_ARRAYSIZE;
     std::array<int, kChannels> load{};      // conversations held per channel
     std::array<int, kChannels> capacity{};  // from the config (0 = none on that channel)
-    bool any_capacity = false;
+    // The rest.
+    const config::Agent* cfg = nullptr;
+    std::string workspace;
+    int64_t last_seen_ms = 0;
+    int64_t last_sent_ms = 0;
+    int64_t welcomed_at_ms = 0;    // last Welcome sent on routing_id
+    int64_t offline_since_ms = 0;  // when its desk went away (0 = connected, or never was)
+    std::map<std::string, v1::Channel> conversations;  // offered or assigned
     void set_capacity() {
       capacity.fill(0);
       for (const auto& [ch, n] : cfg->capacity) capacity[static_cast<size_t>(ch)] = n;
+      id = cfg->id;
+      bot = cfg->bot;
+      speaks_any = cfg->languages.empty();
+      total_capacity = cfg->total_capacity;
+      shift = cfg->shift.get();
     }
-    int total_load = 0;
     bool online() const { return !routing_id.empty() && presence == v1::PRESENCE_AVAILABLE; }
-    bool on_shift(int64_t now) const { return !cfg->shift || cfg->shift->open_at(now); }
+    bool on_shift(int64_t now) const { return !shift || shift->open_at(now); }
     void hold(const std::string& cid, v1::Channel ch) {
       if (conversations.emplace(cid, ch).second) {
         ++load[static_cast<size_t>(ch)];
@@ -138,11 +151,11 @@ class Engine {
     }
     int load_on(v1::Channel ch) const { return load[static_cast<size_t>(ch)]; }
     bool has_room(v1::Channel ch) const {
-      if (cfg->total_capacity > 0 && total_load >= cfg->total_capacity) return false;
+      if (total_capacity > 0 && total_load >= total_capacity) return false;
       return load[static_cast<size_t>(ch)] < capacity[static_cast<size_t>(ch)];
     }
     bool has_any_room() const {
-      if (cfg->total_capacity > 0 && total_load >= cfg->total_capacity) return false;
+      if (total_capacity > 0 && total_load >= total_capacity) return false;
       for (size_t i = 0; i < kChannels; ++i)
         if (load[i] < capacity[i]) return true;
       return false;
