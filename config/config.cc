@@ -224,6 +224,7 @@ void parse_workspaces(MapReader& top, Config& c, Errors& errors) {
         ws.hours = schedule(w, "business_hours", errors, tz);
         if (!ws.hours) ws.hours = std::make_shared<Schedule>();
         ws.default_language = w.str("default_language", "en");
+        ws.reopen_window_ms = w.integer("reopen_window_s", 7 * 86400, 0, 365 * 86400) * 1000;
         ws.closed_replies = w.str_map("closed_replies");
         std::set<std::string> inbox_ids;
         each_item(w, "inboxes", errors,

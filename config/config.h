@@ -161,6 +161,9 @@ struct Workspace {
   std::vector<Agent> agents;
   std::shared_ptr<const Schedule> hours;  // Business hours; never null (default: always open).
   std::string default_language = "en";
+  // A reply to a conversation resolved at most this long ago reopens it; a later one
+  // starts a new conversation linked to the old (email threading).
+  int64_t reopen_window_ms = int64_t{7} * 86400 * 1000;
   // Auto-reply sent when a conversation opens outside business hours, by language;
   // "{opens_at}" and "{reference}" are replaced.
   std::map<std::string, std::string> closed_replies;

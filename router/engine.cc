@@ -578,6 +578,29 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   }
   ++counters_.messages;
   const int64_t now = clock_.now_ms();
+  // A bounce of one of our messages is a delivery status, not a conversation.
+  if (m.auto_generated() == v1::AUTO_GENERATED_BOUNCE) {
+    auto orig = m.provider_metadata().find("bounce_original_message_id");
+    if (orig != m.provider_metadata().end() && orig->second.rfind("outbound:", 0) == 0) {
+      auto get = [&](const char* k) {
+        auto it = m.provider_metadata().find(k);
+        return it == m.provider_metadata().end() ? std::string() : it->second;
+      };
+      v1::DeliveryStatus st;
+      st.set_workspace_id(ws);
+      st.set_inbox_id(m.inbox_id());
+      st.set_channel(inbox->channel);
+      st.set_outbound_id(orig->second.substr(9));
+      st.set_state(v1::DeliveryStatus::STATE_FAILED);
+      st.set_detail(
+          fmt::format("bounced{}{}", get("bounce_status").empty() ? "" : " " + get("bounce_status"),
+                      get("bounce_diagnostic").empty() ? "" : ": " + get("bounce_diagnostic")));
+      st.set_at_ms(now);
+      b.put(Cf::kDedup, dedup_key, v1::store::DedupEntry().SerializeAsString());
+      on_delivery_status(b, st);
+      return;
+    }
+  }
 
   // Identity: the channel handle resolves to a customer; verified identities (the handle
   // itself on email and phone channels, and what the connector vouches for) link customers
@@ -626,14 +649,30 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   }
   if (customer_changed) customers_.save(b, customer);
 
-  // Threading: the integrator's thread id, else one open conversation per customer and inbox.
+  // Threading. Email: the Message-IDs it replies to, or the ticket tag (email_thread);
+  // a resolved conversation reopens within the workspace's reopen window. Elsewhere: the
+  // integrator's thread id, else one open conversation per customer and inbox.
+  const bool email = inbox->channel == v1::CHANNEL_EMAIL;
   const std::string thread_key = m.thread().thread_id().empty() ? "c:" + who.direct.customer_id()
                                                                 : "t:" + m.thread().thread_id();
   const std::string tkey = fmt::format("{}/{}/{}", ws, m.inbox_id(), thread_key);
   Conversation c;
-  bool is_new = true;
-  if (b.get(Cf::kThreads, tkey, &v) && load_conversation(b, ws, v, c) &&
-      c.state() != v1::store::CONVERSATION_STATE_RESOLVED) {
+  bool is_new = true, reopen = false;
+  std::string previous, thread_note;
+  if (email) {
+    const std::string found = email_thread(b, ws, m, who.root.customer_id(), &thread_note);
+    if (!found.empty() && load_conversation(b, ws, found, c)) {
+      if (c.state() != v1::store::CONVERSATION_STATE_RESOLVED) {
+        is_new = false;
+      } else if (now - c.resolved_at_ms() <= cfg_->workspace(ws)->reopen_window_ms) {
+        is_new = false;
+        reopen = true;
+      } else {
+        previous = found;
+      }
+    }
+  } else if (b.get(Cf::kThreads, tkey, &v) && load_conversation(b, ws, v, c) &&
+             c.state() != v1::store::CONVERSATION_STATE_RESOLVED) {
     is_new = false;
   }
   if (is_new) {
@@ -650,9 +689,12 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
     s->set_subject(m.subject());
     s->set_queue_id(inbox->queue);
     s->set_created_at_ms(now);
-    c.set_thread_key(tkey);
-    b.put(Cf::kThreads, tkey, s->conversation_id());
-  } else if (c.first_response_at_ms() > 0 && c.next_response_due_ms() == 0 &&
+    if (!email) {
+      c.set_thread_key(tkey);
+      b.put(Cf::kThreads, tkey, s->conversation_id());
+    }
+    c.set_previous_conversation_id(previous);
+  } else if (!reopen && c.first_response_at_ms() > 0 && c.next_response_due_ms() == 0 &&
              c.state() != v1::store::CONVERSATION_STATE_RESOLVED) {
     // The customer wrote again after an answer: the next-response clock starts.
     const config::SlaPolicy* pol = policy_of(c);
@@ -677,15 +719,28 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   d.set_conversation_id(c.summary().conversation_id());
   d.set_seq(seq);
   b.put(Cf::kDedup, dedup_key, d.SerializeAsString());
+  // Email: every message's Message-ID leads back to its conversation (replies to it,
+  // references to it).
+  if (email && m.external_message_id().rfind("sha256:", 0) != 0)
+    b.put(Cf::kThreads, fmt::format("{}/m:{}", ws, m.external_message_id()),
+          c.summary().conversation_id());
 
   for (const auto& what : link_notes) {
     v1::RoutingEvent::Kind kind = v1::RoutingEvent::KIND_LINKED;
     routing_event(b, c, kind, {}, what, {}, who.direct.customer_id());
   }
+  if (!thread_note.empty()) routing_event(b, c, v1::RoutingEvent::KIND_MESSAGE, {}, thread_note);
   if (is_new) {
     customers_.add_conversation(b, ws, who.direct.customer_id(), now,
                                 c.summary().conversation_id());
+    if (!previous.empty())
+      routing_event(b, c, v1::RoutingEvent::KIND_MESSAGE, {},
+                    fmt::format("follows {} (resolved before the reopen window)", previous));
     open_conversation(b, c, m, customer);
+    return;
+  }
+  if (reopen) {
+    reopen_conversation(b, c);
     return;
   }
   save_conversation(b, c);
@@ -754,6 +809,85 @@ void Engine::on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s) {
 
 // ------------------------------------------------------------------ routing
 
+std::string Engine::email_thread(Store::Batch& b, const std::string& ws,
+                                 const v1::InboundMessage& m, const std::string& customer_root,
+                                 std::string* note) {
+  // What it replies to, newest first, then the ticket tag of the subject.
+  std::vector<std::string> ids;
+  if (!m.thread().in_reply_to().empty()) ids.push_back(m.thread().in_reply_to());
+  const auto& refs = m.thread().references();
+  for (int i = refs.size() - 1; i >= 0 && ids.size() < 51; --i) ids.push_back(refs[i]);
+  std::string v;
+  auto same_customer = [&](const std::string& conv) {
+    Conversation c;
+    v1::store::Customer root;
+    return load_conversation(b, ws, conv, c) &&
+           customers_.root(b, ws, c.summary().customer_id(), root) &&
+           root.customer_id() == customer_root;
+  };
+  for (const auto& id : ids) {
+    std::string conv;
+    if (id.rfind("outbound:", 0) == 0) {
+      v1::store::DedupEntry d;
+      if (b.get(Cf::kOutboundIndex, ckey(ws, id.substr(9)), &v) && d.ParseFromString(v))
+        conv = d.conversation_id();
+    } else if (b.get(Cf::kThreads, fmt::format("{}/m:{}", ws, id), &v)) {
+      conv = v;
+    }
+    if (conv.empty()) continue;
+    if (same_customer(conv)) return conv;
+    // Someone else answered (e.g. a colleague in Cc): their own conversation.
+    if (note->empty())
+      *note = fmt::format("a reply to {} from another customer: a conversation of its own", conv);
+  }
+  if (!m.thread().ticket_tag().empty()) {
+    const std::string conv = "C" + m.thread().ticket_tag();
+    if (same_customer(conv)) return conv;
+  }
+  return {};
+}
+
+void Engine::reopen_conversation(Store::Batch& b, Conversation& c) {
+  const int64_t now = clock_.now_ms();
+  const std::string ws = c.summary().workspace_id();
+  const std::string last_agent = c.agent_id();
+  routing_event(b, c, v1::RoutingEvent::KIND_REOPENED, last_agent,
+                fmt::format("customer replied {} s after it was resolved",
+                            (now - c.resolved_at_ms()) / 1000));
+  c.set_reopen_count(c.reopen_count() + 1);
+  c.set_resolved_at_ms(0);
+  c.clear_rejected_by();
+  c.clear_extra_queues();
+  c.set_overflow_stage(0);
+  arm_overflow(b, c, now);
+  // With the same agent if available: they rank first, and the queue's sticky wait applies.
+  const config::Queue* q = queue_cfg(ws, c.summary().queue_id());
+  if (!last_agent.empty() && agent(ws, last_agent)) {
+    c.set_sticky_agent_id(last_agent);
+    c.set_sticky_until_ms(now + (q ? q->sticky_wait_ms : 0));
+    if (q && q->sticky_wait_ms > 0)
+      add_durable_timer(b, c.sticky_until_ms(),
+                        {TimerKind::kSticky,
+                         ws,
+                         c.summary().conversation_id(),
+                         std::to_string(c.sticky_until_ms()),
+                         {}});
+  }
+  // The customer waits for an answer again.
+  if (const config::SlaPolicy* pol = policy_of(c)) {
+    const int64_t target =
+        pol->next_response_ms > 0 ? pol->next_response_ms : pol->first_response_ms;
+    if (target > 0) {
+      c.set_next_response_due_ms(now + target);
+      arm_sla(b, c, "next_response", now, c.next_response_due_ms(), target);
+    }
+  }
+  c.set_queue_due_ms(c.next_response_due_ms() > 0 ? c.next_response_due_ms()
+                                                  : INT64_C(9999999999999));
+  enqueue(b, c, "reopened by the customer's reply");
+  dispatch(b, ws, c.summary().queue_id());
+}
+
 void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::InboundMessage& m,
                                v1::store::Customer& customer) {
   const std::string& ws_id = m.workspace_id();
@@ -791,7 +925,8 @@ void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::Inbou
   }
 
   // Outside business hours: tell the customer when they will be answered, once.
-  if (!ws.hours->open_at(now) && !c.closed_reply_sent()) {
+  if (!ws.hours->open_at(now) && !c.closed_reply_sent() &&
+      m.auto_generated() == v1::AUTO_GENERATED_NONE) {  // never answer a machine: no loops
     auto tpl = ws.closed_replies.find(c.language());
     if (tpl == ws.closed_replies.end()) tpl = ws.closed_replies.find(ws.default_language);
     if (tpl != ws.closed_replies.end()) {
@@ -1690,6 +1825,7 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   out.set_agent_display_name(a.cfg->name);
   if (!s.subject().empty())
     out.set_subject(s.subject().rfind("Re:", 0) == 0 ? s.subject() : "Re: " + s.subject());
+  if (s.channel() == v1::CHANNEL_EMAIL) email_threading(b, c, out);
   out.set_text_body(m.text_body());
   out.set_html_body(m.html_body());
   *out.mutable_attachments() = m.attachments();
@@ -1717,6 +1853,35 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   ack->set_outbound_id(outbound_id);
   ack->set_seq(seq);
   send(a, std::move(f));
+}
+
+void Engine::email_threading(Store::Batch& b, const Conversation& c, v1::OutboundMessage& out) {
+  const auto& s = c.summary();
+  // The ticket tag, so a reply whose headers were lost still finds the conversation.
+  const std::string tag = fmt::format("[#{}]", s.conversation_id().substr(1));
+  if (out.subject().find(tag) == std::string::npos)
+    out.set_subject(out.subject().empty() ? tag : out.subject() + " " + tag);
+  // In-Reply-To: the customer's latest message; References: the conversation's messages,
+  // ours as "outbound:<id>" (the connector writes them as the Message-IDs it generated).
+  const uint64_t n = c.message_count();
+  const uint64_t first = n > 20 ? n - 19 : 1;
+  for (uint64_t seq = first; seq <= n; ++seq) {
+    std::string v;
+    v1::ConversationMessage m;
+    if (!b.get(Cf::kMessages, msg_key(s.workspace_id(), s.conversation_id(), seq), &v) ||
+        !m.ParseFromString(v))
+      continue;
+    std::string id;
+    if (m.author() == v1::AUTHOR_CUSTOMER && !m.external_message_id().empty() &&
+        m.external_message_id().rfind("sha256:", 0) != 0) {
+      id = m.external_message_id();
+      out.mutable_thread()->set_in_reply_to(id);
+      out.set_in_reply_to_external_id(id);
+    } else if (!m.outbound_id().empty() && m.outbound_id() != out.outbound_id()) {
+      id = "outbound:" + m.outbound_id();
+    }
+    if (!id.empty()) out.mutable_thread()->add_references(id);
+  }
 }
 
 void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {

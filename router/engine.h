@@ -224,6 +224,16 @@ class Engine {
   void open_conversation(Store::Batch& b, v1::store::Conversation& c, const v1::InboundMessage& m,
                          v1::store::Customer& customer);
   void enqueue(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
+  // Email threading: the conversation of `m` from the Message-IDs it replies to (ours are
+  // "outbound:<id>", see the email connector) or its ticket tag, if it is the same
+  // customer's; "" = a new conversation. `note` explains a reply that was not joined.
+  std::string email_thread(Store::Batch& b, const std::string& ws, const v1::InboundMessage& m,
+                           const std::string& customer_root, std::string* note);
+  // A resolved conversation the customer wrote to again: back in its queue, with the
+  // agent who had it first in line.
+  void reopen_conversation(Store::Batch& b, v1::store::Conversation& c);
+  // Email replies: ticket tag in the subject, In-Reply-To and References.
+  void email_threading(Store::Batch& b, const v1::store::Conversation& c, v1::OutboundMessage& out);
   void queue_put(Store::Batch& b, const v1::store::Conversation& c);
   void queue_remove(Store::Batch& b, const v1::store::Conversation& c);
   int relaxed_levels(const v1::store::Conversation& c) const;

@@ -2,6 +2,7 @@
 // capacity, priority and SLA order, shifts, sticky agents, strategies, offers, SLA
 // warnings and breaches, overflow, presence grace, business hours, the decision trail.
 #include <optional>
+#include <regex>
 
 #include <fmt/format.h>
 
@@ -444,6 +445,16 @@ TEST_F(ClosedHours, OutsideBusinessHoursTheCustomerIsToldWhenInTheirLanguageOnce
   msg("m2", "c1", "api", "noch da?", "de");  // same conversation: no second auto-reply
   EXPECT_EQ(outbound().size(), 1u);
   EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_QUEUED);
+}
+
+TEST_F(ClosedHours, MachineWrittenMailNeverGetsAnAutoReply) {
+  message_with("ooo-1", "robot@example.com", "", "acme", "mail",
+               [](v1::InboundMessage& m) { m.set_auto_generated(v1::AUTO_GENERATED_AUTO_REPLY); });
+  EXPECT_TRUE(outbound().empty());
+  size_t auto_mail = 0;
+  for (const auto& o : outbox_) auto_mail += o.entry.topic() == "omni.outbound.email";
+  EXPECT_EQ(auto_mail, 0u) << "no mail loop";
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_QUEUED);  // still routed
 }
 
 TEST_F(RoutingTest, InsideBusinessHoursNoAutoReply) {
@@ -893,6 +904,116 @@ TEST_F(Parallel, ARejectLeavesTheOthersOfferAndExpiryWithdrawsAll) {
   EXPECT_EQ(c2.state(), v1::store::CONVERSATION_STATE_QUEUED);
   EXPECT_EQ(c2.rejected_by_size(), 2);
   EXPECT_EQ(c2.also_offered_size(), 0);
+}
+
+class EmailThreading : public RoutingTest {
+ protected:
+  // An email from `from` with Message-ID `id`, replying to `in_reply_to`.
+  void mail(const std::string& id, const std::string& from, const std::string& subject,
+            const std::string& in_reply_to = "", std::vector<std::string> refs = {}) {
+    message_with(id, from, "", "acme", "mail", [&](v1::InboundMessage& m) {
+      m.set_subject(subject);
+      m.set_text_body("text of " + id);
+      m.mutable_thread()->set_in_reply_to(in_reply_to);
+      for (const auto& r : refs) m.mutable_thread()->add_references(r);
+      std::smatch tag;
+      static const std::regex kTag(R"(\[#(\d+)\])");
+      if (std::regex_search(subject, tag, kTag)) m.mutable_thread()->set_ticket_tag(tag[1]);
+    });
+  }
+  std::vector<v1::OutboundMessage> mails() {
+    std::vector<v1::OutboundMessage> out;
+    for (const auto& o : outbox_) {
+      if (o.entry.topic() != "omni.outbound.email") continue;
+      v1::OutboundMessage m;
+      m.ParseFromString(o.entry.value());
+      out.push_back(m);
+    }
+    return out;
+  }
+  std::vector<std::string> customer_messages(const std::string& rid) {
+    std::vector<std::string> out;
+    for (const auto& f : take(rid, K::kCustomerMessage))
+      out.push_back(f.customer_message().message().text_body());
+    return out;
+  }
+};
+
+TEST_F(EmailThreading, RepliesJoinTheirConversationOthersDoNotResolvedOnesReopenThenFollow) {
+  hello("da", "alice");
+  hello("db", "bob");
+  mail("m1@ana", "ana@example.com", "Order 55");
+  ASSERT_EQ(offers("da"), std::vector<std::string>{"C1"});
+  accept("da", "C1/1");
+  reply("da", "C1", "r1");
+  auto sent = mails();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].subject(), "Re: Order 55 [#1]");
+  EXPECT_EQ(sent[0].thread().in_reply_to(), "m1@ana");
+  ASSERT_EQ(sent[0].thread().references_size(), 1);
+  EXPECT_EQ(sent[0].thread().references(0), "m1@ana");
+  const std::string ours = "outbound:" + sent[0].outbound_id();
+
+  // Ana answers our reply: same conversation, straight to alice.
+  mail("m2@ana", "ana@example.com", "Re: Order 55 [#1]", ours, {"m1@ana", ours});
+  EXPECT_EQ(customer_messages("da"), std::vector<std::string>{"text of m2@ana"});
+  // A colleague in Cc answers the same message: a conversation of their own.
+  mail("x1@colleague", "carl@example.com", "Re: Order 55 [#1]", ours, {"m1@ana", ours});
+  EXPECT_EQ(conversation("C2").summary().customer_handle(), "carl@example.com");
+  // Ana's client lost the headers; the ticket tag still finds it.
+  mail("m3@ana", "ana@example.com", "Re: Order 55 [#1]");
+  EXPECT_EQ(customer_messages("da"), std::vector<std::string>{"text of m3@ana"});
+  // Our next reply threads under everything so far.
+  reply("da", "C1", "r2");
+  sent = mails();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].thread().in_reply_to(), "m3@ana");
+  EXPECT_EQ(sent[1].thread().references_size(), 4);  // m1, ours, m2, m3
+  resolve("da", "C1");
+
+  // An hour later Ana replies again: C1 reopens, alice first in line (bob idled longer).
+  clock_.t += 3600'000;
+  mail("m4@ana", "ana@example.com", "Re: Order 55 [#1]", "m3@ana");
+  EXPECT_EQ(offers("da"), std::vector<std::string>{"C1"});
+  EXPECT_TRUE(last_of(trail("C1"), v1::RoutingEvent::KIND_REOPENED));
+  EXPECT_EQ(conversation("C1").reopen_count(), 1u);
+  accept("da", "C1/2");
+  resolve("da", "C1");
+
+  // Eight days later: past the reopen window, a new conversation that follows C1.
+  clock_.t += 8 * 86400'000LL;
+  wait(0);
+  mail("m5@ana", "ana@example.com", "Re: Order 55 [#1]", "m4@ana");
+  const auto c3 = conversation("C3");
+  EXPECT_EQ(c3.previous_conversation_id(), "C1");
+  EXPECT_EQ(conversation("C1").state(), v1::store::CONVERSATION_STATE_RESOLVED);
+}
+
+TEST_F(EmailThreading, ABounceMarksTheReplyFailedAndOpensNothing) {
+  hello("da", "alice");
+  mail("m1@ana", "ana@example.com", "Order 55");
+  accept("da", "C1/1");
+  reply("da", "C1", "r1");
+  const auto sent = mails();
+  ASSERT_EQ(sent.size(), 1u);
+  message_with("bounce-1", "mailer-daemon@mx.example.com", "", "acme", "mail",
+               [&](v1::InboundMessage& m) {
+                 m.set_auto_generated(v1::AUTO_GENERATED_BOUNCE);
+                 auto& meta = *m.mutable_provider_metadata();
+                 meta["bounce_original_message_id"] = "outbound:" + sent[0].outbound_id();
+                 meta["bounce_status"] = "5.1.1";
+                 meta["bounce_diagnostic"] = "smtp; 550 user unknown";
+               });
+  std::string v;
+  v1::ConversationMessage m;
+  ASSERT_TRUE(store_->get(Cf::kMessages, "acme/C1/" + fmt::format("{:010}", 2), &v));
+  m.ParseFromString(v);
+  EXPECT_EQ(m.delivery(), v1::DeliveryStatus::STATE_FAILED);
+  EXPECT_NE(m.delivery_detail().find("550 user unknown"), std::string::npos);
+  auto upd = take("da", K::kDeliveryUpdate);
+  ASSERT_EQ(upd.size(), 1u);
+  EXPECT_EQ(upd[0].delivery_update().state(), v1::DeliveryStatus::STATE_FAILED);
+  EXPECT_FALSE(store_->get(Cf::kConversations, "acme/C2", &v)) << "no conversation for a bounce";
 }
 
 }  // namespace
