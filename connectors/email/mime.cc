@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "connectors/email/message_id.h"
 
 namespace omniroute::connectors::email {
 
@@ -537,14 +538,15 @@ Outcome parse(std::string_view raw, const Limits& limits, const std::string& att
                                                     : "sha256:" + crypto::sha256_hex(raw));
   if (const char* irt = g_mime_object_get_header(mo, "In-Reply-To")) {
     GString_ id(g_mime_utils_decode_message_id(irt));
-    if (id) m.mutable_thread()->set_in_reply_to(clean_header(id.get()));
+    if (id) m.mutable_thread()->set_in_reply_to(router_message_id(clean_header(id.get())));
   }
   if (const char* refs = g_mime_object_get_header(mo, "References")) {
     GMimeReferences* list = g_mime_references_parse(opts, refs);
     if (list) {
       const int n = g_mime_references_length(list);
       for (int i = std::max(0, n - 50); i < n; ++i)  // the newest 50
-        m.mutable_thread()->add_references(clean_header(g_mime_references_get_message_id(list, i)));
+        m.mutable_thread()->add_references(
+            router_message_id(clean_header(g_mime_references_get_message_id(list, i))));
       g_mime_references_free(list);
     }
   }
@@ -582,7 +584,7 @@ Outcome parse(std::string_view raw, const Limits& limits, const std::string& att
   auto& meta = *m.mutable_provider_metadata();
   meta["message_id"] = out.message_id;
   if (m.auto_generated() == v1::AUTO_GENERATED_BOUNCE) {
-    meta["bounce_original_message_id"] = out.bounce.original_message_id;
+    meta["bounce_original_message_id"] = router_message_id(out.bounce.original_message_id);
     meta["bounce_status"] = out.bounce.status;
     meta["bounce_action"] = out.bounce.action;
     meta["bounce_diagnostic"] = out.bounce.diagnostic.substr(0, 500);

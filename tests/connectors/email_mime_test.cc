@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "common/crypto.h"
+#include "connectors/email/message_id.h"
 #include "connectors/email/mime.h"
 #include "tests/support/support.h"
 
@@ -210,6 +211,24 @@ TEST(EmailMime, HtmlToTextSurvivesHostileDocuments) {
   EXPECT_LE(html_to_text(deeper + "x", 1 << 20).size(), 1u << 20);
   EXPECT_EQ(html_to_text("<script>x()</script><p>ok</p>", 1 << 20), "ok");
   EXPECT_LE(html_to_text("<p>" + std::string(5000, 'a') + "</p>", 100).size(), 100u);
+}
+
+TEST(EmailMime, OurMessageIdsLeadBackToTheOutboundMessageTheyWereMadeFor) {
+  const std::string ours = outbound_message_id("acme/C7/2", "acme.test");
+  EXPECT_EQ(router_message_id(ours), "outbound:acme/C7/2");
+  EXPECT_EQ(router_message_id("abc@mail.example.de"), "abc@mail.example.de");
+  EXPECT_EQ(router_message_id("o-zz@x"), "o-zz@x");      // not hex: not ours
+  EXPECT_EQ(router_message_id("o-0a0d@x"), "o-0a0d@x");  // controls: not ours
+  const std::string reply =
+      "From: ana@example.com\r\nSubject: Re: x\r\nMessage-ID: <r@e>\r\n"
+      "In-Reply-To: <" +
+      ours + ">\r\nReferences: <m1@e> <" + ours + ">\r\n\r\nthanks\r\n";
+  Parsed p;
+  std::string why;
+  ASSERT_EQ(parse(reply, Limits{}, "", p, why), Outcome::kOk);
+  EXPECT_EQ(p.message.thread().in_reply_to(), "outbound:acme/C7/2");
+  ASSERT_EQ(p.message.thread().references_size(), 2);
+  EXPECT_EQ(p.message.thread().references(1), "outbound:acme/C7/2");
 }
 
 }  // namespace
