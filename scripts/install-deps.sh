@@ -16,7 +16,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and integrators' examples
-  kcat python3 python3-zmq python3-confluent-kafka python3-protobuf procps
+  kcat python3 python3-zmq python3-confluent-kafka python3-protobuf procps python3-aiosmtpd
   # used by the README's walk-through
   curl openssl
 )

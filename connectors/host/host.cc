@@ -141,9 +141,7 @@ std::string ConnectorHost::start() {
   producer_ = kafka::Producer::create(
       kafka_cfg_, err, {{"message.timeout.ms", settings_.str("publish_timeout_ms")}});
   if (!producer_) return "kafka producer: " + err;
-  if (!factory_.create)
-    return fmt::format("connector '{}' can only normalize in this build ({})", factory_.name,
-                       factory_.description);
+  if (!factory_.create) return "connector " + factory_.name + " has no runtime (normalize only)";
   connector_ = factory_.create(settings_);
   if (!connector_) return "connector " + factory_.name + " could not be created";
   if (auto start_err = connector_->start(*this); !start_err.empty()) return start_err;
