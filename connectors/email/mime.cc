@@ -57,6 +57,15 @@ std::string clean_header(const char* v, size_t max = 998) {
     if (!(ch == ' ' && !collapsed.empty() && collapsed.back() == ' ')) collapsed.push_back(ch);
   while (!collapsed.empty() && collapsed.back() == ' ') collapsed.pop_back();
   while (!collapsed.empty() && collapsed.front() == ' ') collapsed.erase(collapsed.begin());
+  // Always UTF-8: a sequence cut at `max` is dropped, raw 8-bit bytes are converted.
+  const gchar* end = nullptr;
+  if (!g_utf8_validate(collapsed.data(), static_cast<gssize>(collapsed.size()), &end)) {
+    const size_t valid = static_cast<size_t>(end - collapsed.data());
+    if (collapsed.size() - valid < 4 && out.size() >= max)
+      collapsed.resize(valid);
+    else
+      collapsed = to_utf8(collapsed, "");
+  }
   return collapsed;
 }
 
@@ -133,7 +142,7 @@ struct Walk {
     a->set_name(n);
     GMimeContentType* ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
     GString_ mime(g_mime_content_type_get_mime_type(ct));
-    a->set_content_type(lower(mime ? mime.get() : "application/octet-stream"));
+    a->set_content_type(lower(clean_header(mime ? mime.get() : "application/octet-stream", 255)));
     a->set_size_bytes(content.size());
     a->set_sha256(crypto::sha256_hex(content));
     const char* disp = g_mime_object_get_disposition(GMIME_OBJECT(part));
@@ -259,8 +268,8 @@ void auto_generated(GMimeMessage* msg, const Walk& w, Parsed& out) {
                    (w.is_report && ct_report.find("delivery-status") != std::string::npos);
   if (dsn) {
     out.message.set_auto_generated(v1::AUTO_GENERATED_BOUNCE);
-    out.bounce.action = lower(dsn_field(w.delivery_status, "Action"));
-    out.bounce.status = dsn_field(w.delivery_status, "Status");
+    out.bounce.action = lower(clean_header(dsn_field(w.delivery_status, "Action").c_str(), 64));
+    out.bounce.status = clean_header(dsn_field(w.delivery_status, "Status").c_str(), 64);
     out.bounce.diagnostic = clean_header(dsn_field(w.delivery_status, "Diagnostic-Code").c_str());
     std::string rcpt = dsn_field(w.delivery_status, "Final-Recipient");
     if (auto semi = rcpt.find(';'); semi != std::string::npos) rcpt = rcpt.substr(semi + 1);
@@ -303,7 +312,24 @@ void auto_generated(GMimeMessage* msg, const Walk& w, Parsed& out) {
 
 }  // namespace
 
+namespace {
+std::string to_utf8_raw(std::string_view bytes, std::string_view charset);
+}  // namespace
+
+// Text never carries NUL or other control characters besides tab and line ends.
 std::string to_utf8(std::string_view bytes, std::string_view charset) {
+  std::string out = to_utf8_raw(bytes, charset);
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [](char ch) {
+                             const auto c = static_cast<unsigned char>(ch);
+                             return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+                           }),
+            out.end());
+  return out;
+}
+
+namespace {
+std::string to_utf8_raw(std::string_view bytes, std::string_view charset) {
   init_once();
   std::string cs = lower(std::string(charset));
   // 7-bit stateful encodings (ISO-2022-JP, UTF-7, HZ) look like ASCII: always decode them.
@@ -324,6 +350,8 @@ std::string to_utf8(std::string_view bytes, std::string_view charset) {
   GString_ valid(g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
   return valid ? std::string(valid.get()) : std::string();
 }
+
+}  // namespace
 
 std::string html_to_text(std::string_view html, int64_t max_bytes) {
   init_once();

@@ -231,5 +231,21 @@ TEST(EmailMime, OurMessageIdsLeadBackToTheOutboundMessageTheyWereMadeFor) {
   EXPECT_EQ(p.message.thread().references(1), "outbound:acme/C7/2");
 }
 
+TEST(EmailMime, RawEightBitHeadersAndControlCharactersComeOutAsCleanUtf8) {
+  // Found by the fuzzer: a Latin-1 subject without encoded words, NUL bytes in the body.
+  const std::string raw = std::string("From: x@example.com\r\nSubject: Caf\xe9 \xfc" "\r\n") +
+                          "Message-ID: <n@e>\r\n\r\nbefore" + std::string(1, '\0') +
+                          "\x05" "after\r\n";
+  Parsed p;
+  std::string why;
+  ASSERT_EQ(parse(raw, Limits{}, "", p, why), Outcome::kOk);
+  EXPECT_EQ(p.message.subject(), "Café ü");
+  EXPECT_EQ(p.message.text_body(), "beforeafter");
+  std::string wire;
+  ASSERT_TRUE(p.message.SerializeToString(&wire));
+  v1::InboundMessage back;
+  EXPECT_TRUE(back.ParseFromString(wire)) << "every string field is valid UTF-8";
+}
+
 }  // namespace
 }  // namespace omniroute::connectors::email
