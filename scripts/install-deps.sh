@@ -19,6 +19,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real peers used by tests and integrators' examples
   kcat python3 python3-zmq python3-confluent-kafka python3-protobuf procps python3-aiosmtpd
+  dovecot-imapd
   # used by the README's walk-through
   curl openssl
 )

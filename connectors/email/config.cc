@@ -1,10 +1,17 @@
-// Registration of the email connector: its settings, its delivery (SMTP) and its
-// normalizer. IMAP ingestion is not built yet (docs/email.md).
+// The email connector: IMAP in, SMTP out, and its registration (settings, normalizer).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+
 #include <fmt/format.h>
 
-#include <chrono>
-
 #include "connectors/email/email.h"
+#include "connectors/email/imap.h"
 #include "connectors/email/mime.h"
 #include "connectors/email/smtp.h"
 
@@ -12,17 +19,64 @@ namespace omniroute::connectors::email {
 
 namespace {
 
+// The last UID of a mailbox whose event Kafka acknowledged, per UIDVALIDITY.
+struct Position {
+  uint32_t uidvalidity = 0;
+  uint32_t uid = 0;
+};
+
+Position read_position(const std::string& path) {
+  Position p;
+  std::ifstream in(path);
+  in >> p.uidvalidity >> p.uid;
+  if (!in) p = Position{};
+  return p;
+}
+
+bool write_position(const std::string& path, const Position& p) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << p.uidvalidity << " " << p.uid << "\n";
+    out.flush();
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
 class EmailConnector : public sdk::Connector {
  public:
   explicit EmailConnector(const sdk::Settings& s) : settings_(s) {}
+  ~EmailConnector() override { stop(); }
+
   std::string start(sdk::Host& host) override {
     host_ = &host;
-    host.logger()->warn(
-        "email: IMAP ingestion is not built yet; this connector delivers replies by SMTP "
-        "only (docs/email.md)");
+    for (const auto& inbox : host.inboxes()) {
+      if (inbox.settings.str("imap_url").empty()) continue;
+      std::error_code ec;
+      const auto dir = std::filesystem::path(settings_.str("state_dir")) / inbox.workspace_id;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return fmt::format("email: cannot create {}: {}", dir.string(), ec.message());
+      pollers_.emplace_back([this, inbox] { poll_loop(inbox); });
+    }
+    if (pollers_.empty())
+      host.logger()->warn("email: no inbox has imap_url: replies are delivered, nothing is read");
     return {};
   }
-  void stop() override {}
+
+  void stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : pollers_)
+      if (t.joinable()) t.join();
+    pollers_.clear();
+  }
+
   sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override {
     const auto& s = inbox.settings;
     Sender from;
@@ -49,8 +103,128 @@ class EmailConnector : public sdk::Connector {
   }
 
  private:
+  // Reads new mail of one inbox: in UID order, each message published and acknowledged by
+  // Kafka before it is marked (\Seen / moved) and the position advances. A crash re-reads
+  // from the last acknowledged UID; the router's dedup drops what it already has.
+  void poll_loop(const sdk::InboxInfo& inbox) {
+    const auto& log = host_->logger();
+    const auto& s = inbox.settings;
+    ImapClient imap({s.str("imap_url"), s.str("imap_username"), s.str("imap_password"),
+                     s.str("imap_tls"), 30000});
+    const std::string pos_path = (std::filesystem::path(settings_.str("state_dir")) /
+                                  inbox.workspace_id / (inbox.inbox_id + ".imap"))
+                                     .string();
+    Limits limits;
+    limits.max_message_bytes = settings_.integer("max_message_bytes");
+    const auto interval = std::chrono::milliseconds(s.integer("poll_interval_ms"));
+    const std::string after = s.str("after_ingest");
+    std::string last_error;
+    while (true) {
+      std::string err = poll_once(inbox, imap, pos_path, limits, after);
+      if (err != last_error) {
+        if (!err.empty())
+          log->warn("email {}/{}: {} (retrying every poll)", inbox.workspace_id, inbox.inbox_id,
+                    err);
+        else if (!last_error.empty())
+          log->info("email {}/{}: mailbox reachable again", inbox.workspace_id, inbox.inbox_id);
+        last_error = err;
+      }
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, interval, [this] { return stop_; })) return;
+    }
+  }
+
+  std::string poll_once(const sdk::InboxInfo& inbox, ImapClient& imap, const std::string& pos_path,
+                        const Limits& limits, const std::string& after) {
+    const auto& log = host_->logger();
+    Position pos = read_position(pos_path);
+    uint32_t uidvalidity = 0, uidnext = 0;
+    if (auto err = imap.status(&uidvalidity, &uidnext); !err.empty()) return err;
+    if (pos.uidvalidity != uidvalidity) {
+      if (pos.uidvalidity != 0)
+        log->warn(
+            "email {}/{}: UIDVALIDITY changed ({} -> {}): reading the mailbox again (the "
+            "router drops what it already has)",
+            inbox.workspace_id, inbox.inbox_id, pos.uidvalidity, uidvalidity);
+      pos = {uidvalidity, 0};
+    }
+    if (uidnext <= pos.uid + 1) return {};
+    std::vector<uint32_t> uids;
+    if (auto err = imap.search_from(pos.uid + 1, &uids); !err.empty()) return err;
+    for (uint32_t uid : uids) {
+      if (stopping()) return {};
+      // Reading sets \\Seen on the server: remember whether it was, to put it back when the
+      // message is not ingested now (Kafka down) or the inbox asks to leave flags alone.
+      bool was_seen = false;
+      if (auto err = imap.seen(uid, &was_seen); !err.empty()) return err;
+      auto restore = [&] {
+        if (!was_seen) (void)imap.mark_unseen(uid);
+      };
+      std::string raw;
+      if (auto err = imap.fetch(uid, limits.max_message_bytes, &raw); !err.empty()) {
+        restore();
+        return err;
+      }
+      Parsed parsed;
+      std::string why;
+      const Outcome outcome = parse(raw, limits, settings_.str("attachment_dir"), parsed, why);
+      if (outcome == Outcome::kOk) {
+        v1::Envelope env;
+        auto* m = env.mutable_message();
+        *m = std::move(parsed.message);
+        m->set_workspace_id(inbox.workspace_id);
+        m->set_inbox_id(inbox.inbox_id);
+        m->set_channel(v1::CHANNEL_EMAIL);
+        (*m->mutable_provider_metadata())["imap_uid"] = std::to_string(uid);
+        auto acked = std::make_shared<std::promise<sdk::PublishResult>>();
+        auto result = acked->get_future();
+        host_->publish(std::move(env),
+                       [acked](const sdk::PublishResult& r) { acked->set_value(r); });
+        if (result.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+          restore();
+          return fmt::format("UID {}: Kafka did not acknowledge within 60 s", uid);
+        }
+        const auto r = result.get();
+        if (!r.ok()) {
+          restore();
+          return fmt::format("UID {}: not published ({})", uid, r.detail);
+        }
+      } else {
+        // Never an event: to the DLQ with the reason, and on to the next message.
+        host_->dead_letter(
+            raw.substr(0, 64 << 10),
+            fmt::format("email {}/{} UID {}: {}", inbox.workspace_id, inbox.inbox_id, uid, why));
+      }
+      if (after == "seen") {
+        if (auto err = imap.mark_seen(uid); !err.empty())
+          log->warn("email {}/{}: UID {} not marked \\Seen: {}", inbox.workspace_id, inbox.inbox_id,
+                    uid, err);
+      } else if (after == "none") {
+        restore();
+      } else if (after.rfind("move:", 0) == 0) {
+        if (auto err = imap.move(uid, after.substr(5)); !err.empty())
+          log->warn("email {}/{}: UID {} not moved: {}", inbox.workspace_id, inbox.inbox_id, uid,
+                    err);
+      }
+      pos.uid = uid;
+      if (!write_position(pos_path, pos)) return "cannot write " + pos_path;
+      ++ingested_;
+    }
+    return {};
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stop_;
+  }
+
   sdk::Settings settings_;
   sdk::Host* host_ = nullptr;
+  std::vector<std::thread> pollers_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::atomic<uint64_t> ingested_{0};
 };
 
 }  // namespace
@@ -60,10 +234,13 @@ sdk::ConnectorFactory factory() {
   sdk::ConnectorFactory f;
   f.name = "email";
   f.channel = v1::CHANNEL_EMAIL;
-  f.description = "Email: replies by SMTP (libcurl, GMime); IMAP ingestion not built yet";
+  f.description = "Email: IMAP in (libcurl), MIME with GMime, replies by SMTP";
   f.settings = {
       {"attachment_dir", T::kString, "Attachment store (content addressed by sha256)",
        "var/attachments"},
+      {"state_dir", T::kString, "Where each mailbox's last acknowledged UID is kept", "var/email"},
+      {"max_message_bytes", T::kInt, "Larger messages are cut here (flagged)", "26214400", false,
+       1024, int64_t{1} << 30},
       {"smtp_timeout_ms", T::kInt, "Timeout of one SMTP delivery", "30000", false, 1000, 600000},
   };
   f.inbox_settings = {
@@ -77,6 +254,14 @@ sdk::ConnectorFactory factory() {
       {"smtp_tls", T::kString, "none | starttls (required) | implicit (smtps://)", "starttls"},
       {"smtp_username", T::kString, "SMTP user (often the from address)", ""},
       {"smtp_password", T::kSecret, "SMTP password or app password ({env: X} or {file: P})", ""},
+      {"imap_url", T::kString,
+       "imap://host:143/INBOX or imaps://host:993/INBOX (empty: no reading)", ""},
+      {"imap_tls", T::kString, "none | starttls (required) | implicit (imaps://)", "starttls"},
+      {"imap_username", T::kString, "IMAP user", ""},
+      {"imap_password", T::kSecret, "IMAP password or app password ({env: X} or {file: P})", ""},
+      {"poll_interval_ms", T::kInt, "How often the mailbox is checked", "5000", false, 100,
+       3600000},
+      {"after_ingest", T::kString, "seen | move:<folder> | none", "seen"},
   };
   f.create = [](const sdk::Settings& s) -> std::unique_ptr<sdk::Connector> {
     return std::make_unique<EmailConnector>(s);

@@ -233,9 +233,12 @@ TEST(EmailMime, OurMessageIdsLeadBackToTheOutboundMessageTheyWereMadeFor) {
 
 TEST(EmailMime, RawEightBitHeadersAndControlCharactersComeOutAsCleanUtf8) {
   // Found by the fuzzer: a Latin-1 subject without encoded words, NUL bytes in the body.
-  const std::string raw = std::string("From: x@example.com\r\nSubject: Caf\xe9 \xfc" "\r\n") +
+  const std::string raw = std::string(
+                              "From: x@example.com\r\nSubject: Caf\xe9 \xfc"
+                              "\r\n") +
                           "Message-ID: <n@e>\r\n\r\nbefore" + std::string(1, '\0') +
-                          "\x05" "after\r\n";
+                          "\x05"
+                          "after\r\n";
   Parsed p;
   std::string why;
   ASSERT_EQ(parse(raw, Limits{}, "", p, why), Outcome::kOk);

@@ -1,0 +1,256 @@
+// Email in against a real IMAP server: Dovecot serving Maildirs from a temp dir, started
+// per test on a free port. Mail delivered into the mailbox becomes events in UID order;
+// the position advances (and the mail is marked \Seen) only after Kafka acknowledged; a
+// restarted connector does not read it again; a refused publish is retried, not skipped.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "common/child_process.h"
+#include "connectors/email/email.h"
+#include "tests/support/support.h"
+
+namespace omniroute::connectors::email {
+namespace {
+
+namespace fs = std::filesystem;
+using M = std::map<std::string, std::string>;
+
+// A Dovecot IMAP server for one user, support@acme.test / secret.
+class Dovecot {
+ public:
+  explicit Dovecot(const std::string& dir) : dir_(dir), port_(testing::free_port()) {
+    // Dovecot refuses to serve mail as root: as root, mail belongs to nobody.
+    uid_ = getuid();
+    gid_ = getgid();
+    if (uid_ == 0) {
+      const passwd* nobody = getpwnam("nobody");
+      uid_ = nobody->pw_uid;
+      gid_ = nobody->pw_gid;
+    }
+    // Dovecot's own processes (users dovecot, dovenull, the mail uid) must reach its files.
+    chmod(fs::path(dir_).parent_path().c_str(), 0755);
+    fs::create_directories(dir_);
+    chmod(dir_.c_str(), 0755);
+    for (const char* d : {"run", "state", "home"}) fs::create_directories(dir_ + "/" + d);
+    maildir_ = dir_ + "/home/support@acme.test/Maildir";
+    for (const char* d : {"new", "cur", "tmp"}) fs::create_directories(maildir_ + "/" + d);
+    std::ofstream(dir_ + "/passwd") << "support@acme.test:{PLAIN}secret\n";
+    std::ofstream(dir_ + "/dovecot.conf") << fmt::format(R"(base_dir = {0}/run
+state_dir = {0}/state
+log_path = {0}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {0}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={1} gid={2} home={0}/home/%u
+}}
+mail_location = maildir:~/Maildir
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    port = {3}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+)",
+                                                         dir_, uid_, gid_, port_);
+    chown_all();
+    server_ = std::make_unique<ChildProcess>(
+        "/usr/sbin/dovecot", std::vector<std::string>{"-F", "-c", dir_ + "/dovecot.conf"});
+    server_->start();
+  }
+  ~Dovecot() { server_->stop(15); }
+
+  std::string url() const { return fmt::format("imap://127.0.0.1:{}/INBOX", port_); }
+  // An MTA delivering into the mailbox.
+  void deliver(const std::string& name, const std::string& raw) {
+    const std::string tmp = maildir_ + "/tmp/" + name;
+    std::ofstream(tmp, std::ios::binary) << raw;
+    chown(tmp.c_str(), uid_, gid_);
+    fs::rename(tmp, maildir_ + "/new/" + name);
+  }
+  // Messages flagged \Seen (Maildir keeps flags in the file name: ":2,S").
+  size_t seen() const {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(maildir_ + "/cur")) {
+      const std::string f = e.path().filename().string();
+      const auto flags = f.find(":2,");
+      if (flags != std::string::npos && f.find('S', flags) != std::string::npos) ++n;
+    }
+    return n;
+  }
+
+ private:
+  void chown_all() {
+    for (const auto& e : fs::recursive_directory_iterator(dir_ + "/home"))
+      chown(e.path().c_str(), uid_, gid_);
+    chown((dir_ + "/home").c_str(), uid_, gid_);
+  }
+  std::string dir_, maildir_;
+  int port_;
+  uid_t uid_;
+  gid_t gid_;
+  std::unique_ptr<ChildProcess> server_;
+};
+
+class FakeHost : public sdk::Host {
+ public:
+  explicit FakeHost(const std::string& imap_url) {
+    inboxes_.push_back({"acme", "mail", v1::CHANNEL_EMAIL,
+                        sdk::Settings(M{{"from_address", "support@acme.test"},
+                                        {"from_name", ""},
+                                        {"reply_to", ""},
+                                        {"message_id_domain", ""},
+                                        {"smtp_url", "smtp://127.0.0.1:1"},
+                                        {"smtp_tls", "none"},
+                                        {"smtp_username", ""},
+                                        {"smtp_password", ""},
+                                        {"imap_url", imap_url},
+                                        {"imap_tls", "none"},
+                                        {"imap_username", "support@acme.test"},
+                                        {"imap_password", "secret"},
+                                        {"poll_interval_ms", "100"},
+                                        {"after_ingest", "seen"}})});
+  }
+  void publish(v1::Envelope e, sdk::PublishDone done) override {
+    std::lock_guard lock(mu);
+    if (!refuse) published.push_back(e);
+    done(refuse ? sdk::PublishResult{sdk::PublishResult::Code::kUnavailable, "kafka down", ""}
+                : sdk::PublishResult{sdk::PublishResult::Code::kOk, {}, "ev"});
+  }
+  void dead_letter(std::string_view, std::string_view reason) override {
+    std::lock_guard lock(mu);
+    dlq.emplace_back(reason);
+  }
+  const std::vector<sdk::InboxInfo>& inboxes() const override { return inboxes_; }
+  const sdk::Logger& logger() const override { return logger_; }
+  size_t count() {
+    std::lock_guard lock(mu);
+    return published.size();
+  }
+
+  std::mutex mu;
+  std::vector<v1::Envelope> published;
+  std::vector<std::string> dlq;
+  bool refuse = false;
+
+ private:
+  std::vector<sdk::InboxInfo> inboxes_;
+  sdk::Logger logger_ = log::get("connector/email-test");
+};
+
+std::string mail(int i, const std::string& extra_headers = "") {
+  return fmt::format(
+      "From: Ana <ana@example.com>\r\nTo: support@acme.test\r\nSubject: Question {0}\r\n"
+      "Message-ID: <q{0}@example.com>\r\n{1}Content-Type: text/plain; charset=utf-8\r\n\r\n"
+      "Frage {0}: Grüße\r\n",
+      i, extra_headers);
+}
+
+class ImapTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<sdk::Connector> connector() {
+    return factory().create(sdk::Settings(M{{"attachment_dir", dir_.path() + "/store"},
+                                            {"state_dir", dir_.path() + "/email-state"},
+                                            {"max_message_bytes", "1048576"},
+                                            {"smtp_timeout_ms", "5000"}}));
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(ImapTest, NewMailBecomesEventsInUidOrderOnceAndIsMarkedSeenAfterTheAck) {
+  Dovecot dovecot(dir_.path() + "/dovecot");
+  dovecot.deliver("1.eml", mail(1));
+  dovecot.deliver("2.eml", mail(2, "Auto-Submitted: auto-replied\r\n"));
+  FakeHost host(dovecot.url());
+  {
+    auto c = connector();
+    ASSERT_EQ(c->start(host), "");
+    ASSERT_TRUE(testing::wait_until([&] { return host.count() == 2; })) << host.count();
+    ASSERT_TRUE(testing::wait_until([&] { return dovecot.seen() == 2; }));
+    c->stop();
+  }
+  {
+    std::lock_guard lock(host.mu);
+    const auto& m1 = host.published[0].message();
+    EXPECT_EQ(m1.workspace_id(), "acme");
+    EXPECT_EQ(m1.inbox_id(), "mail");
+    EXPECT_EQ(m1.external_message_id(), "q1@example.com");
+    EXPECT_EQ(m1.customer_handle(), "ana@example.com");
+    EXPECT_EQ(m1.text_body(), "Frage 1: Grüße");
+    EXPECT_EQ(m1.provider_metadata().at("imap_uid"), "1");
+    EXPECT_EQ(host.published[1].message().auto_generated(), v1::AUTO_GENERATED_AUTO_REPLY);
+  }
+  // A restarted connector starts after the last acknowledged UID: only new mail comes.
+  dovecot.deliver("3.eml", mail(3));
+  auto c = connector();
+  ASSERT_EQ(c->start(host), "");
+  ASSERT_TRUE(testing::wait_until([&] { return host.count() == 3; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  c->stop();
+  EXPECT_EQ(host.count(), 3u) << "nothing read twice";
+  std::lock_guard lock(host.mu);
+  EXPECT_EQ(host.published[2].message().external_message_id(), "q3@example.com");
+}
+
+TEST_F(ImapTest, WhileKafkaRefusesNothingIsMarkedOrSkippedThenItAllArrives) {
+  Dovecot dovecot(dir_.path() + "/dovecot");
+  FakeHost host(dovecot.url());
+  host.refuse = true;
+  dovecot.deliver("1.eml", mail(1));
+  dovecot.deliver("2.eml", mail(2));
+  auto c = connector();
+  ASSERT_EQ(c->start(host), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(dovecot.seen(), 0u) << "not acknowledged: not marked";
+  {
+    std::lock_guard lock(host.mu);
+    host.refuse = false;
+  }
+  ASSERT_TRUE(testing::wait_until([&] { return host.count() == 2; }));
+  c->stop();
+  std::lock_guard lock(host.mu);
+  EXPECT_EQ(host.published[0].message().external_message_id(), "q1@example.com");
+  EXPECT_EQ(host.published[1].message().external_message_id(), "q2@example.com");
+}
+
+TEST_F(ImapTest, AMessageThatCanNeverBeAnEventGoesToTheDlqAndTheRestFlows) {
+  Dovecot dovecot(dir_.path() + "/dovecot");
+  FakeHost host(dovecot.url());
+  dovecot.deliver("1.eml", "X-Filler: " + std::string(300 * 1024, 'a') + "\r\n\r\nbody\r\n");
+  dovecot.deliver("2.eml", mail(2));
+  auto c = connector();
+  ASSERT_EQ(c->start(host), "");
+  ASSERT_TRUE(testing::wait_until([&] { return host.count() == 1; }));
+  c->stop();
+  std::lock_guard lock(host.mu);
+  ASSERT_EQ(host.dlq.size(), 1u);
+  EXPECT_NE(host.dlq[0].find("header block"), std::string::npos) << host.dlq[0];
+  EXPECT_EQ(host.published[0].message().external_message_id(), "q2@example.com");
+}
+
+}  // namespace
+}  // namespace omniroute::connectors::email
