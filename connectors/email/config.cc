@@ -148,7 +148,8 @@ class EmailConnector : public sdk::Connector {
             inbox.workspace_id, inbox.inbox_id, pos.uidvalidity, uidvalidity);
       pos = {uidvalidity, 0};
     }
-    if (uidnext <= pos.uid + 1) return {};
+    // (UIDNEXT from STATUS can lag behind mail just delivered; SEARCH selects the mailbox,
+    // which makes the server look.)
     std::vector<uint32_t> uids;
     if (auto err = imap.search_from(pos.uid + 1, &uids); !err.empty()) return err;
     for (uint32_t uid : uids) {
