@@ -247,6 +247,9 @@ void parse_workspaces(MapReader& top, Config& c, Errors& errors) {
                                  "no queue '" + inbox.queue + "' in this workspace");
                     }
                     inbox.settings = i.child("settings");
+                    inbox.auto_acknowledge = i.str_map("auto_acknowledge");
+                    inbox.auto_acknowledge_window_ms =
+                        i.integer("auto_acknowledge_window_s", 86400, 0, 30 * 86400) * 1000;
                     inbox.line = in.Mark().line + 1;
                     ws.inboxes.push_back(inbox);
                   });

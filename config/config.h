@@ -77,6 +77,10 @@ struct Inbox {
   std::string queue;    // Queue new conversations go to.
   YAML::Node settings;  // Channel-specific, validated by the connector.
   int line = 0;         // Line of the inbox in the file, for connector errors.
+  // Automatic acknowledgement of a new conversation, per language ({reference},
+  // {answer_within}, {subject}); empty = none. At most one per customer per window.
+  std::map<std::string, std::string> auto_acknowledge;
+  int64_t auto_acknowledge_window_ms = 86400 * 1000;
 };
 
 using Skills = std::map<std::string, int>;  // skill -> level 1..5

@@ -888,6 +888,45 @@ void Engine::reopen_conversation(Store::Batch& b, Conversation& c) {
   dispatch(b, ws, c.summary().queue_id());
 }
 
+void Engine::substitute(std::string& text, const std::string& var, const std::string& value) {
+  for (size_t at = text.find(var); at != std::string::npos; at = text.find(var, at + value.size()))
+    text.replace(at, var.size(), value);
+}
+
+void Engine::automatic_message(Store::Batch& b, Conversation& c, const v1::InboundMessage& m,
+                               const std::string& text) {
+  const auto& s = c.summary();
+  const uint64_t seq = c.message_count() + 1;
+  const std::string outbound_id =
+      fmt::format("{}/{}/{}", s.workspace_id(), s.conversation_id(), seq);
+  v1::ConversationMessage cm;
+  cm.set_author(v1::AUTHOR_SYSTEM);
+  cm.set_text_body(text);
+  cm.set_outbound_id(outbound_id);
+  append_message(b, c, cm);
+  v1::OutboundMessage out;
+  out.set_outbound_id(outbound_id);
+  out.set_workspace_id(s.workspace_id());
+  out.set_inbox_id(s.inbox_id());
+  out.set_channel(s.channel());
+  out.set_conversation_id(s.conversation_id());
+  out.set_customer_handle(s.customer_handle());
+  out.set_text_body(text);
+  out.set_in_reply_to_external_id(m.external_message_id());
+  out.set_automatic(true);
+  out.set_created_at_ms(clock_.now_ms());
+  if (!s.subject().empty())
+    out.set_subject(s.subject().rfind("Re:", 0) == 0 ? s.subject() : "Re: " + s.subject());
+  if (s.channel() == v1::CHANNEL_EMAIL) email_threading(b, c, out);
+  produce(b, cfg_->kafka.topics.outbound(s.channel()), s.workspace_id(), out.SerializeAsString());
+  v1::store::DedupEntry d;
+  d.set_conversation_id(s.conversation_id());
+  d.set_seq(seq);
+  d.set_outbound_id(outbound_id);
+  b.put(Cf::kOutboundIndex, ckey(s.workspace_id(), outbound_id), d.SerializeAsString());
+  ++counters_.auto_replies;
+}
+
 void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::InboundMessage& m,
                                v1::store::Customer& customer) {
   const std::string& ws_id = m.workspace_id();
@@ -932,44 +971,42 @@ void Engine::open_conversation(Store::Batch& b, Conversation& c, const v1::Inbou
     if (tpl != ws.closed_replies.end()) {
       const int64_t opens = ws.hours->next_open(now);
       std::string text = tpl->second;
-      auto subst = [&text](const std::string& var, const std::string& val) {
-        for (size_t at = text.find(var); at != std::string::npos;
-             at = text.find(var, at + val.size()))
-          text.replace(at, var.size(), val);
-      };
-      subst("{opens_at}", opens == INT64_MAX ? "" : ws.hours->local_string(opens));
-      subst("{reference}", c.summary().conversation_id());
-      const uint64_t seq = c.message_count() + 1;
-      const std::string outbound_id =
-          fmt::format("{}/{}/{}", ws_id, c.summary().conversation_id(), seq);
-      v1::ConversationMessage cm;
-      cm.set_author(v1::AUTHOR_SYSTEM);
-      cm.set_text_body(text);
-      cm.set_outbound_id(outbound_id);
-      append_message(b, c, cm);
-      v1::OutboundMessage out;
-      out.set_outbound_id(outbound_id);
-      out.set_workspace_id(ws_id);
-      out.set_inbox_id(inbox.id);
-      out.set_channel(inbox.channel);
-      out.set_conversation_id(c.summary().conversation_id());
-      out.set_customer_handle(c.summary().customer_handle());
-      out.set_text_body(text);
-      out.set_in_reply_to_external_id(m.external_message_id());
-      out.set_automatic(true);
-      out.set_created_at_ms(now);
-      produce(b, cfg_->kafka.topics.outbound(inbox.channel), ws_id, out.SerializeAsString());
-      v1::store::DedupEntry d;
-      d.set_conversation_id(c.summary().conversation_id());
-      d.set_seq(seq);
-      d.set_outbound_id(outbound_id);
-      b.put(Cf::kOutboundIndex, ckey(ws_id, outbound_id), d.SerializeAsString());
+      substitute(text, "{opens_at}", opens == INT64_MAX ? "" : ws.hours->local_string(opens));
+      substitute(text, "{reference}", c.summary().conversation_id());
+      automatic_message(b, c, m, text);
       c.set_closed_reply_sent(true);
-      ++counters_.auto_replies;
       routing_event(b, c, v1::RoutingEvent::KIND_AUTO_REPLY, {},
                     fmt::format("outside business hours ({}); opens {}", ws.hours->timezone(),
                                 opens == INT64_MAX ? "never" : ws.hours->local_string(opens)));
     }
+  }
+  // The inbox's acknowledgement: the reference and when the customer will be answered
+  // (never to a machine, at most one per customer per window, not on top of the
+  // closed-hours reply).
+  if (!inbox.auto_acknowledge.empty() && !c.closed_reply_sent() &&
+      m.auto_generated() == v1::AUTO_GENERATED_NONE &&
+      (customer.last_auto_ack_ms() == 0 ||
+       now - customer.last_auto_ack_ms() >= inbox.auto_acknowledge_window_ms)) {
+    auto tpl = inbox.auto_acknowledge.find(c.language());
+    if (tpl == inbox.auto_acknowledge.end()) tpl = inbox.auto_acknowledge.find(ws.default_language);
+    if (tpl == inbox.auto_acknowledge.end()) tpl = inbox.auto_acknowledge.begin();
+    std::string text = tpl->second;
+    substitute(text, "{reference}", "#" + c.summary().conversation_id().substr(1));
+    substitute(text, "{subject}", c.summary().subject());
+    const int64_t due = c.first_response_due_ms() > 0 ? c.first_response_due_ms() - now : 0;
+    std::string within = "soon";
+    if (due >= 2 * 86400000LL)
+      within = fmt::format("{} days", (due + 86399999) / 86400000);
+    else if (due >= 3600000)
+      within = fmt::format("{} hour{}", (due + 3599999) / 3600000, due > 3600000 ? "s" : "");
+    else if (due > 0)
+      within = fmt::format("{} minutes", (due + 59999) / 60000);
+    substitute(text, "{answer_within}", within);
+    automatic_message(b, c, m, text);
+    customer.set_last_auto_ack_ms(now);
+    customers_.save(b, customer);
+    routing_event(b, c, v1::RoutingEvent::KIND_AUTO_REPLY, {},
+                  fmt::format("acknowledged automatically in {}", tpl->first));
   }
 
   // Sticky: the agent who served this customer recently gets it, waited for a while.

@@ -232,6 +232,10 @@ class Engine {
   // A resolved conversation the customer wrote to again: back in its queue, with the
   // agent who had it first in line.
   void reopen_conversation(Store::Batch& b, v1::store::Conversation& c);
+  // An automatic message to the customer (closed hours, acknowledgement): history, outbox.
+  void automatic_message(Store::Batch& b, v1::store::Conversation& c, const v1::InboundMessage& m,
+                         const std::string& text);
+  static void substitute(std::string& text, const std::string& var, const std::string& value);
   // Email replies: ticket tag in the subject, In-Reply-To and References.
   void email_threading(Store::Batch& b, const v1::store::Conversation& c, v1::OutboundMessage& out);
   void queue_put(Store::Batch& b, const v1::store::Conversation& c);

@@ -22,6 +22,7 @@ struct Parts {
   std::string alice_extra = "";
   std::string bob_extra = "";
   std::string carol_extra = "";
+  std::string mail_extra = "";
 };
 
 std::string routing_yaml(const std::string& dir, const Parts& p) {
@@ -42,7 +43,7 @@ workspaces:
     inboxes:
       - {{id: api, channel: webhook, queue: general}}
       - {{id: chat, channel: chat, queue: general}}
-      - {{id: mail, channel: email, queue: general}}
+      - {{id: mail, channel: email, queue: general{}}}
       - {{id: sms, channel: sms, queue: general}}
     rules:
       - {{name: invoices, match: {{keywords: [invoice, refund]}}, set: {{queue: billing}}}}
@@ -57,7 +58,8 @@ workspaces:
       - {{id: carol, queues: [vip], capacity: {{webhook: 3}}{}}}
 )",
                      dir, p.router, p.hours.empty() ? "" : "business_hours: " + p.hours, p.general,
-                     p.billing, p.alice_cap, p.alice_extra, p.bob_extra, p.carol_extra);
+                     p.billing, p.mail_extra, p.alice_cap, p.alice_extra, p.bob_extra,
+                     p.carol_extra);
 }
 
 class RoutingTest : public EngineFixture {
@@ -1014,6 +1016,47 @@ TEST_F(EmailThreading, ABounceMarksTheReplyFailedAndOpensNothing) {
   ASSERT_EQ(upd.size(), 1u);
   EXPECT_EQ(upd[0].delivery_update().state(), v1::DeliveryStatus::STATE_FAILED);
   EXPECT_FALSE(store_->get(Cf::kConversations, "acme/C2", &v)) << "no conversation for a bounce";
+}
+
+class AutoAck : public EmailThreading {
+  Parts parts() override {
+    Parts p;
+    p.mail_extra =
+        ", auto_acknowledge: {en: \"We got your message ({subject}), reference {reference}. We "
+        "will answer within {answer_within}.\", de: \"Danke! Referenz {reference}, Antwort "
+        "innerhalb von {answer_within}.\"}, auto_acknowledge_window_s: 3600";
+    return p;
+  }
+};
+
+TEST_F(AutoAck, NewMailIsAcknowledgedInTheCustomersLanguageOncePerWindowNeverToMachines) {
+  message_with("m1@ana", "ana@example.com", "", "acme", "mail", [](v1::InboundMessage& m) {
+    m.set_subject("Order 55");
+    m.set_language("de");
+    m.set_text_body("Wo ist mein Paket?");
+  });
+  auto sent = mails();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].automatic());
+  EXPECT_EQ(sent[0].text_body(), "Danke! Referenz #1, Antwort innerhalb von 2 hours.");
+  EXPECT_EQ(sent[0].subject(), "Re: Order 55 [#1]");
+  EXPECT_EQ(sent[0].thread().in_reply_to(), "m1@ana");
+  // Another new conversation from Ana within the window: no second acknowledgement.
+  mail("m2@ana", "ana@example.com", "Another question");
+  EXPECT_EQ(mails().size(), 1u);
+  // A machine never gets one; a new customer does (English: the workspace default).
+  message_with("ooo@bot", "bot@example.com", "", "acme", "mail",
+               [](v1::InboundMessage& m) { m.set_auto_generated(v1::AUTO_GENERATED_AUTO_REPLY); });
+  EXPECT_EQ(mails().size(), 1u);
+  mail("c1@carl", "carl@example.com", "Hello");
+  sent = mails();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].text_body(),
+            "We got your message (Hello), reference #4. We will answer within 2 hours.");
+  // After the window Ana is acknowledged again.
+  clock_.t += 3600'000;
+  mail("m3@ana", "ana@example.com", "Third");
+  EXPECT_EQ(mails().size(), 3u);
 }
 
 }  // namespace
