@@ -1,4 +1,5 @@
 // The email connector: IMAP in, SMTP out, and its registration (settings, normalizer).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -54,7 +55,7 @@ class EmailConnector : public sdk::Connector {
   std::string start(sdk::Host& host) override {
     host_ = &host;
     for (const auto& inbox : host.inboxes()) {
-      if (inbox.settings.str("imap_url").empty()) continue;
+      if (inbox.settings.str("imap_url").empty() && inbox.settings.str("maildir").empty()) continue;
       std::error_code ec;
       const auto dir = std::filesystem::path(settings_.str("state_dir")) / inbox.workspace_id;
       std::filesystem::create_directories(dir, ec);
@@ -62,7 +63,8 @@ class EmailConnector : public sdk::Connector {
       pollers_.emplace_back([this, inbox] { poll_loop(inbox); });
     }
     if (pollers_.empty())
-      host.logger()->warn("email: no inbox has imap_url: replies are delivered, nothing is read");
+      host.logger()->warn(
+          "email: no inbox has imap_url or maildir: replies are delivered, nothing is read");
     return {};
   }
 
@@ -109,6 +111,7 @@ class EmailConnector : public sdk::Connector {
   void poll_loop(const sdk::InboxInfo& inbox) {
     const auto& log = host_->logger();
     const auto& s = inbox.settings;
+    const std::string maildir = s.str("maildir");
     ImapClient imap({s.str("imap_url"), s.str("imap_username"), s.str("imap_password"),
                      s.str("imap_tls"), 30000});
     const std::string pos_path = (std::filesystem::path(settings_.str("state_dir")) /
@@ -120,7 +123,8 @@ class EmailConnector : public sdk::Connector {
     const std::string after = s.str("after_ingest");
     std::string last_error;
     while (true) {
-      std::string err = poll_once(inbox, imap, pos_path, limits, after);
+      std::string err = maildir.empty() ? poll_once(inbox, imap, pos_path, limits, after)
+                                        : maildir_once(inbox, maildir, limits, after);
       if (err != last_error) {
         if (!err.empty())
           log->warn("email {}/{}: {} (retrying every poll)", inbox.workspace_id, inbox.inbox_id,
@@ -166,35 +170,9 @@ class EmailConnector : public sdk::Connector {
         restore();
         return err;
       }
-      Parsed parsed;
-      std::string why;
-      const Outcome outcome = parse(raw, limits, settings_.str("attachment_dir"), parsed, why);
-      if (outcome == Outcome::kOk) {
-        v1::Envelope env;
-        auto* m = env.mutable_message();
-        *m = std::move(parsed.message);
-        m->set_workspace_id(inbox.workspace_id);
-        m->set_inbox_id(inbox.inbox_id);
-        m->set_channel(v1::CHANNEL_EMAIL);
-        (*m->mutable_provider_metadata())["imap_uid"] = std::to_string(uid);
-        auto acked = std::make_shared<std::promise<sdk::PublishResult>>();
-        auto result = acked->get_future();
-        host_->publish(std::move(env),
-                       [acked](const sdk::PublishResult& r) { acked->set_value(r); });
-        if (result.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-          restore();
-          return fmt::format("UID {}: Kafka did not acknowledge within 60 s", uid);
-        }
-        const auto r = result.get();
-        if (!r.ok()) {
-          restore();
-          return fmt::format("UID {}: not published ({})", uid, r.detail);
-        }
-      } else {
-        // Never an event: to the DLQ with the reason, and on to the next message.
-        host_->dead_letter(
-            raw.substr(0, 64 << 10),
-            fmt::format("email {}/{} UID {}: {}", inbox.workspace_id, inbox.inbox_id, uid, why));
+      if (auto err = ingest(inbox, raw, limits, "imap_uid", std::to_string(uid)); !err.empty()) {
+        restore();
+        return fmt::format("UID {}: {}", uid, err);
       }
       if (after == "seen") {
         if (auto err = imap.mark_seen(uid); !err.empty())
@@ -209,6 +187,72 @@ class EmailConnector : public sdk::Connector {
       }
       pos.uid = uid;
       if (!write_position(pos_path, pos)) return "cannot write " + pos_path;
+      ++ingested_;
+    }
+    return {};
+  }
+
+  // One raw message: published and acknowledged by Kafka (""), or sent to the DLQ when it
+  // can never be an event (""), or not yet (the error: the caller retries later).
+  std::string ingest(const sdk::InboxInfo& inbox, const std::string& raw, const Limits& limits,
+                     const std::string& source_key, const std::string& source_id) {
+    Parsed parsed;
+    std::string why;
+    const Outcome outcome = parse(raw, limits, settings_.str("attachment_dir"), parsed, why);
+    if (outcome != Outcome::kOk) {
+      host_->dead_letter(raw.substr(0, 64 << 10),
+                         fmt::format("email {}/{} {} {}: {}", inbox.workspace_id, inbox.inbox_id,
+                                     source_key, source_id, why));
+      return {};
+    }
+    v1::Envelope env;
+    auto* m = env.mutable_message();
+    *m = std::move(parsed.message);
+    m->set_workspace_id(inbox.workspace_id);
+    m->set_inbox_id(inbox.inbox_id);
+    m->set_channel(v1::CHANNEL_EMAIL);
+    (*m->mutable_provider_metadata())[source_key] = source_id;
+    auto acked = std::make_shared<std::promise<sdk::PublishResult>>();
+    auto result = acked->get_future();
+    host_->publish(std::move(env), [acked](const sdk::PublishResult& r) { acked->set_value(r); });
+    if (result.wait_for(std::chrono::seconds(60)) != std::future_status::ready)
+      return "Kafka did not acknowledge within 60 s";
+    const auto r = result.get();
+    if (!r.ok()) return "not published (" + r.detail + ")";
+    return {};
+  }
+
+  // A Maildir an MTA delivers into: new/ is read in name order (MTAs start names with the
+  // time); a message leaves new/ (to cur/ flagged seen, or not, or to a Maildir++ folder)
+  // only after Kafka acknowledged its event, so a crash re-reads it.
+  std::string maildir_once(const sdk::InboxInfo& inbox, const std::string& root,
+                           const Limits& limits, const std::string& after) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(fs::path(root) / "new", ec))
+      if (e.is_regular_file(ec)) files.push_back(e.path());
+    if (ec) return fmt::format("maildir {}: {}", root, ec.message());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      if (stopping()) return {};
+      std::string raw;
+      {
+        std::ifstream in(f, std::ios::binary);
+        if (!in) continue;  // taken meanwhile
+        raw.resize(static_cast<size_t>(limits.max_message_bytes) + 1);
+        in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+        raw.resize(static_cast<size_t>(in.gcount()));
+      }
+      const std::string name = f.filename().string();
+      if (auto err = ingest(inbox, raw, limits, "maildir_file", name); !err.empty())
+        return name + ": " + err;
+      fs::path dest_dir = fs::path(root) / "cur";
+      if (after.rfind("move:", 0) == 0) dest_dir = fs::path(root) / ("." + after.substr(5)) / "cur";
+      fs::create_directories(dest_dir, ec);
+      const std::string base = name.substr(0, name.find(':'));
+      fs::rename(f, dest_dir / (base + (after == "seen" ? ":2,S" : ":2,")), ec);
+      if (ec) return fmt::format("cannot move {} out of new/: {}", name, ec.message());
       ++ingested_;
     }
     return {};
@@ -260,6 +304,8 @@ sdk::ConnectorFactory factory() {
       {"imap_tls", T::kString, "none | starttls (required) | implicit (imaps://)", "starttls"},
       {"imap_username", T::kString, "IMAP user", ""},
       {"imap_password", T::kSecret, "IMAP password or app password ({env: X} or {file: P})", ""},
+      {"maildir", T::kString, "A Maildir an MTA delivers into, instead of IMAP (its new/ is read)",
+       ""},
       {"poll_interval_ms", T::kInt, "How often the mailbox is checked", "5000", false, 100,
        3600000},
       {"after_ingest", T::kString, "seen | move:<folder> | none", "seen"},

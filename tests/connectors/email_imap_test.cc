@@ -26,7 +26,7 @@ using testing::Dovecot;
 
 class FakeHost : public sdk::Host {
  public:
-  explicit FakeHost(const std::string& imap_url) {
+  explicit FakeHost(const std::string& imap_url, const std::string& maildir = "") {
     inboxes_.push_back({"acme", "mail", v1::CHANNEL_EMAIL,
                         sdk::Settings(M{{"from_address", "support@acme.test"},
                                         {"from_name", ""},
@@ -40,6 +40,7 @@ class FakeHost : public sdk::Host {
                                         {"imap_tls", "none"},
                                         {"imap_username", "support@acme.test"},
                                         {"imap_password", "secret"},
+                                        {"maildir", maildir},
                                         {"poll_interval_ms", "100"},
                                         {"after_ingest", "seen"}})});
   }
@@ -158,6 +159,39 @@ TEST_F(ImapTest, AMessageThatCanNeverBeAnEventGoesToTheDlqAndTheRestFlows) {
   ASSERT_EQ(host.dlq.size(), 1u);
   EXPECT_NE(host.dlq[0].find("header block"), std::string::npos) << host.dlq[0];
   EXPECT_EQ(host.published[0].message().external_message_id(), "q2@example.com");
+}
+
+TEST_F(ImapTest, AMaildirIsReadTheSameWayNewMailLeavesNewOnlyAfterTheAck) {
+  const std::string md = dir_.path() + "/Maildir";
+  for (const char* d : {"new", "cur", "tmp"}) std::filesystem::create_directories(md + "/" + d);
+  std::ofstream(md + "/new/1700000001.A.host") << mail(1);
+  std::ofstream(md + "/new/1700000002.B.host") << mail(2);
+  FakeHost host("", md);
+  host.refuse = true;
+  auto c = connector();
+  ASSERT_EQ(c->start(host), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(std::filesystem::exists(md + "/new/1700000001.A.host")) << "not acknowledged";
+  {
+    std::lock_guard lock(host.mu);
+    host.refuse = false;
+  }
+  ASSERT_TRUE(testing::wait_until([&] { return host.count() == 2; }));
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return std::filesystem::exists(md + "/cur/1700000002.B.host:2,S"); }));
+  c->stop();
+  EXPECT_TRUE(std::filesystem::is_empty(md + "/new"));
+  {
+    std::lock_guard lock(host.mu);
+    EXPECT_EQ(host.published[0].message().external_message_id(), "q1@example.com");
+    EXPECT_EQ(host.published[1].message().provider_metadata().at("maildir_file"),
+              "1700000002.B.host");
+  }
+  auto again = connector();
+  ASSERT_EQ(again->start(host), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  again->stop();
+  EXPECT_EQ(host.count(), 2u) << "nothing read twice";
 }
 
 }  // namespace
