@@ -1,4 +1,5 @@
 #include "bench/bench.h"
+#include "connectors/email/mime.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -767,6 +768,56 @@ int run(const Options& o) {
                                    {"new_conversation_step_p99_us", d.step_p99_us},
                                    {"new_conversations_per_s_with_commits", d.steps_per_s}};
   }
+  {
+    // Email normalization (GMime parse, charsets, HTML to text, quotes, attachments hashed),
+    // in memory, per kind of message.
+    fmt::print("[+] email normalization ...\n");
+    std::fflush(stdout);
+    const std::string head =
+        "From: =?UTF-8?Q?J=C3=B6rg?= <joerg@example.de>\r\nTo: support@acme.test\r\n"
+        "Subject: =?UTF-8?B?UmU6IFJlY2hudW5n?= [#1234]\r\nMessage-ID: <b@example.de>\r\n"
+        "In-Reply-To: <a@acme.test>\r\nDate: Mon, 20 Nov 2026 10:00:00 +0100\r\n"
+        "MIME-Version: 1.0\r\n";
+    std::string body;
+    for (int i = 0; i < 40; ++i)
+      body += "Die Rechnung ist falsch, bitte =FCberpr=FCfen. Danke!\r\n";
+    const std::string plain = head +
+                              "Content-Type: text/plain; charset=iso-8859-1\r\n"
+                              "Content-Transfer-Encoding: quoted-printable\r\n\r\n" +
+                              body + "\r\nAm 19.11. schrieb Support:\r\n> old\r\n";
+    std::string html_body = "<html><head><style>p{}</style></head><body>";
+    for (int i = 0; i < 40; ++i) html_body += "<p>Where is <b>my</b> parcel? Order&nbsp;55.</p>";
+    const std::string html =
+        head + "Content-Type: text/html; charset=utf-8\r\n\r\n" + html_body + "</body></html>\r\n";
+    std::string attachment(48 * 1024, 'A');
+    const std::string mixed =
+        head +
+        "Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
+        "--m\r\nContent-Type: multipart/alternative; boundary=\"a\"\r\n\r\n"
+        "--a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee attached.\r\n"
+        "--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>See attached.</p>\r\n"
+        "--a--\r\n--m\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\n"
+        "Content-Disposition: attachment; filename=\"r.pdf\"\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n" +
+        attachment + "\r\n--m--\r\n";
+    nlohmann::json ej;
+    for (const auto& [name, raw] : std::vector<std::pair<std::string, const std::string*>>{
+             {"plain_qp_latin1", &plain},
+             {"html_only", &html},
+             {"multipart_48k_attachment", &mixed}}) {
+      int n = 0;
+      const auto t0 = Clock::now();
+      while (secs(Clock::now() - t0) < 1.0) {
+        connectors::email::Parsed parsed;
+        std::string why;
+        (void)connectors::email::parse(*raw, {}, "", parsed, why);
+        ++n;
+      }
+      ej[name + "_msgs_per_s"] = n / secs(Clock::now() - t0);
+      ej[name + "_bytes"] = raw->size();
+    }
+    result["email_normalize"] = ej;
+  }
   if (rocks_rate < slowest_rate) slowest = "rocksdb", slowest_rate = rocks_rate;
   if (zmq_rate < slowest_rate) slowest = "zeromq", slowest_rate = zmq_rate;
   result["summary"] = {
@@ -828,6 +879,15 @@ int run(const Options& o) {
     fmt::print(
         "| new-conversation step incl. decision and trail (p50 / p99) | {:.0f} / {:.0f} µs |\n",
         d.value("new_conversation_step_p50_us", 0.0), d.value("new_conversation_step_p99_us", 0.0));
+  }
+
+  if (result.contains("email_normalize")) {
+    const auto& em = result["email_normalize"];
+    fmt::print(
+        "| email normalized per second: plain QP latin-1 / HTML only / 48 KB attachment | "
+        "{:.0f} / {:.0f} / {:.0f} |\n",
+        em.value("plain_qp_latin1_msgs_per_s", 0.0), em.value("html_only_msgs_per_s", 0.0),
+        em.value("multipart_48k_attachment_msgs_per_s", 0.0));
   }
 
   fs::create_directories(o.out_dir);

@@ -115,7 +115,7 @@ TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
   auto j = nlohmann::json::parse(in);
   for (const char* key :
        {"machine", "commit", "config", "baseline_kafka", "baseline_rocksdb", "baseline_zeromq",
-        "end_to_end", "large_state", "routing_decisions", "summary"}) {
+        "end_to_end", "large_state", "routing_decisions", "email_normalize", "summary"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["end_to_end"]["received"].get<int>(), 2000);
@@ -123,6 +123,7 @@ TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
   EXPECT_GT(j["summary"]["ratio_end_to_end_to_slowest_baseline"].get<double>(), 0);
   EXPECT_EQ(j["end_to_end"]["publish_to_offer"]["count"].get<int>(), 200);
   EXPECT_GT(j["large_state"]["restart_to_processing_seconds"].get<double>(), 0);
+  EXPECT_GT(j["email_normalize"]["multipart_48k_attachment_msgs_per_s"].get<double>(), 0);
   EXPECT_GT(j["large_state"]["router_rss_bytes"].get<double>(), 0);
   EXPECT_NE(r.out.find("ratio end to end / slowest baseline"), std::string::npos);
 }
