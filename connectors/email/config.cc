@@ -119,6 +119,11 @@ class EmailConnector : public sdk::Connector {
                                      .string();
     Limits limits;
     limits.max_message_bytes = settings_.integer("max_message_bytes");
+    limits.max_parts = static_cast<int>(settings_.integer("max_parts"));
+    limits.max_depth = static_cast<int>(settings_.integer("max_depth"));
+    limits.max_header_bytes = settings_.integer("max_header_bytes");
+    limits.max_text_bytes = settings_.integer("max_text_bytes");
+    limits.max_attachments = static_cast<int>(settings_.integer("max_attachments"));
     const auto interval = std::chrono::milliseconds(s.integer("poll_interval_ms"));
     const std::string after = s.str("after_ingest");
     std::string last_error;
@@ -286,6 +291,15 @@ sdk::ConnectorFactory factory() {
       {"state_dir", T::kString, "Where each mailbox's last acknowledged UID is kept", "var/email"},
       {"max_message_bytes", T::kInt, "Larger messages are cut here (flagged)", "26214400", false,
        1024, int64_t{1} << 30},
+      {"max_parts", T::kInt, "MIME parts read per message (flagged when cut)", "500", false, 1,
+       100000},
+      {"max_depth", T::kInt, "Multipart nesting read (flagged when cut)", "20", false, 1, 1000},
+      {"max_header_bytes", T::kInt, "A larger header block sends the message to the DLQ", "262144",
+       false, 1024, 16 << 20},
+      {"max_text_bytes", T::kInt, "Text and HTML bodies are cut here (flagged)", "1048576", false,
+       1024, 64 << 20},
+      {"max_attachments", T::kInt, "Attachments listed per message (flagged when cut)", "100",
+       false, 0, 10000},
       {"smtp_timeout_ms", T::kInt, "Timeout of one SMTP delivery", "30000", false, 1000, 600000},
   };
   f.inbox_settings = {

@@ -85,6 +85,11 @@ class ImapTest : public ::testing::Test {
     return factory().create(sdk::Settings(M{{"attachment_dir", dir_.path() + "/store"},
                                             {"state_dir", dir_.path() + "/email-state"},
                                             {"max_message_bytes", "1048576"},
+                                            {"max_parts", "500"},
+                                            {"max_depth", "20"},
+                                            {"max_header_bytes", "262144"},
+                                            {"max_text_bytes", "1048576"},
+                                            {"max_attachments", "100"},
                                             {"smtp_timeout_ms", "5000"}}));
   }
   testing::TempDir dir_;
