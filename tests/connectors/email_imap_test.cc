@@ -26,7 +26,8 @@ using testing::Dovecot;
 
 class FakeHost : public sdk::Host {
  public:
-  explicit FakeHost(const std::string& imap_url, const std::string& maildir = "") {
+  explicit FakeHost(const std::string& imap_url, const std::string& maildir = "",
+                    const std::string& after = "seen") {
     inboxes_.push_back({"acme", "mail", v1::CHANNEL_EMAIL,
                         sdk::Settings(M{{"from_address", "support@acme.test"},
                                         {"from_name", ""},
@@ -42,7 +43,7 @@ class FakeHost : public sdk::Host {
                                         {"imap_password", "secret"},
                                         {"maildir", maildir},
                                         {"poll_interval_ms", "100"},
-                                        {"after_ingest", "seen"}})});
+                                        {"after_ingest", after}})});
   }
   void publish(v1::Envelope e, sdk::PublishDone done) override {
     std::lock_guard lock(mu);
@@ -197,6 +198,30 @@ TEST_F(ImapTest, AMaildirIsReadTheSameWayNewMailLeavesNewOnlyAfterTheAck) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   again->stop();
   EXPECT_EQ(host.count(), 2u) << "nothing read twice";
+}
+
+TEST_F(ImapTest, AfterIngestCanMoveMailToAFolderOrLeaveItUnread) {
+  Dovecot dovecot(dir_.path() + "/dovecot");
+  dovecot.add_folder("Processed");
+  dovecot.deliver("1.eml", mail(1));
+  {
+    FakeHost host(dovecot.url(), "", "move:Processed");
+    auto c = connector();
+    ASSERT_EQ(c->start(host), "");
+    ASSERT_TRUE(testing::wait_until([&] { return dovecot.in_folder("Processed") == 1; }));
+    c->stop();
+    EXPECT_EQ(host.count(), 1u);
+  }
+  dovecot.deliver("2.eml", mail(2));
+  FakeHost host(dovecot.url(), "", "none");
+  auto c = connector();
+  ASSERT_EQ(c->start(host), "");
+  ASSERT_TRUE(testing::wait_until([&] { return host.count() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  c->stop();
+  EXPECT_EQ(dovecot.seen(), 0u) << "after_ingest: none leaves it unread";
+  std::lock_guard lock(host.mu);
+  EXPECT_EQ(host.published[0].message().external_message_id(), "q2@example.com");
 }
 
 }  // namespace

@@ -107,6 +107,19 @@ service anvil {{
     chown(tmp.c_str(), uid_, gid_);
     fs::rename(tmp, maildir_ + "/new/" + name);
   }
+  // A Maildir++ folder of the mailbox.
+  void add_folder(const std::string& name) {
+    for (const char* d : {"new", "cur", "tmp"})
+      fs::create_directories(maildir_ + "/." + name + "/" + d);
+    chown_all();
+  }
+  size_t in_folder(const std::string& name) const {
+    size_t n = 0;
+    for (const char* d : {"new", "cur"})
+      for (const auto& e : fs::directory_iterator(maildir_ + "/." + name + "/" + d))
+        n += e.is_regular_file();
+    return n;
+  }
   // Messages flagged \Seen (Maildir keeps flags in the file name: ":2,S").
   size_t seen() const {
     size_t n = 0;
