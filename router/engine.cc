@@ -1372,9 +1372,10 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
     // The trail: the best few eligible agents in order, then up to 16 who could not take
     // it and why.
     std::vector<v1::RoutingEvent::Candidate> considered;
+    considered.reserve(shown + std::min<size_t>(16, serving.size() - eligible.size()));
     for (size_t i = 0; i < shown; ++i) {
       v1::RoutingEvent::Candidate cand;
-      cand.set_agent_id(eligible[i]->cfg->id);
+      cand.set_agent_id(eligible[i]->id);
       cand.set_eligible(true);
       cand.set_reason(fmt::format("rank {}: idle since {}, {} open", i + 1,
                                   eligible[i]->idle_since_ms, eligible[i]->total_load));
@@ -1384,7 +1385,7 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
     size_t unfit_shown = 0;
     for (const AgentRt* a : unfit) {
       v1::RoutingEvent::Candidate cand;
-      cand.set_agent_id(a->cfg->id);
+      cand.set_agent_id(a->id);
       std::string reason;
       (void)fit(*a, c, now, &reason);
       cand.set_reason(reason);
@@ -1392,13 +1393,13 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
       ++unfit_shown;
     }
     for (const AgentRt* a : serving) {
-      if (unfit_shown >= 16) break;
-      if (a->online() && !a->cfg->bot && a->on_shift(now)) continue;  // in the pool
+      if (unfit_shown >= 16 || pool.size() == serving.size()) break;  // nobody absent
+      if (a->online() && !a->bot && a->on_shift(now)) continue;       // in the pool
       v1::RoutingEvent::Candidate cand;
-      cand.set_agent_id(a->cfg->id);
+      cand.set_agent_id(a->id);
       cand.set_reason(a->routing_id.empty() ? "offline"
                       : !a->online()        ? "away"
-                      : a->cfg->bot         ? "bot desk (bot-first queues only)"
+                      : a->bot              ? "bot desk (bot-first queues only)"
                                             : "off shift");
       considered.push_back(std::move(cand));
       ++unfit_shown;
