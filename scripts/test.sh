@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 300)
-# The normalizers' libFuzzer targets, briefly (clang; crashes fail the run).
-scripts/fuzz.sh "${OMNIROUTE_FUZZ_SECONDS:-30}"
+# The normalizers' libFuzzer targets, briefly and repeatably (clang; crashes fail the run).
+scripts/fuzz.sh "${OMNIROUTE_FUZZ_RUNS:-50000}"
 if [ "${OMNIROUTE_SKIP_SANITIZE:-0}" != "1" ]; then
   BUILD_DIR=build-asan BUILD_TYPE=Debug SANITIZE=1 scripts/build.sh
   # The sanitized build is several times slower: the routing property test runs 200 of
