@@ -15,33 +15,12 @@
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "connectors/email/gmime_util.h"
 #include "connectors/email/message_id.h"
 
 namespace omniroute::connectors::email {
 
 namespace {
-
-void init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    g_mime_init();
-    xmlInitParser();
-  });
-}
-
-template <typename T>
-struct GUnref {
-  void operator()(T* p) const {
-    if (p) g_object_unref(p);
-  }
-};
-template <typename T>
-using GPtr = std::unique_ptr<T, GUnref<T>>;
-
-struct GFree {
-  void operator()(void* p) const { g_free(p); }
-};
-using GString_ = std::unique_ptr<char, GFree>;
 
 // Header values never carry raw CR/LF (or other controls) into the event.
 std::string clean_header(const char* v, size_t max = 998) {
@@ -141,7 +120,7 @@ struct Walk {
     if (auto slash = n.find_last_of("/\\"); slash != std::string::npos) n = n.substr(slash + 1);
     a->set_name(n);
     GMimeContentType* ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
-    GString_ mime(g_mime_content_type_get_mime_type(ct));
+    GCharPtr mime(g_mime_content_type_get_mime_type(ct));
     a->set_content_type(lower(clean_header(mime ? mime.get() : "application/octet-stream", 255)));
     a->set_size_bytes(content.size());
     a->set_sha256(crypto::sha256_hex(content));
@@ -212,7 +191,7 @@ struct Walk {
           !sub.plain.empty() ? sub.plain : html_to_text(sub.html, limits.max_text_bytes);
       if (!text.empty()) {
         InternetAddressList* from = g_mime_message_get_from(inner);
-        GString_ from_s(from ? internet_address_list_to_string(from, nullptr, FALSE) : nullptr);
+        GCharPtr from_s(from ? internet_address_list_to_string(from, nullptr, FALSE) : nullptr);
         const char* subj = g_mime_message_get_subject(inner);
         forwarded += fmt::format(
             "\n\n---------- Forwarded message ----------\nFrom: {}\nSubject: {}\n\n{}",
@@ -330,7 +309,7 @@ std::string to_utf8(std::string_view bytes, std::string_view charset) {
 
 namespace {
 std::string to_utf8_raw(std::string_view bytes, std::string_view charset) {
-  init_once();
+  gmime_init_once();
   std::string cs = lower(std::string(charset));
   // 7-bit stateful encodings (ISO-2022-JP, UTF-7, HZ) look like ASCII: always decode them.
   const bool stateful = cs.rfind("iso-2022", 0) == 0 || cs == "utf-7" || cs == "hz-gb-2312";
@@ -342,19 +321,19 @@ std::string to_utf8_raw(std::string_view bytes, std::string_view charset) {
   for (const std::string& from : {cs, std::string("WINDOWS-1252")}) {
     gsize written = 0;
     GError* err = nullptr;
-    GString_ conv(g_convert_with_fallback(bytes.data(), static_cast<gssize>(bytes.size()), "UTF-8",
+    GCharPtr conv(g_convert_with_fallback(bytes.data(), static_cast<gssize>(bytes.size()), "UTF-8",
                                           from.c_str(), "\xEF\xBF\xBD", nullptr, &written, &err));
     if (err) g_error_free(err);
     if (conv) return std::string(conv.get(), written);
   }
-  GString_ valid(g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
+  GCharPtr valid(g_utf8_make_valid(bytes.data(), static_cast<gssize>(bytes.size())));
   return valid ? std::string(valid.get()) : std::string();
 }
 
 }  // namespace
 
 std::string html_to_text(std::string_view html, int64_t max_bytes) {
-  init_once();
+  gmime_init_once();
   if (html.empty()) return {};
   htmlDocPtr doc = htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8",
                                   HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
@@ -490,7 +469,7 @@ std::string new_text_of(std::string_view text) {
 
 Outcome parse(std::string_view raw, const Limits& limits, const std::string& attachment_dir,
               Parsed& out, std::string& why) {
-  init_once();
+  gmime_init_once();
   out = Parsed{};
   std::vector<std::string> cut;
   if (static_cast<int64_t>(raw.size()) > limits.max_message_bytes) {
@@ -565,7 +544,7 @@ Outcome parse(std::string_view raw, const Limits& limits, const std::string& att
   m.set_external_message_id(!out.message_id.empty() ? out.message_id
                                                     : "sha256:" + crypto::sha256_hex(raw));
   if (const char* irt = g_mime_object_get_header(mo, "In-Reply-To")) {
-    GString_ id(g_mime_utils_decode_message_id(irt));
+    GCharPtr id(g_mime_utils_decode_message_id(irt));
     if (id) m.mutable_thread()->set_in_reply_to(router_message_id(clean_header(id.get())));
   }
   if (const char* refs = g_mime_object_get_header(mo, "References")) {

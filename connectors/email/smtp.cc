@@ -11,25 +11,12 @@
 
 #include <fmt/format.h>
 
+#include "connectors/email/gmime_util.h"
 #include "connectors/email/message_id.h"
 
 namespace omniroute::connectors::email {
 
 namespace {
-
-void init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
-}
-
-template <typename T>
-struct GUnref {
-  void operator()(T* p) const {
-    if (p) g_object_unref(p);
-  }
-};
-template <typename T>
-using GPtr = std::unique_ptr<T, GUnref<T>>;
 
 // An address we put into a header or an SMTP envelope: one mailbox, nothing else.
 bool plain_address(const std::string& a) {
@@ -63,7 +50,7 @@ GMimeObject* text_part(const char* subtype, const std::string& text) {
 
 std::string compose(const v1::OutboundMessage& m, const Sender& from, int64_t now_ms,
                     std::string& err) {
-  init_once();
+  gmime_init_once();
   if (!plain_address(m.customer_handle())) {
     err = "recipient '" + one_line(m.customer_handle()) + "' is not an email address";
     return {};

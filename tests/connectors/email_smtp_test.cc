@@ -14,6 +14,7 @@
 #include "connectors/email/email.h"
 #include "connectors/email/message_id.h"
 #include "connectors/email/mime.h"
+#include "tests/support/mail_servers.h"
 #include "tests/support/support.h"
 
 namespace omniroute::connectors::email {
@@ -22,21 +23,8 @@ namespace {
 class SmtpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    port_ = testing::free_port();
-    std::filesystem::create_directories(dir_.path() + "/captured");
-    server_ = std::make_unique<ChildProcess>(
-        OMNIROUTE_PYTHON3,
-        std::vector<std::string>{
-            std::string(OMNIROUTE_SOURCE_DIR) + "/tests/connectors/smtp_capture.py",
-            std::to_string(port_), dir_.path() + "/captured"});
-    server_->start();
-    // Ready once it answers SMTP.
-    ASSERT_TRUE(testing::wait_until([&] {
-      auto r = deliver(message("probe@example.com"));
-      return r.code == sdk::DeliveryResult::Code::kDelivered;
-    }));
-    std::filesystem::remove_all(dir_.path() + "/captured");
-    std::filesystem::create_directories(dir_.path() + "/captured");
+    smtp_ = std::make_unique<testing::SmtpCapture>(dir_.path() + "/captured");
+    port_ = smtp_->port();
   }
 
   v1::OutboundMessage message(const std::string& to) {
@@ -73,20 +61,7 @@ class SmtpTest : public ::testing::Test {
     return c->deliver(m, inbox);
   }
 
-  std::vector<std::string> captured() {
-    std::vector<std::string> out;
-    std::vector<std::filesystem::path> files;
-    for (const auto& e : std::filesystem::directory_iterator(dir_.path() + "/captured"))
-      if (e.path().extension() == ".eml") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (const auto& p : files) {
-      std::ifstream in(p, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      out.push_back(ss.str());
-    }
-    return out;
-  }
+  std::vector<std::string> captured() { return smtp_->captured(); }
 
   std::string store(const std::string& content) {
     const std::string sha = crypto::sha256_hex(content);
@@ -98,7 +73,7 @@ class SmtpTest : public ::testing::Test {
 
   testing::TempDir dir_;
   int port_ = 0;
-  std::unique_ptr<ChildProcess> server_;
+  std::unique_ptr<testing::SmtpCapture> smtp_;
 };
 
 TEST_F(SmtpTest, TheCapturedReplyIsMimeThatThreadsInTheCustomersClient) {
