@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -213,7 +214,16 @@ workspaces:
   const int total_faults = o.router_kills + o.other_faults;
   std::vector<int> kinds;
   for (int k = 0; k < o.router_kills; ++k) kinds.push_back(0);
-  for (int k = 0; k < o.other_faults; ++k) kinds.push_back(1 + k % 5);
+  static const char* kKindNames[] = {"broker-down", "produce-errors", "latency", "desk-kill",
+                                     "connector-kill"};
+  std::vector<int> allowed;
+  for (int k = 0; k < 5; ++k)
+    if (o.fault_kinds.empty() ||
+        std::find(o.fault_kinds.begin(), o.fault_kinds.end(), kKindNames[k]) != o.fault_kinds.end())
+      allowed.push_back(1 + k);
+  if (allowed.empty()) allowed = {1, 2, 3, 4, 5};
+  for (int k = 0; k < o.other_faults; ++k)
+    kinds.push_back(allowed[static_cast<size_t>(k) % allowed.size()]);
   std::shuffle(kinds.begin(), kinds.end(), rng);
   for (int f = 0; f < total_faults && !posting_failed; ++f) {
     const int at =

@@ -14,6 +14,9 @@ struct ChaosOptions {
   int agents = 8;
   int router_kills = 20;
   int other_faults = 20;  // broker down/up, request errors, latency, desk kills, connector restarts
+  // Which other faults, by name ("broker-down", "produce-errors", "latency", "desk-kill",
+  // "connector-kill"); empty = all of them in turn. To aim a run at one suspect.
+  std::vector<std::string> fault_kinds;
   unsigned seed = 1;
   // Customers stop sending while this many messages are unanswered (people wait for
   // answers). Keeps the connector's backlog within what the embedded broker retains.

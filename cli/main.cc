@@ -130,6 +130,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench->add_option("--chaos-seed", co.seed, "Fault harness: random seed")->capture_default_str();
   bench
+      ->add_option("--chaos-fault-kinds", co.fault_kinds,
+                   "Fault harness: only these other faults (broker-down, produce-errors, latency, "
+                   "desk-kill, connector-kill)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(
+          {"broker-down", "produce-errors", "latency", "desk-kill", "connector-kill"}));
+  bench
       ->add_option("--chaos-max-unanswered", co.max_unanswered,
                    "Fault harness: customers wait while this many messages are unanswered")
       ->capture_default_str();
