@@ -1638,9 +1638,12 @@ void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& 
     return;
   }
   if (!a->routing_id.empty() && a->routing_id != rid) sessions_.erase(a->routing_id);
-  sessions_.erase(rid);  // a connection re-saying Hello as another agent drops the old binding
-  for (auto& [k, other] : agents_) {
-    if (&other != a && other.routing_id == rid) other.routing_id.clear();
+  // A connection re-saying Hello as another agent drops the old binding (sessions_ knows
+  // which agent a connection belongs to: no scan over every agent).
+  if (auto sit = sessions_.find(rid); sit != sessions_.end()) {
+    if (auto other = agents_.find(sit->second); other != agents_.end() && &other->second != a)
+      other->second.routing_id.clear();
+    sessions_.erase(sit);
   }
   a->routing_id = rid;
   if (a->offline_since_ms != 0) {

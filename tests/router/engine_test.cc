@@ -211,6 +211,18 @@ TEST_F(EngineTest, RepeatedHelloOnTheSameConnectionGetsOneWelcome) {
   EXPECT_EQ(take("d1", K::kWelcome).size(), 1u);
 }
 
+TEST_F(EngineTest, AConnectionThatSaysHelloAsAnotherAgentLeavesTheFirstOneOffline) {
+  hello("d1", "alice");
+  hello("d1", "bob");  // the same desk connection now signs in as bob
+  take("d1", K::kWelcome);
+  message("m1", "c1");
+  // Only bob is online: alice's old binding to d1 is gone, so the offer is bob's.
+  auto offers = take("d1", K::kOffer);
+  ASSERT_EQ(offers.size(), 1u);
+  accept("d1", offers[0].offer().offer_id());
+  EXPECT_EQ(conversation("C1").agent_id(), "bob");
+}
+
 TEST_F(EngineTest, HelloWithUnknownAgentIsRefused) {
   hello("d1", "mallory");
   auto errs = take("d1", K::kError);
