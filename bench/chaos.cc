@@ -114,9 +114,14 @@ ChaosResult run_chaos(const ChaosOptions& o) {
   const int web_port = free_port(), agent_port = free_port();
   const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", agent_port);
   const int capacity = std::min(1000, o.customers / o.agents * 2 + 10);
+  // OMNIROUTE_CHAOS_KAFKA_PROPERTIES="enable.idempotence: false, ..." passes librdkafka
+  // properties to every client of the run (to try a producer setting against the faults).
+  const char* props = std::getenv("OMNIROUTE_CHAOS_KAFKA_PROPERTIES");
+  const std::string kafka_properties =
+      props && *props ? fmt::format(", properties: {{{}}}", props) : std::string();
   std::string yaml = fmt::format(
       R"(log_level: {}
-kafka: {{brokers: "{}", partitions: 3, replication_factor: 1}}
+kafka: {{brokers: "{}", partitions: 3, replication_factor: 1{}}}
 state: {{dir: "{}/state"}}
 router: {{agent_endpoint: "{}", heartbeat_interval_ms: 100, heartbeat_timeout_ms: 600, offer_timeout_ms: 5000}}
 connectors:
@@ -129,7 +134,7 @@ workspaces:
     agents:
 )",
       std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") ? std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") : "error",
-      cluster->bootstraps(), tmp, endpoint, web_port, secret, receiver.url());
+      cluster->bootstraps(), kafka_properties, tmp, endpoint, web_port, secret, receiver.url());
   for (int a = 0; a < o.agents; ++a)
     yaml += fmt::format("      - {{id: a{}, capacity: {{webhook: {}}}}}\n", a, capacity);
   std::vector<std::string> errors;
