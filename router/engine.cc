@@ -1580,35 +1580,33 @@ void Engine::on_link(Store::Batch& b, AgentRt& a, const v1::Link& m) {
              m.customer_id());
     return;
   }
-  std::string why = customers_.link(b, a.workspace, m.customer_id(), m.other_customer_id(), true);
+  link_outcome(b, a, m.customer_id(),
+               customers_.link(b, a.workspace, m.customer_id(), m.other_customer_id(), true),
+               v1::RoutingEvent::KIND_LINKED,
+               fmt::format("agent linked customer {} with {}{}", m.customer_id(),
+                           m.other_customer_id(), m.note().empty() ? "" : ": " + m.note()));
+}
+
+// The answer to Link/Unlink: an error naming why, or the event and the group as it is now.
+void Engine::link_outcome(Store::Batch& b, const AgentRt& a, const std::string& customer_id,
+                          const std::string& why, v1::RoutingEvent::Kind kind,
+                          const std::string& what) {
   if (!why.empty()) {
-    const bool unknown = why.rfind("unknown", 0) == 0;
+    const bool unknown = why.rfind("unknown", 0) == 0;  // Customers: "unknown customer ..."
     error_to(a.routing_id, unknown ? v1::Error::CODE_NOT_FOUND : v1::Error::CODE_CONFLICT,
-             "not linked: " + why, m.customer_id());
+             "refused: " + why, customer_id);
     return;
   }
   Conversation none;
   none.mutable_summary()->set_workspace_id(a.workspace);
-  routing_event(b, none, v1::RoutingEvent::KIND_LINKED, a.cfg->id,
-                fmt::format("agent linked customer {} with {}{}", m.customer_id(),
-                            m.other_customer_id(), m.note().empty() ? "" : ": " + m.note()),
-                {}, m.customer_id());
-  customer_linked(b, a, m.customer_id());
+  routing_event(b, none, kind, a.cfg->id, what, {}, customer_id);
+  customer_linked(b, a, customer_id);
 }
 
 void Engine::on_unlink(Store::Batch& b, AgentRt& a, const v1::Unlink& m) {
-  std::string why = customers_.unlink(b, a.workspace, m.customer_id());
-  if (!why.empty()) {
-    const bool unknown = why.rfind("unknown", 0) == 0;
-    error_to(a.routing_id, unknown ? v1::Error::CODE_NOT_FOUND : v1::Error::CODE_CONFLICT,
-             "not unlinked: " + why, m.customer_id());
-    return;
-  }
-  Conversation none;
-  none.mutable_summary()->set_workspace_id(a.workspace);
-  routing_event(b, none, v1::RoutingEvent::KIND_UNLINKED, a.cfg->id,
-                fmt::format("agent unlinked customer {}", m.customer_id()), {}, m.customer_id());
-  customer_linked(b, a, m.customer_id());
+  link_outcome(b, a, m.customer_id(), customers_.unlink(b, a.workspace, m.customer_id()),
+               v1::RoutingEvent::KIND_UNLINKED,
+               fmt::format("agent unlinked customer {}", m.customer_id()));
 }
 
 void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h) {

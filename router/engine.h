@@ -209,6 +209,8 @@ class Engine {
   void on_link(Store::Batch& b, AgentRt& a, const v1::Link& m);
   void on_unlink(Store::Batch& b, AgentRt& a, const v1::Unlink& m);
   void customer_linked(Store::Batch& b, const AgentRt& a, const std::string& customer_id);
+  void link_outcome(Store::Batch& b, const AgentRt& a, const std::string& customer_id,
+                    const std::string& why, v1::RoutingEvent::Kind kind, const std::string& what);
   // Takes a conversation away from whoever holds it (offer or assignment), telling them.
   void take_back(Store::Batch& b, v1::store::Conversation& c, const std::string& reason);
   // Loads a conversation assigned to `a`; otherwise tells the desk why (NOT_FOUND/CONFLICT).
