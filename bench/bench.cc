@@ -835,7 +835,7 @@ int run(const Options& o) {
                        j.value("max_us", 0.0));
   };
   fmt::print("\n| measure | result |\n|---|---|\n");
-  fmt::print("| raw Kafka produce (idempotent, acks=all) | {:.0f} msgs/s |\n",
+  fmt::print("| raw Kafka produce (acks=all, the router's producer settings) | {:.0f} msgs/s |\n",
              bk.value("produce_msgs_per_s", 0.0));
   fmt::print("| raw Kafka consume + decode | {:.0f} msgs/s |\n",
              bk.value("consume_msgs_per_s", 0.0));

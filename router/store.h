@@ -8,10 +8,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <rocksdb/db.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
 
 namespace omniroute::router {
 
@@ -35,27 +36,31 @@ const char* cf_name(Cf cf);
 
 class Store {
  public:
-  // A set of reads and writes applied atomically by commit().
+  // A set of reads and writes applied atomically by commit(). Reads see the batch's own
+  // writes. Writes are kept by key until the commit, so a record rewritten many times in
+  // one batch (a conversation taking several messages, counters, offsets) is written once.
   class Batch {
    public:
     bool get(Cf cf, std::string_view key, std::string* value);
     void put(Cf cf, std::string_view key, std::string_view value);
     void del(Cf cf, std::string_view key);
-    size_t count() { return static_cast<size_t>(wb_.GetWriteBatch()->Count()); }
-    // Bytes of keys and values written so far (benchmarks size their baselines with it).
-    size_t bytes_written() const { return bytes_; }
+    // Distinct keys written or deleted so far.
+    size_t count() const { return writes_.size(); }
+    // Bytes of keys and values the commit will write (benchmarks size their baselines with it).
+    size_t bytes_written() const;
     // Empties the batch for reuse after a commit.
-    void clear() {
-      wb_.Clear();
-      bytes_ = 0;
-    }
+    void clear() { writes_.clear(); }
 
    private:
     friend class Store;
-    explicit Batch(Store& s) : store_(s), wb_(rocksdb::BytewiseComparator(), 0, true) {}
+    explicit Batch(Store& s) : store_(s) {}
+    struct Write {
+      std::string value;
+      bool deleted = false;
+    };
+    static std::string slot(Cf cf, std::string_view key);
     Store& store_;
-    rocksdb::WriteBatchWithIndex wb_;
-    size_t bytes_ = 0;
+    std::unordered_map<std::string, Write> writes_;  // column family byte + key
   };
 
   // Opens (creating if needed) the state directory. nullptr + `err` on failure.
