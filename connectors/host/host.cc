@@ -308,6 +308,8 @@ void ConnectorHost::delivery_loop() {
         if (pd.attempt < retry_.max_attempts) {
           ++stats_.retries;
           int delay = retry_.backoff_ms(pd.attempt);
+          if (res.retry_after_ms > delay)
+            delay = static_cast<int>(std::min<int64_t>(res.retry_after_ms, retry_.max_backoff_ms));
           logger_->warn("outbound {} attempt {} failed ({}); retry in {} ms", pd.msg.outbound_id(),
                         pd.attempt, res.detail, delay);
           publish_status(status_of(pd, v1::DeliveryStatus::STATE_DEFERRED, res.detail, {}),

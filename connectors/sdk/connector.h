@@ -46,11 +46,14 @@ struct DeliveryResult {
   Code code = Code::kDelivered;
   std::string detail;               // Server reply or error text; never secrets.
   std::string provider_message_id;  // Id the channel gave the message, if any.
+  int64_t retry_after_ms = 0;       // kRetry: the channel asked to wait at least this long.
   static DeliveryResult delivered(std::string provider_id = {}) {
-    return {Code::kDelivered, {}, std::move(provider_id)};
+    return {Code::kDelivered, {}, std::move(provider_id), 0};
   }
-  static DeliveryResult retry(std::string why) { return {Code::kRetry, std::move(why), {}}; }
-  static DeliveryResult failed(std::string why) { return {Code::kFailed, std::move(why), {}}; }
+  static DeliveryResult retry(std::string why, int64_t after_ms = 0) {
+    return {Code::kRetry, std::move(why), {}, after_ms};
+  }
+  static DeliveryResult failed(std::string why) { return {Code::kFailed, std::move(why), {}, 0}; }
 };
 
 // What the host offers a running connector. Thread-safe.

@@ -6,12 +6,11 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/http/server.h"
 #include "connectors/sdk/connector.h"
 #include "connectors/webhook/webhook.h"
 
 namespace omniroute::connectors::webhook {
-
-class HttpServer;
 
 class WebhookConnector : public sdk::Connector {
  public:
@@ -25,9 +24,12 @@ class WebhookConnector : public sdk::Connector {
   std::vector<std::string> endpoints() const override;
 
  private:
+  void handle(http::Request req, http::Respond respond);
+
   sdk::Settings settings_;
   Limits limits_;
-  std::unique_ptr<HttpServer> server_;
+  sdk::Host* host_ = nullptr;
+  std::shared_ptr<http::Server> server_;
 };
 
 }  // namespace omniroute::connectors::webhook

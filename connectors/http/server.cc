@@ -1,0 +1,425 @@
+#include "connectors/http/server.h"
+
+#include <optional>
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <nlohmann/json.hpp>
+
+namespace omniroute::connectors::http {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::string Request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return a == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return v;
+  }
+  return {};
+}
+
+Response Response::error(int status, std::string_view message) {
+  Response r;
+  r.status = status;
+  r.body = nlohmann::json{{"error", message}}.dump();
+  return r;
+}
+
+Response Response::json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// Shared by the server and its sessions. A session whose request waits for Kafka may
+// outlive the server (its Respond is held by a publish completion): it keeps the
+// io_context alive, and answers nothing once `alive` is false.
+struct Server::Core {
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  Options options;
+  std::mutex mu;
+  bool alive = true;
+  std::atomic<int> connections{0};
+  std::map<const void*, std::function<void()>> closers;  // how to close each session
+};
+
+namespace {
+
+std::mutex g_registry_mu;
+std::map<std::string, std::weak_ptr<Server>>& registry() {
+  static std::map<std::string, std::weak_ptr<Server>> r;
+  return r;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<Server::Core> core, Server* server)
+      : core_(std::move(core)), stream_(std::move(socket)), server_(server) {
+    core_->connections++;
+  }
+  ~Session() {
+    core_->connections--;
+    std::lock_guard lock(core_->mu);
+    core_->closers.erase(this);
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(core_->mu);
+      if (!core_->alive) {
+        close();
+        return;
+      }
+      std::weak_ptr<Session> weak = shared_from_this();
+      core_->closers[this] = [weak] {
+        if (auto s = weak.lock()) net::post(s->stream_.get_executor(), [s] { s->close(); });
+      };
+    }
+    read_header();
+  }
+
+ private:
+  int timeout_ms() const { return core_->options.request_timeout_ms; }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
+    stream_.expires_after(std::chrono::milliseconds(timeout_ms()));
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  bool fail(beast::error_code ec, size_t body_limit) {
+    if (!ec) return false;
+    if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == beast::error::timeout || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::bad_descriptor) {
+      close();
+    } else if (ec == bhttp::error::body_limit) {
+      respond(Response::error(413, fmt::format("body exceeds {} bytes", body_limit)), false);
+    } else if (ec == bhttp::error::header_limit) {
+      respond(Response::error(431, "headers too large"), false);
+    } else {
+      respond(Response::error(400, "malformed HTTP request: " + ec.message()), false);
+    }
+    return true;
+  }
+
+  void on_header(beast::error_code ec) {
+    if (fail(ec, 0)) return;
+    const auto& h = parser_->get();
+    std::string_view target(h.target().data(), h.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    auto route = server_->find(path);
+    if (!route.route) {
+      respond(Response::error(404, "unknown path"), false);
+      return;
+    }
+    if (beast::websocket::is_upgrade(h) && route.route->upgrade) {
+      // The handshake request has no body: hand the connection over as it is.
+      stream_.expires_never();
+      try {
+        route.route->upgrade(std::move(stream_), parser_->release());
+      } catch (const std::exception&) {
+      }
+      server_->handler_done(route);
+      return;
+    }
+    const size_t limit = route.route->max_body_bytes;
+    server_->handler_done(route);
+    // A declared length is checked now (Beast checked it against its default at the
+    // header); chunked bodies are cut by the parser's limit while they are read.
+    if (auto len = parser_->content_length(); len && *len > limit) {
+      respond(Response::error(413, fmt::format("body exceeds {} bytes", limit)), false);
+      return;
+    }
+    parser_->body_limit(limit);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this(), limit](beast::error_code ec2, size_t) {
+                        self->on_body(ec2, limit);
+                      });
+  }
+
+  void on_body(beast::error_code ec, size_t limit) {
+    if (fail(ec, limit)) return;
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.body = std::move(msg.body());
+    beast::error_code rec;
+    auto ep = stream_.socket().remote_endpoint(rec);
+    if (!rec) req.remote = ep.address().to_string();
+    // The route may have gone while the body was read.
+    auto route = server_->find(req.path);
+    if (!route.route) {
+      respond(Response::error(404, "unknown path"), false);
+      return;
+    }
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    Respond respond = [self = shared_from_this(), answered](Response r) {
+      if (answered->exchange(true)) return;
+      std::lock_guard lock(self->core_->mu);
+      if (!self->core_->alive) return;
+      net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
+        self->respond(std::move(r), self->keep_alive_);
+      });
+    };
+    try {
+      route.route->handler(std::move(req), respond);
+    } catch (const std::exception&) {
+      respond(Response::error(500, "internal error"));
+    }
+    server_->handler_done(route);
+  }
+
+  void respond(Response r, bool keep_alive) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(r.status), 11);
+    res->set(bhttp::field::content_type, r.content_type);
+    res->set(bhttp::field::server, "omniroute");
+    for (const auto& [k, v] : r.headers) res->set(k, v);
+    if (r.status == 503 && res->find(bhttp::field::retry_after) == res->end())
+      res->set(bhttp::field::retry_after, "5");
+    res->keep_alive(keep_alive);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::milliseconds(timeout_ms()));
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                         if (ec || !res->keep_alive()) {
+                           self->close();
+                           return;
+                         }
+                         self->read_header();
+                       });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  std::shared_ptr<Server::Core> core_;  // first: destroyed after the stream
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Server* server_;  // only used on the server's threads
+  bool keep_alive_ = false;
+};
+
+}  // namespace
+
+Server::Server(Options options) : options_(options), core_(std::make_shared<Core>()) {
+  core_->options = options;
+}
+
+Server::~Server() {
+  stop();
+  std::lock_guard lock(g_registry_mu);
+  if (!key_.empty()) {
+    auto it = registry().find(key_);
+    if (it != registry().end() && it->second.expired()) registry().erase(it);
+  }
+}
+
+std::shared_ptr<Server> Server::listen(const std::string& hostport, const Options& options,
+                                       std::string& err) {
+  auto colon = hostport.rfind(':');
+  if (colon == std::string::npos) {
+    err = "listen must be host:port, got " + hostport;
+    return nullptr;
+  }
+  beast::error_code ec;
+  auto addr = net::ip::make_address(hostport.substr(0, colon), ec);
+  if (ec) {
+    err = "listen: bad address " + hostport.substr(0, colon);
+    return nullptr;
+  }
+  int port = -1;
+  try {
+    port = std::stoi(hostport.substr(colon + 1));
+  } catch (...) {
+  }
+  if (port < 0 || port > 65535) {
+    err = "listen: bad port in " + hostport;
+    return nullptr;
+  }
+  std::lock_guard lock(g_registry_mu);
+  const std::string key = fmt::format("{}:{}", addr.to_string(), port);
+  if (port != 0) {
+    auto it = registry().find(key);
+    if (it != registry().end()) {
+      if (auto s = it->second.lock()) return s;
+    }
+  }
+  std::shared_ptr<Server> s(new Server(options));
+  tcp::endpoint ep(addr, static_cast<uint16_t>(port));
+  auto& acc = s->core_->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    err = fmt::format("listen on {}: {}", hostport, ec.message());
+    return nullptr;
+  }
+  s->address_ = fmt::format("{}:{}", addr.to_string(), acc.local_endpoint().port());
+  if (port != 0) {
+    s->key_ = key;
+    registry()[key] = s;
+  }
+  s->accept();
+  for (int i = 0; i < std::max(1, options.threads); ++i)
+    s->threads_.emplace_back([core = s->core_] { core->ioc.run(); });
+  return s;
+}
+
+void Server::accept() {
+  core_->acceptor.async_accept(
+      net::make_strand(core_->ioc), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (ec != net::error::operation_aborted && core_->acceptor.is_open()) accept();
+          return;
+        }
+        if (core_->connections.load() >= options_.max_connections) {
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          std::make_shared<Session>(std::move(socket), core_, this)->start();
+        }
+        accept();
+      });
+}
+
+// Graceful: no new connections, every open one closed, threads leave when the
+// io_context runs out of work. Sessions still waiting for an answer keep the core alive
+// and answer nothing.
+void Server::stop() {
+  if (threads_.empty()) return;
+  std::vector<std::function<void()>> closers;
+  {
+    std::lock_guard lock(core_->mu);
+    core_->alive = false;
+    for (auto& [k, c] : core_->closers) closers.push_back(c);
+  }
+  net::post(core_->ioc, [core = core_] {
+    beast::error_code ec;
+    core->acceptor.close(ec);
+  });
+  for (auto& c : closers) c();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+std::string Server::add_route(Route route) {
+  std::lock_guard lock(mu_);
+  for (const auto& [p, r] : routes_) {
+    if (route.prefix.rfind(p, 0) == 0 || p.rfind(route.prefix, 0) == 0)
+      return fmt::format("path prefix {} overlaps {} on {}", route.prefix, p, address_);
+  }
+  std::string prefix = route.prefix;
+  routes_[prefix] = {std::make_shared<const Route>(std::move(route)),
+                     std::make_shared<std::atomic<int>>(0)};
+  return {};
+}
+
+void Server::remove_route(const std::string& prefix) {
+  std::unique_lock lock(mu_);
+  auto it = routes_.find(prefix);
+  if (it == routes_.end()) return;
+  auto running = it->second.running;
+  routes_.erase(it);
+  idle_.wait(lock, [&] { return running->load() == 0; });
+}
+
+Server::RouteRef Server::find(std::string_view path) {
+  std::lock_guard lock(mu_);
+  for (const auto& [p, r] : routes_) {
+    if (path.substr(0, p.size()) == p) {
+      r.running->fetch_add(1);
+      return r;
+    }
+  }
+  return {};
+}
+
+void Server::handler_done(const RouteRef& ref) {
+  if (!ref.running) return;
+  std::lock_guard lock(mu_);
+  ref.running->fetch_sub(1);
+  idle_.notify_all();
+}
+
+std::string url_decode(std::string_view text, bool plus_is_space) {
+  std::string s(text);
+  if (plus_is_space)
+    for (auto& c : s)
+      if (c == '+') c = ' ';
+  int len = 0;
+  char* out = curl_easy_unescape(nullptr, s.data(), static_cast<int>(s.size()), &len);
+  if (!out) return s;
+  std::string r(out, static_cast<size_t>(len));
+  curl_free(out);
+  return r;
+}
+
+std::string url_encode(std::string_view text) {
+  char* out = curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size()));
+  if (!out) return {};
+  std::string r(out);
+  curl_free(out);
+  return r;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_form(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!text.empty()) {
+    auto amp = text.find('&');
+    std::string_view pair = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    out.emplace_back(url_decode(pair.substr(0, eq)), eq == std::string_view::npos
+                                                         ? std::string()
+                                                         : url_decode(pair.substr(eq + 1)));
+  }
+  return out;
+}
+
+std::vector<std::string> path_segments(std::string_view path, std::string_view prefix) {
+  std::vector<std::string> out;
+  if (path.substr(0, prefix.size()) != prefix) return out;
+  path.remove_prefix(prefix.size());
+  while (!path.empty()) {
+    auto slash = path.find('/');
+    out.push_back(url_decode(path.substr(0, slash), false));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+}  // namespace omniroute::connectors::http
