@@ -37,7 +37,8 @@ const char* author(v1::Author a) {
 }
 
 constexpr const char* kHelp =
-    "commands: accept OFFER | reject OFFER [reason] | reply CONV TEXT | resolve CONV | "
+    "commands: accept OFFER | reject OFFER [reason] | reply CONV TEXT | "
+    "template CONV NAME LANGUAGE [param | param ...] (WhatsApp) | resolve CONV | "
     "transfer CONV agent:ID|queue:ID [note] | assign CONV AGENT [note] (supervisors) | "
     "link CUSTOMER OTHER [note] | unlink CUSTOMER | away | available | quit";
 
@@ -130,7 +131,27 @@ int cmd_agent(const AgentOptions& o) {
       d.reject(arg, rest);
     else if (cmd == "reply" && !arg.empty() && !rest.empty())
       d.reply(arg, rest);
-    else if (cmd == "resolve" && !arg.empty())
+    else if (cmd == "template" && !arg.empty() && !rest.empty()) {
+      std::istringstream r(rest);
+      std::string name, lang, params;
+      r >> name >> lang;
+      std::getline(r, params);
+      std::vector<std::string> values;
+      for (size_t start = 0; !params.empty() && start <= params.size();) {
+        size_t bar = params.find('|', start);
+        std::string v =
+            params.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+        while (!v.empty() && v.back() == ' ') v.pop_back();
+        if (!v.empty()) values.push_back(v);
+        if (bar == std::string::npos) break;
+        start = bar + 1;
+      }
+      if (lang.empty())
+        say("{}", kHelp);
+      else
+        d.reply_template(arg, name, lang, values);
+    } else if (cmd == "resolve" && !arg.empty())
       d.resolve(arg);
     else if ((cmd == "transfer" || cmd == "assign") && !arg.empty() && !rest.empty()) {
       std::istringstream r(rest);

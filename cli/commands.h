@@ -18,7 +18,8 @@ int cmd_router(const Common& c);
 int cmd_connect(const Common& c, const std::vector<std::string>& names);
 int cmd_broker(const Common& c, int brokers);
 int cmd_config_check(const std::string& path);
-int cmd_normalize(const std::string& channel, const std::string& file);
+int cmd_normalize(const std::string& channel, const std::string& file,
+                  const std::string& provider = "");
 int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
                 const std::string& workspace);
 

@@ -64,9 +64,16 @@ int main(int argc, char** argv) {
 
   auto* normalize = app.add_subcommand(
       "normalize", "Print a native channel payload as canonical InboundMessage JSON");
-  std::string channel, file = "-";
-  normalize->add_option("channel", channel, "Channel connector name (webhook, ...)")->required();
+  std::string channel, file = "-", provider;
+  normalize
+      ->add_option("channel", channel,
+                   "Channel: webhook, email, sms, messenger, instagram, whatsapp, telegram, or "
+                   "social (with --provider)")
+      ->required();
   normalize->add_option("file", file, "Payload file ('-' = stdin)")->capture_default_str();
+  normalize->add_option("--provider", provider,
+                        "Payload format where a channel has several: sms: twilio; social: "
+                        "messenger, instagram, whatsapp, telegram");
 
   auto* inspect =
       app.add_subcommand("inspect", "Show router state (read-only; works while the router runs)");
@@ -148,7 +155,7 @@ int main(int argc, char** argv) {
   if (*connect) return cmd_connect(common, names);
   if (*broker) return cmd_broker(common, broker_count);
   if (*agent) return cmd_agent(ao);
-  if (*normalize) return cmd_normalize(channel, file);
+  if (*normalize) return cmd_normalize(channel, file, provider);
   if (*inspect) return cmd_inspect(common, what, id, workspace);
   if (*check) return cmd_config_check(check_path);
   if (*bench) {

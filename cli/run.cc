@@ -1,4 +1,5 @@
 // up, router, connect, broker, config check, normalize, inspect.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -196,8 +197,29 @@ int cmd_config_check(const std::string& path) {
   return 0;
 }
 
-int cmd_normalize(const std::string& channel, const std::string& file) {
-  const auto* f = sdk::builtin_registry().find(channel);
+int cmd_normalize(const std::string& channel, const std::string& file,
+                  const std::string& provider) {
+  const auto& reg = sdk::builtin_registry();
+  const sdk::ConnectorFactory* f = nullptr;
+  if (channel == "social") {
+    // Social payloads differ per platform: the provider names the connector.
+    for (const char* p : {"messenger", "instagram", "whatsapp", "telegram"})
+      if (provider == p) f = reg.find(provider);
+    if (!f) {
+      fmt::print(stderr,
+                 "normalize: social needs --provider messenger|instagram|whatsapp|telegram\n");
+      return 2;
+    }
+  } else {
+    f = reg.find(channel);
+  }
+  if (f && !provider.empty() && channel != "social" &&
+      std::find(f->providers.begin(), f->providers.end(), provider) == f->providers.end()) {
+    fmt::print(stderr, "normalize: {} has no provider '{}' (known: {})\n", channel, provider,
+               f->providers.empty() ? std::string("none")
+                                    : fmt::format("{}", fmt::join(f->providers, ", ")));
+    return 2;
+  }
   if (!f) {
     fmt::print(stderr, "normalize: unknown channel '{}' (known: {})\n", channel,
                fmt::join(sdk::builtin_registry().names(), ", "));

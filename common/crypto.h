@@ -9,6 +9,12 @@ namespace omniroute::crypto {
 // HMAC-SHA256 of `data` under `key`, lower-case hex.
 std::string hmac_sha256_hex(std::string_view key, std::string_view data);
 
+// HMAC-SHA1 of `data` under `key`, standard base64 (Twilio's request signatures).
+std::string hmac_sha1_base64(std::string_view key, std::string_view data);
+
+// Standard base64 with padding.
+std::string base64(std::string_view bytes);
+
 // SHA-256 of `data`, lower-case hex.
 std::string sha256_hex(std::string_view data);
 

@@ -3,6 +3,8 @@
 
 #include "connectors/email/email.h"
 #include "connectors/sdk/connector.h"
+#include "connectors/sms/sms.h"
+#include "connectors/social/social.h"
 #include "connectors/webhook/webhook.h"
 
 namespace omniroute::sdk {
@@ -10,7 +12,10 @@ namespace omniroute::sdk {
 Registry& builtin_registry() {
   static Registry registry = [] {
     Registry r;
-    for (auto* make : {&connectors::webhook::factory, &connectors::email::factory}) {
+    for (auto* make :
+         {&connectors::webhook::factory, &connectors::email::factory, &connectors::sms::factory,
+          &connectors::social::messenger_factory, &connectors::social::instagram_factory,
+          &connectors::social::whatsapp_factory, &connectors::social::telegram_factory}) {
       if (auto err = r.add(make()); !err.empty()) throw std::logic_error(err);
     }
     return r;

@@ -55,6 +55,22 @@ void Desk::reply(const std::string& conversation_id, const std::string& text,
   enqueue(std::move(f));
 }
 
+std::string Desk::reply_template(const std::string& conversation_id, const std::string& name,
+                                 const std::string& language,
+                                 const std::vector<std::string>& params) {
+  std::string id = new_uuid();
+  v1::AgentFrame f;
+  auto* r = f.mutable_reply();
+  r->set_conversation_id(conversation_id);
+  r->set_reply_id(id);
+  auto* t = r->mutable_message_template();
+  t->set_name(name);
+  t->set_language(language);
+  for (const auto& p : params) t->add_parameters(p);
+  enqueue(std::move(f));
+  return id;
+}
+
 void Desk::resolve(const std::string& conversation_id) {
   v1::AgentFrame f;
   f.mutable_resolve()->set_conversation_id(conversation_id);

@@ -59,6 +59,9 @@ class Desk {
   std::string reply(const std::string& conversation_id, const std::string& text);
   // With a reply id of the caller's choosing: the same id is published once, even across
   // desk restarts.
+  // An approved template (WhatsApp outside the 24-hour window). Returns the reply id.
+  std::string reply_template(const std::string& conversation_id, const std::string& name,
+                             const std::string& language, const std::vector<std::string>& params);
   void reply(const std::string& conversation_id, const std::string& text,
              const std::string& reply_id);
   void resolve(const std::string& conversation_id);

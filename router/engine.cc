@@ -1812,9 +1812,19 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
 }
 
 void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
-  if (m.reply_id().empty() || (m.text_body().empty() && m.attachments().empty())) {
+  if (m.reply_id().empty() ||
+      (m.text_body().empty() && m.attachments().empty() && !m.has_message_template())) {
     error_to(a.routing_id, v1::Error::CODE_INVALID,
-             "reply needs reply_id and a text_body or attachments", m.reply_id());
+             "reply needs reply_id and a text_body, attachments or a message_template",
+             m.reply_id());
+    return;
+  }
+  if (m.has_message_template() &&
+      (m.message_template().name().empty() || m.message_template().language().empty() ||
+       m.message_template().parameters_size() > 100)) {
+    error_to(a.routing_id, v1::Error::CODE_INVALID,
+             "message_template needs a name and a language (and at most 100 parameters)",
+             m.reply_id());
     return;
   }
   const std::string dk = fmt::format("r/{}/{}/{}", a.workspace, a.cfg->id, m.reply_id());
@@ -1838,6 +1848,12 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   cm.set_author(v1::AUTHOR_AGENT);
   cm.set_author_id(a.cfg->id);
   cm.set_text_body(m.text_body());
+  if (m.has_message_template() && m.text_body().empty()) {
+    // The history shows what was sent: the template and its values.
+    const auto& t = m.message_template();
+    cm.set_text_body(fmt::format("[template {} ({})] {}", t.name(), t.language(),
+                                 fmt::join(t.parameters(), " | ")));
+  }
   cm.set_html_body(m.html_body());
   *cm.mutable_attachments() = m.attachments();
   uint64_t seq = c.message_count() + 1;
@@ -1868,6 +1884,7 @@ void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
   out.set_text_body(m.text_body());
   out.set_html_body(m.html_body());
   *out.mutable_attachments() = m.attachments();
+  if (m.has_message_template()) *out.mutable_message_template() = m.message_template();
   // Thread keys are <ws>/<inbox>/t:<integrator thread id> or <ws>/<inbox>/c:<customer>.
   const std::string& tk = c.thread_key();
   if (auto p2 = tk.find('/', tk.find('/') + 1);

@@ -26,3 +26,23 @@ ASAN_OPTIONS=detect_leaks=1 "$OUT/email_normalize_fuzz" -runs="$RUNS" -seed="$SE
   -artifact_prefix="$OUT/" -timeout=10 -rss_limit_mb=2048 -max_len=262144 -print_final_stats=1 "$OUT/email-corpus" \
   2>&1 | tail -15
 echo "fuzz: email normalizer ran ${RUNS} inputs (seed ${SEED}) without a crash"
+
+# The SMS and social webhook parsers, each from its seed corpus (tests/fuzz/corpus/).
+fuzz_target() {
+  local name="$1" corpus="$2"
+  shift 2
+  # shellcheck disable=SC2046
+  clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -I. -I"$BUILD_DIR/schemas/gen" $(pkg-config --cflags protobuf openssl fmt libcurl) \
+    "tests/fuzz/${name}.cc" "$@" common/crypto.cc common/utf8.cc connectors/phone/phone.cc \
+    "$BUILD_DIR/schemas/libomniroute_schemas.a" \
+    $(pkg-config --libs protobuf openssl fmt libcurl) -lphonenumber -o "$OUT/$name"
+  mkdir -p "$OUT/$corpus-corpus"
+  cp -n tests/fuzz/corpus/"$corpus"/* "$OUT/$corpus-corpus/" 2>/dev/null || true
+  ASAN_OPTIONS=detect_leaks=1 "$OUT/$name" -runs="$RUNS" -seed="$SEED" -artifact_prefix="$OUT/" \
+    -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "$OUT/$corpus-corpus" \
+    2>&1 | tail -4
+  echo "fuzz: $name ran ${RUNS} inputs (seed ${SEED}) without a crash"
+}
+fuzz_target sms_webhook_fuzz sms connectors/sms/twilio.cc connectors/http/server.cc
+fuzz_target social_webhook_fuzz social connectors/social/meta.cc

@@ -13,6 +13,8 @@ PACKAGES=(
   libhowardhinnant-date-dev tzdata libre2-dev libcld2-dev
   # email: MIME (GMime 3), HTML bodies to text (libxml2)
   libgmime-3.0-dev libxml2-dev
+  # SMS and WhatsApp: phone numbers to E.164
+  libphonenumber-dev
   # libFuzzer targets (clang with its sanitizer and fuzzer runtimes)
   clang libclang-rt-14-dev
   # tests and benchmarks

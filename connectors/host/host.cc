@@ -301,8 +301,9 @@ void ConnectorHost::delivery_loop() {
         logger_->info("delivered outbound {} ({}/{}, conversation {}, attempt {})",
                       pd.msg.outbound_id(), pd.msg.workspace_id(), pd.msg.inbox_id(),
                       pd.msg.conversation_id(), pd.attempt);
-        publish_status(status_of(pd, v1::DeliveryStatus::STATE_SENT, {}, res.provider_message_id),
-                       pd.partition, pd.offset, true);
+        publish_status(
+            status_of(pd, v1::DeliveryStatus::STATE_SENT, res.detail, res.provider_message_id),
+            pd.partition, pd.offset, true);
         break;
       case sdk::DeliveryResult::Code::kRetry:
         if (pd.attempt < retry_.max_attempts) {

@@ -100,6 +100,8 @@ struct ConnectorFactory {
   std::vector<ConfigField> inbox_settings;  // Keys of each inbox's `settings`.
   std::function<std::unique_ptr<Connector>(const Settings& settings)> create;
   Normalizer normalize;  // Optional.
+  std::vector<std::string>
+      providers;  // Payload formats it reads ("twilio"), for `normalize --provider`.
 };
 
 // Connectors registered by name; a duplicate name is an error.

@@ -124,7 +124,7 @@ void WebhookConnector::handle(http::Request req, http::Respond respond) {
   const std::string expected = sign(inbox->settings.str("secret"), req.body);
   if (!crypto::constant_time_equal(expected, sig)) {
     host.logger()->warn("{}/{}: request with bad signature rejected", ws, inbox_id);
-    respond(http::Response::error(401, "bad signature"));
+    respond(http::Response::error(403, "bad signature"));
     return;
   }
   v1::Envelope env;

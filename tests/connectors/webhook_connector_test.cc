@@ -73,8 +73,8 @@ TEST_F(WebhookConnectorTest, SignedMessageIsPublishedWithUrlIdentityAnd202) {
   EXPECT_EQ(m.text_body(), "hi");
 }
 
-TEST_F(WebhookConnectorTest, BadSignatureGets401AndPublishesNothing) {
-  EXPECT_EQ(post_signed(url_, "wrong", good_), 401);
+TEST_F(WebhookConnectorTest, BadSignatureGets403MissingOne401AndNothingIsPublished) {
+  EXPECT_EQ(post_signed(url_, "wrong", good_), 403);
   EXPECT_EQ(post_signed(url_, "", good_), 401);
   EXPECT_TRUE(host_.published.empty());
 }

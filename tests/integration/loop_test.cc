@@ -103,7 +103,7 @@ TEST_F(BadInput, EachGetsItsErrorNothingIsPublishedAndTheRestKeepsFlowing) {
       R"({"external_message_id":"e1","customer_handle":"c1","text_body":"hi"})";
   std::string resp;
   EXPECT_EQ(post_signed(url(), "", good, &resp), 401);  // no signature
-  EXPECT_EQ(post_signed(url(), "wrong-secret", good, &resp), 401);
+  EXPECT_EQ(post_signed(url(), "wrong-secret", good, &resp), 403);
   EXPECT_EQ(post_signed(url(), params_.secret, "{\"external_message_id\": ", &resp), 400);
   EXPECT_NE(resp.find("invalid InboundMessage JSON"), std::string::npos) << resp;
   EXPECT_EQ(

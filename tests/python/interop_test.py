@@ -148,15 +148,15 @@ workspaces:
                         if r.status != 202:
                             fail(f"webhook answered {r.status}")
                     posted = True
-                    # A tampered signature gets 401 and publishes nothing.
+                    # A tampered signature gets 403 and publishes nothing.
                     bad = urllib.request.Request(req.full_url, data=body + b" ",
                                                  headers={"X-Omniroute-Signature": sign(body)})
                     try:
                         urllib.request.urlopen(bad, timeout=20)
                         fail("tampered body was accepted")
                     except urllib.error.HTTPError as e:
-                        if e.code != 401:
-                            fail(f"tampered body got {e.code}, want 401")
+                        if e.code != 403:
+                            fail(f"tampered body got {e.code}, want 403")
                 elif kind == "offer":
                     acc = agent_pb2.AgentFrame()
                     acc.accept.offer_id = f.offer.offer_id

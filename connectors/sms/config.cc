@@ -1,0 +1,463 @@
+// The SMS connector at run time: Twilio webhooks in, Twilio's Messages API out, opt-outs
+// and message ids kept in the connector's own state.
+#include <chrono>
+#include <mutex>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "common/utf8.h"
+#include "connectors/http/client.h"
+#include "connectors/http/server.h"
+#include "connectors/phone/phone.h"
+#include "connectors/sms/sms.h"
+#include "connectors/state/kv.h"
+
+namespace omniroute::connectors::sms {
+
+namespace {
+
+constexpr std::string_view kPrefix = "/v1/sms/";
+constexpr int64_t kSidTtlMs = int64_t{14} * 24 * 3600 * 1000;  // status callbacks come within days
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string twiml(std::string_view reply) {
+  std::string out = R"(<?xml version="1.0" encoding="UTF-8"?><Response>)";
+  if (!reply.empty()) {
+    out += "<Message>";
+    for (char c : reply) {
+      switch (c) {
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '&':
+          out += "&amp;";
+          break;
+        default:
+          out += c;
+      }
+    }
+    out += "</Message>";
+  }
+  return out + "</Response>";
+}
+
+http::Response xml(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.content_type = "text/xml; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+class SmsConnector : public sdk::Connector {
+ public:
+  explicit SmsConnector(const sdk::Settings& s) : settings_(s) {
+    limits_.max_text_bytes = static_cast<size_t>(s.integer("max_text_bytes"));
+    limits_.max_media = static_cast<int>(s.integer("max_media"));
+  }
+  ~SmsConnector() override { stop(); }
+
+  std::string start(sdk::Host& host) override {
+    host_ = &host;
+    std::string err;
+    kv_ = state::Kv::open(settings_.str("state_dir"), err);
+    if (!kv_) return "sms: " + err;
+    prune_sids();
+    for (const auto& inbox : host.inboxes()) {
+      const std::string from = inbox.settings.str("from_number");
+      if (!from.empty() && phone::to_e164(from, inbox.settings.str("default_region")) != from)
+        return fmt::format(
+            "sms: {}/{}.settings.from_number must be E.164 (\"+15551234567\"), got {}",
+            inbox.workspace_id, inbox.inbox_id, from);
+      if (from.empty() && inbox.settings.str("messaging_service_sid").empty())
+        return fmt::format("sms: {}/{} needs from_number or messaging_service_sid",
+                           inbox.workspace_id, inbox.inbox_id);
+    }
+    http::Server::Options o;
+    o.threads = static_cast<int>(settings_.integer("threads"));
+    o.request_timeout_ms = static_cast<int>(settings_.integer("request_timeout_ms"));
+    o.max_connections = static_cast<int>(settings_.integer("max_connections"));
+    server_ = http::Server::listen(settings_.str("listen"), o, err);
+    if (!server_) return "sms: " + err;
+    http::Route route;
+    route.prefix = std::string(kPrefix);
+    route.max_body_bytes = static_cast<size_t>(settings_.integer("max_body_bytes"));
+    route.handler = [this](http::Request req, http::Respond respond) {
+      handle(std::move(req), std::move(respond));
+    };
+    if (err = server_->add_route(std::move(route)); !err.empty()) {
+      server_.reset();
+      return "sms: " + err;
+    }
+    host.logger()->info(
+        "listening on http://{}/v1/sms/{{workspace}}/{{inbox}}/messages (and /status)",
+        server_->address());
+    return {};
+  }
+
+  void stop() override {
+    if (server_) {
+      server_->remove_route(std::string(kPrefix));
+      server_.reset();
+    }
+  }
+
+  std::vector<std::string> endpoints() const override {
+    if (!server_) return {};
+    return {fmt::format("http://{}/v1/sms/{{workspace}}/{{inbox}}/messages", server_->address()),
+            fmt::format("http://{}/v1/sms/{{workspace}}/{{inbox}}/status", server_->address())};
+  }
+
+  sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override {
+    const auto& s = inbox.settings;
+    const std::string& to = m.customer_handle();
+    if (std::string why = opted_out(inbox, to); !why.empty())
+      return sdk::DeliveryResult::failed(why);
+    std::string text = m.text_body();
+    if (text.empty() && m.attachments_size() == 0)
+      return sdk::DeliveryResult::failed("empty reply: SMS needs text or media");
+    const Segments seg = segments_of(text);
+    const int max_segments = static_cast<int>(s.integer("max_segments"));
+    if (seg.count > max_segments)
+      return sdk::DeliveryResult::failed(fmt::format(
+          "reply is {} SMS segments ({}, {} {}); this inbox sends at most {}: shorten it",
+          seg.count, seg.gsm7 ? "GSM-7" : "UCS-2 because of its characters", seg.units,
+          seg.gsm7 ? "septets" : "UTF-16 units", max_segments));
+    std::vector<std::pair<std::string, std::string>> form;
+    form.emplace_back("To", to);
+    if (!s.str("messaging_service_sid").empty())
+      form.emplace_back("MessagingServiceSid", s.str("messaging_service_sid"));
+    else
+      form.emplace_back("From", s.str("from_number"));
+    if (!text.empty()) form.emplace_back("Body", text);
+    int media = 0;
+    for (const auto& a : m.attachments()) {
+      if (a.url().rfind("https://", 0) != 0 && a.url().rfind("http://", 0) != 0) continue;
+      if (++media > limits_.max_media) break;
+      form.emplace_back("MediaUrl", a.url());
+    }
+    if (const std::string base = public_url(inbox); !base.empty())
+      form.emplace_back("StatusCallback", fmt::format("{}/v1/sms/{}/{}/status", base,
+                                                      inbox.workspace_id, inbox.inbox_id));
+    http::ClientRequest req;
+    req.url = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", settings_.str("api_base_url"),
+                          http::url_encode(s.str("account_sid")));
+    req.basic_user = s.str("account_sid");
+    req.basic_password = s.str("auth_token");
+    req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+    for (const auto& [k, v] : form) {
+      if (!req.body.empty()) req.body += '&';
+      req.body += http::url_encode(k) + "=" + http::url_encode(v);
+    }
+    req.timeout_ms = static_cast<long>(settings_.integer("delivery_timeout_ms"));
+    const auto res = http::send(req);
+    auto json = nlohmann::json::parse(res.body, nullptr, false);
+    if (res.error.empty() && res.status >= 200 && res.status < 300) {
+      std::string sid = json.is_object() ? json.value("sid", "") : "";
+      if (!sid.empty()) {
+        (void)kv_->put("sid/" + sid,
+                       fmt::format("{} {} {}", wall_ms(), m.outbound_id(), m.conversation_id()));
+      }
+      auto r = sdk::DeliveryResult::delivered(sid);
+      r.detail = fmt::format("{} segment{} ({})", seg.count, seg.count == 1 ? "" : "s",
+                             seg.gsm7 ? "GSM-7" : "UCS-2");
+      return r;
+    }
+    if (res.error.empty() && res.status >= 400 && res.status < 500 && res.status != 408 &&
+        res.status != 429 && json.is_object()) {
+      const int code = json.value("code", 0);
+      if (code == 21610) record_opt_out(inbox, to, "the provider (error 21610)");
+      return sdk::DeliveryResult::failed(
+          fmt::format("Twilio error {}: {}", code, json.value("message", std::string("rejected"))));
+    }
+    return http::classify(res, "Twilio");
+  }
+
+ private:
+  std::string public_url(const sdk::InboxInfo& inbox) const {
+    std::string u = inbox.settings.str("public_url");
+    if (u.empty()) u = settings_.str("public_url");
+    while (!u.empty() && u.back() == '/') u.pop_back();
+    return u;
+  }
+
+  static std::string opt_key(const sdk::InboxInfo& inbox, std::string_view number) {
+    return fmt::format("optout/{}/{}/{}", inbox.workspace_id, inbox.inbox_id, number);
+  }
+
+  // Why nothing may be sent to `number`, or "".
+  std::string opted_out(const sdk::InboxInfo& inbox, const std::string& number) const {
+    std::string v;
+    if (!kv_->get(opt_key(inbox, number), &v)) return {};
+    auto j = nlohmann::json::parse(v, nullptr, false);
+    const int64_t at = j.is_object() ? j.value("at_ms", int64_t{0}) : 0;
+    const std::string by = j.is_object() ? j.value("by", std::string("STOP")) : "STOP";
+    const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(at));
+    return fmt::format(
+        "{} opted out of SMS from this number ({} on {:%Y-%m-%d %H:%M} UTC): nothing is sent "
+        "until they text START",
+        number, by, fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
+  }
+
+  void record_opt_out(const sdk::InboxInfo& inbox, const std::string& number, std::string by) {
+    if (auto err = kv_->put(opt_key(inbox, number),
+                            nlohmann::json{{"at_ms", wall_ms()}, {"by", by}}.dump());
+        !err.empty())
+      host_->logger()->error("sms {}/{}: opt-out not recorded: {}", inbox.workspace_id,
+                             inbox.inbox_id, err);
+  }
+
+  void prune_sids() {
+    const int64_t cutoff = wall_ms() - kSidTtlMs;
+    std::vector<std::string> old;
+    kv_->scan("sid/", [&](std::string_view k, std::string_view v) {
+      if (std::atoll(std::string(v.substr(0, v.find(' '))).c_str()) < cutoff) old.emplace_back(k);
+      return true;
+    });
+    for (const auto& k : old) (void)kv_->del(k);
+  }
+
+  void handle(http::Request req, http::Respond respond) {
+    const auto seg = http::path_segments(req.path, kPrefix);
+    if (seg.size() != 3 || (seg[2] != "messages" && seg[2] != "status")) {
+      respond(http::Response::error(
+          404, "unknown path; POST /v1/sms/{workspace}/{inbox}/messages or .../status"));
+      return;
+    }
+    if (req.method != "POST") {
+      respond(http::Response::error(405, "use POST"));
+      return;
+    }
+    const sdk::InboxInfo* inbox = host_->inbox(seg[0], seg[1]);
+    if (!inbox) {
+      respond(http::Response::error(404, "unknown inbox"));
+      return;
+    }
+    if (req.header("content-type").rfind("application/x-www-form-urlencoded", 0) != 0) {
+      respond(http::Response::error(415, "expected application/x-www-form-urlencoded"));
+      return;
+    }
+    const Params params = http::parse_form(req.body);
+    if (params.size() > limits_.max_params) {
+      respond(http::Response::error(400, "too many parameters"));
+      return;
+    }
+    const std::string sig = req.header("x-twilio-signature");
+    if (sig.empty()) {
+      host_->logger()->warn("sms {}/{}: request without X-Twilio-Signature rejected", seg[0],
+                            seg[1]);
+      respond(http::Response::error(401, "missing X-Twilio-Signature"));
+      return;
+    }
+    std::string base = public_url(*inbox);
+    if (base.empty()) base = "http://" + req.header("host");
+    const std::string expected =
+        twilio_signature(inbox->settings.str("auth_token"), base + req.target, params);
+    if (!crypto::constant_time_equal(expected, sig)) {
+      host_->logger()->warn("sms {}/{}: request with bad X-Twilio-Signature rejected", seg[0],
+                            seg[1]);
+      respond(http::Response::error(403, "bad signature"));
+      return;
+    }
+    std::string account;
+    for (const auto& [k, v] : params)
+      if (k == "AccountSid") account = v;
+    if (account != inbox->settings.str("account_sid")) {
+      respond(http::Response::error(403, "AccountSid is not this inbox's account"));
+      return;
+    }
+    if (seg[2] == "messages")
+      inbound(*inbox, params, std::move(respond));
+    else
+      status(*inbox, params, std::move(respond));
+  }
+
+  void inbound(const sdk::InboxInfo& inbox, const Params& params, http::Respond respond) {
+    v1::Envelope env;
+    auto* m = env.mutable_message();
+    const auto& s = inbox.settings;
+    if (auto err = parse_inbound(params, s.str("default_region"), limits_, *m); !err.empty()) {
+      host_->logger()->info("sms {}/{}: request rejected: {}", inbox.workspace_id, inbox.inbox_id,
+                            err);
+      respond(http::Response::error(400, err));
+      return;
+    }
+    if (const std::string own = s.str("from_number"); !own.empty()) {
+      std::string to;
+      for (const auto& [k, v] : params)
+        if (k == "To") to = phone::to_e164(v, s.str("default_region"));
+      if (to != own) {
+        respond(http::Response::error(400, "To is not this inbox's number"));
+        return;
+      }
+    }
+    m->set_workspace_id(inbox.workspace_id);
+    m->set_inbox_id(inbox.inbox_id);
+    const Keyword kw = keyword_of(m->text_body());
+    std::string reply;
+    switch (kw) {
+      case Keyword::kStop:
+        record_opt_out(inbox, m->customer_handle(), "STOP");
+        reply = s.str("stop_reply");
+        break;
+      case Keyword::kStart:
+        (void)kv_->del(opt_key(inbox, m->customer_handle()));
+        reply = s.str("start_reply");
+        break;
+      case Keyword::kHelp:
+        reply = s.str("help_reply");
+        break;
+      case Keyword::kNone:
+        break;
+    }
+    if (kw != Keyword::kNone) {
+      (*m->mutable_provider_metadata())["sms_keyword"] = keyword_name(kw);
+      host_->logger()->info("sms {}/{}: {} from a customer honoured", inbox.workspace_id,
+                            inbox.inbox_id, keyword_name(kw));
+    }
+    host_->publish(std::move(env), [respond, reply](const sdk::PublishResult& r) {
+      if (r.ok())
+        respond(xml(200, twiml(reply)));
+      else if (r.code == sdk::PublishResult::Code::kInvalid)
+        respond(http::Response::error(400, r.detail));
+      else
+        respond(http::Response::error(503, "event store unavailable, retry later"));
+    });
+  }
+
+  void status(const sdk::InboxInfo& inbox, const Params& params, http::Respond respond) {
+    std::string sid, state, error_code, error_message;
+    for (const auto& [k, v] : params) {
+      if (k == "MessageSid" || (k == "SmsSid" && sid.empty())) sid = v;
+      if (k == "MessageStatus" || (k == "SmsStatus" && state.empty())) state = v;
+      if (k == "ErrorCode") error_code = v;
+      if (k == "ErrorMessage") error_message = v;
+    }
+    if (sid.empty() || state.empty()) {
+      respond(http::Response::error(400, "missing MessageSid or MessageStatus"));
+      return;
+    }
+    v1::DeliveryStatus::State st = v1::DeliveryStatus::STATE_UNSPECIFIED;
+    if (state == "queued" || state == "accepted" || state == "scheduled" || state == "sending" ||
+        state == "sent")
+      st = v1::DeliveryStatus::STATE_SENT;
+    else if (state == "delivered")
+      st = v1::DeliveryStatus::STATE_DELIVERED;
+    else if (state == "read")
+      st = v1::DeliveryStatus::STATE_READ;
+    else if (state == "undelivered" || state == "failed" || state == "canceled")
+      st = v1::DeliveryStatus::STATE_FAILED;
+    if (st == v1::DeliveryStatus::STATE_UNSPECIFIED) {
+      respond(xml(200, twiml("")));  // receiving/received: about inbound messages
+      return;
+    }
+    std::string v;
+    if (!kv_->get("sid/" + sid, &v)) {
+      host_->logger()->info("sms {}/{}: status {} for unknown message {} ignored",
+                            inbox.workspace_id, inbox.inbox_id, state, sid);
+      respond(xml(200, twiml("")));
+      return;
+    }
+    // "<ms> <outbound id> <conversation id>"
+    const auto a = v.find(' '), b = v.find(' ', a + 1);
+    v1::Envelope env;
+    auto* ds = env.mutable_delivery_status();
+    ds->set_workspace_id(inbox.workspace_id);
+    ds->set_inbox_id(inbox.inbox_id);
+    ds->set_channel(v1::CHANNEL_SMS);
+    ds->set_outbound_id(v.substr(a + 1, b - a - 1));
+    ds->set_conversation_id(b == std::string::npos ? "" : v.substr(b + 1));
+    ds->set_state(st);
+    ds->set_provider_message_id(sid);
+    std::string detail = "Twilio: " + utf8::cut(utf8::sanitize(state), 64);
+    if (!error_code.empty()) {
+      detail += " (error " + utf8::cut(utf8::sanitize(error_code), 16);
+      if (!error_message.empty()) detail += ": " + utf8::cut(utf8::sanitize(error_message), 200);
+      detail += ")";
+    }
+    ds->set_detail(detail);
+    if (error_code == "21610") {
+      std::string to;
+      for (const auto& [k, val] : params)
+        if (k == "To") to = phone::to_e164(val, inbox.settings.str("default_region"));
+      if (!to.empty()) record_opt_out(inbox, to, "the provider (error 21610)");
+    }
+    host_->publish(std::move(env), [respond](const sdk::PublishResult& r) {
+      if (r.ok())
+        respond(xml(200, twiml("")));
+      else
+        respond(http::Response::error(503, "event store unavailable, retry later"));
+    });
+  }
+
+  sdk::Settings settings_;
+  Limits limits_;
+  sdk::Host* host_ = nullptr;
+  std::unique_ptr<state::Kv> kv_;
+  std::shared_ptr<http::Server> server_;
+};
+
+}  // namespace
+
+sdk::ConnectorFactory factory() {
+  using T = sdk::ConfigField::Type;
+  sdk::ConnectorFactory f;
+  f.name = "sms";
+  f.channel = v1::CHANNEL_SMS;
+  f.description = "SMS/MMS through a Twilio-compatible provider: signed webhooks in, REST API out";
+  f.settings = {
+      {"listen", T::kString,
+       "host:port of the HTTP server (shared with other connectors on the same address)",
+       "127.0.0.1:8080"},
+      {"public_url", T::kString,
+       "Scheme://host[:port] the provider calls (behind a proxy); signatures are checked "
+       "against it. Empty: the request's Host header over http",
+       ""},
+      {"threads", T::kInt, "HTTP server threads (when this connector starts the server)", "1",
+       false, 1, 64},
+      {"request_timeout_ms", T::kInt, "Time to read a request", "15000", false, 100, 600000},
+      {"max_connections", T::kInt, "Open HTTP connections at most", "1024", false, 1, 1000000},
+      {"max_body_bytes", T::kInt, "Largest webhook body; larger gets 413", "65536", false, 1024,
+       16 << 20},
+      {"max_text_bytes", T::kInt, "Largest message text", "4096", false, 160, 1 << 20},
+      {"max_media", T::kInt, "MMS media per message", "10", false, 0, 100},
+      {"state_dir", T::kString, "Opt-outs and message ids (RocksDB)", "var/sms"},
+      {"api_base_url", T::kString, "Provider REST API", "https://api.twilio.com"},
+      {"delivery_timeout_ms", T::kInt, "Timeout of one API call", "10000", false, 100, 600000},
+  };
+  f.inbox_settings = {
+      {"account_sid", T::kString, "Provider account (AC...)", "", true},
+      {"auth_token", T::kSecret, "Provider auth token: signs webhooks, authenticates API calls", "",
+       true},
+      {"from_number", T::kString, "This inbox's number in E.164; inbound To must match it", ""},
+      {"messaging_service_sid", T::kString, "Send through a messaging service instead (MG...)", ""},
+      {"default_region", T::kString, "ISO country for numbers without a country code", "US"},
+      {"public_url", T::kString, "Overrides the connector's public_url for this inbox", ""},
+      {"max_segments", T::kInt, "Longest reply in SMS segments; longer replies fail with a reason",
+       "10", false, 1, 100},
+      {"stop_reply", T::kString, "Answer to STOP (empty: none; the provider may send its own)", ""},
+      {"start_reply", T::kString, "Answer to START", ""},
+      {"help_reply", T::kString, "Answer to HELP", ""},
+  };
+  f.create = [](const sdk::Settings& s) -> std::unique_ptr<sdk::Connector> {
+    return std::make_unique<SmsConnector>(s);
+  };
+  f.normalize = [](std::string_view payload, v1::InboundMessage& out) -> std::string {
+    return parse_inbound(http::parse_form(payload), "US", Limits{}, out);
+  };
+  f.providers = {"twilio"};
+  return f;
+}
+
+}  // namespace omniroute::connectors::sms

@@ -1,0 +1,633 @@
+// The social connectors at run time: Meta's webhooks (GET verification, POST signed with
+// X-Hub-Signature-256) and Telegram's (X-Telegram-Bot-Api-Secret-Token) in; the Graph API
+// and the Bot API out; messaging windows and provider message ids kept in the
+// connector's own state.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "connectors/http/client.h"
+#include "connectors/http/server.h"
+#include "connectors/social/social.h"
+#include "connectors/state/kv.h"
+
+namespace omniroute::connectors::social {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int64_t kHourMs = 3600 * 1000;
+constexpr int64_t kIdTtlMs = 30 * 24 * kHourMs;  // receipts come within days
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string when(int64_t ms) {
+  const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+  return fmt::format("{:%Y-%m-%d %H:%M} UTC", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
+}
+
+bool is_meta(Platform p) {
+  return p != Platform::kTelegram;
+}
+
+// The inbox setting that names the platform account an inbox is.
+const char* account_key(Platform p) {
+  switch (p) {
+    case Platform::kMessenger:
+      return "page_id";
+    case Platform::kInstagram:
+      return "account_id";
+    case Platform::kWhatsApp:
+      return "phone_number_id";
+    case Platform::kTelegram:
+      return "bot_token";
+  }
+  return "";
+}
+
+// Graph API error codes that mean "slow down" (retried by the host with backoff).
+bool graph_rate_limited(int code) {
+  return code == 4 || code == 17 || code == 32 || code == 613 || code == 80007 || code == 130429 ||
+         code == 131048 || code == 131056;
+}
+
+class SocialConnector : public sdk::Connector {
+ public:
+  SocialConnector(Platform p, const sdk::Settings& s) : p_(p), settings_(s) {
+    limits_.max_events = static_cast<size_t>(s.integer("max_events"));
+    limits_.max_text_bytes = static_cast<size_t>(s.integer("max_text_bytes"));
+    prefix_ = fmt::format("/v1/{}/", platform_name(p));
+  }
+  ~SocialConnector() override { stop(); }
+
+  std::string start(sdk::Host& host) override {
+    host_ = &host;
+    const std::string name = platform_name(p_);
+    std::string err;
+    kv_ = state::Kv::open(settings_.str("state_dir"), err);
+    if (!kv_) return name + ": " + err;
+    prune_ids();
+    for (const auto& inbox : host.inboxes()) {
+      std::string account = inbox.settings.str(account_key(p_));
+      if (p_ == Platform::kTelegram) account = account.substr(0, account.find(':'));  // bot id
+      if (account.empty())
+        return fmt::format("{}: {}/{} has no {}", name, inbox.workspace_id, inbox.inbox_id,
+                           account_key(p_));
+      if (!accounts_.emplace(account, &inbox).second)
+        return fmt::format("{}: two inboxes for the same account {}", name, account);
+    }
+    http::Server::Options o;
+    o.threads = static_cast<int>(settings_.integer("threads"));
+    o.request_timeout_ms = static_cast<int>(settings_.integer("request_timeout_ms"));
+    o.max_connections = static_cast<int>(settings_.integer("max_connections"));
+    server_ = http::Server::listen(settings_.str("listen"), o, err);
+    if (!server_) return name + ": " + err;
+    http::Route route;
+    route.prefix = prefix_;
+    route.max_body_bytes = static_cast<size_t>(settings_.integer("max_body_bytes"));
+    route.handler = [this](http::Request req, http::Respond respond) {
+      handle(std::move(req), std::move(respond));
+    };
+    if (err = server_->add_route(std::move(route)); !err.empty()) {
+      server_.reset();
+      return name + ": " + err;
+    }
+    for (const auto& e : endpoints()) host.logger()->info("listening on {}", e);
+    return {};
+  }
+
+  void stop() override {
+    if (server_) {
+      server_->remove_route(prefix_);
+      server_.reset();
+    }
+  }
+
+  std::vector<std::string> endpoints() const override {
+    if (!server_) return {};
+    if (is_meta(p_)) return {fmt::format("http://{}{}webhook", server_->address(), prefix_)};
+    return {fmt::format("http://{}{}{{workspace}}/{{inbox}}", server_->address(), prefix_)};
+  }
+
+  sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override {
+    switch (p_) {
+      case Platform::kMessenger:
+      case Platform::kInstagram:
+        return deliver_messenger(m, inbox);
+      case Platform::kWhatsApp:
+        return deliver_whatsapp(m, inbox);
+      case Platform::kTelegram:
+        return deliver_telegram(m, inbox);
+    }
+    return sdk::DeliveryResult::failed("unknown platform");
+  }
+
+ private:
+  // ---------------------------------------------------------------- in
+
+  void handle(http::Request req, http::Respond respond) {
+    const auto seg = http::path_segments(req.path, prefix_);
+    if (is_meta(p_)) {
+      if (seg.size() != 1 || seg[0] != "webhook") {
+        respond(http::Response::error(404, fmt::format("unknown path; use {}webhook", prefix_)));
+        return;
+      }
+      if (req.method == "GET") {
+        verify_subscription(req, respond);
+        return;
+      }
+      if (req.method != "POST") {
+        respond(http::Response::error(405, "use GET (verification) or POST"));
+        return;
+      }
+      const std::string sig = req.header("x-hub-signature-256");
+      if (sig.empty()) {
+        host_->logger()->warn("{}: webhook without X-Hub-Signature-256 rejected",
+                              platform_name(p_));
+        respond(http::Response::error(401, "missing X-Hub-Signature-256"));
+        return;
+      }
+      if (!crypto::constant_time_equal(meta_signature(settings_.str("app_secret"), req.body),
+                                       sig)) {
+        host_->logger()->warn("{}: webhook with bad X-Hub-Signature-256 rejected",
+                              platform_name(p_));
+        respond(http::Response::error(403, "bad signature"));
+        return;
+      }
+      std::vector<Event> events;
+      if (auto err = parse_meta(req.body, p_, limits_, events); !err.empty()) {
+        host_->logger()->info("{}: webhook rejected: {}", platform_name(p_), err);
+        respond(http::Response::error(400, err));
+        return;
+      }
+      publish_all(std::move(events), nullptr, std::move(respond));
+      return;
+    }
+    // Telegram: /v1/telegram/{workspace}/{inbox}
+    if (seg.size() != 2) {
+      respond(http::Response::error(404, "unknown path; POST /v1/telegram/{workspace}/{inbox}"));
+      return;
+    }
+    if (req.method != "POST") {
+      respond(http::Response::error(405, "use POST"));
+      return;
+    }
+    const sdk::InboxInfo* inbox = host_->inbox(seg[0], seg[1]);
+    if (!inbox) {
+      respond(http::Response::error(404, "unknown inbox"));
+      return;
+    }
+    const std::string token = req.header("x-telegram-bot-api-secret-token");
+    if (token.empty()) {
+      host_->logger()->warn("telegram {}/{}: update without secret token rejected", seg[0], seg[1]);
+      respond(http::Response::error(401, "missing X-Telegram-Bot-Api-Secret-Token"));
+      return;
+    }
+    if (!crypto::constant_time_equal(inbox->settings.str("secret_token"), token)) {
+      host_->logger()->warn("telegram {}/{}: update with wrong secret token rejected", seg[0],
+                            seg[1]);
+      respond(http::Response::error(403, "bad secret token"));
+      return;
+    }
+    std::vector<Event> events;
+    const std::string bot = inbox->settings.str("bot_token");
+    if (auto err = parse_telegram(req.body, bot.substr(0, bot.find(':')), limits_, events);
+        !err.empty()) {
+      host_->logger()->info("telegram {}/{}: update rejected: {}", seg[0], seg[1], err);
+      respond(http::Response::error(400, err));
+      return;
+    }
+    publish_all(std::move(events), inbox, std::move(respond));
+  }
+
+  void verify_subscription(const http::Request& req, const http::Respond& respond) {
+    std::string mode, token, challenge;
+    for (const auto& [k, v] : http::parse_form(req.query)) {
+      if (k == "hub.mode") mode = v;
+      if (k == "hub.verify_token") token = v;
+      if (k == "hub.challenge") challenge = v;
+    }
+    if (mode != "subscribe" || challenge.empty() || challenge.size() > 256 ||
+        !crypto::constant_time_equal(settings_.str("verify_token"), token)) {
+      host_->logger()->warn("{}: subscription verification refused", platform_name(p_));
+      respond(http::Response::error(403, "verification failed"));
+      return;
+    }
+    http::Response r;
+    r.content_type = "text/plain";
+    r.body = challenge;
+    respond(std::move(r));
+  }
+
+  // Publishes every event of one request; answers 200 when Kafka has all of them, 503 when
+  // any failed (the platform retries the whole request; the router drops what it has).
+  void publish_all(std::vector<Event> events, const sdk::InboxInfo* fixed, http::Respond respond) {
+    struct Pending {
+      std::atomic<int> left{0};
+      std::atomic<bool> failed{false};
+      http::Respond respond;
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->respond = std::move(respond);
+    std::vector<std::pair<v1::Envelope, std::function<void()>>> todo;
+    for (auto& e : events) {
+      const sdk::InboxInfo* inbox = fixed;
+      if (!inbox) {
+        auto it = accounts_.find(e.account);
+        if (it == accounts_.end()) {
+          host_->dead_letter(
+              e.envelope.SerializeAsString(),
+              fmt::format("{}: no inbox for account {}", platform_name(p_), e.account));
+          continue;
+        }
+        inbox = it->second;
+      }
+      auto& env = e.envelope;
+      std::function<void()> on_ok;
+      if (env.has_message()) {
+        auto* m = env.mutable_message();
+        m->set_workspace_id(inbox->workspace_id);
+        m->set_inbox_id(inbox->inbox_id);
+        const std::string key = last_key(*inbox, m->customer_handle());
+        const int64_t sent = m->sent_at_ms() ? m->sent_at_ms() : wall_ms();
+        on_ok = [this, key, sent] { (void)kv_->put(key, std::to_string(sent)); };
+      } else if (env.has_delivery_status()) {
+        auto* s = env.mutable_delivery_status();
+        std::string v;
+        if (!kv_->get("pid/" + s->provider_message_id(), &v)) continue;  // not ours, or old
+        const auto a = v.find(' '), b = v.find(' ', a + 1);
+        s->set_workspace_id(inbox->workspace_id);
+        s->set_inbox_id(inbox->inbox_id);
+        s->set_outbound_id(v.substr(a + 1, b - a - 1));
+        s->set_conversation_id(b == std::string::npos ? "" : v.substr(b + 1));
+      } else if (env.has_signal()) {
+        env.mutable_signal()->set_workspace_id(inbox->workspace_id);
+        env.mutable_signal()->set_inbox_id(inbox->inbox_id);
+      }
+      todo.emplace_back(std::move(env), std::move(on_ok));
+    }
+    if (todo.empty()) {
+      pending->respond(http::Response::json(200, R"({"status":"ok"})"));
+      return;
+    }
+    pending->left = static_cast<int>(todo.size());
+    for (auto& [env, on_ok] : todo) {
+      host_->publish(std::move(env), [pending,
+                                      on_ok = std::move(on_ok)](const sdk::PublishResult& r) {
+        if (!r.ok())
+          pending->failed = true;
+        else if (on_ok)
+          on_ok();
+        if (--pending->left == 0) {
+          if (pending->failed)
+            pending->respond(http::Response::error(503, "event store unavailable, retry later"));
+          else
+            pending->respond(http::Response::json(200, R"({"status":"ok"})"));
+        }
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- out
+
+  static std::string last_key(const sdk::InboxInfo& inbox, const std::string& handle) {
+    return fmt::format("last/{}/{}/{}", inbox.workspace_id, inbox.inbox_id, handle);
+  }
+  // When the customer last wrote (ms), 0 when unknown.
+  int64_t last_inbound(const sdk::InboxInfo& inbox, const std::string& handle) const {
+    std::string v;
+    return kv_->get(last_key(inbox, handle), &v) ? std::atoll(v.c_str()) : 0;
+  }
+  void remember(const std::string& provider_id, const v1::OutboundMessage& m) {
+    if (provider_id.empty()) return;
+    (void)kv_->put("pid/" + provider_id,
+                   fmt::format("{} {} {}", wall_ms(), m.outbound_id(), m.conversation_id()));
+  }
+  void prune_ids() {
+    const int64_t cutoff = wall_ms() - kIdTtlMs;
+    std::vector<std::string> old;
+    kv_->scan("pid/", [&](std::string_view k, std::string_view v) {
+      if (std::atoll(std::string(v.substr(0, v.find(' '))).c_str()) < cutoff) old.emplace_back(k);
+      return true;
+    });
+    for (const auto& k : old) (void)kv_->del(k);
+  }
+
+  std::string graph_url(const std::string& account) const {
+    return fmt::format("{}/{}/{}/messages", settings_.str("graph_api_base_url"),
+                       settings_.str("graph_api_version"), http::url_encode(account));
+  }
+
+  // One Graph API call; `id_of` reads the message id out of a success.
+  sdk::DeliveryResult graph_post(const sdk::InboxInfo& inbox, const std::string& account,
+                                 const json& body, std::string* provider_id,
+                                 const std::function<std::string(const json&)>& id_of) {
+    http::ClientRequest req;
+    req.url = graph_url(account);
+    req.headers = {"Content-Type: application/json",
+                   "Authorization: Bearer " + inbox.settings.str("access_token")};
+    req.body = body.dump();
+    req.timeout_ms = static_cast<long>(settings_.integer("delivery_timeout_ms"));
+    const auto res = http::send(req);
+    const json j = json::parse(res.body, nullptr, false);
+    if (res.error.empty() && res.status >= 200 && res.status < 300) {
+      *provider_id = j.is_object() ? id_of(j) : "";
+      return sdk::DeliveryResult::delivered(*provider_id);
+    }
+    const json& e = j.is_object() && j.contains("error") ? j["error"] : json();
+    if (res.error.empty() && e.is_object()) {
+      const int code = e.value("code", 0);
+      const std::string msg = e.value("message", std::string("error"));
+      std::string detail = fmt::format("Graph API error {}: {}", code, msg.substr(0, 300));
+      if (code == 131047 || code == 10 || (code == 100 && e.value("error_subcode", 0) == 2018278))
+        detail += " (outside the platform's messaging window)";
+      if (graph_rate_limited(code) || res.status >= 500) return sdk::DeliveryResult::retry(detail);
+      return sdk::DeliveryResult::failed(detail);
+    }
+    return http::classify(res, "Graph API");
+  }
+
+  sdk::DeliveryResult deliver_messenger(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) {
+    const std::string& handle = m.customer_handle();
+    const std::string account = handle.substr(0, handle.find('/'));
+    const std::string recipient = handle.substr(handle.find('/') + 1);
+    if (handle.find('/') == std::string::npos || account != inbox.settings.str(account_key(p_)))
+      return sdk::DeliveryResult::failed(
+          fmt::format("handle {} does not belong to this {} account", handle, platform_name(p_)));
+    if (m.has_message_template())
+      return sdk::DeliveryResult::failed("templates are a WhatsApp feature; send text");
+    // Standard messaging: 24 hours after the customer's last message; a person may answer
+    // for 7 days with the HUMAN_AGENT tag; after that nothing.
+    json base = {{"recipient", {{"id", recipient}}}};
+    const int64_t last = last_inbound(inbox, handle), age = wall_ms() - last;
+    if (last != 0 && age > 24 * kHourMs) {
+      if (age > 7 * 24 * kHourMs)
+        return sdk::DeliveryResult::failed(fmt::format(
+            "the customer last wrote on {}: {} allows answers for 7 days (HUMAN_AGENT), that "
+            "window closed",
+            when(last), platform_name(p_)));
+      base["messaging_type"] = "MESSAGE_TAG";
+      base["tag"] = "HUMAN_AGENT";
+    } else {
+      base["messaging_type"] = "RESPONSE";
+    }
+    auto id_of = [](const json& j) { return j.value("message_id", std::string()); };
+    std::string first_id, id;
+    if (!m.text_body().empty()) {
+      json body = base;
+      body["message"] = {{"text", m.text_body()}};
+      auto r = graph_post(inbox, account, body, &id, id_of);
+      if (r.code != sdk::DeliveryResult::Code::kDelivered) return r;
+      first_id = id;
+      remember(id, m);
+    }
+    for (const auto& a : m.attachments()) {
+      if (a.url().rfind("https://", 0) != 0) continue;
+      const std::string ct = a.content_type();
+      const std::string type = ct.rfind("image/", 0) == 0   ? "image"
+                               : ct.rfind("video/", 0) == 0 ? "video"
+                               : ct.rfind("audio/", 0) == 0 ? "audio"
+                                                            : "file";
+      json body = base;
+      body["message"] = {{"attachment", {{"type", type}, {"payload", {{"url", a.url()}}}}}};
+      auto r = graph_post(inbox, account, body, &id, id_of);
+      if (r.code != sdk::DeliveryResult::Code::kDelivered) {
+        if (first_id.empty()) return r;
+        // The text went out: retrying would send it twice.
+        return sdk::DeliveryResult::failed("text sent, attachment " + a.name() +
+                                           " failed: " + r.detail);
+      }
+      if (first_id.empty()) first_id = id;
+      remember(id, m);
+    }
+    if (first_id.empty() && m.text_body().empty())
+      return sdk::DeliveryResult::failed("nothing to send: no text and no https attachment");
+    return sdk::DeliveryResult::delivered(first_id);
+  }
+
+  sdk::DeliveryResult deliver_whatsapp(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) {
+    std::string to = m.customer_handle();
+    if (!to.empty() && to[0] == '+') to.erase(0, 1);
+    const std::string account = inbox.settings.str("phone_number_id");
+    const int64_t last = last_inbound(inbox, m.customer_handle());
+    const bool window_open = last != 0 && wall_ms() - last <= 24 * kHourMs;
+    json body = {{"messaging_product", "whatsapp"}, {"recipient_type", "individual"}, {"to", to}};
+    if (m.has_message_template()) {
+      const auto& t = m.message_template();
+      json params = json::array();
+      for (const auto& p : t.parameters()) params.push_back({{"type", "text"}, {"text", p}});
+      json tpl = {{"name", t.name()}, {"language", {{"code", t.language()}}}};
+      if (!params.empty()) tpl["components"] = {{{"type", "body"}, {"parameters", params}}};
+      body["type"] = "template";
+      body["template"] = tpl;
+    } else {
+      if (!window_open && last != 0)
+        return sdk::DeliveryResult::failed(fmt::format(
+            "WhatsApp's 24-hour customer service window closed on {} (the customer last wrote "
+            "on {}): only an approved template may be sent now",
+            when(last + 24 * kHourMs), when(last)));
+      if (!window_open)
+        return sdk::DeliveryResult::failed(
+            "WhatsApp: the customer has not written to this number (no open 24-hour window): "
+            "only an approved template may be sent");
+      if (!m.text_body().empty()) {
+        body["type"] = "text";
+        body["text"] = {{"body", m.text_body()}, {"preview_url", false}};
+      } else {
+        const v1::Attachment* a = nullptr;
+        for (const auto& x : m.attachments())
+          if (x.url().rfind("https://", 0) == 0) a = &x;
+        if (!a) return sdk::DeliveryResult::failed("nothing to send: no text and no https media");
+        const std::string type = a->content_type().rfind("image/", 0) == 0 ? "image" : "document";
+        body["type"] = type;
+        body[type] = {{"link", a->url()}};
+        if (type == "document") body[type]["filename"] = a->name();
+      }
+    }
+    std::string id;
+    auto r = graph_post(inbox, account, body, &id, [](const json& j) {
+      const json& msgs = j.contains("messages") ? j["messages"] : json();
+      return msgs.is_array() && !msgs.empty() && msgs[0].is_object()
+                 ? msgs[0].value("id", std::string())
+                 : std::string();
+    });
+    if (r.code == sdk::DeliveryResult::Code::kDelivered) remember(id, m);
+    return r;
+  }
+
+  sdk::DeliveryResult deliver_telegram(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) {
+    const std::string& handle = m.customer_handle();
+    const std::string token = inbox.settings.str("bot_token");
+    if (handle.substr(0, handle.find('/')) != token.substr(0, token.find(':')))
+      return sdk::DeliveryResult::failed("handle " + handle + " does not belong to this bot");
+    const std::string chat = handle.substr(handle.find('/') + 1);
+    auto call = [&](const std::string& method, const json& body, std::string* id) {
+      http::ClientRequest req;
+      req.url = fmt::format("{}/bot{}/{}", settings_.str("bot_api_base_url"), token, method);
+      req.headers = {"Content-Type: application/json"};
+      req.body = body.dump();
+      req.timeout_ms = static_cast<long>(settings_.integer("delivery_timeout_ms"));
+      const auto res = http::send(req);
+      const json j = json::parse(res.body, nullptr, false);
+      if (res.error.empty() && j.is_object() && j.value("ok", false)) {
+        *id = fmt::format("{}:{}", chat, j["result"].value("message_id", int64_t{0}));
+        return sdk::DeliveryResult::delivered(*id);
+      }
+      if (res.error.empty() && j.is_object()) {
+        const std::string desc = j.value("description", std::string("error"));
+        const int code = j.value("error_code", static_cast<int>(res.status));
+        std::string detail = fmt::format("Bot API error {}: {}", code, desc.substr(0, 300));
+        if (code == 429 || code >= 500) {
+          int64_t after = 0;
+          if (j.contains("parameters") && j["parameters"].is_object())
+            after = j["parameters"].value("retry_after", int64_t{0}) * 1000;
+          return sdk::DeliveryResult::retry(detail, after);
+        }
+        if (code == 403) detail += " (the customer blocked the bot or left the chat)";
+        return sdk::DeliveryResult::failed(detail);
+      }
+      // Never the URL: it holds the bot token.
+      return http::classify(res, "Bot API");
+    };
+    if (m.has_message_template())
+      return sdk::DeliveryResult::failed("templates are a WhatsApp feature; send text");
+    std::string first, id;
+    if (!m.text_body().empty()) {
+      auto r = call("sendMessage", {{"chat_id", chat}, {"text", m.text_body()}}, &id);
+      if (r.code != sdk::DeliveryResult::Code::kDelivered) return r;
+      first = id;
+    }
+    for (const auto& a : m.attachments()) {
+      if (a.url().rfind("https://", 0) != 0) continue;
+      const bool photo = a.content_type().rfind("image/", 0) == 0;
+      auto r = call(photo ? "sendPhoto" : "sendDocument",
+                    {{"chat_id", chat}, {photo ? "photo" : "document", a.url()}}, &id);
+      if (r.code != sdk::DeliveryResult::Code::kDelivered) {
+        if (first.empty()) return r;
+        return sdk::DeliveryResult::failed("text sent, attachment " + a.name() +
+                                           " failed: " + r.detail);
+      }
+      if (first.empty()) first = id;
+    }
+    if (first.empty()) return sdk::DeliveryResult::failed("nothing to send");
+    return sdk::DeliveryResult::delivered(first);
+  }
+
+  Platform p_;
+  sdk::Settings settings_;
+  Limits limits_;
+  std::string prefix_;
+  sdk::Host* host_ = nullptr;
+  std::unique_ptr<state::Kv> kv_;
+  std::map<std::string, const sdk::InboxInfo*> accounts_;
+  std::shared_ptr<http::Server> server_;
+};
+
+std::vector<sdk::ConfigField> common_settings(Platform p) {
+  using T = sdk::ConfigField::Type;
+  std::vector<sdk::ConfigField> f = {
+      {"listen", T::kString,
+       "host:port of the HTTP server (shared with other connectors on the same address)",
+       "127.0.0.1:8080"},
+      {"threads", T::kInt, "HTTP server threads (when this connector starts the server)", "1",
+       false, 1, 64},
+      {"request_timeout_ms", T::kInt, "Time to read a request", "15000", false, 100, 600000},
+      {"max_connections", T::kInt, "Open HTTP connections at most", "1024", false, 1, 1000000},
+      {"max_body_bytes", T::kInt, "Largest webhook body; larger gets 413", "1048576", false, 1024,
+       64 << 20},
+      {"max_events", T::kInt, "Messages, receipts and signals in one webhook at most", "1000",
+       false, 1, 100000},
+      {"max_text_bytes", T::kInt, "Largest message text", "65536", false, 1024, 1 << 24},
+      {"state_dir", T::kString, "Messaging windows and provider message ids (RocksDB)",
+       std::string("var/") + platform_name(p)},
+      {"delivery_timeout_ms", T::kInt, "Timeout of one API call", "10000", false, 100, 600000},
+  };
+  if (is_meta(p)) {
+    f.push_back(
+        {"app_secret", T::kSecret, "The Meta app's secret: X-Hub-Signature-256 key", "", true});
+    f.push_back({"verify_token", T::kSecret,
+                 "Token you type into the app's webhook settings (GET verification)", "", true});
+    f.push_back({"graph_api_base_url", T::kString, "Graph API", "https://graph.facebook.com"});
+    f.push_back({"graph_api_version", T::kString, "Graph API version", "v19.0"});
+  } else {
+    f.push_back({"bot_api_base_url", T::kString, "Bot API", "https://api.telegram.org"});
+  }
+  return f;
+}
+
+sdk::ConnectorFactory make(Platform p, v1::Channel channel, std::string description,
+                           std::vector<sdk::ConfigField> inbox_settings) {
+  sdk::ConnectorFactory f;
+  f.name = platform_name(p);
+  f.channel = channel;
+  f.description = std::move(description);
+  f.settings = common_settings(p);
+  f.inbox_settings = std::move(inbox_settings);
+  f.create = [p](const sdk::Settings& s) -> std::unique_ptr<sdk::Connector> {
+    return std::make_unique<SocialConnector>(p, s);
+  };
+  f.normalize = [p](std::string_view payload, v1::InboundMessage& out) -> std::string {
+    std::vector<Event> events;
+    std::string err = p == Platform::kTelegram ? parse_telegram(payload, "bot", Limits{}, events)
+                                               : parse_meta(payload, p, Limits{}, events);
+    if (!err.empty()) return err;
+    for (auto& e : events)
+      if (e.envelope.has_message()) {
+        out = e.envelope.message();
+        return {};
+      }
+    return "no customer message in this payload (receipts or signals only)";
+  };
+  return f;
+}
+
+}  // namespace
+
+sdk::ConnectorFactory messenger_factory() {
+  using T = sdk::ConfigField::Type;
+  return make(Platform::kMessenger, v1::CHANNEL_MESSENGER,
+              "Facebook Messenger: Meta webhooks in, Graph API Send API out",
+              {{"page_id", T::kString, "The Facebook Page's id", "", true},
+               {"access_token", T::kSecret, "Page access token", "", true}});
+}
+
+sdk::ConnectorFactory instagram_factory() {
+  using T = sdk::ConfigField::Type;
+  return make(
+      Platform::kInstagram, v1::CHANNEL_INSTAGRAM,
+      "Instagram direct messages: Meta webhooks in, Graph API out",
+      {{"account_id", T::kString, "The Instagram professional account's id", "", true},
+       {"access_token", T::kSecret, "Access token with instagram_manage_messages", "", true}});
+}
+
+sdk::ConnectorFactory whatsapp_factory() {
+  using T = sdk::ConfigField::Type;
+  return make(Platform::kWhatsApp, v1::CHANNEL_WHATSAPP,
+              "WhatsApp Cloud API: Meta webhooks in, Graph API out, 24-hour window and templates",
+              {{"phone_number_id", T::kString, "The WhatsApp business number's id", "", true},
+               {"access_token", T::kSecret, "System user access token", "", true}});
+}
+
+sdk::ConnectorFactory telegram_factory() {
+  using T = sdk::ConfigField::Type;
+  return make(
+      Platform::kTelegram, v1::CHANNEL_TELEGRAM,
+      "Telegram Bot API: webhook updates in, sendMessage out",
+      {{"bot_token", T::kSecret, "The bot's token from @BotFather (<bot id>:<secret>)", "", true},
+       {"secret_token", T::kSecret,
+        "Secret given to setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token", "",
+        true}});
+}
+
+}  // namespace omniroute::connectors::social

@@ -1,0 +1,53 @@
+// Social channels: Meta's webhooks (Messenger, Instagram, WhatsApp Cloud API) and the
+// Telegram Bot API. Each is its own connector (one channel each) built on the same code:
+// signed webhooks in (published before they are acknowledged), the platform's send API
+// out, delivery and read receipts back as DeliveryStatus and signals.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connectors/sdk/connector.h"
+
+namespace omniroute::connectors::social {
+
+enum class Platform { kMessenger, kInstagram, kWhatsApp, kTelegram };
+
+struct Limits {
+  size_t max_events = 1000;       // messages, statuses and signals in one POST
+  size_t max_text_bytes = 65536;  // one message's text
+  int max_attachments = 20;
+  size_t max_id_bytes = 256;
+  int max_depth = 64;  // JSON nesting
+};
+
+// One thing a webhook POST reported.
+struct Event {
+  std::string
+      account;  // page id / Instagram account id / phone_number_id / bot id: selects the inbox
+  v1::Envelope envelope;  // a message, a delivery status (provider_message_id only), or a signal
+};
+
+// "sha256=" + hex HMAC-SHA256 over the raw body under the app secret (X-Hub-Signature-256).
+std::string meta_signature(std::string_view app_secret, std::string_view body);
+
+// A Meta webhook body ("object": page | instagram | whatsapp_business_account) -> events.
+// Channel, handles and ids are filled; workspace and inbox are not. "" or the reason.
+std::string parse_meta(std::string_view body, Platform platform, const Limits& limits,
+                       std::vector<Event>& out);
+
+// A Telegram Update -> events (zero for updates that carry nothing for an agent).
+// `bot_id` scopes the handles ("<bot id>/<chat id>").
+std::string parse_telegram(std::string_view body, std::string_view bot_id, const Limits& limits,
+                           std::vector<Event>& out);
+
+const char* platform_name(Platform p);
+
+// The connectors' registrations: "messenger", "instagram", "whatsapp", "telegram".
+sdk::ConnectorFactory messenger_factory();
+sdk::ConnectorFactory instagram_factory();
+sdk::ConnectorFactory whatsapp_factory();
+sdk::ConnectorFactory telegram_factory();
+
+}  // namespace omniroute::connectors::social

@@ -1,0 +1,210 @@
+// SMS and social channels end to end: a signed provider webhook -> Kafka (mock cluster over
+// TCP) -> router -> desk; the desk's reply -> Kafka -> connector -> the provider's API (a
+// local fake); the provider's receipts come back as delivery updates at the desk.
+#include <chrono>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/stack.h"
+#include "connectors/http/client.h"
+#include "connectors/http/server.h"
+#include "tests/integration/harness.h"
+#include "tests/support/fake_host.h"
+#include "tests/support/fake_providers.h"
+
+namespace omniroute::testing {
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+std::string twilio_sig(const std::string& token, const std::string& url, Params p) {
+  std::sort(p.begin(), p.end());
+  std::string data = url;
+  for (const auto& [k, v] : p) data += k + v;
+  return base64_of(hmac_raw(EVP_sha1(), token, data));
+}
+
+int post_form(const std::string& url, const std::string& token, const Params& p) {
+  connectors::http::ClientRequest r;
+  r.url = url;
+  r.headers = {"Content-Type: application/x-www-form-urlencoded",
+               "X-Twilio-Signature: " + twilio_sig(token, url, p)};
+  for (const auto& [k, v] : p) {
+    if (!r.body.empty()) r.body += '&';
+    r.body += connectors::http::url_encode(k) + "=" + connectors::http::url_encode(v);
+  }
+  return static_cast<int>(connectors::http::send(r).status);
+}
+
+bool has_state(const RecordingDesk& d, v1::DeliveryStatus::State s,
+               const std::string& detail = "") {
+  for (const auto& u : d.deliveries())
+    if (u.state() == s && u.detail().find(detail) != std::string::npos) return true;
+  return false;
+}
+
+TEST(ChannelsLoop, SmsInReplyOutReceiptsBackStopHonoured) {
+  TempDir dir;
+  FakeProviders providers;
+  const int port = free_port();
+  const std::string base = fmt::format("http://127.0.0.1:{}", port);
+  const std::string yaml = fmt::format(R"(log_level: warn
+state: {{dir: "{0}/state"}}
+kafka: {{brokers: embedded, partitions: 1}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+connectors:
+  sms: {{listen: "127.0.0.1:{1}", public_url: "{2}", state_dir: "{0}/sms", api_base_url: "{3}",
+         initial_backoff_ms: 100}}
+workspaces:
+  - id: acme
+    queues: [{{id: general}}]
+    inboxes:
+      - id: line
+        channel: sms
+        queue: general
+        settings: {{account_sid: AC1, auth_token: tok, from_number: "+14155550100"}}
+    agents:
+      - {{id: alice, capacity: {{sms: 5}}}}
+)",
+                                       dir.path(), port, base, providers.url());
+  std::vector<std::string> errors;
+  auto cfg = config::parse(yaml, errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  cli::Stack stack(*cfg);
+  ASSERT_EQ(stack.start_kafka(), "");
+  ASSERT_EQ(stack.start_router(), "");
+  ASSERT_EQ(stack.start_connectors({"sms"}), "");
+  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+                      RecordingDesk::Behaviour{.accept = true, .reply = true});
+  ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
+
+  const std::string inbound = base + "/v1/sms/acme/line/messages";
+  auto sms = [&](const std::string& sid, const std::string& body) {
+    return post_form(inbound, "tok",
+                     {{"MessageSid", sid},
+                      {"AccountSid", "AC1"},
+                      {"From", "+14155550123"},
+                      {"To", "+14155550100"},
+                      {"Body", body},
+                      {"NumMedia", "0"}});
+  };
+  // A forged request is refused and reaches nobody.
+  EXPECT_EQ(post_form(inbound, "not-the-token",
+                      {{"MessageSid", "SMx"},
+                       {"AccountSid", "AC1"},
+                       {"From", "+14155550123"},
+                       {"To", "+14155550100"},
+                       {"Body", "forged"}}),
+            403);
+  // 1. The customer texts; the provider retries the same webhook (dedup absorbs it).
+  ASSERT_EQ(sms("SM1", "Is my order shipped?"), 200);
+  ASSERT_EQ(sms("SM1", "Is my order shipped?"), 200);
+  ASSERT_TRUE(wait_until([&] { return alice.assignments().size() == 1; }));
+  EXPECT_EQ(alice.assignments()[0].conversation().customer_handle(), "+14155550123");
+  ASSERT_EQ(alice.assignments()[0].history_size(), 1) << "the provider's retry was absorbed";
+
+  // 2. The desk's reply reaches the provider's API; its receipts come back to the desk.
+  ASSERT_TRUE(wait_until([&] { return has_state(alice, v1::DeliveryStatus::STATE_DELIVERED); }));
+  auto reqs = providers.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  std::map<std::string, std::string> form;
+  for (const auto& kv : reqs[0]["body"]) form[kv[0]] = kv[1];
+  EXPECT_EQ(form["To"], "+14155550123");
+  EXPECT_EQ(form["Body"], "Hi from alice");
+
+  // 3. STOP: recorded; the next reply is refused and the agent is told why.
+  ASSERT_EQ(sms("SM2", "STOP"), 200);
+  const std::string conv = alice.assignments()[0].conversation().conversation_id();
+  alice.desk().reply(conv, "One more thing...");  // the opt-out was recorded before the 200
+  ASSERT_TRUE(
+      wait_until([&] { return has_state(alice, v1::DeliveryStatus::STATE_FAILED, "opted out"); }));
+  EXPECT_EQ(providers.requests().size(), 1u) << "nothing was sent after STOP";
+  EXPECT_EQ(alice.offers().size(), 1u) << "STOP joined the open conversation";
+  stack.stop();
+}
+
+TEST(ChannelsLoop, WhatsAppInReplyOutReceiptBackWindowEnforced) {
+  TempDir dir;
+  FakeProviders providers;
+  const int port = free_port();
+  const std::string base = fmt::format("http://127.0.0.1:{}", port);
+  const std::string yaml = fmt::format(R"(log_level: warn
+state: {{dir: "{0}/state"}}
+kafka: {{brokers: embedded, partitions: 1}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+connectors:
+  whatsapp: {{listen: "127.0.0.1:{1}", state_dir: "{0}/wa", app_secret: app-secret,
+              verify_token: v, graph_api_base_url: "{2}", initial_backoff_ms: 100}}
+workspaces:
+  - id: acme
+    queues: [{{id: general}}]
+    inboxes:
+      - id: wa
+        channel: whatsapp
+        queue: general
+        settings: {{phone_number_id: PN1, access_token: wa-token}}
+    agents:
+      - {{id: alice, capacity: {{whatsapp: 5}}}}
+)",
+                                       dir.path(), port, providers.url());
+  std::vector<std::string> errors;
+  auto cfg = config::parse(yaml, errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  cli::Stack stack(*cfg);
+  ASSERT_EQ(stack.start_kafka(), "");
+  ASSERT_EQ(stack.start_router(), "");
+  ASSERT_EQ(stack.start_connectors({"whatsapp"}), "");
+  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+                      RecordingDesk::Behaviour{.accept = true, .reply = true});
+  ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
+  const std::string hook = base + "/v1/whatsapp/webhook";
+  auto meta_post = [&](const nlohmann::json& value) {
+    const std::string body =
+        nlohmann::json{
+            {"object", "whatsapp_business_account"},
+            {"entry", {{{"id", "WABA"}, {"changes", {{{"field", "messages"}, {"value", value}}}}}}}}
+            .dump();
+    connectors::http::ClientRequest r;
+    r.url = hook;
+    r.headers = {
+        "Content-Type: application/json",
+        "X-Hub-Signature-256: sha256=" + hex_of(hmac_raw(EVP_sha256(), "app-secret", body))};
+    r.body = body;
+    return connectors::http::send(r).status;
+  };
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  nlohmann::json msg = {
+      {"metadata", {{"phone_number_id", "PN1"}}},
+      {"contacts", {{{"profile", {{"name", "Ana"}}}, {"wa_id", "4915112345678"}}}},
+      {"messages",
+       {{{"from", "4915112345678"},
+         {"id", "wamid.IN1"},
+         {"timestamp", std::to_string(now_s)},
+         {"type", "text"},
+         {"text", {{"body", "Olá, my order?"}}}}}}};
+  ASSERT_EQ(meta_post(msg), 200);
+  ASSERT_EQ(meta_post(msg), 200);  // Meta's retry: absorbed
+  ASSERT_TRUE(wait_until([&] { return alice.assignments().size() == 1; }));
+  EXPECT_EQ(alice.assignments()[0].conversation().customer_handle(), "+4915112345678");
+  EXPECT_EQ(alice.assignments()[0].history_size(), 1);
+  // The reply reaches the Graph API; its "delivered" receipt reaches the desk.
+  ASSERT_TRUE(wait_until([&] { return providers.requests().size() == 1; }));
+  auto req = providers.requests()[0];
+  EXPECT_EQ(req["body"]["to"], "4915112345678");
+  EXPECT_EQ(req["body"]["text"]["body"], "Hi from alice");
+  ASSERT_EQ(meta_post({{"metadata", {{"phone_number_id", "PN1"}}},
+                       {"statuses",
+                        {{{"id", req["id"]},
+                          {"status", "delivered"},
+                          {"timestamp", std::to_string(now_s)},
+                          {"recipient_id", "4915112345678"}}}}}),
+            200);
+  ASSERT_TRUE(wait_until([&] { return has_state(alice, v1::DeliveryStatus::STATE_DELIVERED); }));
+  stack.stop();
+}
+
+}  // namespace
+}  // namespace omniroute::testing
