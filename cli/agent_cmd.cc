@@ -38,7 +38,8 @@ const char* author(v1::Author a) {
 
 constexpr const char* kHelp =
     "commands: accept OFFER | reject OFFER [reason] | reply CONV TEXT | "
-    "template CONV NAME LANGUAGE [param | param ...] (WhatsApp) | resolve CONV | "
+    "template CONV NAME LANGUAGE [param | param ...] (WhatsApp) | typing CONV (chat) | "
+    "resolve CONV | "
     "transfer CONV agent:ID|queue:ID [note] | assign CONV AGENT [note] (supervisors) | "
     "link CUSTOMER OTHER [note] | unlink CUSTOMER | away | available | quit";
 
@@ -105,6 +106,9 @@ int cmd_agent(const AgentOptions& o) {
         l.root_customer_id().empty() ? "is a root" : "is linked into " + l.root_customer_id(),
         fmt::join(l.linked_customer_ids(), ", "));
   };
+  h.on_typing = [](const v1::Typing& t) {
+    if (t.on()) say("[typing] {} the customer is typing", t.conversation_id());
+  };
   h.on_error = [](const v1::Error& e) {
     say("[error] {} {} {}", v1::Error::Code_Name(e.code()), e.ref_id(), e.message());
   };
@@ -151,6 +155,8 @@ int cmd_agent(const AgentOptions& o) {
         say("{}", kHelp);
       else
         d.reply_template(arg, name, lang, values);
+    } else if (cmd == "typing" && !arg.empty()) {
+      d.typing(arg, rest != "off");
     } else if (cmd == "resolve" && !arg.empty())
       d.resolve(arg);
     else if ((cmd == "transfer" || cmd == "assign") && !arg.empty() && !rest.empty()) {

@@ -18,6 +18,9 @@ std::string base64(std::string_view bytes);
 // SHA-256 of `data`, lower-case hex.
 std::string sha256_hex(std::string_view data);
 
+// `bytes` random bytes from the OS CSPRNG, lower-case hex (session tokens, ids).
+std::string random_hex(size_t bytes);
+
 // Compares in time independent of where the inputs differ (signature checks).
 bool constant_time_equal(std::string_view a, std::string_view b);
 

@@ -1,6 +1,7 @@
 // The built-in connectors. Adding a channel adds one line here and a folder beside it.
 #include <stdexcept>
 
+#include "connectors/chat/chat.h"
 #include "connectors/email/email.h"
 #include "connectors/sdk/connector.h"
 #include "connectors/sms/sms.h"
@@ -12,10 +13,18 @@ namespace omniroute::sdk {
 Registry& builtin_registry() {
   static Registry registry = [] {
     Registry r;
-    for (auto* make :
-         {&connectors::webhook::factory, &connectors::email::factory, &connectors::sms::factory,
-          &connectors::social::messenger_factory, &connectors::social::instagram_factory,
-          &connectors::social::whatsapp_factory, &connectors::social::telegram_factory}) {
+    // clang-format off
+    for (auto* make : {
+             &connectors::webhook::factory,
+             &connectors::email::factory,
+             &connectors::sms::factory,
+             &connectors::social::messenger_factory,
+             &connectors::social::instagram_factory,
+             &connectors::social::whatsapp_factory,
+             &connectors::social::telegram_factory,
+             &connectors::chat::factory,
+         }) {
+      // clang-format on
       if (auto err = r.add(make()); !err.empty()) throw std::logic_error(err);
     }
     return r;

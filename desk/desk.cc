@@ -71,6 +71,13 @@ std::string Desk::reply_template(const std::string& conversation_id, const std::
   return id;
 }
 
+void Desk::typing(const std::string& conversation_id, bool on) {
+  v1::AgentFrame f;
+  f.mutable_typing()->set_conversation_id(conversation_id);
+  f.mutable_typing()->set_on(on);
+  enqueue(std::move(f));
+}
+
 void Desk::resolve(const std::string& conversation_id) {
   v1::AgentFrame f;
   f.mutable_resolve()->set_conversation_id(conversation_id);
@@ -248,6 +255,9 @@ void Desk::handle(const v1::AgentFrame& f) {
       break;
     case v1::AgentFrame::kCustomerLinked:
       if (handler_.on_linked) handler_.on_linked(f.customer_linked());
+      break;
+    case v1::AgentFrame::kTyping:
+      if (handler_.on_typing) handler_.on_typing(f.typing());
       break;
     case v1::AgentFrame::kError:
       if (f.error().code() == v1::Error::CODE_UNKNOWN_SESSION) {

@@ -42,6 +42,7 @@ struct Handler {
   std::function<void(const v1::Resolved&)> on_resolved;
   std::function<void(const v1::ConversationGone&)> on_gone;  // transferred / reassigned
   std::function<void(const v1::CustomerLinked&)> on_linked;  // result of link / unlink
+  std::function<void(const v1::Typing&)> on_typing;          // the customer is typing (chat)
   std::function<void(const v1::Error&)> on_error;
   std::function<void(const std::string&)> on_status;  // connection events, for display
 };
@@ -65,6 +66,8 @@ class Desk {
   void reply(const std::string& conversation_id, const std::string& text,
              const std::string& reply_id);
   void resolve(const std::string& conversation_id);
+  // The agent started / stopped typing: a chat visitor sees it live.
+  void typing(const std::string& conversation_id, bool on);
   // Hands an assigned conversation to another agent ("" = none) or a queue, with a note.
   void transfer(const std::string& conversation_id, const std::string& to_agent,
                 const std::string& to_queue, const std::string& note);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -559,7 +560,8 @@ void Engine::apply_record(Store::Batch& b, const std::string& topic, int32_t par
       on_delivery_status(b, env.delivery_status());
       return;
     case v1::Envelope::kSignal:
-      return;  // typing/read: not stored (forwarding to desks comes with the chat channel)
+      on_signal(b, env.signal());  // typing reaches the agent; never stored
+      return;
     default:
       dead_letter(b, topic, partition, offset, key, value, "Envelope without payload");
   }
@@ -1428,6 +1430,7 @@ void Engine::dispatch(Store::Batch& b, const std::string& ws, const std::string&
     offer(b, c, *winner, why, considered, also);
     room = room_left();
   }
+  queue_notices(b, ws, queue);
 }
 
 void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a, const std::string& why,
@@ -1435,6 +1438,7 @@ void Engine::offer(Store::Batch& b, Conversation& c, AgentRt& a, const std::stri
                    const std::vector<AgentRt*>& also) {
   ++counters_.offers;
   const int64_t now = clock_.now_ms();
+  told_position_.erase(ckey(a.workspace, c.summary().conversation_id()));
   c.set_offer_count(c.offer_count() + 1);
   c.set_offer_id(fmt::format("{}/{}", c.summary().conversation_id(), c.offer_count()));
   c.set_state(v1::store::CONVERSATION_STATE_OFFERED);
@@ -1554,6 +1558,9 @@ void Engine::apply_desk(Store::Batch& b, const std::string& rid, std::string_vie
       return;
     case v1::AgentFrame::kUnlink:
       on_unlink(b, *a, f.unlink());
+      return;
+    case v1::AgentFrame::kTyping:
+      on_typing(b, *a, f.typing());
       return;
     default:
       error_to(rid, v1::Error::CODE_INVALID, "frame kind not accepted from a desk", {});
@@ -1774,6 +1781,19 @@ void Engine::on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m) {
       v1::AgentFrame f;
       *f.mutable_assignment() = assignment(b, c, m.offer_id());
       send(a, std::move(f));
+      {
+        auto& flow = queue_flow_[ckey(a.workspace, c.summary().queue_id())];
+        const int64_t now = clock_.now_ms();
+        if (flow.last_accept_ms > 0) {
+          const double gap = static_cast<double>(now - flow.last_accept_ms);
+          flow.gap_ms = flow.accepts <= 1 ? gap : 0.8 * flow.gap_ms + 0.2 * gap;
+        }
+        flow.last_accept_ms = now;
+        ++flow.accepts;
+        v1::ChannelNotice n;
+        n.set_kind(v1::ChannelNotice::KIND_AGENT_JOINED);
+        notice(b, c, n, &a);
+      }
       for (AgentRt* o : lost)
         if (o->online()) dispatch_agent_queues(b, *o);  // their slot is free again
       return;
@@ -1973,10 +1993,106 @@ void Engine::on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m) {
   save_conversation(b, c);
   release(b, a, c.summary().conversation_id());
   routing_event(b, c, v1::RoutingEvent::KIND_RESOLVED, a.cfg->id, "resolved by agent");
+  v1::ChannelNotice n;
+  n.set_kind(v1::ChannelNotice::KIND_RESOLVED);
+  notice(b, c, n, &a);
   v1::AgentFrame f;
   f.mutable_resolved()->set_conversation_id(m.conversation_id());
   send(a, std::move(f));
   dispatch_agent_queues(b, a);
+}
+
+void Engine::on_typing(Store::Batch& b, AgentRt& a, const v1::Typing& m) {
+  Conversation c;
+  if (!load_conversation(b, a.workspace, m.conversation_id(), c) ||
+      c.state() != v1::store::CONVERSATION_STATE_ASSIGNED || c.agent_id() != a.cfg->id)
+    return;  // stale or not theirs: typing is not worth an error
+  v1::ChannelNotice n;
+  n.set_kind(v1::ChannelNotice::KIND_TYPING);
+  n.set_on(m.on());
+  notice(b, c, n, &a);
+}
+
+void Engine::on_signal(Store::Batch& b, const v1::Signal& s) {
+  if (s.kind() != v1::Signal::KIND_TYPING) return;
+  const config::Workspace* w = cfg_->workspace(s.workspace_id());
+  const config::Inbox* inbox = w ? w->inbox(s.inbox_id()) : nullptr;
+  if (!inbox) return;
+  std::string customer_id, conv_id;
+  if (!b.get(Cf::kCustomers,
+             fmt::format("{}/h/{}:{}", s.workspace_id(), channel_name(inbox->channel),
+                         s.customer_handle()),
+             &customer_id))
+    return;
+  if (!b.get(Cf::kThreads, fmt::format("{}/{}/c:{}", s.workspace_id(), s.inbox_id(), customer_id),
+             &conv_id))
+    return;
+  Conversation c;
+  if (!load_conversation(b, s.workspace_id(), conv_id, c) ||
+      c.state() != v1::store::CONVERSATION_STATE_ASSIGNED)
+    return;
+  if (AgentRt* a = agent(s.workspace_id(), c.agent_id()); a && a->online()) {
+    v1::AgentFrame f;
+    f.mutable_typing()->set_conversation_id(conv_id);
+    f.mutable_typing()->set_on(s.ref_id() != "off");
+    send(*a, std::move(f));
+  }
+}
+
+void Engine::notice(Store::Batch& b, const Conversation& c, const v1::ChannelNotice& n,
+                    const AgentRt* from) {
+  const auto& s = c.summary();
+  if (s.channel() != v1::CHANNEL_CHAT) return;
+  v1::OutboundMessage out;
+  out.set_outbound_id(fmt::format("{}/{}/n{}-{}", s.workspace_id(), s.conversation_id(),
+                                  clock_.now_ms(), ++notice_seq_));
+  out.set_workspace_id(s.workspace_id());
+  out.set_inbox_id(s.inbox_id());
+  out.set_channel(s.channel());
+  out.set_conversation_id(s.conversation_id());
+  out.set_customer_handle(s.customer_handle());
+  if (from) {
+    out.set_agent_id(from->cfg->id);
+    out.set_agent_display_name(from->cfg->name.empty() ? from->cfg->id : from->cfg->name);
+  }
+  out.set_created_at_ms(clock_.now_ms());
+  *out.mutable_notice() = n;
+  produce(b, cfg_->kafka.topics.outbound(s.channel()), s.workspace_id(), out.SerializeAsString());
+}
+
+void Engine::queue_notices(Store::Batch& b, const std::string& ws, const std::string& queue) {
+  auto qit = queues_.find(ckey(ws, queue));
+  if (qit == queues_.end()) return;
+  constexpr uint32_t kTold = 50;  // visitors further back hear when they get there
+  uint32_t pos = 0;
+  std::optional<uint32_t> available;
+  for (const auto& entry : qit->second) {
+    if (++pos > kTold) break;
+    if (std::get<4>(entry) != v1::CHANNEL_CHAT) continue;
+    const std::string& conv_id = std::get<3>(entry);
+    auto& told = told_position_[ckey(ws, conv_id)];
+    if (told == pos) continue;
+    Conversation c;
+    if (!load_conversation(b, ws, conv_id, c) || c.state() != v1::store::CONVERSATION_STATE_QUEUED)
+      continue;
+    told = pos;
+    if (!available) {
+      const int64_t now = clock_.now_ms();
+      uint32_t n = 0;
+      for (const AgentRt* a : queue_agents_[ckey(ws, queue)])
+        if (a->online() && !a->bot && a->presence == v1::PRESENCE_AVAILABLE && a->on_shift(now))
+          ++n;
+      available = n;
+    }
+    const auto& flow = queue_flow_[ckey(ws, queue)];
+    v1::ChannelNotice n;
+    n.set_kind(v1::ChannelNotice::KIND_QUEUE);
+    n.set_queue_position(pos);
+    n.set_agents_available(*available);
+    if (flow.accepts >= 2 && *available > 0)
+      n.set_expected_wait_s(static_cast<uint32_t>(flow.gap_ms * pos / 1000.0 + 0.5));
+    notice(b, c, n, nullptr);
+  }
 }
 
 void Engine::note(Store::Batch& b, Conversation& c, const std::string& text) {

@@ -204,6 +204,15 @@ class Engine {
   void on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m);
   void on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m);
   void on_resolve(Store::Batch& b, AgentRt& a, const v1::Resolve& m);
+  void on_typing(Store::Batch& b, AgentRt& a, const v1::Typing& m);
+  // A customer's typing signal to the agent of their open conversation (web chat).
+  void on_signal(Store::Batch& b, const v1::Signal& s);
+  // Live notices for web chat visitors (typing, agent joined, queue position, resolved):
+  // an OutboundMessage with `notice`, no history, no status.
+  void notice(Store::Batch& b, const v1::store::Conversation& c, const v1::ChannelNotice& n,
+              const AgentRt* from);
+  // Tells waiting chat visitors of this queue where they are, when that changed.
+  void queue_notices(Store::Batch& b, const std::string& ws, const std::string& queue);
   void on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m);
   void on_force_assign(Store::Batch& b, AgentRt& a, const v1::ForceAssign& m);
   void on_link(Store::Batch& b, AgentRt& a, const v1::Link& m);
@@ -323,9 +332,18 @@ class Engine {
   Clock& clock_;
   log::Logger log_;
   Customers customers_;
-  std::map<std::string, AgentRt> agents_;                      // "<ws>/<agent>"
-  std::map<std::string, std::string> sessions_;                // routing id -> "<ws>/<agent>"
-  std::map<std::string, std::set<QueueKey>> queues_;           // "<ws>/<queue>"
+  std::map<std::string, AgentRt> agents_;             // "<ws>/<agent>"
+  std::map<std::string, std::string> sessions_;       // routing id -> "<ws>/<agent>"
+  std::map<std::string, std::set<QueueKey>> queues_;  // "<ws>/<queue>"
+  // Web chat queue notices (runtime only: after a restart every visitor hears again).
+  struct QueueFlow {
+    int64_t last_accept_ms = 0;
+    double gap_ms = 0;  // moving average of the time between two accepts from the queue
+    int accepts = 0;
+  };
+  std::map<std::string, QueueFlow> queue_flow_;    // "<ws>/<queue>"
+  std::map<std::string, uint32_t> told_position_;  // "<ws>/<conversation>"
+  uint64_t notice_seq_ = 0;
   std::map<std::string, std::vector<AgentRt*>> queue_agents_;  // "<ws>/<queue>" -> who serves it
   std::map<std::string, const config::Queue*> queue_cfgs_;     // "<ws>/<queue>"
   std::map<std::string, std::string> rr_cursor_;  // "<ws>/<queue>" -> last agent offered

@@ -15,6 +15,8 @@ PACKAGES=(
   libgmime-3.0-dev libxml2-dev
   # SMS and WhatsApp: phone numbers to E.164
   libphonenumber-dev
+  # web chat: the widget is tested in headless Chromium through chromedriver
+  chromium chromium-driver
   # libFuzzer targets (clang with its sanitizer and fuzzer runtimes)
   clang libclang-rt-14-dev
   # tests and benchmarks

@@ -292,6 +292,13 @@ void ConnectorHost::delivery_loop() {
 
   auto attempt = [&](Pending pd) {
     const sdk::InboxInfo* inbox = sdk::Host::inbox(pd.msg.workspace_id(), pd.msg.inbox_id());
+    if (pd.msg.has_notice()) {
+      // Live notices (typing, agent joined, queue position): shown if the customer is
+      // there, never retried, no status.
+      if (inbox) (void)connector_->deliver(pd.msg, *inbox);
+      inflight[pd.partition][pd.offset] = true;
+      return;
+    }
     sdk::DeliveryResult res =
         inbox ? connector_->deliver(pd.msg, *inbox)
               : sdk::DeliveryResult::failed("unknown inbox " + pd.msg.inbox_id());

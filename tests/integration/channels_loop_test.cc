@@ -12,6 +12,7 @@
 #include "tests/integration/harness.h"
 #include "tests/support/fake_host.h"
 #include "tests/support/fake_providers.h"
+#include "tests/support/ws_client.h"
 
 namespace omniroute::testing {
 namespace {
@@ -203,6 +204,68 @@ workspaces:
                           {"recipient_id", "4915112345678"}}}}}),
             200);
   ASSERT_TRUE(wait_until([&] { return has_state(alice, v1::DeliveryStatus::STATE_DELIVERED); }));
+  stack.stop();
+}
+
+TEST(ChannelsLoop, ChatQueuePositionAgentJoinedRepliesAndTypingBothWays) {
+  TempDir dir;
+  const int port = free_port();
+  const std::string yaml = fmt::format(R"(log_level: warn
+state: {{dir: "{0}/state"}}
+kafka: {{brokers: embedded, partitions: 1}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+connectors:
+  chat: {{listen: "127.0.0.1:{1}", state_dir: "{0}/chat"}}
+workspaces:
+  - id: acme
+    queues: [{{id: general}}]
+    inboxes:
+      - {{id: web, channel: chat, queue: general, settings: {{allowed_origins: "*"}}}}
+    agents:
+      - {{id: alice, name: Alice, capacity: {{chat: 5}}}}
+)",
+                                       dir.path(), port);
+  std::vector<std::string> errors;
+  auto cfg = config::parse(yaml, errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  cli::Stack stack(*cfg);
+  ASSERT_EQ(stack.start_kafka(), "");
+  ASSERT_EQ(stack.start_router(), "");
+  ASSERT_EQ(stack.start_connectors({"chat"}), "");
+
+  WsClient tab("127.0.0.1", port, "/v1/chat/acme/web/ws", "https://shop.example");
+  ASSERT_TRUE(tab.connected()) << tab.error();
+  tab.send({{"type", "hello"}, {"name", "Ana"}});
+  ASSERT_FALSE(tab.wait_for("welcome").is_null());
+  tab.send({{"type", "message"}, {"id", "m1"}, {"text", "Anyone there?"}});
+  ASSERT_FALSE(tab.wait_for("ack").is_null());
+  // Nobody is on: the visitor learns where they wait and that nobody is available.
+  auto q = tab.wait_for("queue");
+  ASSERT_FALSE(q.is_null());
+  EXPECT_EQ(q["position"], 1);
+  EXPECT_EQ(q["agents_available"], 0);
+
+  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+                      RecordingDesk::Behaviour{.accept = true, .reply = true});
+  auto joined = tab.wait_for("agent_joined");
+  ASSERT_FALSE(joined.is_null());
+  EXPECT_EQ(joined["name"], "Alice");
+  auto reply = tab.wait_for("message");
+  ASSERT_FALSE(reply.is_null());
+  EXPECT_EQ(reply["text"], "Hi from alice");
+  ASSERT_TRUE(wait_until([&] { return has_state(alice, v1::DeliveryStatus::STATE_SENT); }));
+
+  // Typing, both ways.
+  const std::string conv = alice.assignments().at(0).conversation().conversation_id();
+  const size_t before = tab.frames().size();
+  alice.desk().typing(conv, true);
+  auto typing = tab.wait_for("typing", before);
+  ASSERT_FALSE(typing.is_null());
+  EXPECT_EQ(typing["on"], true);
+  EXPECT_EQ(typing["name"], "Alice");
+  tab.send({{"type", "typing"}, {"on", true}});
+  ASSERT_TRUE(wait_until([&] { return !alice.typing().empty(); }));
+  EXPECT_EQ(alice.typing()[0].conversation_id(), conv);
   stack.stop();
 }
 

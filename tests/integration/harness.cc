@@ -30,6 +30,10 @@ RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws,
     std::lock_guard lock(mu_);
     deliveries_.push_back(u);
   };
+  h.on_typing = [this](const v1::Typing& t) {
+    std::lock_guard lock(mu_);
+    typing_.push_back(t);
+  };
   h.on_reply_ack = [this](const v1::ReplyAck& a) {
     std::lock_guard lock(mu_);
     acks_.push_back(a);
@@ -38,6 +42,11 @@ RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws,
       desk::Options{endpoint, ws, agent, "", "test-desk", v1::PRESENCE_AVAILABLE}, h);
   *cell = desk_.get();
   desk_->start();
+}
+
+std::vector<v1::Typing> RecordingDesk::typing() const {
+  std::lock_guard lock(mu_);
+  return typing_;
 }
 
 std::vector<v1::Offer> RecordingDesk::offers() const {

@@ -38,6 +38,7 @@ class RecordingDesk {
   std::vector<v1::Assignment> assignments() const;
   std::vector<v1::DeliveryUpdate> deliveries() const;
   std::vector<v1::ReplyAck> acks() const;
+  std::vector<v1::Typing> typing() const;
 
  private:
   mutable std::mutex mu_;
@@ -45,6 +46,7 @@ class RecordingDesk {
   std::vector<v1::Assignment> assignments_;
   std::vector<v1::DeliveryUpdate> deliveries_;
   std::vector<v1::ReplyAck> acks_;
+  std::vector<v1::Typing> typing_;
   std::unique_ptr<desk::Desk> desk_;
 };
 

@@ -1,0 +1,684 @@
+// The web chat gateway: WebSocket sessions (Boost.Beast) on the shared HTTP front door,
+// the widget's script and page, visitors' sessions and transcripts in the connector's
+// state, agent replies and live notices pushed to every open tab of the visitor.
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.h"
+#include "common/utf8.h"
+#include "connectors/chat/assets.h"
+#include "connectors/chat/chat.h"
+#include "connectors/http/server.h"
+#include "connectors/state/kv.h"
+
+namespace omniroute::connectors::chat {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using json = nlohmann::json;
+
+constexpr std::string_view kPrefix = "/v1/chat/";
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    std::string item =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '/')) item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+class WsSession;
+
+// What sessions, publish completions and the connector share. Sessions reach the host and
+// the state only through it; `alive` turns false when the connector stops.
+struct Core {
+  sdk::Host* host = nullptr;
+  sdk::Settings settings;
+  std::unique_ptr<state::Kv> kv;
+  std::mutex mu;
+  bool alive = true;
+  std::multimap<std::string, std::weak_ptr<WsSession>> by_visitor;
+  std::map<const WsSession*, std::weak_ptr<WsSession>> all;
+  std::condition_variable none_left;
+  std::atomic<uint64_t> seq{0};
+
+  // Appends to the visitor's transcript (what a reload shows).
+  void remember(const std::string& visitor, const json& entry) {
+    const int64_t at = entry.value("at", wall_ms());
+    (void)kv->put(fmt::format("t/{}/{:013}-{:06}", visitor, at, seq++ % 1000000), entry.dump());
+  }
+  json history(const std::string& visitor, size_t max) const {
+    std::deque<json> out;
+    kv->scan("t/" + visitor + "/", [&](std::string_view, std::string_view v) {
+      out.push_back(json::parse(v, nullptr, false));
+      if (out.size() > max) out.pop_front();
+      return true;
+    });
+    json arr = json::array();
+    for (auto& e : out)
+      if (e.is_object()) arr.push_back(std::move(e));
+    return arr;
+  }
+  void push(const std::string& visitor, const std::string& frame);
+};
+
+class WsSession : public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(beast::tcp_stream&& stream, std::shared_ptr<Core> core, const sdk::InboxInfo& inbox)
+      : ws_(std::move(stream)),
+        core_(std::move(core)),
+        inbox_(inbox),
+        hello_timer_(ws_.get_executor()),
+        idle_timer_(ws_.get_executor()) {
+    const auto& s = core_->settings;
+    max_text_ = static_cast<size_t>(s.integer("max_message_bytes"));
+    per_minute_ = static_cast<double>(s.integer("rate_limit_per_minute"));
+    tokens_ = per_minute_;
+    idle_s_ = static_cast<int>(s.integer("idle_timeout_s"));
+  }
+
+  ~WsSession() {
+    std::lock_guard lock(core_->mu);
+    core_->all.erase(this);
+    if (!visitor_.empty()) {
+      auto range = core_->by_visitor.equal_range(visitor_);
+      for (auto it = range.first; it != range.second;) {
+        if (it->second.expired() || it->second.lock().get() == this)
+          it = core_->by_visitor.erase(it);
+        else
+          ++it;
+      }
+    }
+    core_->none_left.notify_all();
+  }
+
+  void start(bhttp::request<bhttp::string_body> req) {
+    {
+      std::lock_guard lock(core_->mu);
+      if (!core_->alive) return;
+      core_->all[this] = weak_from_this();
+    }
+    websocket::stream_base::timeout t{std::chrono::seconds(30), std::chrono::seconds(60), true};
+    ws_.set_option(t);  // dead peers: pings every 30 s, closed after 60 s of silence
+    ws_.read_message_max(max_text_ + 4096);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, "omniroute"); }));
+    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->hello_timer_.expires_after(std::chrono::seconds(10));
+      self->hello_timer_.async_wait([weak = self->weak_from_this()](beast::error_code e) {
+        auto s = weak.lock();
+        if (!e && s && s->visitor_.empty())
+          s->close(websocket::close_code::policy_error, "no hello");
+      });
+      self->read();
+    });
+  }
+
+  // From any thread.
+  void send(std::string frame) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+      if (self->closing_) return;
+      if (self->out_.size() >= 1000) {  // a reader that does not read: let it reconnect
+        self->close(websocket::close_code::try_again_later, "too slow");
+        return;
+      }
+      self->out_.push_back(std::move(f));
+      if (self->out_.size() == 1) self->write_next();
+    });
+  }
+
+  void close_from_any_thread() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->close(websocket::close_code::going_away, "server stopping");
+    });
+  }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) {
+        self->hello_timer_.cancel();
+        self->idle_timer_.cancel();
+        return;  // closed, too big, timed out: the session ends
+      }
+      const std::string text = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      self->on_frame(text);
+      if (!self->closing_) self->read();
+    });
+  }
+
+  void write_next() {
+    ws_.text(true);
+    ws_.async_write(net::buffer(out_.front()),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      if (ec) return;
+                      self->out_.pop_front();
+                      if (!self->out_.empty())
+                        self->write_next();
+                      else if (self->close_when_flushed_)
+                        self->close(websocket::close_code::policy_error, self->close_reason_);
+                    });
+  }
+
+  // Sends `frame`, then closes (the browser learns why).
+  void send_then_close(std::string frame, const char* reason) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame), reason] {
+      if (self->closing_) return;
+      self->close_when_flushed_ = true;
+      self->close_reason_ = reason;
+      self->out_.push_back(f);
+      if (self->out_.size() == 1) self->write_next();
+    });
+  }
+
+  void close(websocket::close_code code, const char* reason) {
+    if (closing_) return;
+    closing_ = true;
+    hello_timer_.cancel();
+    idle_timer_.cancel();
+    ws_.async_close(websocket::close_reason(code, reason),
+                    [self = shared_from_this()](beast::error_code) {});
+  }
+
+  void error(const std::string& id, const std::string& reason) {
+    json e = {{"type", "error"}, {"reason", reason}};
+    if (!id.empty()) e["id"] = id;
+    send(e.dump());
+  }
+
+  void touch() {
+    idle_timer_.expires_after(std::chrono::seconds(idle_s_));
+    idle_timer_.async_wait([weak = weak_from_this()](beast::error_code e) {
+      if (auto s = weak.lock(); s && !e) s->close(static_cast<websocket::close_code>(4000), "idle");
+    });
+  }
+
+  bool take_token() {
+    const auto now = std::chrono::steady_clock::now();
+    const double minutes = std::chrono::duration<double>(now - last_refill_).count() / 60.0;
+    last_refill_ = now;
+    tokens_ = std::min(per_minute_, tokens_ + minutes * per_minute_);
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+  void on_frame(const std::string& text) {
+    const json f = json::parse(text, nullptr, false);
+    if (!f.is_object() || !f.contains("type") || !f["type"].is_string()) {
+      error("", "frames are JSON objects with a \"type\"");
+      return;
+    }
+    const std::string type = f["type"];
+    if (type == "hello") {
+      if (visitor_.empty()) hello(f);
+      return;
+    }
+    if (visitor_.empty()) {
+      close(websocket::close_code::policy_error, "hello first");
+      return;
+    }
+    if (type == "message") {
+      touch();
+      message(f);
+    } else if (type == "typing") {
+      touch();
+      typing(f.value("on", true));
+    } else if (type == "profile") {
+      profile(f);
+    } else if (type == "ping") {
+      send(R"({"type":"pong"})");
+    } else {
+      error("", "unknown frame type");
+    }
+  }
+
+  static std::string field(const json& f, const char* key, size_t max) {
+    if (!f.contains(key) || !f[key].is_string()) return {};
+    return utf8::cut(f[key].get<std::string>(), max);
+  }
+
+  void hello(const json& f) {
+    hello_timer_.cancel();
+    const std::string token = field(f, "token", 128);
+    json session;
+    std::string v;
+    if (!token.empty() && core_->kv->get("s/" + crypto::sha256_hex(token), &v)) {
+      session = json::parse(v, nullptr, false);
+      if (!session.is_object() || session.value("ws", "") != inbox_.workspace_id ||
+          session.value("inbox", "") != inbox_.inbox_id)
+        session = json();
+    }
+    if (session.is_object()) {
+      token_ = token;
+    } else {
+      // A new visitor. The token is the only key to the transcript: only its hash is kept.
+      token_ = crypto::random_hex(24);
+      session = {{"visitor", "v" + crypto::random_hex(12)},
+                 {"ws", inbox_.workspace_id},
+                 {"inbox", inbox_.inbox_id},
+                 {"created_ms", wall_ms()}};
+    }
+    apply_profile(f, session);
+    if (inbox_.settings.str("prechat") == "required" &&
+        (!session.contains("name") || !session.contains("email"))) {
+      send_then_close(json{{"type", "prechat_required"}}.dump(), "name and email required");
+      return;
+    }
+    (void)core_->kv->put("s/" + crypto::sha256_hex(token_), session.dump());
+    (void)core_->kv->put("v/" + session["visitor"].get<std::string>(),
+                         json{{"ws", inbox_.workspace_id}, {"inbox", inbox_.inbox_id}}.dump());
+    visitor_ = session["visitor"];
+    name_ = session.value("name", "");
+    email_ = session.value("email", "");
+    lang_ = session.value("lang", "");
+    {
+      std::lock_guard lock(core_->mu);
+      core_->by_visitor.emplace(visitor_, weak_from_this());
+    }
+    touch();
+    send(json{{"type", "welcome"},
+              {"token", token_},
+              {"visitor", visitor_},
+              {"name", name_},
+              {"title", inbox_.settings.str("title")},
+              {"greeting", inbox_.settings.str("greeting")},
+              {"prechat", inbox_.settings.str("prechat")},
+              {"history", core_->history(visitor_, static_cast<size_t>(
+                                                       core_->settings.integer("max_history")))}}
+             .dump());
+  }
+
+  // Pre-chat details (name, email) and the browser's language, from a hello or a later
+  // "profile" frame (the form is often filled after the connection opened).
+  static void apply_profile(const json& f, json& session) {
+    if (auto name = field(f, "name", 128); !name.empty()) session["name"] = name;
+    if (auto email = field(f, "email", 254); !email.empty()) {
+      for (auto& c : email) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (email.find('@') != std::string::npos && email.find_first_of(" <>\"") == std::string::npos)
+        session["email"] = email;
+    }
+    if (auto lang = field(f, "lang", 35); !lang.empty()) session["lang"] = lang;
+  }
+
+  void profile(const json& f) {
+    const std::string key = "s/" + crypto::sha256_hex(token_);
+    std::string v;
+    json session = core_->kv->get(key, &v) ? json::parse(v, nullptr, false) : json();
+    if (!session.is_object()) return;
+    apply_profile(f, session);
+    (void)core_->kv->put(key, session.dump());
+    name_ = session.value("name", "");
+    email_ = session.value("email", "");
+    lang_ = session.value("lang", "");
+  }
+
+  void message(const json& f) {
+    const std::string id = field(f, "id", 64);
+    if (id.empty()) {
+      error("", "message needs an id");
+      return;
+    }
+    if (!f.contains("text") || !f["text"].is_string()) {
+      error(id, "message needs a text");
+      return;
+    }
+    std::string text = f["text"];
+    if (text.size() > max_text_) {
+      error(id, fmt::format("message too long (at most {} bytes)", max_text_));
+      return;
+    }
+    text = utf8::sanitize(text);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    if (text.empty()) {
+      error(id, "empty message");
+      return;
+    }
+    if (!take_token()) {
+      error(id, "too many messages: wait a moment and send again");
+      return;
+    }
+    v1::Envelope env;
+    auto* m = env.mutable_message();
+    m->set_workspace_id(inbox_.workspace_id);
+    m->set_inbox_id(inbox_.inbox_id);
+    m->set_channel(v1::CHANNEL_CHAT);
+    m->set_customer_handle(visitor_);
+    m->set_customer_display_name(name_);
+    m->set_external_message_id(visitor_ + ":" + id);
+    m->set_text_body(text);
+    m->set_language(lang_);
+    m->set_sent_at_ms(wall_ms());
+    if (!email_.empty()) {
+      // Typed into a form, not proven: recorded with the customer, never linked on.
+      auto* ident = m->add_identities();
+      ident->set_kind(v1::Identity::KIND_EMAIL);
+      ident->set_value(email_);
+      ident->set_verified(false);
+    }
+    const json entry = {{"id", id}, {"author", "visitor"}, {"text", text}, {"at", wall_ms()}};
+    core_->host->publish(std::move(env), [weak = weak_from_this(), core = core_, entry, id,
+                                          visitor = visitor_](const sdk::PublishResult& r) {
+      if (r.ok()) core->remember(visitor, entry);
+      auto self = weak.lock();
+      if (!self) return;  // the tab went away; a reload shows it from the transcript
+      if (r.ok())
+        self->send(json{{"type", "ack"}, {"id", id}}.dump());
+      else
+        self->error(id, "not delivered yet, retrying");
+    });
+  }
+
+  void typing(bool on) {
+    const auto now = std::chrono::steady_clock::now();
+    if (on && now - last_typing_ < std::chrono::seconds(2)) return;  // at most one per 2 s
+    last_typing_ = now;
+    v1::Envelope env;
+    auto* s = env.mutable_signal();
+    s->set_workspace_id(inbox_.workspace_id);
+    s->set_inbox_id(inbox_.inbox_id);
+    s->set_channel(v1::CHANNEL_CHAT);
+    s->set_customer_handle(visitor_);
+    s->set_kind(v1::Signal::KIND_TYPING);
+    s->set_ref_id(on ? "on" : "off");
+    s->set_at_ms(wall_ms());
+    core_->host->publish(std::move(env), [](const sdk::PublishResult&) {});
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<Core> core_;
+  const sdk::InboxInfo& inbox_;
+  net::steady_timer hello_timer_, idle_timer_;
+  beast::flat_buffer in_;
+  std::deque<std::string> out_;
+  bool closing_ = false;
+  bool close_when_flushed_ = false;
+  const char* close_reason_ = "";
+  std::string visitor_, token_, name_, email_, lang_;
+  size_t max_text_ = 4096;
+  double per_minute_ = 30, tokens_ = 30;
+  int idle_s_ = 600;
+  std::chrono::steady_clock::time_point last_refill_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_typing_{};
+};
+
+void Core::push(const std::string& visitor, const std::string& frame) {
+  std::vector<std::shared_ptr<WsSession>> targets;
+  {
+    std::lock_guard lock(mu);
+    auto range = by_visitor.equal_range(visitor);
+    for (auto it = range.first; it != range.second; ++it)
+      if (auto s = it->second.lock()) targets.push_back(std::move(s));
+  }
+  for (auto& s : targets) s->send(frame);
+}
+
+class ChatConnector : public sdk::Connector {
+ public:
+  explicit ChatConnector(const sdk::Settings& s) : core_(std::make_shared<Core>()) {
+    core_->settings = s;
+  }
+  ~ChatConnector() override { stop(); }
+
+  std::string start(sdk::Host& host) override {
+    core_->host = &host;
+    std::string err;
+    core_->kv = state::Kv::open(core_->settings.str("state_dir"), err);
+    if (!core_->kv) return "chat: " + err;
+    http::Server::Options o;
+    o.threads = static_cast<int>(core_->settings.integer("threads"));
+    o.request_timeout_ms = static_cast<int>(core_->settings.integer("request_timeout_ms"));
+    o.max_connections = static_cast<int>(core_->settings.integer("max_connections"));
+    server_ = http::Server::listen(core_->settings.str("listen"), o, err);
+    if (!server_) return "chat: " + err;
+    http::Route route;
+    route.prefix = std::string(kPrefix);
+    route.max_body_bytes = 16384;
+    route.handler = [this](http::Request req, http::Respond respond) {
+      handle(std::move(req), std::move(respond));
+    };
+    route.upgrade = [this](beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
+      upgrade(std::move(stream), std::move(req));
+    };
+    if (err = server_->add_route(std::move(route)); !err.empty()) {
+      server_.reset();
+      return "chat: " + err;
+    }
+    for (const auto& e : endpoints()) host.logger()->info("listening on {}", e);
+    return {};
+  }
+
+  void stop() override {
+    if (!server_) return;
+    server_->remove_route(std::string(kPrefix));
+    std::vector<std::shared_ptr<WsSession>> open;
+    {
+      std::lock_guard lock(core_->mu);
+      core_->alive = false;
+      for (auto& [k, w] : core_->all)
+        if (auto s = w.lock()) open.push_back(std::move(s));
+    }
+    for (auto& s : open) s->close_from_any_thread();
+    open.clear();
+    {
+      // The sessions live on the server's threads: they must be gone before it is.
+      std::unique_lock lock(core_->mu);
+      core_->none_left.wait_for(lock, std::chrono::seconds(5), [&] { return core_->all.empty(); });
+    }
+    server_.reset();
+  }
+
+  std::vector<std::string> endpoints() const override {
+    if (!server_) return {};
+    return {fmt::format("http://{}/v1/chat/{{workspace}}/{{inbox}}/ (page; widget.js; ws)",
+                        server_->address())};
+  }
+
+  sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override {
+    const std::string& visitor = m.customer_handle();
+    std::string v;
+    if (!core_->kv->get("v/" + visitor, &v))
+      return sdk::DeliveryResult::failed("unknown chat visitor " + visitor);
+    const json owner = json::parse(v, nullptr, false);
+    if (!owner.is_object() || owner.value("ws", "") != inbox.workspace_id ||
+        owner.value("inbox", "") != inbox.inbox_id)
+      return sdk::DeliveryResult::failed("visitor " + visitor + " belongs to another inbox");
+    const std::string name = m.agent_display_name().empty() ? m.agent_id() : m.agent_display_name();
+    if (m.has_notice()) {
+      const auto& n = m.notice();
+      json f;
+      switch (n.kind()) {
+        case v1::ChannelNotice::KIND_TYPING:
+          f = {{"type", "typing"}, {"on", n.on()}, {"name", name}};
+          break;
+        case v1::ChannelNotice::KIND_AGENT_JOINED:
+          f = {{"type", "agent_joined"}, {"name", name}};
+          core_->remember(
+              visitor,
+              {{"author", "system"}, {"text", name + " joined the chat"}, {"at", wall_ms()}});
+          break;
+        case v1::ChannelNotice::KIND_QUEUE:
+          f = {{"type", "queue"},
+               {"position", n.queue_position()},
+               {"expected_wait_s", n.expected_wait_s()},
+               {"agents_available", n.agents_available()}};
+          break;
+        case v1::ChannelNotice::KIND_RESOLVED:
+          f = {{"type", "resolved"}};
+          break;
+        default:
+          return sdk::DeliveryResult::failed("unknown notice");
+      }
+      core_->push(visitor, f.dump());
+      return sdk::DeliveryResult::delivered();
+    }
+    json atts = json::array();
+    for (const auto& a : m.attachments())
+      atts.push_back({{"name", a.name()}, {"url", a.url()}, {"content_type", a.content_type()}});
+    const json entry = {{"id", m.outbound_id()}, {"author", "agent"},   {"name", name},
+                        {"text", m.text_body()}, {"attachments", atts}, {"at", wall_ms()}};
+    // Kept first: a visitor who is not connected sees it on their next visit.
+    core_->remember(visitor, entry);
+    json frame = entry;
+    frame["type"] = "message";
+    core_->push(visitor, frame.dump());
+    return sdk::DeliveryResult::delivered(m.outbound_id());
+  }
+
+ private:
+  const sdk::InboxInfo* inbox_of(const std::vector<std::string>& seg) const {
+    return seg.size() >= 2 ? core_->host->inbox(seg[0], seg[1]) : nullptr;
+  }
+
+  // Origin allow-list: listed origins, "*" for any; none listed = the page's own origin.
+  bool origin_allowed(const sdk::InboxInfo& inbox, const std::string& origin,
+                      const std::string& host) const {
+    const auto allowed = split_list(inbox.settings.str("allowed_origins"));
+    if (allowed.empty()) return origin == "http://" + host || origin == "https://" + host;
+    for (const auto& a : allowed)
+      if (a == "*" || a == origin) return true;
+    return false;
+  }
+
+  void upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
+    const std::string target(req.target());
+    const auto seg = http::path_segments(target.substr(0, target.find('?')), kPrefix);
+    const sdk::InboxInfo* inbox = inbox_of(seg);
+    const std::string origin(req[bhttp::field::origin]);
+    const std::string host(req[bhttp::field::host]);
+    int refuse = 0;
+    if (seg.size() != 3 || seg[2] != "ws" || !inbox)
+      refuse = 404;
+    else if (!origin_allowed(*inbox, origin, host))
+      refuse = 403;
+    if (refuse) {
+      if (refuse == 403)
+        core_->host->logger()->warn("chat {}/{}: WebSocket from origin '{}' refused", seg[0],
+                                    seg[1], utf8::cut(utf8::sanitize(origin), 100));
+      auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+          static_cast<bhttp::status>(refuse), req.version());
+      res->set(bhttp::field::content_type, "application/json");
+      res->body() =
+          json{{"error", refuse == 403 ? "origin not allowed" : "unknown chat inbox"}}.dump();
+      res->keep_alive(false);
+      res->prepare_payload();
+      auto s = std::make_shared<beast::tcp_stream>(std::move(stream));
+      bhttp::async_write(*s, *res, [s, res](beast::error_code, size_t) {
+        beast::error_code ec;
+        s->socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+      });
+      return;
+    }
+    std::make_shared<WsSession>(std::move(stream), core_, *inbox)->start(std::move(req));
+  }
+
+  void handle(http::Request req, http::Respond respond) {
+    const auto seg = http::path_segments(req.path, kPrefix);
+    const sdk::InboxInfo* inbox = inbox_of(seg);
+    if (!inbox) {
+      respond(http::Response::error(404, "unknown chat inbox"));
+      return;
+    }
+    if (req.method != "GET") {
+      respond(http::Response::error(405, "use GET"));
+      return;
+    }
+    http::Response r;
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    if (seg.size() == 3 && seg[2] == "widget.js") {
+      r.content_type = "text/javascript; charset=utf-8";
+      r.body = std::string(kWidgetJs);
+    } else if (seg.size() == 2 || (seg.size() == 3 && seg[2].empty())) {
+      r.content_type = "text/html; charset=utf-8";
+      std::string page(kWidgetPage);
+      const std::string title = inbox->settings.str("title");
+      std::string safe;
+      for (char c : title) safe += (c == '<' || c == '>' || c == '&' || c == '"') ? ' ' : c;
+      for (size_t p; (p = page.find("{{title}}")) != std::string::npos;) page.replace(p, 9, safe);
+      r.body = page;
+    } else {
+      respond(http::Response::error(404, "unknown path"));
+      return;
+    }
+    respond(std::move(r));
+  }
+
+  std::shared_ptr<Core> core_;
+  std::shared_ptr<http::Server> server_;
+};
+
+}  // namespace
+
+sdk::ConnectorFactory factory() {
+  using T = sdk::ConfigField::Type;
+  sdk::ConnectorFactory f;
+  f.name = "chat";
+  f.channel = v1::CHANNEL_CHAT;
+  f.description = "Web chat: WebSocket gateway and the embeddable widget";
+  f.settings = {
+      {"listen", T::kString,
+       "host:port of the HTTP server (shared with other connectors on the same address)",
+       "127.0.0.1:8080"},
+      {"threads", T::kInt, "HTTP server threads (when this connector starts the server)", "1",
+       false, 1, 64},
+      {"request_timeout_ms", T::kInt, "Time to read an HTTP request", "15000", false, 100, 600000},
+      {"max_connections", T::kInt, "Open connections (HTTP and WebSocket) at most", "10000", false,
+       1, 1000000},
+      {"state_dir", T::kString, "Visitor sessions and transcripts (RocksDB)", "var/chat"},
+      {"max_message_bytes", T::kInt, "Longest visitor message", "4096", false, 16, 1 << 20},
+      {"rate_limit_per_minute", T::kInt, "Messages one connection may send per minute", "30", false,
+       1, 100000},
+      {"idle_timeout_s", T::kInt, "A connection without visitor activity is closed after this",
+       "1800", false, 5, 86400},
+      {"max_history", T::kInt, "Messages of the transcript shown after a reload", "200", false, 0,
+       100000},
+  };
+  f.inbox_settings = {
+      {"allowed_origins", T::kString,
+       "Sites that may open chats (\"https://www.acme.example, https://acme.example\"; * = any); "
+       "empty: only the connector's own page",
+       ""},
+      {"title", T::kString, "Shown in the widget's header", "Chat with us"},
+      {"greeting", T::kString, "First line the visitor sees", "Hi! How can we help?"},
+      {"prechat", T::kString, "Name and email before the chat: off | optional | required",
+       "optional"},
+  };
+  f.create = [](const sdk::Settings& s) -> std::unique_ptr<sdk::Connector> {
+    return std::make_unique<ChatConnector>(s);
+  };
+  return f;
+}
+
+}  // namespace omniroute::connectors::chat

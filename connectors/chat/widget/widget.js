@@ -1,0 +1,195 @@
+// omniroute web chat widget. Embed with one tag:
+//   <script src="https://support.example/v1/chat/WORKSPACE/INBOX/widget.js" async></script>
+// It adds a chat button and panel to the page and talks to the gateway over a WebSocket.
+// The visitor's resume token stays in localStorage, so a reload keeps the conversation.
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) return;
+  var base = script.src.replace(/widget\.js(\?.*)?$/, "");
+  var key = "omniroute-chat:" + base;
+  var wsUrl = base.replace(/^http/, "ws") + "ws";
+  var state = { token: localStorage.getItem(key) || "", ws: null, open: false, retry: 0,
+                pending: {}, seq: 0, typingTimer: null, agentTyping: null, welcomed: false };
+
+  var css = "#omniroute-chat-button{position:fixed;right:20px;bottom:20px;z-index:2147483000;" +
+    "border:0;border-radius:24px;padding:12px 18px;background:#2456d6;color:#fff;font:15px sans-serif;cursor:pointer}" +
+    "#omniroute-chat-panel{position:fixed;right:20px;bottom:76px;width:340px;height:460px;z-index:2147483000;" +
+    "display:none;flex-direction:column;background:#fff;border:1px solid #ccd;border-radius:10px;" +
+    "box-shadow:0 6px 24px rgba(0,0,0,.18);font:14px sans-serif;color:#222}" +
+    "#omniroute-chat-panel.open{display:flex}" +
+    "#omniroute-chat-header{padding:10px 14px;background:#2456d6;color:#fff;border-radius:10px 10px 0 0;font-weight:bold}" +
+    "#omniroute-chat-status{padding:4px 14px;font-size:12px;color:#555;min-height:16px}" +
+    "#omniroute-chat-log{flex:1;overflow-y:auto;padding:8px 12px}" +
+    ".omniroute-chat-msg{margin:6px 0;padding:7px 10px;border-radius:8px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}" +
+    ".omniroute-chat-msg.visitor{background:#e7eefc;margin-left:auto}" +
+    ".omniroute-chat-msg.agent{background:#f1f1f1}" +
+    ".omniroute-chat-msg.system{background:none;color:#777;font-size:12px;text-align:center;max-width:100%}" +
+    ".omniroute-chat-msg.sending{opacity:.6}" +
+    ".omniroute-chat-name{display:block;font-size:11px;color:#666}" +
+    "#omniroute-chat-form{display:flex;border-top:1px solid #dde}" +
+    "#omniroute-chat-input{flex:1;border:0;padding:10px;font:14px sans-serif;resize:none}" +
+    "#omniroute-chat-send{border:0;background:none;color:#2456d6;font-weight:bold;padding:0 14px;cursor:pointer}" +
+    "#omniroute-chat-prechat{padding:10px 14px;border-bottom:1px solid #eee}" +
+    "#omniroute-chat-prechat input{width:100%;box-sizing:border-box;margin:3px 0;padding:6px}";
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  var style = el("style", {}); style.textContent = css;
+  var button = el("button", { id: "omniroute-chat-button", type: "button" }, "Chat");
+  var panel = el("div", { id: "omniroute-chat-panel", role: "dialog", "aria-label": "Chat" });
+  var header = el("div", { id: "omniroute-chat-header" }, "Chat with us");
+  var status = el("div", { id: "omniroute-chat-status", "aria-live": "polite" });
+  var prechat = el("div", { id: "omniroute-chat-prechat" });
+  var nameIn = el("input", { id: "omniroute-chat-name", placeholder: "Your name (optional)", maxlength: "128" });
+  var emailIn = el("input", { id: "omniroute-chat-email", type: "email", placeholder: "Email (optional)", maxlength: "254" });
+  prechat.appendChild(nameIn); prechat.appendChild(emailIn);
+  var log = el("div", { id: "omniroute-chat-log", "aria-live": "polite" });
+  var form = el("form", { id: "omniroute-chat-form" });
+  var input = el("textarea", { id: "omniroute-chat-input", rows: "2", placeholder: "Type a message", maxlength: "4000" });
+  var send = el("button", { id: "omniroute-chat-send", type: "submit" }, "Send");
+  form.appendChild(input); form.appendChild(send);
+  panel.appendChild(header); panel.appendChild(status); panel.appendChild(prechat);
+  panel.appendChild(log); panel.appendChild(form);
+
+  function mount() {
+    document.head.appendChild(style);
+    document.body.appendChild(button);
+    document.body.appendChild(panel);
+    if (state.token) { prechat.style.display = "none"; connect(); }
+  }
+
+  function setStatus(text) { status.textContent = text || ""; }
+
+  function add(author, text, name, id, sending) {
+    var m = el("div", { "class": "omniroute-chat-msg " + author + (sending ? " sending" : "") });
+    if (id) m.setAttribute("data-id", id);
+    if (name && author === "agent") m.appendChild(el("span", { "class": "omniroute-chat-name" }, name));
+    m.appendChild(document.createTextNode(text));
+    log.appendChild(m);
+    log.scrollTop = log.scrollHeight;
+    return m;
+  }
+
+  function connect() {
+    if (state.ws && state.ws.readyState <= 1) return;
+    setStatus(state.welcomed ? "Reconnecting…" : "Connecting…");
+    var ws = new WebSocket(wsUrl);
+    state.ws = ws;
+    ws.onopen = function () {
+      ws.send(JSON.stringify({ type: "hello", token: state.token, name: nameIn.value.trim(),
+                               email: emailIn.value.trim(), lang: navigator.language || "" }));
+    };
+    ws.onmessage = function (ev) {
+      var f; try { f = JSON.parse(ev.data); } catch (e) { return; }
+      handle(f);
+    };
+    ws.onclose = function () {
+      state.ws = null;
+      if (!state.open && !Object.keys(state.pending).length) { setStatus(""); return; }
+      var delay = Math.min(30000, 500 * Math.pow(2, state.retry++));
+      setStatus("Connection lost, retrying…");
+      setTimeout(connect, delay);
+    };
+  }
+
+  function handle(f) {
+    if (f.type === "welcome") {
+      state.retry = 0;
+      var first = !state.welcomed;
+      state.welcomed = true;
+      state.token = f.token;
+      localStorage.setItem(key, f.token);
+      if (f.name || f.prechat === "off") prechat.style.display = "none";
+      if (f.title) header.textContent = f.title;
+      if (first) {
+        log.textContent = "";
+        if (f.greeting) add("system", f.greeting);
+        (f.history || []).forEach(function (h) { add(h.author, h.text, h.name, h.id); });
+      }
+      setStatus("");
+      if (state.profile) { state.ws.send(JSON.stringify(state.profile)); state.profile = null; }
+      // Whatever was not acknowledged before the connection dropped is sent again (same id:
+      // the server publishes it once).
+      Object.keys(state.pending).forEach(function (id) {
+        state.ws.send(JSON.stringify({ type: "message", id: id, text: state.pending[id].text }));
+      });
+    } else if (f.type === "ack") {
+      var p = state.pending[f.id];
+      if (p) { p.node.classList.remove("sending"); delete state.pending[f.id]; }
+    } else if (f.type === "error") {
+      setStatus(f.reason);
+      if (f.id && state.pending[f.id]) setTimeout(function () { resend(f.id); }, 3000);
+    } else if (f.type === "message") {
+      clearTyping();
+      add("agent", f.text, f.name, f.id);
+    } else if (f.type === "typing") {
+      if (f.on) {
+        setStatus((f.name || "The agent") + " is typing…");
+        clearTimeout(state.agentTyping);
+        state.agentTyping = setTimeout(clearTyping, 6000);
+      } else clearTyping();
+    } else if (f.type === "agent_joined") {
+      add("system", (f.name || "An agent") + " joined the chat");
+      setStatus("");
+    } else if (f.type === "queue") {
+      if (f.agents_available === 0) setStatus("Nobody is available right now; we will answer as soon as we can.");
+      else setStatus("You are number " + f.position + " in line" +
+                     (f.expected_wait_s ? " (about " + Math.max(1, Math.round(f.expected_wait_s / 60)) + " min)" : ""));
+    } else if (f.type === "resolved") {
+      add("system", "The conversation was closed. Write again any time.");
+    } else if (f.type === "prechat_required") {
+      prechat.style.display = "";
+      setStatus("Please tell us your name and email first.");
+    }
+  }
+
+  function clearTyping() { clearTimeout(state.agentTyping); if (/typing…$/.test(status.textContent)) setStatus(""); }
+
+  function resend(id) {
+    var p = state.pending[id];
+    if (!p) return;
+    if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify({ type: "message", id: id, text: p.text }));
+    else connect();
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    if (prechat.style.display !== "none" && (nameIn.value.trim() || emailIn.value.trim())) {
+      state.profile = { type: "profile", name: nameIn.value.trim(), email: emailIn.value.trim() };
+      prechat.style.display = "none";
+    }
+    if (state.profile && state.ws && state.ws.readyState === 1 && state.welcomed) {
+      state.ws.send(JSON.stringify(state.profile));
+      state.profile = null;
+    }
+    var id = Date.now().toString(36) + "-" + (state.seq++) + "-" + Math.random().toString(36).slice(2, 8);
+    state.pending[id] = { text: text, node: add("visitor", text, null, id, true) };
+    if (state.ws && state.ws.readyState === 1 && state.welcomed)
+      state.ws.send(JSON.stringify({ type: "message", id: id, text: text }));
+    else connect();
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); return; }
+    if (state.ws && state.ws.readyState === 1 && !state.typingTimer) {
+      state.ws.send(JSON.stringify({ type: "typing", on: true }));
+      state.typingTimer = setTimeout(function () { state.typingTimer = null; }, 2000);
+    }
+  });
+  button.addEventListener("click", function () {
+    state.open = !state.open;
+    panel.classList.toggle("open", state.open);
+    if (state.open) { connect(); input.focus(); }
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mount);
+  else mount();
+})();
