@@ -58,6 +58,12 @@ std::vector<std::string> split_list(const std::string& s) {
 
 class WsSession;
 
+// A string member of a frame, cut to `max` bytes (at a character boundary); "" otherwise.
+std::string string_field(const json& f, const char* key, size_t max) {
+  if (!f.contains(key) || !f[key].is_string()) return {};
+  return utf8::cut(f[key].get<std::string>(), max);
+}
+
 // What sessions, publish completions and the connector share. Sessions reach the host and
 // the state only through it; `alive` turns false when the connector stops.
 struct Core {
@@ -265,8 +271,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   static std::string field(const json& f, const char* key, size_t max) {
-    if (!f.contains(key) || !f[key].is_string()) return {};
-    return utf8::cut(f[key].get<std::string>(), max);
+    return string_field(f, key, max);
   }
 
   void hello(const json& f) {
@@ -315,6 +320,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
               {"title", inbox_.settings.str("title")},
               {"greeting", inbox_.settings.str("greeting")},
               {"prechat", inbox_.settings.str("prechat")},
+              {"offline_form", !inbox_.settings.str("offline_email_inbox").empty()},
               {"history", core_->history(visitor_, static_cast<size_t>(
                                                        core_->settings.integer("max_history")))}}
              .dump());
@@ -571,6 +577,126 @@ class ChatConnector : public sdk::Connector {
     return false;
   }
 
+  // The offline form: nobody is available, the visitor leaves an email address and a
+  // message; it becomes an email conversation in the inbox's `offline_email_inbox`,
+  // answered by email, with the chat so far quoted for the agent. Cross-site: CORS for
+  // the allowed origins, JSON body, 202 only after Kafka's ack.
+  void offline(const sdk::InboxInfo& inbox, const http::Request& req,
+               const http::Respond& respond) {
+    const std::string origin = req.header("origin");
+    const bool allowed = origin_allowed(inbox, origin, req.header("host"));
+    auto cors = [&](http::Response r) {
+      if (allowed && !origin.empty()) {
+        r.headers.emplace_back("Access-Control-Allow-Origin", origin);
+        r.headers.emplace_back("Vary", "Origin");
+      }
+      return r;
+    };
+    if (req.method == "OPTIONS") {  // preflight
+      http::Response r;
+      r.status = allowed ? 204 : 403;
+      r.headers.emplace_back("Access-Control-Allow-Methods", "POST");
+      r.headers.emplace_back("Access-Control-Allow-Headers", "Content-Type");
+      r.headers.emplace_back("Access-Control-Max-Age", "600");
+      respond(cors(std::move(r)));
+      return;
+    }
+    if (req.method != "POST") {
+      respond(http::Response::error(405, "use POST"));
+      return;
+    }
+    if (!allowed) {
+      core_->host->logger()->warn("chat {}/{}: offline form from origin '{}' refused",
+                                  inbox.workspace_id, inbox.inbox_id,
+                                  utf8::cut(utf8::sanitize(origin), 100));
+      respond(http::Response::error(403, "origin not allowed"));
+      return;
+    }
+    // The email inbox belongs to the email connector: only its id is needed here (the host
+    // checked at start that it is an email inbox of this workspace).
+    const std::string target_inbox = inbox.settings.str("offline_email_inbox");
+    if (target_inbox.empty()) {
+      respond(cors(http::Response::error(404, "this chat has no offline form")));
+      return;
+    }
+    const json f = json::parse(req.body, nullptr, false);
+    if (!f.is_object()) {
+      respond(cors(http::Response::error(400, "body must be a JSON object")));
+      return;
+    }
+    std::string email = string_field(f, "email", 254);
+    for (auto& c : email) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto at = email.find('@');
+    if (at == std::string::npos || at == 0 || email.find('.', at) == std::string::npos ||
+        email.find_first_of(" <>\"(),;:") != std::string::npos) {
+      respond(cors(http::Response::error(400, "a valid email address is required")));
+      return;
+    }
+    const std::string name = string_field(f, "name", 128);
+    std::string text =
+        f.contains("message") && f["message"].is_string() ? f["message"].get<std::string>() : "";
+    const size_t max = static_cast<size_t>(core_->settings.integer("max_message_bytes"));
+    if (text.size() > max) {
+      respond(cors(
+          http::Response::error(400, fmt::format("message too long (at most {} bytes)", max))));
+      return;
+    }
+    text = utf8::sanitize(text);
+    // The visitor's chat so far, for the agent (only with the visitor's own token).
+    std::string visitor, transcript;
+    if (const std::string token = string_field(f, "token", 128); !token.empty()) {
+      std::string v;
+      if (core_->kv->get("s/" + crypto::sha256_hex(token), &v)) {
+        const json session = json::parse(v, nullptr, false);
+        if (session.is_object() && session.value("ws", "") == inbox.workspace_id &&
+            session.value("inbox", "") == inbox.inbox_id) {
+          visitor = session.value("visitor", "");
+          for (const auto& e : core_->history(visitor, 50)) {
+            const std::string who = e.value("author", "") == "visitor"
+                                        ? (name.empty() ? "Visitor" : name)
+                                        : e.value("name", e.value("author", ""));
+            transcript += fmt::format("> {}: {}\n", who, e.value("text", ""));
+          }
+        }
+      }
+    }
+    if (text.empty() && transcript.empty()) {
+      respond(cors(http::Response::error(400, "message is empty")));
+      return;
+    }
+    v1::Envelope env;
+    auto* m = env.mutable_message();
+    m->set_workspace_id(inbox.workspace_id);
+    m->set_inbox_id(target_inbox);
+    m->set_channel(v1::CHANNEL_EMAIL);
+    m->set_customer_handle(email);
+    m->set_customer_display_name(name);
+    const std::string form_id = string_field(f, "id", 64);
+    m->set_external_message_id(fmt::format("chat-offline:{}:{}", visitor.empty() ? email : visitor,
+                                           form_id.empty() ? crypto::random_hex(8) : form_id));
+    m->set_subject(inbox.settings.str("offline_subject"));
+    m->set_text_body(transcript.empty()
+                         ? text
+                         : text + (text.empty() ? "" : "\n\n") +
+                               "Chat before the visitor left this message:\n" + transcript);
+    m->set_sent_at_ms(wall_ms());
+    (*m->mutable_provider_metadata())["source"] = "chat_offline_form";
+    (*m->mutable_provider_metadata())["chat_inbox"] = inbox.inbox_id;
+    if (!visitor.empty()) (*m->mutable_provider_metadata())["chat_visitor"] = visitor;
+    core_->host->publish(
+        std::move(env), [respond, cors, core = core_, visitor](const sdk::PublishResult& r) {
+          if (r.ok()) {
+            if (!visitor.empty())
+              core->remember(visitor, {{"author", "system"},
+                                       {"text", "You left a message; we will answer by email."},
+                                       {"at", wall_ms()}});
+            respond(cors(http::Response::json(202, R"({"status":"accepted"})")));
+          } else {
+            respond(cors(http::Response::error(503, "not stored yet, try again in a moment")));
+          }
+        });
+  }
+
   void upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
     const std::string target(req.target());
     const auto seg = http::path_segments(target.substr(0, target.find('?')), kPrefix);
@@ -608,6 +734,10 @@ class ChatConnector : public sdk::Connector {
     const sdk::InboxInfo* inbox = inbox_of(seg);
     if (!inbox) {
       respond(http::Response::error(404, "unknown chat inbox"));
+      return;
+    }
+    if (seg.size() == 3 && seg[2] == "offline") {
+      offline(*inbox, req, respond);
       return;
     }
     if (req.method != "GET") {
@@ -674,6 +804,12 @@ sdk::ConnectorFactory factory() {
       {"greeting", T::kString, "First line the visitor sees", "Hi! How can we help?"},
       {"prechat", T::kString, "Name and email before the chat: off | optional | required",
        "optional"},
+      {"offline_email_inbox", T::kString,
+       "Email inbox of the workspace that takes the offline form (nobody available: the visitor "
+       "leaves an address, the answer goes by email); empty: no offline form",
+       "", false, 0, INT64_MAX, v1::CHANNEL_EMAIL},
+      {"offline_subject", T::kString, "Subject of offline-form conversations",
+       "Message from the website chat"},
   };
   f.create = [](const sdk::Settings& s) -> std::unique_ptr<sdk::Connector> {
     return std::make_unique<ChatConnector>(s);

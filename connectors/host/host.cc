@@ -101,7 +101,19 @@ void validate(const config::Config& cfg, const sdk::Registry& registry,
                                      path, channel_name(inbox.channel)));
         continue;
       }
-      resolve_settings(inbox.settings, f->inbox_settings, path + ".settings", errors);
+      sdk::Settings s =
+          resolve_settings(inbox.settings, f->inbox_settings, path + ".settings", errors);
+      for (const auto& field : f->inbox_settings) {
+        if (field.ref_channel == 0 || s.str(field.name).empty()) continue;
+        const auto want = static_cast<v1::Channel>(field.ref_channel);
+        const config::Inbox* target = nullptr;
+        for (const auto& other : ws.inboxes)
+          if (other.id == s.str(field.name)) target = &other;
+        if (!target || target->channel != want)
+          errors.push_back(fmt::format(
+              "line {}: {}.settings.{}: '{}' is not a {} inbox of workspace {}", inbox.line, path,
+              field.name, s.str(field.name), channel_name(want), ws.id));
+      }
     }
   }
 }

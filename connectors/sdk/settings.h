@@ -20,6 +20,10 @@ struct ConfigField {
   bool required = false;
   int64_t min = 0;  // kInt bounds.
   int64_t max = INT64_MAX;
+  // kString inbox settings naming another inbox of the same workspace: when set, a
+  // non-empty value must be the id of an inbox on this channel (an omniroute.v1.Channel
+  // number; the host checks it at start and in `config check`).
+  int ref_channel = 0;
 };
 
 // Resolved settings. Secrets are resolved from {env: NAME} / {file: PATH} by the host.

@@ -116,6 +116,25 @@ workspaces:
   EXPECT_TRUE(any_contains(errors, "workspaces[0].inboxes[0].settings.secret: is required"));
 }
 
+TEST(Config, InboxSettingsNamingAnotherInboxMustNameOneOfThatChannel) {
+  std::vector<std::string> errors;
+  auto cfg = parse(R"(workspaces:
+  - id: w
+    queues: [{id: q}]
+    inboxes:
+      - {id: api, channel: webhook, queue: q, settings: {secret: s}}
+      - {id: web, channel: chat, queue: q, settings: {offline_email_inbox: api}}
+      - {id: web2, channel: chat, queue: q, settings: {offline_email_inbox: nowhere}}
+)",
+                   errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  connectors::validate(*cfg, sdk::builtin_registry(), errors);
+  EXPECT_TRUE(any_contains(errors,
+                           "inboxes[1].settings.offline_email_inbox: 'api' is not a email "
+                           "inbox of workspace w"));
+  EXPECT_TRUE(any_contains(errors, "inboxes[2].settings.offline_email_inbox: 'nowhere'"));
+}
+
 }  // namespace
 }  // namespace omniroute::config
 

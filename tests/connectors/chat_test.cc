@@ -239,5 +239,49 @@ TEST_F(ChatGatewayTest, RequiredPrechatRefusesAnonymousVisitors) {
   EXPECT_FALSE(hello(*known, {{"name", "Ana"}, {"email", "ana@example.com"}}).is_null());
 }
 
+TEST_F(ChatGatewayTest, OfflineFormBecomesAnEmailConversationWithTheChatQuoted) {
+  connector_->stop();
+  connector_.reset();
+  start("{allowed_origins: 'https://www.acme.example', offline_email_inbox: mail}");
+  auto tab = visitor();
+  json w = hello(*tab, {{"name", "Ana"}});
+  EXPECT_EQ(w["offline_form"], true);
+  tab->send({{"type", "message"}, {"id", "c1"}, {"text", "Is anyone there?"}});
+  ASSERT_FALSE(tab->wait_for("ack").is_null());
+  auto post = [&](const std::string& origin, const json& body, const std::string& method = "POST") {
+    http::ClientRequest r;
+    r.method = method;
+    r.url = fmt::format("http://127.0.0.1:{}/v1/chat/acme/web/offline", port_);
+    r.headers = {"Content-Type: application/json", "Origin: " + origin};
+    r.body = body.dump();
+    return http::send(r);
+  };
+  // A CORS preflight from the site is allowed, from elsewhere not.
+  EXPECT_EQ(post("https://www.acme.example", json::object(), "OPTIONS").status, 204);
+  EXPECT_EQ(post("https://evil.example", json::object(), "OPTIONS").status, 403);
+  EXPECT_EQ(post("https://evil.example", {{"email", "a@b.example"}, {"message", "x"}}).status, 403);
+  EXPECT_EQ(
+      post("https://www.acme.example", {{"email", "not-an-address"}, {"message", "x"}}).status,
+      400);
+  const size_t before = host_->published().size();
+  auto r = post("https://www.acme.example", {{"token", w["token"]},
+                                             {"name", "Ana"},
+                                             {"email", "Ana@Example.com"},
+                                             {"message", "Please call me back."},
+                                             {"id", "f1"}});
+  EXPECT_EQ(r.status, 202) << r.body;
+  auto pub = host_->published();
+  ASSERT_EQ(pub.size(), before + 1);
+  const auto& m = pub.back().message();
+  EXPECT_EQ(m.channel(), v1::CHANNEL_EMAIL);
+  EXPECT_EQ(m.inbox_id(), "mail");
+  EXPECT_EQ(m.customer_handle(), "ana@example.com");
+  EXPECT_EQ(m.subject(), "Message from the website chat");
+  EXPECT_NE(m.text_body().find("Please call me back."), std::string::npos);
+  EXPECT_NE(m.text_body().find("> Ana: Is anyone there?"), std::string::npos) << m.text_body();
+  EXPECT_EQ(m.provider_metadata().at("source"), "chat_offline_form");
+  EXPECT_EQ(m.external_message_id(), "chat-offline:" + w["visitor"].get<std::string>() + ":f1");
+}
+
 }  // namespace
 }  // namespace omniroute::connectors::chat

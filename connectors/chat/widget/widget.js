@@ -31,7 +31,9 @@
     "#omniroute-chat-input{flex:1;border:0;padding:10px;font:14px sans-serif;resize:none}" +
     "#omniroute-chat-send{border:0;background:none;color:#2456d6;font-weight:bold;padding:0 14px;cursor:pointer}" +
     "#omniroute-chat-prechat{padding:10px 14px;border-bottom:1px solid #eee}" +
-    "#omniroute-chat-prechat input{width:100%;box-sizing:border-box;margin:3px 0;padding:6px}";
+    "#omniroute-chat-prechat input{width:100%;box-sizing:border-box;margin:3px 0;padding:6px}" +
+    "#omniroute-chat-offline{display:none;padding:10px 14px;border-top:1px solid #eee;background:#fafafa}" +
+    "#omniroute-chat-offline input,#omniroute-chat-offline textarea{width:100%;box-sizing:border-box;margin:3px 0;padding:6px}";
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
@@ -50,12 +52,19 @@
   var emailIn = el("input", { id: "omniroute-chat-email", type: "email", placeholder: "Email (optional)", maxlength: "254" });
   prechat.appendChild(nameIn); prechat.appendChild(emailIn);
   var log = el("div", { id: "omniroute-chat-log", "aria-live": "polite" });
+  // Nobody available: leave an email address, the answer comes by email.
+  var offline = el("form", { id: "omniroute-chat-offline" });
+  offline.appendChild(el("div", {}, "Nobody is available right now. Leave your email address and we will answer by email."));
+  var offEmail = el("input", { id: "omniroute-chat-offline-email", type: "email", required: "required", placeholder: "Email", maxlength: "254" });
+  var offText = el("textarea", { id: "omniroute-chat-offline-message", rows: "3", placeholder: "Anything to add? (the chat so far is included)", maxlength: "4000" });
+  var offSend = el("button", { id: "omniroute-chat-offline-send", type: "submit" }, "Send by email");
+  offline.appendChild(offEmail); offline.appendChild(offText); offline.appendChild(offSend);
   var form = el("form", { id: "omniroute-chat-form" });
   var input = el("textarea", { id: "omniroute-chat-input", rows: "2", placeholder: "Type a message", maxlength: "4000" });
   var send = el("button", { id: "omniroute-chat-send", type: "submit" }, "Send");
   form.appendChild(input); form.appendChild(send);
   panel.appendChild(header); panel.appendChild(status); panel.appendChild(prechat);
-  panel.appendChild(log); panel.appendChild(form);
+  panel.appendChild(log); panel.appendChild(offline); panel.appendChild(form);
 
   function mount() {
     document.head.appendChild(style);
@@ -107,6 +116,7 @@
       localStorage.setItem(key, f.token);
       if (f.name || f.prechat === "off") prechat.style.display = "none";
       if (f.title) header.textContent = f.title;
+      state.offlineForm = !!f.offline_form;
       if (first) {
         log.textContent = "";
         if (f.greeting) add("system", f.greeting);
@@ -138,7 +148,10 @@
       add("system", (f.name || "An agent") + " joined the chat");
       setStatus("");
     } else if (f.type === "queue") {
-      if (f.agents_available === 0) setStatus("Nobody is available right now; we will answer as soon as we can.");
+      if (f.agents_available === 0) {
+        setStatus("Nobody is available right now; we will answer as soon as we can.");
+        if (state.offlineForm) { offline.style.display = "block"; offEmail.value = offEmail.value || emailIn.value.trim(); }
+      }
       else setStatus("You are number " + f.position + " in line" +
                      (f.expected_wait_s ? " (about " + Math.max(1, Math.round(f.expected_wait_s / 60)) + " min)" : ""));
     } else if (f.type === "resolved") {
@@ -157,6 +170,21 @@
     if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify({ type: "message", id: id, text: p.text }));
     else connect();
   }
+
+  offline.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var body = JSON.stringify({ token: state.token, name: nameIn.value.trim(), email: offEmail.value.trim(),
+                                message: offText.value.trim(), id: Date.now().toString(36) });
+    offSend.disabled = true;
+    fetch(base + "offline", { method: "POST", headers: { "Content-Type": "application/json" }, body: body })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+      .then(function (r) {
+        offSend.disabled = false;
+        if (r.ok) { offline.style.display = "none"; add("system", "Thanks! We will answer by email at " + offEmail.value.trim() + "."); }
+        else setStatus(r.j.error || "Could not send, please try again.");
+      })
+      .catch(function () { offSend.disabled = false; setStatus("Could not send, please try again."); });
+  });
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
