@@ -58,6 +58,12 @@ std::vector<std::string> split_list(const std::string& s) {
 
 class WsSession;
 
+// A visitor's "message" frame -> InboundMessage (workspace and inbox not set). "" or the
+// reason the visitor is told. Used by the gateway and by `omniroute normalize chat`.
+std::string frame_to_message(const json& f, const std::string& visitor, const std::string& name,
+                             const std::string& email, const std::string& lang, size_t max_text,
+                             v1::InboundMessage& m);
+
 // A string member of a frame, cut to `max` bytes (at a character boundary); "" otherwise.
 std::string string_field(const json& f, const char* key, size_t max) {
   if (!f.contains(key) || !f[key].is_string()) return {};
@@ -360,40 +366,21 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       error(id, "message needs a text");
       return;
     }
-    std::string text = f["text"];
-    if (text.size() > max_text_) {
-      error(id, fmt::format("message too long (at most {} bytes)", max_text_));
-      return;
-    }
-    text = utf8::sanitize(text);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    if (text.empty()) {
-      error(id, "empty message");
+    v1::Envelope env;
+    auto* m = env.mutable_message();
+    if (auto err = frame_to_message(f, visitor_, name_, email_, lang_, max_text_, *m);
+        !err.empty()) {
+      error(id, err);
       return;
     }
     if (!take_token()) {
       error(id, "too many messages: wait a moment and send again");
       return;
     }
-    v1::Envelope env;
-    auto* m = env.mutable_message();
     m->set_workspace_id(inbox_.workspace_id);
     m->set_inbox_id(inbox_.inbox_id);
-    m->set_channel(v1::CHANNEL_CHAT);
-    m->set_customer_handle(visitor_);
-    m->set_customer_display_name(name_);
-    m->set_external_message_id(visitor_ + ":" + id);
-    m->set_text_body(text);
-    m->set_language(lang_);
-    m->set_sent_at_ms(wall_ms());
-    if (!email_.empty()) {
-      // Typed into a form, not proven: recorded with the customer, never linked on.
-      auto* ident = m->add_identities();
-      ident->set_kind(v1::Identity::KIND_EMAIL);
-      ident->set_value(email_);
-      ident->set_verified(false);
-    }
-    const json entry = {{"id", id}, {"author", "visitor"}, {"text", text}, {"at", wall_ms()}};
+    const json entry = {
+        {"id", id}, {"author", "visitor"}, {"text", m->text_body()}, {"at", wall_ms()}};
     core_->host->publish(std::move(env), [weak = weak_from_this(), core = core_, entry, id,
                                           visitor = visitor_](const sdk::PublishResult& r) {
       if (r.ok()) core->remember(visitor, entry);
@@ -438,6 +425,34 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::chrono::steady_clock::time_point last_refill_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_typing_{};
 };
+
+std::string frame_to_message(const json& f, const std::string& visitor, const std::string& name,
+                             const std::string& email, const std::string& lang, size_t max_text,
+                             v1::InboundMessage& m) {
+  const std::string id = string_field(f, "id", 64);
+  if (id.empty()) return "message needs an id";
+  if (!f.contains("text") || !f["text"].is_string()) return "message needs a text";
+  std::string text = f["text"];
+  if (text.size() > max_text) return fmt::format("message too long (at most {} bytes)", max_text);
+  text = utf8::sanitize(text);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text.empty()) return "empty message";
+  m.set_channel(v1::CHANNEL_CHAT);
+  m.set_customer_handle(visitor);
+  m.set_customer_display_name(name);
+  m.set_external_message_id(visitor + ":" + id);
+  m.set_text_body(text);
+  m.set_language(lang);
+  m.set_sent_at_ms(wall_ms());
+  if (!email.empty()) {
+    // Typed into a form, not proven: recorded with the customer, never linked on.
+    auto* ident = m.add_identities();
+    ident->set_kind(v1::Identity::KIND_EMAIL);
+    ident->set_value(email);
+    ident->set_verified(false);
+  }
+  return {};
+}
 
 void Core::push(const std::string& visitor, const std::string& frame) {
   std::vector<std::shared_ptr<WsSession>> targets;
@@ -813,6 +828,16 @@ sdk::ConnectorFactory factory() {
   };
   f.create = [](const sdk::Settings& s) -> std::unique_ptr<sdk::Connector> {
     return std::make_unique<ChatConnector>(s);
+  };
+  // A message frame as the widget sends it, with the session's visitor fields beside it:
+  // {"visitor": "v...", "name": "...", "email": "...", "lang": "...", "id": "...", "text": "..."}
+  f.normalize = [](std::string_view payload, v1::InboundMessage& out) -> std::string {
+    const json j = json::parse(payload, nullptr, false);
+    if (!j.is_object()) return "payload is not a JSON object";
+    const std::string visitor = string_field(j, "visitor", 64);
+    if (visitor.empty()) return "missing visitor";
+    return frame_to_message(j, visitor, string_field(j, "name", 128), string_field(j, "email", 254),
+                            string_field(j, "lang", 35), 1 << 20, out);
   };
   return f;
 }

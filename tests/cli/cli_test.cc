@@ -66,6 +66,41 @@ TEST(Cli, NormalizeWebhookPrintsCanonicalJsonAndRejectsGarbage) {
   EXPECT_NE(bad.out.find("invalid InboundMessage JSON"), std::string::npos);
 }
 
+TEST(Cli, NormalizeEveryChannelAndProvider) {
+  TempDir dir;
+  std::ofstream(dir.file("sms.txt"))
+      << "MessageSid=SM1&AccountSid=AC1&From=%2B14155550123&To=%2B14155550100&Body=STOP";
+  Result sms = run("normalize sms --provider twilio " + dir.file("sms.txt"));
+  EXPECT_EQ(sms.code, 0) << sms.out;
+  EXPECT_NE(sms.out.find("\"customer_handle\": \"+14155550123\""), std::string::npos) << sms.out;
+  EXPECT_EQ(run("normalize sms --provider nexmo " + dir.file("sms.txt")).code, 2);
+  std::ofstream(dir.file("wa.json"))
+      << R"({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages",
+         "value":{"metadata":{"phone_number_id":"PN1"},"messages":[{"from":"4915112345678",
+         "id":"wamid.1","timestamp":"1700000000","type":"text","text":{"body":"Oi"}}]}}]}]})";
+  for (const std::string cmd : {"normalize social --provider whatsapp ", "normalize whatsapp "}) {
+    Result wa = run(cmd + dir.file("wa.json"));
+    EXPECT_EQ(wa.code, 0) << wa.out;
+    EXPECT_NE(wa.out.find("+4915112345678"), std::string::npos) << wa.out;
+    EXPECT_NE(wa.out.find("CHANNEL_WHATSAPP"), std::string::npos) << wa.out;
+  }
+  EXPECT_EQ(run("normalize social " + dir.file("wa.json")).code, 2) << "needs --provider";
+  std::ofstream(dir.file("tg.json"))
+      << R"({"update_id":1,"message":{"message_id":5,"chat":{"id":7},"date":1,"text":"hi",
+         "from":{"id":7,"language_code":"de"}}})";
+  Result tg = run("normalize social --provider telegram " + dir.file("tg.json"));
+  EXPECT_EQ(tg.code, 0) << tg.out;
+  EXPECT_NE(tg.out.find("\"language\": \"de\""), std::string::npos) << tg.out;
+  std::ofstream(dir.file("chat.json"))
+      << R"({"visitor":"v1","name":"Ana","email":"ana@example.com","id":"c1","text":"Olá"})";
+  Result chat = run("normalize chat " + dir.file("chat.json"));
+  EXPECT_EQ(chat.code, 0) << chat.out;
+  EXPECT_NE(chat.out.find("\"external_message_id\": \"v1:c1\""), std::string::npos) << chat.out;
+  std::ofstream(dir.file("fb.json")) << R"({"object":"page","entry":[]})";
+  Result fb = run("normalize messenger " + dir.file("fb.json"));
+  EXPECT_EQ(fb.code, 1) << "no customer message in it";
+}
+
 TEST(Cli, UpDemoDeliversEveryMessageAndExitsZero) {
   TempDir dir;
   ConfigParams p;
