@@ -227,6 +227,20 @@ TEST_F(ChatGatewayTest, TypingGoesOutAsASignalAndNoticesArePushed) {
             sdk::DeliveryResult::Code::kFailed);
 }
 
+TEST_F(ChatGatewayTest, IdleConnectionsAreClosedAndResumeLater) {
+  connector_->stop();
+  connector_.reset();
+  start("{allowed_origins: '*'}", ", idle_timeout_s: 5");
+  auto tab = visitor("https://shop.example");
+  json w = hello(*tab);
+  ASSERT_FALSE(w.is_null());
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(testing::wait_until([&] { return tab->closed(); }, std::chrono::seconds(15)));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
+  auto back = visitor("https://shop.example");
+  EXPECT_EQ(hello(*back, {{"token", w["token"]}})["visitor"], w["visitor"]);
+}
+
 TEST_F(ChatGatewayTest, RequiredPrechatRefusesAnonymousVisitors) {
   connector_->stop();
   connector_.reset();
