@@ -207,6 +207,53 @@ workspaces:
   stack.stop();
 }
 
+TEST(ChannelsLoop, TelegramUpdateInReplyOutThroughTheBotApi) {
+  TempDir dir;
+  FakeProviders providers;
+  const int port = free_port();
+  const std::string yaml = fmt::format(R"(log_level: warn
+state: {{dir: "{0}/state"}}
+kafka: {{brokers: embedded, partitions: 1}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+connectors:
+  telegram: {{listen: "127.0.0.1:{1}", state_dir: "{0}/tg", bot_api_base_url: "{2}"}}
+workspaces:
+  - id: acme
+    queues: [{{id: general}}]
+    inboxes:
+      - {{id: tg, channel: telegram, queue: general,
+          settings: {{bot_token: "777:bot-secret", secret_token: hook-secret}}}}
+    agents:
+      - {{id: alice, languages: [pt], capacity: {{telegram: 5}}}}
+)",
+                                       dir.path(), port, providers.url());
+  std::vector<std::string> errors;
+  auto cfg = config::parse(yaml, errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  cli::Stack stack(*cfg);
+  ASSERT_EQ(stack.start_kafka(), "");
+  ASSERT_EQ(stack.start_router(), "");
+  ASSERT_EQ(stack.start_connectors({"telegram"}), "");
+  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+                      RecordingDesk::Behaviour{.accept = true, .reply = true});
+  ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
+  connectors::http::ClientRequest r;
+  r.url = fmt::format("http://127.0.0.1:{}/v1/telegram/acme/tg", port);
+  r.headers = {"Content-Type: application/json", "X-Telegram-Bot-Api-Secret-Token: hook-secret"};
+  r.body = R"({"update_id":1,"message":{"message_id":9,"chat":{"id":4242,"type":"private"},
+      "from":{"id":4242,"first_name":"Ana","language_code":"pt"},"date":1700000000,
+      "text":"Olá, preciso de ajuda"}})";
+  ASSERT_EQ(connectors::http::send(r).status, 200);
+  ASSERT_TRUE(wait_until([&] { return alice.assignments().size() == 1; }));
+  EXPECT_EQ(alice.assignments()[0].conversation().customer_handle(), "777/4242");
+  ASSERT_TRUE(wait_until([&] { return has_state(alice, v1::DeliveryStatus::STATE_SENT); }));
+  auto req = providers.requests().at(0);
+  EXPECT_EQ(req["path"], "/bot777:bot-secret/sendMessage");
+  EXPECT_EQ(req["body"]["chat_id"], "4242");
+  EXPECT_EQ(req["body"]["text"], "Hi from alice");
+  stack.stop();
+}
+
 TEST(ChannelsLoop, ChatQueuePositionAgentJoinedRepliesAndTypingBothWays) {
   TempDir dir;
   const int port = free_port();
