@@ -7,6 +7,7 @@
 #include "connectors/chat/chat.h"
 #include "connectors/http/client.h"
 #include "tests/support/fake_host.h"
+#include "tests/support/support.h"
 #include "tests/support/ws_client.h"
 
 namespace omniroute::connectors::chat {
