@@ -44,5 +44,5 @@ fuzz_target() {
     2>&1 | tail -4
   echo "fuzz: $name ran ${RUNS} inputs (seed ${SEED}) without a crash"
 }
-fuzz_target sms_webhook_fuzz sms connectors/sms/twilio.cc connectors/http/server.cc
+fuzz_target sms_webhook_fuzz sms connectors/sms/twilio.cc connectors/http/form.cc
 fuzz_target social_webhook_fuzz social connectors/social/meta.cc

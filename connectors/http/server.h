@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/http/form.h"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -112,15 +114,5 @@ class Server : public std::enable_shared_from_this<Server> {
   std::condition_variable idle_;
   std::map<std::string, RouteRef, std::less<>> routes_;
 };
-
-// application/x-www-form-urlencoded -> pairs in order ('+' is a space, %XX decoded).
-std::vector<std::pair<std::string, std::string>> parse_form(std::string_view text);
-// Percent-decodes one component ('+' stays '+' unless `plus_is_space`).
-std::string url_decode(std::string_view text, bool plus_is_space = true);
-// Percent-encodes everything but unreserved characters.
-std::string url_encode(std::string_view text);
-
-// "/v1/sms/acme/line1/twilio" with prefix "/v1/sms/" -> {"acme", "line1", "twilio"}.
-std::vector<std::string> path_segments(std::string_view path, std::string_view prefix);
 
 }  // namespace omniroute::connectors::http

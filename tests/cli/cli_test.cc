@@ -42,7 +42,7 @@ TEST(Cli, EverySubcommandHasHelp) {
 TEST(Cli, ConfigCheckAcceptsTheExampleAndNamesBadKeys) {
   Result ok = run(fmt::format("config check {}/config/omniroute.yaml", OMNIROUTE_SOURCE_DIR));
   EXPECT_EQ(ok.code, 0) << ok.out;
-  EXPECT_NE(ok.out.find("ok (1 workspaces, 1 inboxes, 2 agents)"), std::string::npos);
+  EXPECT_NE(ok.out.find("ok (1 workspaces, 2 inboxes, 2 agents)"), std::string::npos);
   TempDir dir;
   std::ofstream(dir.file("bad.yaml")) << "router:\n  offer_timeout_ms: 5\n  colour: red\n";
   Result bad = run("config check " + dir.file("bad.yaml"));
