@@ -123,7 +123,7 @@ ChaosResult run_chaos(const ChaosOptions& o) {
       R"(log_level: {}
 kafka: {{brokers: "{}", partitions: 3, replication_factor: 1{}}}
 state: {{dir: "{}/state"}}
-router: {{agent_endpoint: "{}", heartbeat_interval_ms: 100, heartbeat_timeout_ms: 600, offer_timeout_ms: 5000}}
+router: {{agent_endpoint: "{}", agent_auth: none, insecure: true, heartbeat_interval_ms: 100, heartbeat_timeout_ms: 600, offer_timeout_ms: 5000}}
 connectors:
   webhook: {{listen: "127.0.0.1:{}", publish_timeout_ms: 5000, initial_backoff_ms: 50, max_backoff_ms: 1000,
              max_attempts: 1000, delivery_timeout_ms: 2000}}

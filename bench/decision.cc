@@ -20,7 +20,9 @@ RoutingFixture::RoutingFixture(int agents, int queues)
   std::filesystem::remove_all(dir_);
   std::mt19937 rng(7);
   std::string yaml = fmt::format(
-      "log_level: warn\nstate: {{dir: \"{}\"}}\nworkspaces:\n  - id: w\n    queues:\n", dir_);
+      "log_level: warn\nstate: {{dir: \"{}\"}}\nrouter: {{agent_auth: none, insecure: true}}\n"
+      "workspaces:\n  - id: w\n    queues:\n",
+      dir_);
   for (int q = 0; q < queues; ++q) yaml += fmt::format("      - {{id: q{}}}\n", q);
   yaml += "    inboxes:\n";
   for (int q = 0; q < queues; ++q)

@@ -8,7 +8,9 @@
 
 #include <thread>
 #include "cli/commands.h"
+#include "config/config.h"
 #include "desk/desk.h"
+#include "desk/keys.h"
 #include "schemas/channel.h"
 
 namespace omniroute::cli {
@@ -113,9 +115,29 @@ int cmd_agent(const AgentOptions& o) {
     say("[error] {} {} {}", v1::Error::Code_Name(e.code()), e.ref_id(), e.message());
   };
 
-  desk::Desk d(
-      {o.endpoint, o.workspace, o.agent, o.token, "omniroute-agent-cli", v1::PRESENCE_AVAILABLE},
-      h);
+  desk::Options opts{o.endpoint, o.workspace, o.agent, o.token};
+  opts.desk_name = "omniroute-agent-cli";
+  if (!o.insecure) {
+    const std::string key_file = o.key_file.empty()
+                                     ? desk::agent_key_path("var/keys", o.workspace, o.agent, true)
+                                     : o.key_file;
+    opts.secret_key = desk::read_key_file(key_file);
+    opts.server_key =
+        desk::key_from_arg(o.server_key.empty() ? "var/state/router.pub" : o.server_key);
+    if (opts.secret_key.size() != 40) {
+      say("omniroute agent: no secret key in {} (make one: omniroute agent keygen -w {} -a {}; "
+          "or --insecure for a router without CURVE)",
+          key_file, o.workspace, o.agent);
+      return 2;
+    }
+    if (opts.server_key.size() != 40) {
+      say("omniroute agent: no router public key ({}): give --server-key KEY|FILE "
+          "(the router writes it to <state.dir>/router.pub)",
+          o.server_key.empty() ? "var/state/router.pub" : o.server_key);
+      return 2;
+    }
+  }
+  desk::Desk d(opts, h);
   *cell = &d;
   d.start();
   say("{}", kHelp);
@@ -196,6 +218,59 @@ int cmd_agent(const AgentOptions& o) {
   d.set_presence(v1::PRESENCE_OFFLINE);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   d.stop();
+  return 0;
+}
+
+int cmd_agent_keygen(const KeygenOptions& o) {
+  if (o.all) {
+    if (o.config_path.empty()) {
+      fmt::print(stderr, "omniroute agent keygen --all needs -c/--config\n");
+      return 2;
+    }
+    std::vector<std::string> errors;
+    auto cfg = config::load_file(o.config_path, errors, {.require_agent_credentials = false});
+    if (!cfg) {
+      for (const auto& e : errors) fmt::print(stderr, "{}\n", e);
+      return 1;
+    }
+    const std::string dir =
+        cfg->router.agent_keys_dir.empty() ? o.keys_dir : cfg->router.agent_keys_dir;
+    int made = 0;
+    for (const auto& ws : cfg->workspaces) {
+      for (const auto& a : ws.agents) {
+        if (!a.curve_public_key.empty()) continue;
+        std::string err;
+        if (desk::write_agent_keys(dir, ws.id, a.id, desk::generate_keypair(), err)) {
+          fmt::print("{}\n", desk::agent_key_path(dir, ws.id, a.id, false));
+          ++made;
+        } else if (!err.empty()) {
+          fmt::print(stderr, "{}\n", err);
+          return 1;
+        }
+      }
+    }
+    fmt::print(stderr, "keygen: {} new key pairs in {}\n", made, dir);
+    return 0;
+  }
+  const auto pair = desk::generate_keypair();
+  if (o.workspace.empty() != o.agent.empty()) {
+    fmt::print(stderr, "omniroute agent keygen: give both -w and -a, or neither\n");
+    return 2;
+  }
+  if (o.workspace.empty()) {
+    fmt::print("public: {}\nsecret: {}\n", pair.public_key, pair.secret_key);
+    return 0;
+  }
+  std::string err;
+  if (!desk::write_agent_keys(o.keys_dir, o.workspace, o.agent, pair, err)) {
+    fmt::print(stderr, "{}\n",
+               err.empty() ? "a key for " + o.workspace + "/" + o.agent + " exists already in " +
+                                 o.keys_dir + " (remove it first to replace it)"
+                           : err);
+    return 1;
+  }
+  fmt::print("{}\n{}\n", desk::agent_key_path(o.keys_dir, o.workspace, o.agent, false),
+             desk::agent_key_path(o.keys_dir, o.workspace, o.agent, true));
   return 0;
 }
 

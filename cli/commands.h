@@ -28,10 +28,25 @@ struct AgentOptions {
   std::string workspace;
   std::string agent;
   std::string token;
+  // CURVE (the router's default): this agent's secret key file, and the router's public
+  // key or its file. Defaults follow config/omniroute.yaml: var/keys/WS/AGENT.key and
+  // var/state/router.pub.
+  std::string key_file;
+  std::string server_key;
+  bool insecure = false;  // no CURVE (routers with agent_auth token or none)
   bool auto_accept = false;
   std::string auto_reply;  // reply with this text to every new assignment
   bool auto_resolve = false;
 };
 int cmd_agent(const AgentOptions& o);
+
+struct KeygenOptions {
+  std::string workspace, agent;
+  std::string keys_dir = "var/keys";
+  std::string config_path;  // with `all`: every agent of this config without a key
+  bool all = false;
+};
+// Prints a CURVE key pair, or writes <keys_dir>/<ws>/<agent>.pub/.key (never overwriting).
+int cmd_agent_keygen(const KeygenOptions& o);
 
 }  // namespace omniroute::cli

@@ -10,6 +10,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "desk/desk.h"
+#include "desk/keys.h"
 
 namespace omniroute::cli {
 
@@ -68,10 +69,20 @@ int Demo::run(Stack& stack, int messages, int timeout_s) {
       h.on_delivery = [&sent_status](const v1::DeliveryUpdate& u) {
         if (u.state() == v1::DeliveryStatus::STATE_SENT) ++sent_status;
       };
-      auto d =
-          std::make_unique<desk::Desk>(desk::Options{stack.router()->agent_endpoint(), ws.id, a.id,
-                                                     a.token, "demo-desk", v1::PRESENCE_AVAILABLE},
-                                       h);
+      desk::Options opts{stack.router()->agent_endpoint(), ws.id, a.id, a.token};
+      opts.desk_name = "demo-desk";
+      if (!stack.router()->curve_public_key().empty()) {
+        // The scripted desks use the agents' own keys, as a person's desk would.
+        opts.server_key = stack.router()->curve_public_key();
+        opts.secret_key = desk::read_key_file(
+            desk::agent_key_path(stack.config().router.agent_keys_dir, ws.id, a.id, true));
+        if (opts.secret_key.size() != 40) {
+          fmt::print(stderr, "demo: no secret key for {}/{} in {} (omniroute agent keygen --all)\n",
+                     ws.id, a.id, stack.config().router.agent_keys_dir);
+          return 1;
+        }
+      }
+      auto d = std::make_unique<desk::Desk>(opts, h);
       *cell = d.get();
       d->start();
       desks.push_back(std::move(d));

@@ -54,9 +54,26 @@ int main(int argc, char** argv) {
   auto* agent = app.add_subcommand("agent", "Terminal agent desk over the agent protocol");
   AgentOptions ao;
   agent->add_option("--endpoint", ao.endpoint, "Router agent endpoint")->capture_default_str();
-  agent->add_option("-w,--workspace", ao.workspace, "Workspace id")->required();
-  agent->add_option("-a,--agent", ao.agent, "Agent id")->required();
-  agent->add_option("--token", ao.token, "Agent token, if the config sets one");
+  agent->add_option("-w,--workspace", ao.workspace, "Workspace id (required)");
+  agent->add_option("-a,--agent", ao.agent, "Agent id (required)");
+  agent->add_option("--token", ao.token, "Agent token (routers with agent_auth: token)");
+  agent->add_option("--key", ao.key_file,
+                    "This agent's CURVE secret key file "
+                    "(default var/keys/WORKSPACE/AGENT.key)");
+  agent->add_option("--server-key", ao.server_key,
+                    "The router's CURVE public key, or its file (default var/state/router.pub)");
+  agent->add_flag("--insecure", ao.insecure,
+                  "Connect without CURVE (routers with agent_auth: token or none)");
+  auto* keygen = agent->add_subcommand(
+      "keygen",
+      "Make a CURVE key pair for a desk: printed, or written as KEYS_DIR/WS/AGENT.pub "
+      "and .key (the router reads .pub from router.agent_keys_dir)");
+  KeygenOptions ko;
+  keygen->add_option("-w,--workspace", ko.workspace, "Workspace id (with -a: write files)");
+  keygen->add_option("-a,--agent", ko.agent, "Agent id");
+  keygen->add_option("--keys-dir", ko.keys_dir, "Folder of key files")->capture_default_str();
+  keygen->add_option("-c,--config", ko.config_path, "Config file (with --all)");
+  keygen->add_flag("--all", ko.all, "Write a pair for every agent of --config that has no key yet");
   agent->add_flag("--auto-accept", ao.auto_accept, "Accept every offer");
   agent->add_option("--auto-reply", ao.auto_reply, "Reply with this text to every new assignment");
   agent->add_flag("--auto-resolve", ao.auto_resolve,
@@ -154,7 +171,14 @@ int main(int argc, char** argv) {
   if (*router) return cmd_router(common);
   if (*connect) return cmd_connect(common, names);
   if (*broker) return cmd_broker(common, broker_count);
-  if (*agent) return cmd_agent(ao);
+  if (*keygen) return cmd_agent_keygen(ko);
+  if (*agent) {
+    if (ao.workspace.empty() || ao.agent.empty()) {
+      fprintf(stderr, "omniroute agent: -w/--workspace and -a/--agent are required\n");
+      return 2;
+    }
+    return cmd_agent(ao);
+  }
   if (*normalize) return cmd_normalize(channel, file, provider);
   if (*inspect) return cmd_inspect(common, what, id, workspace);
   if (*check) return cmd_config_check(check_path);

@@ -64,6 +64,15 @@ std::string Stack::reload(config::Config next) {
   if (next.all_topics() != cfg_.all_topics()) fixed.push_back("kafka.topics");
   if (next.router.agent_endpoint != cfg_.router.agent_endpoint)
     fixed.push_back("router.agent_endpoint");
+  // The socket's security and limits are set when it binds.
+  if (next.router.agent_auth != cfg_.router.agent_auth) fixed.push_back("router.agent_auth");
+  if (next.router.curve_secret_key != cfg_.router.curve_secret_key)
+    fixed.push_back("router.curve_secret_key");
+  if (next.router.max_frame_bytes != cfg_.router.max_frame_bytes ||
+      next.router.max_desk_connections != cfg_.router.max_desk_connections ||
+      next.router.desk_send_queue_frames != cfg_.router.desk_send_queue_frames ||
+      next.router.handshake_timeout_ms != cfg_.router.handshake_timeout_ms)
+    fixed.push_back("router socket limits");
   if (!fixed.empty())
     return fmt::format("{} cannot change while running (restart to apply)", fmt::join(fixed, ", "));
   next.kafka.brokers = cfg_.kafka.brokers;  // the resolved embedded address

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -17,5 +18,10 @@ Logger get(const std::string& component);
 
 // Sets the level for all loggers: trace, debug, info, warn, error, off.
 void set_level(const std::string& level);
+
+// Every log line's message is written through this: control characters become \n, \r,
+// \t or \xNN, so bytes a peer chose can never start a forged line.
+void escape_into(std::string_view in, spdlog::memory_buf_t& dest);
+std::string escaped(std::string_view in);
 
 }  // namespace omniroute::log

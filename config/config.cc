@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include "config/router_section.h"
 #include "config/yaml_reader.h"
 
 namespace omniroute::config {
@@ -126,42 +127,6 @@ void parse_kafka(MapReader& top, Config& c, Errors& errors) {
   k.finish();
 }
 
-void parse_router(MapReader& top, Config& c, Errors& errors) {
-  MapReader r(top.child("router"), "router", errors);
-  c.router.agent_endpoint = r.str("agent_endpoint", c.router.agent_endpoint);
-  c.router.heartbeat_interval_ms = static_cast<int>(
-      r.integer("heartbeat_interval_ms", c.router.heartbeat_interval_ms, 50, 60000));
-  c.router.heartbeat_timeout_ms = static_cast<int>(
-      r.integer("heartbeat_timeout_ms", c.router.heartbeat_timeout_ms, 150, 600000));
-  if (c.router.heartbeat_timeout_ms < 2 * c.router.heartbeat_interval_ms) {
-    errors.add("router.heartbeat_timeout_ms", "must be at least twice heartbeat_interval_ms");
-  }
-  c.router.offer_timeout_ms =
-      static_cast<int>(r.integer("offer_timeout_ms", c.router.offer_timeout_ms, 100, 86400000));
-  c.router.max_batch = static_cast<int>(r.integer("max_batch", c.router.max_batch, 1, 100000));
-  c.router.max_history =
-      static_cast<int>(r.integer("max_history", c.router.max_history, 1, 100000));
-  c.router.max_record_bytes =
-      r.integer("max_record_bytes", c.router.max_record_bytes, 1024, int64_t{1} << 30);
-  c.router.customer_history_conversations = static_cast<int>(
-      r.integer("customer_history_conversations", c.router.customer_history_conversations, 0, 100));
-  c.router.customer_history_messages = static_cast<int>(
-      r.integer("customer_history_messages", c.router.customer_history_messages, 0, 1000));
-  {
-    MapReader t(r.child("offer_timeouts_ms"), "router.offer_timeouts_ms", errors);
-    for (int ch = v1::Channel_MIN + 1; ch <= v1::Channel_MAX; ++ch) {
-      auto channel = static_cast<v1::Channel>(ch);
-      if (t.has(channel_name(channel)))
-        c.router.offer_timeouts[channel] =
-            static_cast<int>(t.integer(channel_name(channel), 0, 100, 86400000));
-    }
-    t.finish();
-  }
-  c.router.presence_grace_ms =
-      r.integer("presence_grace_ms", c.router.presence_grace_ms, 0, int64_t{7} * 86400000);
-  r.finish();
-}
-
 void parse_workspaces(MapReader& top, Config& c, Errors& errors) {
   std::set<std::string> ws_ids;
   each_item(
@@ -262,6 +227,8 @@ void parse_workspaces(MapReader& top, Config& c, Errors& errors) {
                       errors.add(an, apath + ".id", "duplicate agent id " + agent.id);
                     agent.name = a.str("name", agent.id);
                     agent.token = a.secret("token", false);
+                    agent.curve_public_key = a.str("curve_public_key", "");
+                    agent.line = an.Mark().line + 1;
                     agent.queues = a.str_list("queues");
                     for (const auto& q : agent.queues) {
                       if (!queue_ids.count(q))
@@ -425,7 +392,8 @@ std::vector<std::string> Config::all_topics() const {
   return t;
 }
 
-std::optional<Config> parse(const std::string& yaml_text, std::vector<std::string>& out_errors) {
+std::optional<Config> parse(const std::string& yaml_text, std::vector<std::string>& out_errors,
+                            const ParseOptions& options) {
   Errors errors;
   YAML::Node root;
   try {
@@ -478,6 +446,7 @@ std::optional<Config> parse(const std::string& yaml_text, std::vector<std::strin
   }
   parse_workspaces(top, c, errors);
   top.finish();
+  check_agent_credentials(c, errors, options.require_agent_credentials);
   if (!errors.empty()) {
     out_errors = errors.items();
     return std::nullopt;
@@ -485,7 +454,8 @@ std::optional<Config> parse(const std::string& yaml_text, std::vector<std::strin
   return c;
 }
 
-std::optional<Config> load_file(const std::string& path, std::vector<std::string>& errors) {
+std::optional<Config> load_file(const std::string& path, std::vector<std::string>& errors,
+                                const ParseOptions& options) {
   std::ifstream in(path);
   if (!in) {
     errors.push_back("cannot read config file " + path);
@@ -493,7 +463,7 @@ std::optional<Config> load_file(const std::string& path, std::vector<std::string
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse(ss.str(), errors);
+  return parse(ss.str(), errors, options);
 }
 
 }  // namespace omniroute::config

@@ -39,6 +39,9 @@ struct Kafka {
   int partitions = 6;          // Partitions per topic when omniroute creates topics.
   int replication_factor = 3;  // For topics omniroute creates (embedded: <= brokers).
   std::map<std::string, std::string> properties;  // Passed to librdkafka as-is (SASL, TLS...).
+  // The largest record producers may send: properties["message.max.bytes"] or librdkafka's
+  // default (1,000,000). Bodies that cannot fit are refused before they are accepted.
+  int64_t max_message_bytes() const;
   Topics topics;
   bool embedded() const { return brokers == "embedded"; }
 };
@@ -48,10 +51,35 @@ struct State {
   bool sync = false;  // fsync each commit: survives machine crashes, not just process crashes.
 };
 
+// How desks prove who they are (docs/agent-protocol.md, "Authentication").
+enum class AgentAuth {
+  kCurve,  // CURVE: each agent has a key pair; the router's ZAP handler knows the public keys.
+  kToken,  // A shared token per agent in Hello (plain text on the wire: loopback or a VPN).
+  kNone,   // Nobody is checked: only with `insecure: true` on a loopback endpoint (demos).
+};
+const char* agent_auth_name(AgentAuth a);
+
 struct Router {
   std::string agent_endpoint = "tcp://127.0.0.1:5570";  // ZeroMQ ROUTER bind address.
-  int heartbeat_interval_ms = 1000;                     // Heartbeat period, both ways.
-  int heartbeat_timeout_ms = 3000;                      // Silence after which a desk is offline.
+  AgentAuth agent_auth = AgentAuth::kCurve;
+  bool insecure = false;  // Allows agent_auth: none (loopback endpoints only).
+  // The router's CURVE secret key (Z85, 40 characters). Sensitive. Empty: kept in
+  // <state.dir>/router.key, generated on first start (the public half in router.pub).
+  std::string curve_secret_key;
+  // Folder of agent public keys: <dir>/<workspace>/<agent>.pub (Z85), for agents whose
+  // config has no curve_public_key. Re-read on SIGHUP: removing a file revokes the key.
+  std::string agent_keys_dir;
+  int64_t max_frame_bytes = 4 << 20;    // ZMQ_MAXMSGSIZE: larger frames close the connection.
+  int handshake_timeout_ms = 5000;      // A connection that has not authenticated by then closes.
+  int max_desk_connections = 10000;     // Connections to the agent endpoint at once.
+  int desk_send_queue_frames = 1000;    // Frames queued for one desk that does not read.
+  int fd_reserve = 256;                 // File descriptors never given to desk connections.
+  int64_t max_reply_bytes = 256 << 10;  // Reply / Transfer note text; must fit a Kafka record.
+  // Welcomes (the agent's whole state) built for one agent per 10 s at most; more Hellos
+  // are answered CODE_RATE_LIMITED.
+  int max_welcomes_per_10s = 5;
+  int heartbeat_interval_ms = 1000;           // Heartbeat period, both ways.
+  int heartbeat_timeout_ms = 3000;            // Silence after which a desk is offline.
   int offer_timeout_ms = 30000;               // Unanswered offers are withdrawn after this.
   std::map<v1::Channel, int> offer_timeouts;  // Per channel, overriding offer_timeout_ms.
   // An agent whose desk went away keeps its accepted conversations this long; after it
@@ -119,7 +147,10 @@ struct Queue {
 struct Agent {
   std::string id;
   std::string name;
-  std::string token;  // Optional: Hello must carry it. Sensitive.
+  std::string token;  // agent_auth: token: Hello must carry it. Sensitive.
+  // agent_auth: curve: the desk's CURVE public key (Z85), or from router.agent_keys_dir.
+  std::string curve_public_key;
+  int line = 0;  // Line of the agent in the file, for errors found after parsing.
   std::vector<std::string> queues;
   std::map<v1::Channel, int> capacity;  // Per channel; a channel absent here gets 0.
   int total_capacity = 0;               // All channels together; 0 = only per channel.
@@ -198,8 +229,16 @@ struct Config {
   std::vector<std::string> all_topics() const;
 };
 
+struct ParseOptions {
+  // An agent without a credential for router.agent_auth is an error. Off only for
+  // `omniroute agent keygen --config`, which makes the missing keys.
+  bool require_agent_credentials = true;
+};
+
 // Parses and validates. On failure returns nullopt and fills `errors`.
-std::optional<Config> parse(const std::string& yaml_text, std::vector<std::string>& errors);
-std::optional<Config> load_file(const std::string& path, std::vector<std::string>& errors);
+std::optional<Config> parse(const std::string& yaml_text, std::vector<std::string>& errors,
+                            const ParseOptions& options = {});
+std::optional<Config> load_file(const std::string& path, std::vector<std::string>& errors,
+                                const ParseOptions& options = {});
 
 }  // namespace omniroute::config

@@ -135,7 +135,12 @@ std::string MapReader::secret(const std::string& key, bool required) {
     if (required) errors_.add(node_, p, "is required (a string, {env: NAME} or {file: PATH})");
     return {};
   }
-  if (n.IsScalar()) return n.as<std::string>();
+  if (n.IsScalar()) {
+    std::string v = n.as<std::string>();
+    // An empty key signs nothing: HMAC under "" is something anyone can compute.
+    if (v.empty()) errors_.add(n, p, "must not be empty");
+    return v;
+  }
   if (!n.IsMap()) {
     errors_.add(n, p, "must be a string, {env: NAME} or {file: PATH}");
     return {};
@@ -165,6 +170,7 @@ std::string MapReader::secret(const std::string& key, bool required) {
   ss << in.rdbuf();
   std::string v = ss.str();
   while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  if (v.empty()) errors_.add(n, p, fmt::format("secret file {} is empty", file));
   return v;
 }
 

@@ -1,6 +1,7 @@
 #include "desk/desk.h"
 
 #include <chrono>
+#include <stdexcept>
 
 #include "common/ids.h"
 
@@ -128,9 +129,26 @@ void Desk::set_presence(v1::Presence p) {
   enqueue(std::move(f));
 }
 
+std::string Desk::parked() const {
+  std::lock_guard lock(mu_);
+  return parked_;
+}
+
+void Desk::resume() {
+  resume_ = true;
+}
+
 void Desk::connect() {
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
+  if (!opts_.server_key.empty()) {
+    char pub[41] = {0};
+    if (zmq_curve_public(pub, opts_.secret_key.c_str()) != 0)
+      throw std::runtime_error("desk: the secret key is not a 40-character Z85 key");
+    sock_->set(zmq::sockopt::curve_serverkey, opts_.server_key);
+    sock_->set(zmq::sockopt::curve_publickey, std::string(pub, 40));
+    sock_->set(zmq::sockopt::curve_secretkey, opts_.secret_key);
+  }
   sock_->set(zmq::sockopt::reconnect_ivl, 100);
   sock_->set(zmq::sockopt::reconnect_ivl_max, 1000);
   sock_->connect(opts_.endpoint);
@@ -151,9 +169,16 @@ void Desk::send(const v1::AgentFrame& f) {
 
 void Desk::loop() {
   connect();
+  bool parked = false;
   while (!stop_) {
     const int64_t now = steady_ms();
-    if (!welcomed_ && now - last_hello_ms_ >= opts_.hello_retry_ms && !frozen_) {
+    if (resume_.exchange(false)) {
+      std::lock_guard lock(mu_);
+      parked_.clear();
+      parked = false;
+      last_hello_ms_ = 0;
+    }
+    if (!parked && !welcomed_ && now - last_hello_ms_ >= opts_.hello_retry_ms && !frozen_) {
       v1::AgentFrame h;
       auto* hello = h.mutable_hello();
       hello->set_protocol_version(1);
@@ -185,6 +210,10 @@ void Desk::loop() {
       last_recv_ms_ = steady_ms();
       v1::AgentFrame f;
       if (f.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) handle(f);
+    }
+    if (parked_now_) {
+      parked_now_ = false;
+      parked = true;
     }
     if (!welcomed_) continue;
     std::deque<v1::AgentFrame> out;
@@ -259,14 +288,35 @@ void Desk::handle(const v1::AgentFrame& f) {
     case v1::AgentFrame::kTyping:
       if (handler_.on_typing) handler_.on_typing(f.typing());
       break;
-    case v1::AgentFrame::kError:
-      if (f.error().code() == v1::Error::CODE_UNKNOWN_SESSION) {
+    case v1::AgentFrame::kError: {
+      const auto& e = f.error();
+      if (e.code() == v1::Error::CODE_UNKNOWN_SESSION) {
         welcomed_ = false;  // the router restarted: say Hello again at once
         last_hello_ms_ = 0;
         break;
       }
-      if (handler_.on_error) handler_.on_error(f.error());
+      if (e.code() == v1::Error::CODE_SESSION_REPLACED ||
+          e.code() == v1::Error::CODE_UNAUTHORIZED) {
+        // Saying Hello again would take the session back from the agent's other desk (and
+        // that one would take it back...), or be refused again: wait for the person.
+        welcomed_ = false;
+        {
+          std::lock_guard lock(mu_);
+          parked_ = e.message();
+        }
+        parked_now_ = true;
+        if (handler_.on_status)
+          handler_.on_status(e.code() == v1::Error::CODE_SESSION_REPLACED
+                                 ? "session taken by another desk of this agent; not reconnecting"
+                                 : "refused by the router: " + e.message());
+      }
+      // A reply the router will never take is not re-sent.
+      if ((e.code() == v1::Error::CODE_TOO_LARGE || e.code() == v1::Error::CODE_INVALID) &&
+          !e.ref_id().empty())
+        unacked_replies_.erase(e.ref_id());
+      if (handler_.on_error) handler_.on_error(e);
       break;
+    }
     default:
       break;
   }

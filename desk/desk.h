@@ -24,10 +24,14 @@ struct Options {
   std::string endpoint;  // tcp://host:port of the router's agent endpoint
   std::string workspace_id;
   std::string agent_id;
-  std::string token;
+  std::string token;  // router.agent_auth: token
   std::string desk_name = "omniroute-desk";
   v1::Presence presence = v1::PRESENCE_AVAILABLE;
   int hello_retry_ms = 1000;  // resend Hello while no Welcome arrives
+  // router.agent_auth: curve (the default): the router's public key and this agent's
+  // secret key, both Z85 (omniroute agent keygen). Empty server_key = no CURVE.
+  std::string server_key;
+  std::string secret_key;
 };
 
 // Callbacks run on the desk's own thread; they may call the desk's methods.
@@ -82,6 +86,11 @@ class Desk {
   // Test hook: stop sending anything (heartbeats included), as a hung desk would.
   void freeze(bool frozen) { frozen_ = frozen; }
   bool connected() const { return welcomed_; }
+  // Why the desk stopped saying Hello by itself ("" = it has not): another desk of the
+  // agent took the session (CODE_SESSION_REPLACED) or the router refused it
+  // (CODE_UNAUTHORIZED). `resume()` takes the session back.
+  std::string parked() const;
+  void resume();
 
  private:
   void loop();
@@ -98,7 +107,10 @@ class Desk {
   std::atomic<bool> stop_{false};
   std::atomic<bool> frozen_{false};
   std::atomic<bool> welcomed_{false};
-  std::mutex mu_;
+  std::atomic<bool> resume_{false};
+  std::string parked_;       // guarded by mu_
+  bool parked_now_ = false;  // loop thread: handle() saw a parking error
+  mutable std::mutex mu_;
   std::deque<v1::AgentFrame> outq_;
   // Loop-thread state.
   int64_t last_recv_ms_ = 0, last_send_ms_ = 0, last_hello_ms_ = 0;

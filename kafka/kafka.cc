@@ -136,7 +136,7 @@ void Producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
 }
 
 bool Producer::produce(const std::string& topic, std::string_view key, std::string_view value,
-                       Completion done, std::string* err) {
+                       Completion done, std::string* err, rd_kafka_resp_err_t* code) {
   auto* opaque = new Completion(std::move(done));
   rd_kafka_resp_err_t e = rd_kafka_producev(
       rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
@@ -146,9 +146,28 @@ bool Producer::produce(const std::string& topic, std::string_view key, std::stri
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     delete opaque;
     if (err) *err = rd_kafka_err2str(e);
+    if (code) *code = e;
     return false;
   }
   return true;
+}
+
+bool permanent_produce_error(rd_kafka_resp_err_t e) {
+  switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+      return true;
+    default:
+      return false;
+  }
 }
 
 bool Producer::flush(int timeout_ms) {

@@ -54,7 +54,8 @@ class Producer {
   // Queues one record. Returns false (and calls nothing) if it could not be queued,
   // e.g. the local queue is full; otherwise `done` runs exactly once later.
   [[nodiscard]] bool produce(const std::string& topic, std::string_view key, std::string_view value,
-                             Completion done, std::string* err = nullptr);
+                             Completion done, std::string* err = nullptr,
+                             rd_kafka_resp_err_t* code = nullptr);
   // Waits until every queued record has a delivery report; false on timeout.
   bool flush(int timeout_ms);
   // Records still waiting for a delivery report.
@@ -132,6 +133,10 @@ class Consumer {
   rd_kafka_queue_t* queue_ = nullptr;
   bool closed_ = false;
 };
+
+// Whether retrying a produce that failed with `e` can never succeed (the record is too
+// large, malformed, or the client is not allowed to write the topic).
+bool permanent_produce_error(rd_kafka_resp_err_t e);
 
 // How many times a consumer in this process found its position gone from the broker
 // (offset out of range: records dropped before they were read). Logged as an error too.

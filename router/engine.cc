@@ -155,6 +155,7 @@ std::string Engine::reconfigure(Store::Batch& b, std::shared_ptr<const config::C
     }
   }
   index_config();
+  end_revoked_sessions(b);
   // Shift boundaries follow the new schedules.
   for (auto it = timers_.begin(); it != timers_.end();)
     it = it->second.kind == TimerKind::kShift ? timers_.erase(it) : std::next(it);
@@ -1512,14 +1513,15 @@ void Engine::withdraw_offer(Store::Batch& b, Conversation& c, const std::string&
 
 // ------------------------------------------------------------------ desks
 
-void Engine::apply_desk(Store::Batch& b, const std::string& rid, std::string_view bytes) {
+void Engine::apply_desk(Store::Batch& b, const std::string& rid, std::string_view bytes,
+                        const std::string& peer_key) {
   v1::AgentFrame f;
   if (!f.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     error_to(rid, v1::Error::CODE_BAD_FRAME, "undecodable AgentFrame", {});
     return;
   }
   if (f.kind_case() == v1::AgentFrame::kHello) {
-    on_hello(b, rid, f.hello());
+    on_hello(b, rid, f.hello(), peer_key);
     return;
   }
   AgentRt* a = session(rid);
@@ -1614,69 +1616,6 @@ void Engine::on_unlink(Store::Batch& b, AgentRt& a, const v1::Unlink& m) {
   link_outcome(b, a, m.customer_id(), customers_.unlink(b, a.workspace, m.customer_id()),
                v1::RoutingEvent::KIND_UNLINKED,
                fmt::format("agent unlinked customer {}", m.customer_id()));
-}
-
-void Engine::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h) {
-  AgentRt* a = agent(h.workspace_id(), h.agent_id());
-  if (h.protocol_version() != 1) {
-    error_to(rid, v1::Error::CODE_UNAUTHORIZED,
-             "unsupported protocol_version (this router speaks 1)", {});
-    return;
-  }
-  if (!a || (!a->cfg->token.empty() && !crypto::constant_time_equal(a->cfg->token, h.token()))) {
-    log_->warn("hello refused for {}/{}", h.workspace_id(), h.agent_id());
-    error_to(rid, v1::Error::CODE_UNAUTHORIZED, "unknown agent or bad token", {});
-    return;
-  }
-  const int64_t now = clock_.now_ms();
-  if (a->routing_id == rid && now - a->welcomed_at_ms < cfg_->router.heartbeat_timeout_ms) {
-    // The desk repeats Hello while its Welcome is on the way: another Welcome (the agent's
-    // whole state) per repeat would pile up in the socket. The session stays as it is,
-    // but the presence the desk states now counts.
-    a->last_seen_ms = now;
-    const v1::Presence p =
-        h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
-    if (p != a->presence && (p == v1::PRESENCE_AVAILABLE || p == v1::PRESENCE_AWAY)) {
-      a->presence = p;
-      if (a->online()) dispatch_agent_queues(b, *a);
-    }
-    return;
-  }
-  if (!a->routing_id.empty() && a->routing_id != rid) sessions_.erase(a->routing_id);
-  // A connection re-saying Hello as another agent drops the old binding (sessions_ knows
-  // which agent a connection belongs to: no scan over every agent).
-  if (auto sit = sessions_.find(rid); sit != sessions_.end()) {
-    if (auto other = agents_.find(sit->second); other != agents_.end() && &other->second != a)
-      other->second.routing_id.clear();
-    sessions_.erase(sit);
-  }
-  a->routing_id = rid;
-  if (a->offline_since_ms != 0) {
-    a->offline_since_ms = 0;
-    save_agent(b, *a);
-  }
-  sessions_[rid] = ckey(a->workspace, a->cfg->id);
-  a->presence = h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
-  a->last_seen_ms = a->last_sent_ms = a->welcomed_at_ms = now;
-  log_->info("{}/{} desk connected ({}), {} open conversations", a->workspace, a->cfg->id,
-             h.desk().substr(0, 64), a->conversations.size());
-  v1::AgentFrame f;
-  auto* w = f.mutable_welcome();
-  w->set_session_id(new_uuid());
-  w->set_heartbeat_interval_ms(static_cast<uint32_t>(cfg_->router.heartbeat_interval_ms));
-  w->set_heartbeat_timeout_ms(static_cast<uint32_t>(cfg_->router.heartbeat_timeout_ms));
-  for (const auto& [cid, ch] : a->conversations) {
-    Conversation c;
-    if (!load_conversation(b, a->workspace, cid, c)) continue;
-    if (c.agent_id() != a->cfg->id && !in_round(c, a->cfg->id)) continue;
-    if (c.state() == v1::store::CONVERSATION_STATE_ASSIGNED) {
-      *w->add_open_conversations() = assignment(b, c, {});
-    } else if (c.state() == v1::store::CONVERSATION_STATE_OFFERED) {
-      *w->add_pending_offers() = offer_frame(b, c);
-    }
-  }
-  send_to(rid, std::move(f));
-  if (a->online()) dispatch_agent_queues(b, *a);
 }
 
 void Engine::on_presence(Store::Batch& b, AgentRt& a, v1::Presence p) {
@@ -1832,6 +1771,15 @@ void Engine::on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m) {
 }
 
 void Engine::on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m) {
+  // Checked before anything is stored or acknowledged: a reply that cannot become one
+  // Kafka record must be refused now, not acknowledged and then stuck in the outbox.
+  if (static_cast<int64_t>(m.ByteSizeLong()) > cfg_->router.max_reply_bytes) {
+    error_to(a.routing_id, v1::Error::CODE_TOO_LARGE,
+             fmt::format("reply of {} bytes is over router.max_reply_bytes ({})", m.ByteSizeLong(),
+                         cfg_->router.max_reply_bytes),
+             m.reply_id());
+    return;
+  }
   if (m.reply_id().empty() ||
       (m.text_body().empty() && m.attachments().empty() && !m.has_message_template())) {
     error_to(a.routing_id, v1::Error::CODE_INVALID,
@@ -2155,6 +2103,13 @@ void Engine::take_back(Store::Batch& b, Conversation& c, const std::string& reas
 }
 
 void Engine::on_transfer(Store::Batch& b, AgentRt& a, const v1::Transfer& m) {
+  if (static_cast<int64_t>(m.ByteSizeLong()) > cfg_->router.max_reply_bytes) {
+    error_to(a.routing_id, v1::Error::CODE_TOO_LARGE,
+             fmt::format("transfer note of {} bytes is over router.max_reply_bytes ({})",
+                         m.ByteSizeLong(), cfg_->router.max_reply_bytes),
+             m.conversation_id());
+    return;
+  }
   Conversation c;
   if (!load_assigned(b, a, m.conversation_id(), c)) return;
   const config::Workspace& ws = *cfg_->workspace(a.workspace);

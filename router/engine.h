@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -75,7 +76,10 @@ class Engine {
   void apply_record(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
                     std::string_view key, std::string_view value);
   // Applies one frame from the desk at `routing_id` (raw bytes; bad frames get an Error).
-  void apply_desk(Store::Batch& b, const std::string& routing_id, std::string_view bytes);
+  // `peer_key`: the connection's CURVE public key (Z85) as the ZAP handler accepted it;
+  // "" when agent_auth is token or none.
+  void apply_desk(Store::Batch& b, const std::string& routing_id, std::string_view bytes,
+                  const std::string& peer_key = {});
   // Fires every timer due at the clock's now.
   void apply_timers(Store::Batch& b);
   // Earliest pending timer (clock ms), or INT64_MAX.
@@ -87,6 +91,9 @@ class Engine {
 
   // Deletes an outbox entry Kafka has acknowledged.
   void outbox_done(Store::Batch& b, const std::string& key) { b.del(Cf::kOutbox, key); }
+  // Kafka refused an outbox record for good (too large, not allowed): it leaves the
+  // outbox for omni.dlq with the reason, and a reply's desk sees it FAILED.
+  void outbox_refused(Store::Batch& b, const OutboxRecord& r, const std::string& reason);
   // Outbox entries left by a previous run, to re-send at start.
   std::vector<OutboxRecord> pending_outbox();
 
@@ -123,6 +130,8 @@ class Engine {
     int64_t last_seen_ms = 0;
     int64_t last_sent_ms = 0;
     int64_t welcomed_at_ms = 0;    // last Welcome sent on routing_id
+    std::string session_key;       // CURVE key the session was authenticated with
+    std::deque<int64_t> welcomes;  // when the latest Welcomes were built (rate limit)
     int64_t offline_since_ms = 0;  // when its desk went away (0 = connected, or never was)
     std::map<std::string, v1::Channel> conversations;  // offered or assigned
     void set_capacity() {
@@ -199,7 +208,14 @@ class Engine {
   // Inputs.
   void on_message(Store::Batch& b, const v1::InboundMessage& m);
   void on_delivery_status(Store::Batch& b, const v1::DeliveryStatus& s);
-  void on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h);
+  void on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h,
+                const std::string& peer_key);
+  // Why this Hello may not start a session ("" = it may): protocol version, the agent's
+  // credential for router.agent_auth, the Welcome rate.
+  std::string refuse_hello(AgentRt* a, const v1::Hello& h, const std::string& peer_key,
+                           v1::Error::Code& code);
+  // After a reload: sessions whose key is no longer the agent's end now.
+  void end_revoked_sessions(Store::Batch& b);
   void on_accept(Store::Batch& b, AgentRt& a, const v1::Accept& m);
   void on_reject(Store::Batch& b, AgentRt& a, const v1::Reject& m);
   void on_reply(Store::Batch& b, AgentRt& a, const v1::Reply& m);

@@ -2,9 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -20,6 +25,38 @@ void poke_fd(int fd) {
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
 }
+
+// Raises the soft limit on open files to the hard limit; returns the soft limit now.
+int64_t raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? int64_t{1} << 20 : static_cast<int64_t>(rl.rlim_cur);
+}
+
+int open_fds() {
+  std::error_code ec;
+  int n = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++n;
+  return n;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string v = ss.str();
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  return v;
+}
+
+constexpr int64_t kFirstRetryMs = 50, kMaxRetryMs = 10000;
 }  // namespace
 
 Router::Router(const config::Config& cfg, kafka::ClientConfig kafka_cfg)
@@ -30,6 +67,7 @@ Router::~Router() {
   consumer_.reset();
   producer_.reset();  // flushes: every acknowledged record is deleted on the next start
   socket_.reset();
+  gate_.reset();
   if (kafka_fd_ >= 0) ::close(kafka_fd_);
   if (kafka_wake_fd_ >= 0) ::close(kafka_wake_fd_);
   if (ack_fd_ >= 0) ::close(ack_fd_);
@@ -83,38 +121,120 @@ std::string Router::start() {
   consumer_->enable_wakeup_fd(kafka_wake_fd_);
   log_->info("consuming {} ({} partitions) from stored offsets", topic, partitions);
 
-  socket_ = std::make_unique<zmq::socket_t>(zctx_, zmq::socket_type::router);
-  socket_->set(zmq::sockopt::router_mandatory, 1);
-  socket_->set(zmq::sockopt::linger, 0);
-  socket_->set(zmq::sockopt::sndhwm, 100000);
-  socket_->set(zmq::sockopt::rcvhwm, 100000);
-  try {
-    socket_->bind(cfg_.router.agent_endpoint);
-  } catch (const zmq::error_t& e) {
-    return fmt::format("bind {}: {}", cfg_.router.agent_endpoint, e.what());
-  }
-  endpoint_ = socket_->get(zmq::sockopt::last_endpoint);
-  log_->info("agent protocol on {}", endpoint_);
+  if (std::string e = bind_agent_socket(); !e.empty()) return e;
   return {};
 }
 
-void Router::send_outbox(std::vector<OutboxRecord> records) {
+// The router's CURVE key pair: from router.curve_secret_key, else <state.dir>/router.key
+// (created on first start, owner-only), with the public half beside it in router.pub.
+std::string Router::load_curve_keys(std::string& secret) {
+  char pub[41] = {0};
+  secret = cfg_.router.curve_secret_key;
+  const std::string key_file = cfg_.state.dir + "/router.key";
+  if (secret.empty() && std::filesystem::exists(key_file)) secret = read_text(key_file);
+  if (secret.empty()) {
+    char sec[41] = {0};
+    if (zmq_curve_keypair(pub, sec) != 0) return "CURVE: libzmq was built without CURVE";
+    secret = sec;
+    const mode_t old = ::umask(077);
+    std::ofstream(key_file) << secret << "\n";
+    ::umask(old);
+    if (read_text(key_file) != secret) return "cannot write " + key_file;
+    log_->info("generated the router's CURVE key pair in {}", key_file);
+  }
+  if (secret.size() != 40 || zmq_curve_public(pub, secret.c_str()) != 0)
+    return "the router's CURVE secret key is not a 40-character Z85 key";
+  curve_public_ = pub;
+  std::ofstream(cfg_.state.dir + "/router.pub") << curve_public_ << "\n";
+  return {};
+}
+
+std::string Router::bind_agent_socket() {
+  const auto& rc = cfg_.router;
+  // Peers must never take the descriptors the store needs: the soft limit goes up to the
+  // hard one, and desk connections stop `fd_reserve` short of it.
+  const int64_t limit = raise_fd_limit();
+  const int64_t room = limit - open_fds() - rc.fd_reserve;
+  const int cap = static_cast<int>(std::clamp<int64_t>(room, 1, rc.max_desk_connections));
+  if (cap < rc.max_desk_connections)
+    log_->warn("open-file limit {}: desk connections capped at {} (router.max_desk_connections {})",
+               limit, cap, rc.max_desk_connections);
+  socket_ = std::make_unique<zmq::socket_t>(zctx_, zmq::socket_type::router);
+  socket_->set(zmq::sockopt::router_mandatory, 1);
+  socket_->set(zmq::sockopt::linger, 0);
+  // A desk that never reads holds at most this many frames; then frames to it are dropped
+  // (it resyncs with Hello).
+  socket_->set(zmq::sockopt::sndhwm, rc.desk_send_queue_frames);
+  socket_->set(zmq::sockopt::rcvhwm, 1000);
+  socket_->set(zmq::sockopt::maxmsgsize, rc.max_frame_bytes);
+  socket_->set(zmq::sockopt::handshake_ivl, rc.handshake_timeout_ms);
+  socket_->set(zmq::sockopt::heartbeat_ivl, rc.heartbeat_interval_ms);
+  socket_->set(zmq::sockopt::heartbeat_timeout, rc.heartbeat_timeout_ms);
+  socket_->set(zmq::sockopt::heartbeat_ttl, rc.heartbeat_timeout_ms);
+  // A ZAP domain makes libzmq ask the handler about NULL-mechanism peers too (the cap).
+  socket_->set(zmq::sockopt::zap_domain, "omniroute");
+  if (rc.agent_auth == config::AgentAuth::kCurve) {
+    std::string secret;
+    if (std::string e = load_curve_keys(secret); !e.empty()) return e;
+    socket_->set(zmq::sockopt::curve_server, 1);
+    socket_->set(zmq::sockopt::curve_secretkey, secret);
+  }
+  gate_ = std::make_unique<AgentGate>(zctx_, rc.agent_auth, cap);
+  gate_->set_keys(agent_keys(cfg_));
+  if (std::string e = gate_->start(*socket_); !e.empty()) return e;
+  try {
+    socket_->bind(rc.agent_endpoint);
+  } catch (const zmq::error_t& e) {
+    return fmt::format("bind {}: {}", rc.agent_endpoint, e.what());
+  }
+  endpoint_ = socket_->get(zmq::sockopt::last_endpoint);
+  if (auto colon = endpoint_.rfind(':'); colon != std::string::npos) {
+    try {
+      gate_->set_port(std::stoi(endpoint_.substr(colon + 1)));
+    } catch (const std::exception&) {
+    }
+  }
+  log_->info("agent protocol on {} (auth {}{}, at most {} desk connections)", endpoint_,
+             config::agent_auth_name(rc.agent_auth),
+             curve_public_.empty() ? "" : ", server key " + curve_public_, cap);
+  return {};
+}
+
+void Router::retry_later(OutboxRecord r, int attempts) {
+  int64_t delay = kFirstRetryMs;
+  for (int i = 1; i < attempts && delay < kMaxRetryMs; ++i) delay *= 2;
+  // Due times never go down along the list: it stays in order.
+  int64_t due = clock_.now_ms() + std::min(delay, kMaxRetryMs);
+  if (!retries_.empty()) due = std::max(due, retries_.back().due_ms);
+  retries_.push_back({std::move(r), attempts, due});
+}
+
+int64_t Router::next_retry_ms() const {
+  return retries_.empty() ? INT64_MAX : retries_.front().due_ms;
+}
+
+void Router::send_outbox(std::vector<OutboxRecord> records, int attempts) {
   for (auto& r : records) {
     std::string err;
+    rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
     auto acks = acks_;
     OutboxRecord copy = r;
     bool queued = producer_->produce(
         r.entry.topic(), r.entry.key(), r.entry.value(),
-        [acks, copy = std::move(copy)](const kafka::DeliveryReport& rep) mutable {
+        [acks, attempts, copy = std::move(copy)](const kafka::DeliveryReport& rep) mutable {
           std::lock_guard lock(acks->mu);
           if (rep.ok())
             acks->done.push_back(copy.key);
           else
-            acks->failed.push_back(std::move(copy));
+            acks->failed.push_back({std::move(copy), rep.err, attempts + 1});
           poke_fd(acks->fd);
         },
-        &err);
-    if (!queued) unqueued_.push_back(std::move(r));
+        &err, &code);
+    if (queued) continue;
+    if (kafka::permanent_produce_error(code))
+      refused_.emplace_back(std::move(r), err);
+    else
+      retry_later(std::move(r), attempts + 1);  // the local queue is full: back off
   }
 }
 
@@ -124,7 +244,9 @@ void Router::run(const std::atomic<bool>& stop) {
     int64_t timeout = 100;
     const int64_t next = engine_->next_timer_ms();
     if (next != INT64_MAX) timeout = std::clamp<int64_t>(next - clock_.now_ms(), 0, 100);
-    if (more || !unqueued_.empty()) timeout = 0;
+    if (const int64_t retry = next_retry_ms(); retry != INT64_MAX)
+      timeout = std::min<int64_t>(timeout, std::max<int64_t>(retry - clock_.now_ms(), 0));
+    if (more || !refused_.empty()) timeout = 0;
     zmq::pollitem_t items[] = {{socket_->handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, kafka_fd_, ZMQ_POLLIN, 0},
                                {nullptr, ack_fd_, ZMQ_POLLIN, 0}};
@@ -157,11 +279,13 @@ void Router::step() {
       reload_.next.reset();
     }
     if (next) {
+      auto keys = agent_keys(*next);
       std::string err = engine_->reconfigure(b, std::move(next));
-      if (err.empty())
+      if (err.empty()) {
+        gate_->set_keys(std::move(keys));  // removed keys no longer pass the handshake
         log_->info("configuration reloaded");
-      else
-        log_->error("configuration reload refused, the running one stays: {}", err);
+      }
+      if (!err.empty()) log_->error("configuration reload refused, the running one stays: {}", err);
       if (done) done(err);
     }
   }
@@ -183,24 +307,43 @@ void Router::step() {
     if (!socket_->recv(rid, zmq::recv_flags::dontwait)) break;
     if (!rid.more()) continue;
     if (!socket_->recv(body, zmq::recv_flags::dontwait)) break;
-    while (body.more()) {  // a desk must send one frame; extra parts are dropped
+    std::string peer_key;
+    if (!curve_public_.empty()) {
+      try {
+        // What our ZAP handler named the connection (metadata rides on the frames the
+        // peer sent, not on the routing id the socket prepends).
+        peer_key = body.gets("User-Id");
+      } catch (const zmq::error_t&) {
+      }
+    }
+    // A desk sends one frame per message: a multipart message is drained and answered
+    // CODE_BAD_FRAME as a whole (its parts are never read as frames).
+    while (body.more()) {
       zmq::message_t extra;
       if (!socket_->recv(extra, zmq::recv_flags::dontwait)) break;
       body.rebuild(0);
       if (!extra.more()) break;
     }
-    engine_->apply_desk(b, rid.to_string(), body.to_string_view());
+    engine_->apply_desk(b, rid.to_string(), body.to_string_view(), peer_key);
     if (n + 1 == max) last_step_full_ = true;
   }
 
   std::vector<std::string> done;
-  std::vector<OutboxRecord> failed;
+  std::vector<Acks::Failed> failed;
   {
     std::lock_guard lock(acks_->mu);
     done.swap(acks_->done);
     failed.swap(acks_->failed);
   }
   for (const auto& k : done) engine_->outbox_done(b, k);
+  for (auto& f : failed) {
+    if (kafka::permanent_produce_error(f.code))
+      refused_.emplace_back(std::move(f.record), rd_kafka_err2str(f.code));
+    else
+      retry_later(std::move(f.record), f.attempts);
+  }
+  for (auto& [rec, why] : refused_) engine_->outbox_refused(b, rec, why);
+  refused_.clear();
 
   engine_->apply_timers(b);
 
@@ -224,15 +367,28 @@ void Router::step() {
     }
   }
   std::vector<OutboxRecord> out = engine_->take_outbox();
-  if (!failed.empty()) {
-    log_->warn("{} outbox records failed; producing them again", failed.size());
-    out.insert(out.begin(), std::make_move_iterator(failed.begin()),
-               std::make_move_iterator(failed.end()));
-  }
-  if (!unqueued_.empty()) {
-    out.insert(out.begin(), std::make_move_iterator(unqueued_.begin()),
-               std::make_move_iterator(unqueued_.end()));
-    unqueued_.clear();
+  if (!retries_.empty()) {
+    // Records wait their turn behind earlier ones that failed (order per conversation is
+    // kept); due ones go out again with their attempt count, so another failure doubles
+    // the wait. The loop never spins on a produce that keeps failing.
+    const int64_t now = clock_.now_ms();
+    if (retries_.front().due_ms > now) {
+      const Retry& last = retries_.back();
+      for (auto& r : out) retries_.push_back({std::move(r), last.attempts, last.due_ms});
+      return;
+    }
+    std::vector<Retry> due;
+    while (!retries_.empty() && retries_.front().due_ms <= now) {
+      due.push_back(std::move(retries_.front()));
+      retries_.erase(retries_.begin());
+    }
+    log_->warn("producing {} outbox records again (attempt {})", due.size(), due[0].attempts + 1);
+    for (auto& r : due) send_outbox({std::move(r.record)}, r.attempts);
+    if (!retries_.empty()) {
+      const Retry& last = retries_.back();
+      for (auto& r : out) retries_.push_back({std::move(r), last.attempts, last.due_ms});
+      return;
+    }
   }
   send_outbox(std::move(out));
 }

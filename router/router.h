@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "kafka/kafka.h"
+#include "router/agent_gate.h"
 #include "router/engine.h"
 #include "router/store.h"
 
@@ -33,6 +34,9 @@ class Router {
   // The endpoint desks connect to (resolved when the config asks for port 0 / "*").
   const std::string& agent_endpoint() const { return endpoint_; }
   const Engine& engine() const { return *engine_; }
+  // The router's CURVE public key (Z85), which desks need to connect; "" without CURVE.
+  const std::string& curve_public_key() const { return curve_public_; }
+  const AgentGate* gate() const { return gate_.get(); }
   // Thread-safe: the loop applies `next` at its next step (Engine::reconfigure) and calls
   // `done` with "" or why it was refused.
   void request_reload(std::shared_ptr<const config::Config> next,
@@ -41,7 +45,13 @@ class Router {
  private:
   void step();
   bool last_step_full_ = false;
-  void send_outbox(std::vector<OutboxRecord> records);
+  // `attempts`: how often these records failed before (0 = first try).
+  void send_outbox(std::vector<OutboxRecord> records, int attempts = 0);
+  std::string bind_agent_socket();
+  std::string load_curve_keys(std::string& secret);
+  // Records to produce again once `due`: a failing produce backs off, never spins.
+  void retry_later(OutboxRecord r, int attempts);
+  int64_t next_retry_ms() const;
 
   const config::Config& cfg_;
   kafka::ClientConfig kafka_cfg_;
@@ -61,12 +71,26 @@ class Router {
   // Filled by producer completions (another thread), drained by the loop.
   struct Acks {
     std::mutex mu;
-    std::vector<std::string> done;     // outbox keys Kafka acknowledged
-    std::vector<OutboxRecord> failed;  // to produce again
+    std::vector<std::string> done;  // outbox keys Kafka acknowledged
+    struct Failed {
+      OutboxRecord record;
+      rd_kafka_resp_err_t code;
+      int attempts;
+    };
+    std::vector<Failed> failed;
     int fd = -1;
   };
   std::shared_ptr<Acks> acks_ = std::make_shared<Acks>();
-  std::vector<OutboxRecord> unqueued_;  // produce() refused (queue full): retried next step
+  struct Retry {
+    OutboxRecord record;
+    int attempts = 0;
+    int64_t due_ms = 0;
+  };
+  std::vector<Retry> retries_;
+  // Records Kafka refused for good, with why: to the DLQ at the next step.
+  std::vector<std::pair<OutboxRecord, std::string>> refused_;
+  std::unique_ptr<AgentGate> gate_;
+  std::string curve_public_;
   struct Reload {
     std::mutex mu;
     std::shared_ptr<const config::Config> next;

@@ -30,9 +30,21 @@ Result run(const std::string& args) {
   return r;
 }
 
+Result run_shell(const std::string& command) {
+  Result r;
+  FILE* p = popen(("(" + command + ") 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* sub : {"up", "router", "connect", "broker", "agent", "normalize", "inspect",
-                          "bench", "config check"}) {
+  for (const char* sub : {"up", "router", "connect", "broker", "agent", "agent keygen", "normalize",
+                          "inspect", "bench", "config check"}) {
     Result r = run(fmt::format("{} --help", sub));
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
@@ -40,10 +52,22 @@ TEST(Cli, EverySubcommandHasHelp) {
 }
 
 TEST(Cli, ConfigCheckAcceptsTheExampleAndNamesBadKeys) {
-  Result ok = run(fmt::format("config check {}/config/omniroute.yaml", OMNIROUTE_SOURCE_DIR));
+  TempDir dir;
+  const std::string example = fmt::format("{}/config/omniroute.yaml", OMNIROUTE_SOURCE_DIR);
+  // On a fresh clone the agents have no keys yet: the check says how to make them.
+  const std::string in_dir = "cd " + dir.path() + " && " + omniroute_binary() + " ";
+  Result none = run_shell(in_dir + "config check " + example);
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.out.find("has no CURVE public key"), std::string::npos) << none.out;
+  EXPECT_NE(none.out.find("omniroute agent keygen"), std::string::npos) << none.out;
+  // What scripts/up.sh does first.
+  Result keygen = run_shell(in_dir + "agent keygen --all --config " + example);
+  EXPECT_EQ(keygen.code, 0) << keygen.out;
+  EXPECT_NE(keygen.out.find("keygen: 2 new key pairs in var/keys"), std::string::npos)
+      << keygen.out;
+  Result ok = run_shell(in_dir + "config check " + example);
   EXPECT_EQ(ok.code, 0) << ok.out;
   EXPECT_NE(ok.out.find("ok (1 workspaces, 2 inboxes, 2 agents)"), std::string::npos);
-  TempDir dir;
   std::ofstream(dir.file("bad.yaml")) << "router:\n  offer_timeout_ms: 5\n  colour: red\n";
   Result bad = run("config check " + dir.file("bad.yaml"));
   EXPECT_EQ(bad.code, 1);
@@ -105,6 +129,7 @@ TEST(Cli, UpDemoDeliversEveryMessageAndExitsZero) {
   TempDir dir;
   ConfigParams p;
   p.state_dir = dir.path() + "/state";
+  p.keys_dir = dir.path() + "/keys";  // the scripted desks read the agents' secret keys
   std::ofstream(dir.file("c.yaml")) << config_yaml(p);
   Result r = run(fmt::format("up --config {} --demo --demo-messages 30 --demo-timeout 60",
                              dir.file("c.yaml")));

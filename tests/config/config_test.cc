@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -19,8 +20,19 @@ bool any_contains(const std::vector<std::string>& errors, const std::string& nee
 }
 
 TEST(Config, ExampleFileIsValid) {
+  // Its agents' keys are made by `omniroute agent keygen --all` (scripts/up.sh) in
+  // var/keys, relative to where omniroute runs: here, a temp dir.
+  testing::TempDir dir;
+  const auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  for (const char* agent : {"alice", "bob"}) {
+    const auto pair = testing::test_agent_keys("acme", agent);
+    std::filesystem::create_directories("var/keys/acme");
+    std::ofstream(std::string("var/keys/acme/") + agent + ".pub") << pair.public_key << "\n";
+  }
   std::vector<std::string> errors;
   auto cfg = load_file(std::string(OMNIROUTE_SOURCE_DIR) + "/config/omniroute.yaml", errors);
+  std::filesystem::current_path(cwd);
   ASSERT_TRUE(cfg) << errors.front();
   connectors::validate(*cfg, sdk::builtin_registry(), errors);
   EXPECT_TRUE(errors.empty());
@@ -70,6 +82,7 @@ TEST(Config, SecretsComeFromEnvironmentAndFiles) {
   setenv("OMNIROUTE_TEST_TOKEN", "from-env", 1);
   std::vector<std::string> errors;
   auto cfg = parse(
+      "router: {agent_auth: token}\n"
       "workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents:\n"
       "      - {id: a, token: {env: OMNIROUTE_TEST_TOKEN}}\n"
       "      - {id: b, token: {file: " +
@@ -156,7 +169,8 @@ TEST(Config, RoutingDocExampleIsValid) {
   yaml.replace(yaml.find(queues), queues.size(),
                "    inboxes: [{id: support-mail, channel: email, queue: general}]\n" + queues);
   std::vector<std::string> errors;
-  auto cfg = parse(yaml, errors);
+  // The example's agents take their keys from router.agent_keys_dir, which is not here.
+  auto cfg = parse(yaml, errors, {.require_agent_credentials = false});
   ASSERT_TRUE(cfg) << errors.front();
   const auto& ws = cfg->workspaces.at(0);
   EXPECT_EQ(ws.rules.size(), 3u);
@@ -184,6 +198,85 @@ workspaces:
         "bad regex", "no queue 'missing'", "is not a range like"}) {
     EXPECT_TRUE(any_contains(errors, what)) << what;
   }
+}
+
+TEST(AgentAuth, EveryAgentNeedsTheCredentialOfTheChosenScheme) {
+  std::vector<std::string> errors;
+  const std::string ws = "workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents: [{id: a}]\n";
+  EXPECT_FALSE(parse(ws, errors));  // curve by default: a has no key
+  EXPECT_TRUE(any_contains(errors, "agent a: has no CURVE public key")) << errors.front();
+  errors.clear();
+  EXPECT_FALSE(parse("router: {agent_auth: token}\n" + ws, errors));
+  EXPECT_TRUE(any_contains(errors, "agent a: has no token"));
+  errors.clear();
+  EXPECT_FALSE(parse("router: {agent_auth: none}\n" + ws, errors));
+  EXPECT_TRUE(any_contains(errors, "needs router.insecure: true"));
+  errors.clear();
+  EXPECT_FALSE(
+      parse("router: {agent_auth: none, insecure: true, agent_endpoint: "
+            "\"tcp://0.0.0.0:5570\"}\n" +
+                ws,
+            errors));
+  EXPECT_TRUE(any_contains(errors, "only allowed on a loopback agent_endpoint"));
+  errors.clear();
+  EXPECT_TRUE(parse("router: {agent_auth: none, insecure: true}\n" + ws, errors));
+}
+
+TEST(AgentAuth, KeysAreZ85AndBelongToOneAgent) {
+  const auto k = testing::test_agent_keys("w", "a").public_key;
+  std::vector<std::string> errors;
+  EXPECT_FALSE(
+      parse("workspaces:\n  - id: w\n    queues: [{id: q}]\n    agents:\n"
+            "      - {id: a, curve_public_key: \"" +
+                k +
+                "\"}\n"
+                "      - {id: b, curve_public_key: \"" +
+                k +
+                "\"}\n"
+                "      - {id: c, curve_public_key: \"short\"}\n",
+            errors));
+  EXPECT_TRUE(any_contains(errors, "agent b.curve_public_key: is also the key of w/a"));
+  EXPECT_TRUE(any_contains(errors, "agent c.curve_public_key: must be a 40-character Z85"));
+}
+
+TEST(AgentAuth, KeysComeFromTheKeysFolder) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.file("w"));
+  const auto k = testing::test_agent_keys("w", "a").public_key;
+  std::ofstream(dir.file("w/a.pub")) << k << "\n";
+  std::vector<std::string> errors;
+  auto cfg = parse("router: {agent_keys_dir: \"" + dir.path() +
+                       "\"}\nworkspaces:\n  - id: w\n    queues: [{id: q}]\n"
+                       "    agents: [{id: a}]\n",
+                   errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  EXPECT_EQ(cfg->workspaces[0].agents[0].curve_public_key, k);
+}
+
+TEST(Secrets, EmptyOnesAreErrorsHoweverGiven) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("empty")) << "\n";
+  setenv("OMNIROUTE_EMPTY_SECRET", "", 1);
+  const std::string head =
+      "router: {agent_auth: token}\nworkspaces:\n  - id: w\n    queues: [{id: q}]\n"
+      "    agents:\n      - {id: a, token: ";
+  for (const std::string& given :
+       {std::string("\"\""), std::string("{env: OMNIROUTE_EMPTY_SECRET}"),
+        "{file: " + dir.file("empty") + "}"}) {
+    std::vector<std::string> errors;
+    EXPECT_FALSE(parse(head + given + "}\n", errors)) << given;
+    EXPECT_TRUE(any_contains(errors, "token:")) << given;
+  }
+}
+
+TEST(Limits, ARepliesLimitMustFitAKafkaRecord) {
+  std::vector<std::string> errors;
+  EXPECT_FALSE(
+      parse("kafka: {properties: {message.max.bytes: \"100000\"}}\n"
+            "router: {max_reply_bytes: 200000}\n",
+            errors));
+  EXPECT_TRUE(any_contains(errors, "router.max_reply_bytes: 200000 does not fit a Kafka record"))
+      << errors.front();
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ TEST(ChannelsLoop, SmsInReplyOutReceiptsBackStopHonoured) {
   const std::string yaml = fmt::format(R"(log_level: warn
 state: {{dir: "{0}/state"}}
 kafka: {{brokers: embedded, partitions: 1}}
-router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
 connectors:
   sms: {{listen: "127.0.0.1:{1}", public_url: "{2}", state_dir: "{0}/sms", api_base_url: "{3}",
          initial_backoff_ms: 100}}
@@ -76,7 +76,7 @@ workspaces:
   ASSERT_EQ(stack.start_kafka(), "");
   ASSERT_EQ(stack.start_router(), "");
   ASSERT_EQ(stack.start_connectors({"sms"}), "");
-  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+  RecordingDesk alice(*stack.router(), "acme", "alice",
                       RecordingDesk::Behaviour{.accept = true, .reply = true});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
 
@@ -133,7 +133,7 @@ TEST(ChannelsLoop, WhatsAppInReplyOutReceiptBackWindowEnforced) {
   const std::string yaml = fmt::format(R"(log_level: warn
 state: {{dir: "{0}/state"}}
 kafka: {{brokers: embedded, partitions: 1}}
-router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
 connectors:
   whatsapp: {{listen: "127.0.0.1:{1}", state_dir: "{0}/wa", app_secret: app-secret,
               verify_token: v, graph_api_base_url: "{2}", initial_backoff_ms: 100}}
@@ -156,7 +156,7 @@ workspaces:
   ASSERT_EQ(stack.start_kafka(), "");
   ASSERT_EQ(stack.start_router(), "");
   ASSERT_EQ(stack.start_connectors({"whatsapp"}), "");
-  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+  RecordingDesk alice(*stack.router(), "acme", "alice",
                       RecordingDesk::Behaviour{.accept = true, .reply = true});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
   const std::string hook = base + "/v1/whatsapp/webhook";
@@ -214,7 +214,7 @@ TEST(ChannelsLoop, TelegramUpdateInReplyOutThroughTheBotApi) {
   const std::string yaml = fmt::format(R"(log_level: warn
 state: {{dir: "{0}/state"}}
 kafka: {{brokers: embedded, partitions: 1}}
-router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
 connectors:
   telegram: {{listen: "127.0.0.1:{1}", state_dir: "{0}/tg", bot_api_base_url: "{2}"}}
 workspaces:
@@ -234,7 +234,7 @@ workspaces:
   ASSERT_EQ(stack.start_kafka(), "");
   ASSERT_EQ(stack.start_router(), "");
   ASSERT_EQ(stack.start_connectors({"telegram"}), "");
-  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+  RecordingDesk alice(*stack.router(), "acme", "alice",
                       RecordingDesk::Behaviour{.accept = true, .reply = true});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
   connectors::http::ClientRequest r;
@@ -260,7 +260,7 @@ TEST(ChannelsLoop, ChatQueuePositionAgentJoinedRepliesAndTypingBothWays) {
   const std::string yaml = fmt::format(R"(log_level: warn
 state: {{dir: "{0}/state"}}
 kafka: {{brokers: embedded, partitions: 1}}
-router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
 connectors:
   chat: {{listen: "127.0.0.1:{1}", state_dir: "{0}/chat"}}
 workspaces:
@@ -292,7 +292,7 @@ workspaces:
   EXPECT_EQ(q["position"], 1);
   EXPECT_EQ(q["agents_available"], 0);
 
-  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+  RecordingDesk alice(*stack.router(), "acme", "alice",
                       RecordingDesk::Behaviour{.accept = true, .reply = true});
   auto joined = tab.wait_for("agent_joined");
   ASSERT_FALSE(joined.is_null());

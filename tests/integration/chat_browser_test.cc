@@ -109,7 +109,7 @@ TEST(ChatBrowser, VisitorWritesAgentAnswersPageShowsItReloadKeepsIt) {
   const std::string yaml = fmt::format(R"(log_level: warn
 state: {{dir: "{0}/state"}}
 kafka: {{brokers: embedded, partitions: 1}}
-router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
 connectors:
   chat: {{listen: "127.0.0.1:{1}", state_dir: "{0}/chat"}}
 workspaces:
@@ -128,7 +128,7 @@ workspaces:
   ASSERT_EQ(stack.start_kafka(), "");
   ASSERT_EQ(stack.start_router(), "");
   ASSERT_EQ(stack.start_connectors({"chat"}), "");
-  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+  RecordingDesk alice(*stack.router(), "acme", "alice",
                       RecordingDesk::Behaviour{.accept = true, .reply = true});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
 

@@ -47,7 +47,8 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   std::vector<std::unique_ptr<RecordingDesk>> desks;
   for (const auto& a : p.agents) {
     desks.push_back(std::make_unique<RecordingDesk>(
-        p.agent_endpoint, "acme", a.id, RecordingDesk::Behaviour{.accept = true, .reply = false}));
+        p.agent_endpoint, "acme", a.id, RecordingDesk::Behaviour{.accept = true, .reply = false},
+        test_curve_options("acme", a.id)));
   }
   ASSERT_TRUE(wait_until([&] {
     for (auto& d : desks)

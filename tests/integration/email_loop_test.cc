@@ -22,7 +22,7 @@ TEST(EmailLoop, MailInReplyOutCustomerAnswersBounceFails) {
   const std::string yaml = fmt::format(R"(log_level: warn
 state: {{dir: "{0}/state"}}
 kafka: {{brokers: embedded, partitions: 1}}
-router: {{agent_endpoint: "tcp://127.0.0.1:*", heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
 connectors:
   email: {{attachment_dir: "{0}/store", state_dir: "{0}/email", initial_backoff_ms: 100}}
 workspaces:
@@ -53,7 +53,7 @@ workspaces:
   ASSERT_EQ(stack.start_kafka(), "");
   ASSERT_EQ(stack.start_router(), "");
   ASSERT_EQ(stack.start_connectors({"email"}), "");
-  RecordingDesk alice(stack.router()->agent_endpoint(), "acme", "alice",
+  RecordingDesk alice(*stack.router(), "acme", "alice",
                       RecordingDesk::Behaviour{.accept = true, .reply = true});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
 

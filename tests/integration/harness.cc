@@ -4,8 +4,31 @@
 
 namespace omniroute::testing {
 
+namespace {
+desk::Options curve_options(const router::Router& r, const std::string& ws,
+                            const std::string& agent) {
+  desk::Options o;
+  if (!r.curve_public_key().empty()) {
+    o.server_key = r.curve_public_key();
+    o.secret_key = test_agent_keys(ws, agent).secret_key;
+  }
+  return o;
+}
+}  // namespace
+
+desk::Options test_curve_options(const std::string& ws, const std::string& agent) {
+  desk::Options o;
+  o.server_key = test_router_keys().public_key;
+  o.secret_key = test_agent_keys(ws, agent).secret_key;
+  return o;
+}
+
+RecordingDesk::RecordingDesk(const router::Router& r, const std::string& ws,
+                             const std::string& agent, Behaviour b)
+    : RecordingDesk(r.agent_endpoint(), ws, agent, b, curve_options(r, ws, agent)) {}
+
 RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws,
-                             const std::string& agent, Behaviour b) {
+                             const std::string& agent, Behaviour b, desk::Options extra) {
   auto cell = std::make_shared<desk::Desk*>(nullptr);
   desk::Handler h;
   h.on_offer = [this, cell, b](const v1::Offer& o) {
@@ -38,8 +61,11 @@ RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws,
     std::lock_guard lock(mu_);
     acks_.push_back(a);
   };
-  desk_ = std::make_unique<desk::Desk>(
-      desk::Options{endpoint, ws, agent, "", "test-desk", v1::PRESENCE_AVAILABLE}, h);
+  extra.endpoint = endpoint;
+  extra.workspace_id = ws;
+  extra.agent_id = agent;
+  extra.desk_name = "test-desk";
+  desk_ = std::make_unique<desk::Desk>(extra, h);
   *cell = desk_.get();
   desk_->start();
 }

@@ -17,6 +17,7 @@
 #include "connectors/webhook/callback_receiver.h"
 #include "desk/desk.h"
 #include "kafka/kafka.h"
+#include "router/router.h"
 #include "tests/support/support.h"
 
 namespace omniroute::testing {
@@ -29,8 +30,13 @@ class RecordingDesk {
     bool reply = true;
     bool freeze_on_offer = false;  // stop all traffic on the first offer (a hung desk)
   };
-  RecordingDesk(const std::string& endpoint, const std::string& ws, const std::string& agent,
+  // To the router's agent endpoint, with CURVE when the router has a key (the agent's
+  // test key pair, testing::test_agent_keys).
+  RecordingDesk(const router::Router& r, const std::string& ws, const std::string& agent,
                 Behaviour b);
+  // Without CURVE (routers with agent_auth none or token).
+  RecordingDesk(const std::string& endpoint, const std::string& ws, const std::string& agent,
+                Behaviour b, desk::Options extra = {});
   ~RecordingDesk() { desk_->stop(); }
   desk::Desk& desk() { return *desk_; }
 
@@ -49,6 +55,10 @@ class RecordingDesk {
   std::vector<v1::Typing> typing_;
   std::unique_ptr<desk::Desk> desk_;
 };
+
+// Desk options for a router configured by testing::config_yaml with CURVE (a child
+// process): the test router key and the agent's test key pair.
+desk::Options test_curve_options(const std::string& ws, const std::string& agent);
 
 // Reads the records of `topic` from the beginning: until `expect` records arrived (then
 // 300 ms more, to catch any extra) or `wait_ms` passed.

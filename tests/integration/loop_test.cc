@@ -14,7 +14,7 @@ using connectors::webhook::post_signed;
 class WholeLoop : public StackFixture {};
 
 TEST_F(WholeLoop, SignedPostIsRoutedAnsweredDeliveredAndTheStatusRecorded) {
-  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice", {});
+  RecordingDesk alice(*stack_->router(), "acme", "alice", {});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
   std::string response;
   ASSERT_EQ(post("ext-1", "jane@example.com", "Where is my parcel?", &response), 202) << response;
@@ -68,7 +68,7 @@ TEST_F(WholeLoop, SignedPostIsRoutedAnsweredDeliveredAndTheStatusRecorded) {
 }
 
 TEST_F(WholeLoop, CallbackFailuresAreRetriedWithBackoffThenDelivered) {
-  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice", {});
+  RecordingDesk alice(*stack_->router(), "acme", "alice", {});
   receiver_->fail_next(2, 503);
   ASSERT_EQ(post("ext-1", "jane@example.com", "hello"), 202);
   ASSERT_TRUE(wait_until([&] { return receiver_->received().size() == 1; }));
@@ -81,7 +81,7 @@ TEST_F(WholeLoop, CallbackFailuresAreRetriedWithBackoffThenDelivered) {
 }
 
 TEST_F(WholeLoop, PermanentCallbackRejectionIsRecordedAsFailed) {
-  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice", {});
+  RecordingDesk alice(*stack_->router(), "acme", "alice", {});
   receiver_->fail_next(1, 400);
   ASSERT_EQ(post("ext-1", "jane@example.com", "hello"), 202);
   ASSERT_TRUE(wait_until([&] {
@@ -97,7 +97,7 @@ TEST_F(WholeLoop, PermanentCallbackRejectionIsRecordedAsFailed) {
 class BadInput : public StackFixture {};
 
 TEST_F(BadInput, EachGetsItsErrorNothingIsPublishedAndTheRestKeepsFlowing) {
-  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice",
+  RecordingDesk alice(*stack_->router(), "acme", "alice",
                       {.accept = true, .reply = false});
   const std::string good =
       R"({"external_message_id":"e1","customer_handle":"c1","text_body":"hi"})";
@@ -167,12 +167,12 @@ class DeskDeath : public StackFixture {
 };
 
 TEST_F(DeskDeath, OfferOfADeskThatStopsHeartbeatingGoesToTheOtherAgent) {
-  RecordingDesk alice(stack_->router()->agent_endpoint(), "acme", "alice",
+  RecordingDesk alice(*stack_->router(), "acme", "alice",
                       {.freeze_on_offer = true});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
   ASSERT_EQ(post("e1", "c1", "hello"), 202);
   ASSERT_TRUE(wait_until([&] { return alice.offers().size() == 1; }));
-  RecordingDesk bob(stack_->router()->agent_endpoint(), "acme", "bob", {});
+  RecordingDesk bob(*stack_->router(), "acme", "bob", {});
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_until([&] { return bob.assignments().size() == 1; }, std::chrono::seconds(30)));
   EXPECT_LT(std::chrono::steady_clock::now() - t0,

@@ -36,7 +36,8 @@ TEST(RouterReload, SighupAppliesTheNewFileAndRefusesBadOnesWithoutStopping) {
   ChildProcess router(omniroute_binary(), {"router", "--config", cfg_path, "--log-level", "warn"});
   router.start();
   RecordingDesk desk(p.agent_endpoint, "acme", "a1",
-                     RecordingDesk::Behaviour{.accept = true, .reply = false});
+                     RecordingDesk::Behaviour{.accept = true, .reply = false},
+                     test_curve_options("acme", "a1"));
   ASSERT_TRUE(wait_until([&] { return desk.desk().connected(); }));
   auto producer = kafka::Producer::create({cluster->bootstraps(), {}}, err);
   ASSERT_TRUE(producer) << err;

@@ -71,6 +71,9 @@ def main():
     cb = http.server.HTTPServer(("127.0.0.1", 0), Callback)
     threading.Thread(target=cb.serve_forever, daemon=True).start()
     cfg = os.path.join(tmp, "omniroute.yaml")
+    # CURVE as any integrator would do it: pyzmq makes the desk's key pair; the router is
+    # given the public key; the desk needs the router's public key (state.dir/router.pub).
+    desk_public, desk_secret = zmq.curve_keypair()
     with open(cfg, "w") as f:
         f.write(f"""log_level: warn
 kafka: {{brokers: embedded, partitions: 3}}
@@ -87,7 +90,7 @@ workspaces:
         queue: general
         settings: {{secret: "{SECRET.decode()}", callback_url: "http://127.0.0.1:{cb.server_port}/cb"}}
     agents:
-      - {{id: pyagent, name: Py Agent, capacity: {{webhook: 2}}}}
+      - {{id: pyagent, name: Py Agent, capacity: {{webhook: 2}}, curve_public_key: "{desk_public.decode()}"}}
 """)
     up = subprocess.Popen([binary, "up", "--config", cfg], stdout=subprocess.PIPE, text=True)
     try:
@@ -105,9 +108,14 @@ workspaces:
             fail("no kafka bootstrap printed")
 
         # --- the desk (pyzmq + generated protobuf classes)
+        with open(os.path.join(tmp, "state", "router.pub"), "rb") as k:
+            server_public = k.read().strip()
         ctx = zmq.Context()
         sock = ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.curve_serverkey = server_public
+        sock.curve_publickey = desk_public
+        sock.curve_secretkey = desk_secret
         sock.connect(f"tcp://127.0.0.1:{agent_port}")
 
         def send(frame):

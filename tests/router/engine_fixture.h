@@ -90,11 +90,17 @@ class EngineFixture : public ::testing::Test {
     inbound(env);
   }
 
+  // Frames from connection `rid`; a Hello's connection authenticated with that agent's
+  // test key (what the router's ZAP handler would have accepted).
   void desk(const std::string& rid, const v1::AgentFrame& f) {
+    if (f.has_hello())
+      peer_keys_[rid] =
+          testing::test_agent_keys(f.hello().workspace_id(), f.hello().agent_id()).public_key;
     auto b = store_->begin();
-    engine_->apply_desk(b, rid, f.SerializeAsString());
+    engine_->apply_desk(b, rid, f.SerializeAsString(), peer_keys_[rid]);
     commit(b);
   }
+  std::map<std::string, std::string> peer_keys_;
 
   void hello(const std::string& rid, const std::string& agent, const std::string& ws = "acme") {
     v1::AgentFrame f;

@@ -265,6 +265,43 @@ TEST_F(EngineTest, AfterARestartOffersOfDesksThatDoNotReturnMoveOn) {
   EXPECT_EQ(take("d2", K::kOffer).size(), 1u);
 }
 
+TEST_F(EngineTest, AReplyKafkaRefusesGoesToTheDlqAndTheDeskSeesItFailed) {
+  hello("d1", "alice");
+  message("m1", "jane@x");
+  accept("d1", "C1/1");
+  reply("d1", "C1", "r1");
+  ASSERT_EQ(take("d1", K::kReplyAck).size(), 1u);
+  const OutboxRecord* rec = nullptr;
+  for (const auto& o : outbox_)
+    if (o.entry.topic() == "omni.outbound.webhook") rec = &o;
+  ASSERT_NE(rec, nullptr);
+  const OutboxRecord refused = *rec;
+  outbox_.clear();
+  {
+    auto b = store_->begin();
+    engine_->outbox_refused(b, refused, "Broker: Message size too large");
+    commit(b);
+  }
+  // The desk is told, the record is in the DLQ with why, and it left the outbox.
+  auto updates = take("d1", K::kDeliveryUpdate);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].delivery_update().state(), v1::DeliveryStatus::STATE_FAILED);
+  EXPECT_NE(updates[0].delivery_update().detail().find("Message size too large"),
+            std::string::npos);
+  bool dlq = false;
+  for (const auto& o : outbox_) {
+    v1::DeadLetter d;
+    if (o.entry.topic() == "omni.dlq" && d.ParseFromString(o.entry.value()))
+      dlq = d.reason().find("Message size too large") != std::string::npos &&
+            d.source_topic() == "omni.outbound.webhook";
+  }
+  EXPECT_TRUE(dlq);
+  std::string v;
+  EXPECT_FALSE(store_->get(Cf::kOutbox, refused.key, &v)) << "still in the outbox";
+  restart();  // and it is not produced again after a restart
+  for (const auto& o : engine_->pending_outbox()) EXPECT_NE(o.key, refused.key);
+}
+
 class TwoWorkspaces : public EngineTest {
  protected:
   void SetUp() override {
@@ -273,11 +310,13 @@ workspaces:
   - id: w1
     queues: [{id: q}]
     inboxes: [{id: api, channel: webhook, queue: q, settings: {secret: s}}]
-    agents: [{id: alice, capacity: {webhook: 5}}]
+    agents: [{id: alice, capacity: {webhook: 5}, curve_public_key: ")" +
+          testing::test_agent_keys("w1", "alice").public_key + R"("}]
   - id: w2
     queues: [{id: q}]
     inboxes: [{id: api, channel: webhook, queue: q, settings: {secret: s}}]
-    agents: [{id: alice, capacity: {webhook: 5}}]
+    agents: [{id: alice, capacity: {webhook: 5}, curve_public_key: ")" +
+          testing::test_agent_keys("w2", "alice").public_key + R"("}]
 )");
   }
 };
@@ -293,6 +332,31 @@ TEST_F(TwoWorkspaces, AgentsNeverSeeAnotherWorkspacesConversations) {
   reply("a2", "C1", "r1");
   EXPECT_TRUE(outbound().empty());
   EXPECT_EQ(conversation("C1", "w1").state(), v1::store::CONVERSATION_STATE_OFFERED);
+}
+
+TEST_F(TwoWorkspaces, AKeyOpensOnlyItsOwnAgentsSession) {
+  // w1's alice's key, saying Hello as w2's alice (same agent id, other workspace).
+  v1::AgentFrame f;
+  f.mutable_hello()->set_protocol_version(1);
+  f.mutable_hello()->set_workspace_id("w2");
+  f.mutable_hello()->set_agent_id("alice");
+  {
+    auto b = store_->begin();
+    engine_->apply_desk(b, "x", f.SerializeAsString(),
+                        testing::test_agent_keys("w1", "alice").public_key);
+    commit(b);
+  }
+  auto errors = take("x", K::kError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].error().code(), v1::Error::CODE_UNAUTHORIZED);
+  EXPECT_TRUE(take("x", K::kWelcome).empty());
+  // Without a key (a token or NULL connection on a CURVE router) nobody gets in either.
+  {
+    auto b = store_->begin();
+    engine_->apply_desk(b, "y", f.SerializeAsString(), "");
+    commit(b);
+  }
+  EXPECT_EQ(take("y", K::kError).size(), 1u);
 }
 
 }  // namespace

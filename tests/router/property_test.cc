@@ -40,7 +40,7 @@ std::string shift_ranges() {
 std::string property_yaml(const std::string& dir) {
   return fmt::format(R"(log_level: off
 state: {{dir: "{}"}}
-router: {{heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 3000, offer_timeout_ms: 20000,
+router: {{agent_auth: none, insecure: true, heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 3000, offer_timeout_ms: 20000,
           offer_timeouts_ms: {{chat: 8000}}, presence_grace_ms: 15000}}
 workspaces:
   - id: acme

@@ -28,7 +28,7 @@ struct Parts {
 std::string routing_yaml(const std::string& dir, const Parts& p) {
   return fmt::format(R"(log_level: off
 state: {{dir: "{}"}}
-router: {{heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 3000, offer_timeout_ms: 30000, {}}}
+router: {{agent_auth: none, insecure: true, heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 3000, offer_timeout_ms: 30000, {}}}
 workspaces:
   - id: acme
     timezone: Europe/Berlin

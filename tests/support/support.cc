@@ -5,7 +5,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
+
+#include <zmq.h>
 
 #include <fmt/format.h>
 
@@ -45,14 +50,58 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
   return pred();
 }
 
+const TestKeyPair& test_router_keys() {
+  static const TestKeyPair pair = [] {
+    TestKeyPair p;
+    char pub[41] = {0}, sec[41] = {0};
+    zmq_curve_keypair(pub, sec);
+    p.public_key = pub;
+    p.secret_key = sec;
+    return p;
+  }();
+  return pair;
+}
+
+TestKeyPair test_agent_keys(const std::string& ws, const std::string& agent) {
+  static std::mutex mu;
+  static std::map<std::string, TestKeyPair> pairs;
+  std::lock_guard lock(mu);
+  auto& p = pairs[ws + "/" + agent];
+  if (p.public_key.empty()) {
+    char pub[41] = {0}, sec[41] = {0};
+    zmq_curve_keypair(pub, sec);
+    p.public_key = pub;
+    p.secret_key = sec;
+  }
+  return p;
+}
+
 std::string config_yaml(const ConfigParams& p) {
   std::string agents;
+  const bool curve = p.agent_auth == "curve";
   for (const auto& a : p.agents) {
     agents += fmt::format(
         "      - id: {}\n        name: Agent {}\n        queues: [general]\n        capacity: "
         "{{webhook: {}}}\n",
         a.id, a.id, a.webhook_capacity);
+    if (curve && p.keys_dir.empty())
+      agents += fmt::format("        curve_public_key: \"{}\"\n",
+                            test_agent_keys("acme", a.id).public_key);
+    if (curve && !p.keys_dir.empty()) {
+      std::filesystem::create_directories(p.keys_dir + "/acme");
+      const auto pair = test_agent_keys("acme", a.id);
+      std::ofstream(p.keys_dir + "/acme/" + a.id + ".pub") << pair.public_key << "\n";
+      std::ofstream(p.keys_dir + "/acme/" + a.id + ".key") << pair.secret_key << "\n";
+    }
+    if (p.agent_auth == "token") agents += fmt::format("        token: \"token-{}\"\n", a.id);
   }
+  std::string auth =
+      (curve ? fmt::format("  agent_auth: curve\n  curve_secret_key: \"{}\"\n",
+                           test_router_keys().secret_key)
+             : fmt::format("  agent_auth: {}\n  insecure: {}\n", p.agent_auth,
+                           p.agent_auth == "none" ? "true" : "false")) +
+      p.extra_router_yaml +
+      (p.keys_dir.empty() ? "" : fmt::format("  agent_keys_dir: \"{}\"\n", p.keys_dir));
   return fmt::format(R"(log_level: warn
 kafka:
   brokers: "{}"
@@ -63,7 +112,7 @@ state:
   dir: "{}"
 router:
   agent_endpoint: "{}"
-  heartbeat_interval_ms: {}
+{}  heartbeat_interval_ms: {}
   heartbeat_timeout_ms: {}
   offer_timeout_ms: {}
 connectors:
@@ -88,7 +137,7 @@ workspaces:
           callback_url: "{}"
     agents:
 {})",
-                     p.brokers, p.partitions, p.state_dir, p.agent_endpoint,
+                     p.brokers, p.partitions, p.state_dir, p.agent_endpoint, auth,
                      p.heartbeat_interval_ms, p.heartbeat_timeout_ms, p.offer_timeout_ms,
                      p.webhook_listen, p.max_body_bytes, p.publish_timeout_ms, p.secret,
                      p.callback_url, agents);

@@ -33,10 +33,26 @@ struct TestAgent {
   int webhook_capacity = 3;
 };
 
+// CURVE keys for tests (Z85): one router pair per test process, one pair per
+// (workspace, agent), made on first use.
+struct TestKeyPair {
+  std::string public_key, secret_key;
+};
+const TestKeyPair& test_router_keys();
+TestKeyPair test_agent_keys(const std::string& ws, const std::string& agent);
+
 struct ConfigParams {
   std::string brokers = "embedded";
   std::string state_dir;
   std::string agent_endpoint = "tcp://127.0.0.1:*";
+  // "curve" (the product's default; keys from test_router_keys / test_agent_keys),
+  // "token" or "none" (written with insecure: true).
+  std::string agent_auth = "curve";
+  std::string extra_router_yaml;
+  // With CURVE: write the agents' test keys as <keys_dir>/acme/<agent>.pub and .key and
+  // name the folder in router.agent_keys_dir (as `omniroute agent keygen` would), instead
+  // of inline curve_public_key.
+  std::string keys_dir;  // more lines of the router: section (two-space indent)
   std::string webhook_listen = "127.0.0.1:0";
   std::string secret = "test-secret";
   std::string callback_url = "http://127.0.0.1:1/unused";
