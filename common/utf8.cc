@@ -1,5 +1,7 @@
 #include "common/utf8.h"
 
+#include <algorithm>
+
 namespace omniroute::utf8 {
 
 namespace {
@@ -56,6 +58,28 @@ std::string cut(std::string_view s, size_t max_bytes) {
   size_t end = max_bytes;
   while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
   return std::string(s.substr(0, end));
+}
+
+std::vector<std::string> split(std::string_view s, size_t max_units) {
+  std::vector<std::string> parts;
+  if (max_units == 0) max_units = 1;
+  while (!s.empty()) {
+    size_t units = 0, pos = 0, last_space = 0;
+    while (pos < s.size()) {
+      const auto c = static_cast<unsigned char>(s[pos]);
+      const size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+      const size_t u = len == 4 ? 2 : 1;  // beyond the BMP: a surrogate pair
+      if (units + u > max_units) break;
+      units += u;
+      pos += std::min(len, s.size() - pos);
+      if (c == ' ' || c == '\n' || c == '\t') last_space = pos;
+    }
+    if (pos < s.size() && last_space > pos / 2) pos = last_space;
+    if (pos == 0) pos = std::min<size_t>(s.size(), 4);  // max_units 1 and a pair: never stall
+    parts.emplace_back(s.substr(0, pos));
+    s.remove_prefix(pos);
+  }
+  return parts;
 }
 
 }  // namespace omniroute::utf8

@@ -622,7 +622,7 @@ void Engine::on_message(Store::Batch& b, const v1::InboundMessage& m) {
   };
   {
     v1::Identity own;
-    own.set_verified(true);
+    own.set_verified(!m.handle_unverified());
     own.set_value(m.customer_handle());
     if (inbox->channel == v1::CHANNEL_EMAIL) own.set_kind(v1::Identity::KIND_EMAIL);
     if (inbox->channel == v1::CHANNEL_SMS || inbox->channel == v1::CHANNEL_WHATSAPP)

@@ -706,8 +706,10 @@ class ChatConnector : public sdk::Connector {
                                        {"text", "You left a message; we will answer by email."},
                                        {"at", wall_ms()}});
             respond(cors(http::Response::json(202, R"({"status":"accepted"})")));
-          } else {
+          } else if (r.code == sdk::PublishResult::Code::kUnavailable) {
             respond(cors(http::Response::error(503, "not stored yet, try again in a moment")));
+          } else {
+            respond(cors(http::Response::error(r.http_status(), r.http_message())));
           }
         });
   }

@@ -206,8 +206,18 @@ void ConnectorHost::publish(v1::Envelope envelope, sdk::PublishDone done) {
     return;
   }
   std::string bytes = envelope.SerializeAsString();
+  // A record Kafka (or the router) cannot take must be refused now, with a 413, not
+  // answered "retry later" forever.
+  const int64_t room = std::min(cfg_.kafka.max_message_bytes(), cfg_.router.max_record_bytes) - 512;
+  if (static_cast<int64_t>(bytes.size()) > room) {
+    done({sdk::PublishResult::Code::kTooLarge,
+          fmt::format("the event is {} bytes; at most {} fit one record", bytes.size(), room),
+          {}});
+    return;
+  }
   auto shared_done = std::make_shared<sdk::PublishDone>(std::move(done));
   std::string err;
+  rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
   bool queued = producer_->produce(
       cfg_.kafka.topics.inbound, workspace, bytes,
       [this, shared_done, event_id](const kafka::DeliveryReport& r) {
@@ -217,13 +227,18 @@ void ConnectorHost::publish(v1::Envelope envelope, sdk::PublishDone done) {
         } else {
           ++stats_.publish_failed;
           logger_->warn("publish of event {} failed: {}", event_id, r.error);
-          (*shared_done)({sdk::PublishResult::Code::kUnavailable, r.error, event_id});
+          (*shared_done)({kafka::permanent_produce_error(r.err)
+                              ? sdk::PublishResult::Code::kTooLarge
+                              : sdk::PublishResult::Code::kUnavailable,
+                          r.error, event_id});
         }
       },
-      &err);
+      &err, &code);
   if (!queued) {
     ++stats_.publish_failed;
-    (*shared_done)({sdk::PublishResult::Code::kUnavailable, err, event_id});
+    (*shared_done)({kafka::permanent_produce_error(code) ? sdk::PublishResult::Code::kTooLarge
+                                                         : sdk::PublishResult::Code::kUnavailable,
+                    err, event_id});
   }
 }
 

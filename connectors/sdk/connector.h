@@ -31,11 +31,21 @@ struct InboxInfo {
 // Outcome of a publish. Only kOk means the event is durable in Kafka: only then may a
 // connector acknowledge to its channel (HTTP 2xx, IMAP \Seen, chat frame ack).
 struct PublishResult {
-  enum class Code { kOk, kUnavailable, kInvalid };
+  // kUnavailable may succeed later (say so: 503 with Retry-After); kInvalid and kTooLarge
+  // never will (the sender's mistake: 400, 413).
+  enum class Code { kOk, kUnavailable, kInvalid, kTooLarge };
   Code code = Code::kOk;
   std::string detail;    // Why, when not kOk.
   std::string event_id;  // Id of the published event.
   bool ok() const { return code == Code::kOk; }
+  // The HTTP status an inbound webhook answers with when not ok: 503, 400 or 413.
+  int http_status() const {
+    return code == Code::kInvalid ? 400 : code == Code::kTooLarge ? 413 : 503;
+  }
+  // What the sender is told with that status (no internals for 503).
+  std::string http_message() const {
+    return code == Code::kUnavailable ? "event store unavailable, retry later" : detail;
+  }
 };
 using PublishDone = std::function<void(const PublishResult&)>;
 

@@ -262,9 +262,12 @@ class SmsConnector : public sdk::Connector {
     }
     std::string base = public_url(*inbox);
     if (base.empty()) base = "http://" + req.header("host");
-    const std::string expected =
-        twilio_signature(inbox->settings.str("auth_token"), base + req.target, params);
-    if (!crypto::constant_time_equal(expected, sig)) {
+    bool signed_ok = false;
+    for (const auto& url : twilio_url_variants(base + req.target))
+      signed_ok =
+          signed_ok || crypto::constant_time_equal(
+                           twilio_signature(inbox->settings.str("auth_token"), url, params), sig);
+    if (!signed_ok) {
       host_->logger()->warn("sms {}/{}: request with bad X-Twilio-Signature rejected", seg[0],
                             seg[1]);
       respond(http::Response::error(403, "bad signature"));
@@ -329,10 +332,8 @@ class SmsConnector : public sdk::Connector {
     host_->publish(std::move(env), [respond, reply](const sdk::PublishResult& r) {
       if (r.ok())
         respond(xml(200, twiml(reply)));
-      else if (r.code == sdk::PublishResult::Code::kInvalid)
-        respond(http::Response::error(400, r.detail));
       else
-        respond(http::Response::error(503, "event store unavailable, retry later"));
+        respond(http::Response::error(r.http_status(), r.http_message()));
     });
   }
 
@@ -397,7 +398,7 @@ class SmsConnector : public sdk::Connector {
       if (r.ok())
         respond(xml(200, twiml("")));
       else
-        respond(http::Response::error(503, "event store unavailable, retry later"));
+        respond(http::Response::error(r.http_status(), r.http_message()));
     });
   }
 

@@ -19,6 +19,11 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 std::string twilio_signature(std::string_view auth_token, std::string_view url,
                              const Params& params);
 
+// The spellings of `url` Twilio's own validators also accept: as given, with the scheme's
+// default port added (https://h/x -> https://h:443/x), or removed (http://h:80/x ->
+// http://h/x). Proxies and load balancers differ in which one reaches us.
+std::vector<std::string> twilio_url_variants(const std::string& url);
+
 struct Limits {
   size_t max_text_bytes = 4096;  // Twilio concatenates up to 1600 characters
   int max_media = 10;            // MMS carries at most 10

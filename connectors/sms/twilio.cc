@@ -12,6 +12,27 @@
 
 namespace omniroute::connectors::sms {
 
+std::vector<std::string> twilio_url_variants(const std::string& url) {
+  std::vector<std::string> out{url};
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return out;
+  const std::string scheme = url.substr(0, scheme_end);
+  const char* port = scheme == "https" ? "443" : scheme == "http" ? "80" : nullptr;
+  if (!port) return out;
+  const size_t host_start = scheme_end + 3;
+  size_t host_end = url.find_first_of("/?#", host_start);
+  if (host_end == std::string::npos) host_end = url.size();
+  const std::string authority = url.substr(host_start, host_end - host_start);
+  const size_t colon = authority.rfind(':');
+  const bool has_port =
+      colon != std::string::npos && authority.find(']', colon) == std::string::npos;
+  if (has_port && authority.substr(colon + 1) == port)
+    out.push_back(url.substr(0, host_start) + authority.substr(0, colon) + url.substr(host_end));
+  else if (!has_port)
+    out.push_back(url.substr(0, host_start) + authority + ":" + port + url.substr(host_end));
+  return out;
+}
+
 std::string twilio_signature(std::string_view auth_token, std::string_view url,
                              const Params& params) {
   Params sorted = params;
@@ -184,8 +205,9 @@ std::string parse_inbound(const Params& raw_params, std::string_view region, con
   const std::string from = value_or(params, "From");
   if (from.empty()) return "missing parameter: From";
   std::string why;
-  std::string e164 = phone::to_e164(from, region, &why);
-  if (e164.empty()) return fmt::format("From: {}", why);
+  const phone::Handle handle = phone::to_handle(from, region, &why);
+  if (handle.value.empty()) return fmt::format("From: {}", why);
+  const std::string& e164 = handle.value;
   const std::string body = value_or(params, "Body");
   if (body.size() > limits.max_text_bytes)
     return fmt::format("Body exceeds {} bytes", limits.max_text_bytes);
@@ -205,6 +227,7 @@ std::string parse_inbound(const Params& raw_params, std::string_view region, con
   out.set_channel(v1::CHANNEL_SMS);
   out.set_external_message_id(sid);
   out.set_customer_handle(e164);
+  out.set_handle_unverified(!handle.verified);
   out.set_text_body(body);
   for (int i = 0; i < num_media; ++i) {
     const std::string url = value_or(params, fmt::format("MediaUrl{}", i));

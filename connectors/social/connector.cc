@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
+#include "common/utf8.h"
 #include "connectors/http/client.h"
 #include "connectors/http/server.h"
 #include "connectors/social/social.h"
@@ -166,11 +167,23 @@ class SocialConnector : public sdk::Connector {
         return;
       }
       std::vector<Event> events;
-      if (auto err = parse_meta(req.body, p_, limits_, events); !err.empty()) {
+      ParseReport report;
+      if (auto err = parse_meta(req.body, p_, limits_, events, &report); !err.empty()) {
         host_->logger()->info("{}: webhook rejected: {}", platform_name(p_), err);
         respond(http::Response::error(400, err));
         return;
       }
+      // One bad event fails only itself; what carries nothing for an agent is counted.
+      for (const auto& [why, raw] : report.rejected) {
+        host_->logger()->info("{}: one event of a webhook sent to the DLQ: {}", platform_name(p_),
+                              why);
+        host_->dead_letter(raw, fmt::format("{}: {}", platform_name(p_), why));
+      }
+      skipped_ += static_cast<uint64_t>(report.skipped);
+      rejected_ += report.rejected.size();
+      if (report.skipped > 0)
+        host_->logger()->debug("{}: {} events with nothing for an agent skipped ({} so far)",
+                               platform_name(p_), report.skipped, skipped_.load());
       publish_all(std::move(events), nullptr, std::move(respond));
       return;
     }
@@ -261,7 +274,7 @@ class SocialConnector : public sdk::Connector {
         m->set_inbox_id(inbox->inbox_id);
         const std::string key = last_key(*inbox, m->customer_handle());
         const int64_t sent = m->sent_at_ms() ? m->sent_at_ms() : wall_ms();
-        on_ok = [this, key, sent] { (void)kv_->put(key, std::to_string(sent)); };
+        on_ok = [this, key, sent] { customer_wrote(key, sent); };
       } else if (env.has_delivery_status()) {
         auto* s = env.mutable_delivery_status();
         std::string v;
@@ -283,10 +296,15 @@ class SocialConnector : public sdk::Connector {
     }
     pending->left = static_cast<int>(todo.size());
     for (auto& [env, on_ok] : todo) {
-      host_->publish(std::move(env), [pending,
+      // An event Kafka can never take fails only itself (to the DLQ); only a store that
+      // is unavailable makes the platform retry the whole request.
+      auto copy = std::make_shared<std::string>(env.SerializeAsString());
+      host_->publish(std::move(env), [this, pending, copy,
                                       on_ok = std::move(on_ok)](const sdk::PublishResult& r) {
-        if (!r.ok())
+        if (r.code == sdk::PublishResult::Code::kUnavailable)
           pending->failed = true;
+        else if (!r.ok())
+          host_->dead_letter(*copy, fmt::format("{}: {}", platform_name(p_), r.detail));
         else if (on_ok)
           on_ok();
         if (--pending->left == 0) {
@@ -304,6 +322,15 @@ class SocialConnector : public sdk::Connector {
   static std::string last_key(const sdk::InboxInfo& inbox, const std::string& handle) {
     return fmt::format("last/{}/{}/{}", inbox.workspace_id, inbox.inbox_id, handle);
   }
+  // Records that the customer wrote at `sent_ms`. Only ever moves forward: Meta re-delivers
+  // old messages for days, and a late copy must never close an open 24-hour window.
+  void customer_wrote(const std::string& key, int64_t sent_ms) {
+    std::lock_guard lock(last_mu_);
+    std::string v;
+    if (kv_->get(key, &v) && std::atoll(v.c_str()) >= sent_ms) return;
+    if (auto err = kv_->put(key, std::to_string(sent_ms)); !err.empty())
+      host_->logger()->warn("could not record when a customer last wrote: {}", err);
+  }
   // When the customer last wrote (ms), 0 when unknown.
   int64_t last_inbound(const sdk::InboxInfo& inbox, const std::string& handle) const {
     std::string v;
@@ -314,6 +341,38 @@ class SocialConnector : public sdk::Connector {
     (void)kv_->put("pid/" + provider_id,
                    fmt::format("{} {} {}", wall_ms(), m.outbound_id(), m.conversation_id()));
   }
+  // Text longer than the channel takes goes as several messages, in order. How many parts
+  // went out is kept, so a retry after a failed part sends only the rest (never a part
+  // twice). The last part's id is remembered for receipts: channels deliver in order, so
+  // its receipt stands for the whole reply.
+  sdk::DeliveryResult send_parts(
+      const v1::OutboundMessage& m, size_t max_units,
+      const std::function<sdk::DeliveryResult(const std::string&, std::string*)>& send_one,
+      std::string* first_id) {
+    const auto parts = utf8::split(m.text_body(), max_units);
+    const std::string progress = "parts/" + m.outbound_id();
+    std::string v;
+    size_t done = kv_->get(progress, &v) ? static_cast<size_t>(std::atoll(v.c_str())) : 0;
+    std::string id;
+    for (size_t i = done; i < parts.size(); ++i) {
+      auto r = send_one(parts[i], &id);
+      if (r.code != sdk::DeliveryResult::Code::kDelivered) {
+        if (i > 0) {
+          (void)kv_->put(progress, std::to_string(i));
+          r.detail =
+              fmt::format("parts 1-{} of {} sent; part {}: {}", i, parts.size(), i + 1, r.detail);
+        }
+        return r;
+      }
+      if (i == 0) *first_id = id;
+      if (i + 1 == parts.size()) remember(id, m);
+    }
+    if (done > 0) (void)kv_->del(progress);
+    auto r = sdk::DeliveryResult::delivered(*first_id);
+    if (parts.size() > 1) r.detail = fmt::format("sent as {} messages", parts.size());
+    return r;
+  }
+
   void prune_ids() {
     const int64_t cutoff = wall_ms() - kIdTtlMs;
     std::vector<std::string> old;
@@ -385,12 +444,16 @@ class SocialConnector : public sdk::Connector {
     auto id_of = [](const json& j) { return j.value("message_id", std::string()); };
     std::string first_id, id;
     if (!m.text_body().empty()) {
-      json body = base;
-      body["message"] = {{"text", m.text_body()}};
-      auto r = graph_post(inbox, account, body, &id, id_of);
+      // Messenger and Instagram take 2,000 characters a message.
+      auto r = send_parts(
+          m, 2000,
+          [&](const std::string& part, std::string* part_id) {
+            json body = base;
+            body["message"] = {{"text", part}};
+            return graph_post(inbox, account, body, part_id, id_of);
+          },
+          &first_id);
       if (r.code != sdk::DeliveryResult::Code::kDelivered) return r;
-      first_id = id;
-      remember(id, m);
     }
     for (const auto& a : m.attachments()) {
       if (a.url().rfind("https://", 0) != 0) continue;
@@ -414,6 +477,13 @@ class SocialConnector : public sdk::Connector {
     if (first_id.empty() && m.text_body().empty())
       return sdk::DeliveryResult::failed("nothing to send: no text and no https attachment");
     return sdk::DeliveryResult::delivered(first_id);
+  }
+
+  static std::string whatsapp_id(const json& j) {
+    const json& msgs = j.contains("messages") ? j["messages"] : json();
+    return msgs.is_array() && !msgs.empty() && msgs[0].is_object()
+               ? msgs[0].value("id", std::string())
+               : std::string();
   }
 
   sdk::DeliveryResult deliver_whatsapp(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) {
@@ -442,8 +512,17 @@ class SocialConnector : public sdk::Connector {
             "WhatsApp: the customer has not written to this number (no open 24-hour window): "
             "only an approved template may be sent");
       if (!m.text_body().empty()) {
-        body["type"] = "text";
-        body["text"] = {{"body", m.text_body()}, {"preview_url", false}};
+        // WhatsApp takes 4,096 characters a text message.
+        std::string first;
+        return send_parts(
+            m, 4096,
+            [&](const std::string& part, std::string* part_id) {
+              json one = body;
+              one["type"] = "text";
+              one["text"] = {{"body", part}, {"preview_url", false}};
+              return graph_post(inbox, account, one, part_id, whatsapp_id);
+            },
+            &first);
       } else {
         const v1::Attachment* a = nullptr;
         for (const auto& x : m.attachments())
@@ -456,12 +535,7 @@ class SocialConnector : public sdk::Connector {
       }
     }
     std::string id;
-    auto r = graph_post(inbox, account, body, &id, [](const json& j) {
-      const json& msgs = j.contains("messages") ? j["messages"] : json();
-      return msgs.is_array() && !msgs.empty() && msgs[0].is_object()
-                 ? msgs[0].value("id", std::string())
-                 : std::string();
-    });
+    auto r = graph_post(inbox, account, body, &id, whatsapp_id);
     if (r.code == sdk::DeliveryResult::Code::kDelivered) remember(id, m);
     return r;
   }
@@ -504,9 +578,14 @@ class SocialConnector : public sdk::Connector {
       return sdk::DeliveryResult::failed("templates are a WhatsApp feature; send text");
     std::string first, id;
     if (!m.text_body().empty()) {
-      auto r = call("sendMessage", {{"chat_id", chat}, {"text", m.text_body()}}, &id);
+      // The Bot API takes 4,096 characters a message.
+      auto r = send_parts(
+          m, 4096,
+          [&](const std::string& part, std::string* part_id) {
+            return call("sendMessage", {{"chat_id", chat}, {"text", part}}, part_id);
+          },
+          &first);
       if (r.code != sdk::DeliveryResult::Code::kDelivered) return r;
-      first = id;
     }
     for (const auto& a : m.attachments()) {
       if (a.url().rfind("https://", 0) != 0) continue;
@@ -530,6 +609,8 @@ class SocialConnector : public sdk::Connector {
   std::string prefix_;
   sdk::Host* host_ = nullptr;
   std::unique_ptr<state::Kv> kv_;
+  std::mutex last_mu_;  // customer_wrote: read-compare-write of one key at a time
+  std::atomic<uint64_t> skipped_{0}, rejected_{0};  // events skipped / sent to the DLQ
   std::map<std::string, const sdk::InboxInfo*> accounts_;
   std::shared_ptr<http::Server> server_;
 };

@@ -103,12 +103,29 @@ struct Ctx {
   const Limits& limits;
   std::vector<Event>& out;
   std::string error;
+  int skipped = 0;
+  std::vector<std::pair<std::string, std::string>> rejected;
+  bool fatal = false;  // the whole request is refused (too many events)
 
   bool room() {
     if (out.size() >= limits.max_events) {
       error = fmt::format("more than {} events in one request", limits.max_events);
+      fatal = true;
       return false;
     }
+    return true;
+  }
+  // Runs one event's parser; a failure drops what it added and is kept as a rejection.
+  // False only when the whole request must be refused.
+  template <typename Fn>
+  bool each(const json& ev, Fn fn) {
+    const size_t before = out.size();
+    if (fn()) return true;
+    if (fatal) return false;
+    out.resize(before);
+    std::string raw = ev.dump(-1, ' ', false, json::error_handler_t::replace);
+    rejected.emplace_back(std::move(error), utf8::cut(raw, 64 * 1024));
+    error.clear();
     return true;
   }
   bool id_ok(const std::string& id, const char* what) {
@@ -170,7 +187,14 @@ bool messaging_event(Ctx& c, const std::string& account, const json& ev) {
   const std::string handle = account + "/" + sender;
   const int64_t ts = num(ev, "timestamp");
   if (const json& m = member(ev, "message"); m.is_object()) {
-    if (member(m, "is_echo").is_boolean() && m["is_echo"].get<bool>()) return true;  // ours
+    // Ours (echo), unsent by the customer (Instagram), or a kind the platform cannot show
+    // us: nothing for an agent.
+    for (const char* flag : {"is_echo", "is_deleted", "is_unsupported"}) {
+      if (member(m, flag).is_boolean() && m[flag].get<bool>()) {
+        ++c.skipped;
+        return true;
+      }
+    }
     if (!c.room()) return false;
     const std::string mid = str(m, "mid");
     if (!c.id_ok(mid, "message.mid")) return false;
@@ -240,8 +264,13 @@ bool messaging_event(Ctx& c, const std::string& account, const json& ev) {
     c.signal(account, handle, v1::Signal::KIND_READ, std::to_string(num(r, "watermark")), ts);
     return true;
   }
-  return true;  // reactions, referrals, optins...: nothing for an agent
+  ++c.skipped;  // reactions, referrals, optins...: nothing for an agent
+  return true;
 }
+
+bool whatsapp_message(Ctx& c, const std::string& account, std::map<std::string, std::string>& names,
+                      const json& m);
+bool whatsapp_status(Ctx& c, const std::string& account, const json& s);
 
 bool whatsapp_value(Ctx& c, const json& value) {
   const std::string account = str(member(value, "metadata"), "phone_number_id");
@@ -252,16 +281,33 @@ bool whatsapp_value(Ctx& c, const json& value) {
       names[str(ct, "wa_id")] = utf8::cut(str(member(ct, "profile"), "name"), 256);
   if (const json& msgs = member(value, "messages"); msgs.is_array()) {
     for (const auto& m : msgs) {
+      if (!c.each(m, [&] { return whatsapp_message(c, account, names, m); })) return false;
+    }
+  }
+  if (const json& sts = member(value, "statuses"); sts.is_array()) {
+    for (const auto& st : sts) {
+      if (!c.each(st, [&] { return whatsapp_status(c, account, st); })) return false;
+    }
+  }
+  return true;
+}
+
+bool whatsapp_message(Ctx& c, const std::string& account, std::map<std::string, std::string>& names,
+                      const json& m) {
+  {
+    {
       if (!c.room()) return false;
       const std::string from = str(m, "from"), id = str(m, "id"), type = str(m, "type");
       if (!c.id_ok(from, "messages[].from") || !c.id_ok(id, "messages[].id")) return false;
       std::string why;
-      const std::string e164 = phone::to_e164("+" + from, "", &why);
-      if (e164.empty()) {
+      const phone::Handle handle = phone::to_handle("+" + from, "", &why);
+      if (handle.value.empty()) {
         c.error = "messages[].from: " + why;
         return false;
       }
+      const std::string& e164 = handle.value;
       auto* msg = c.message(account);
+      msg->set_handle_unverified(!handle.verified);
       msg->set_external_message_id(id);
       msg->set_customer_handle(e164);
       msg->set_customer_display_name(names[from]);
@@ -303,8 +349,12 @@ bool whatsapp_value(Ctx& c, const json& value) {
       if (msg->text_body().empty() && msg->attachments_size() == 0) msg->set_text_body("(empty)");
     }
   }
-  if (const json& sts = member(value, "statuses"); sts.is_array()) {
-    for (const auto& s : sts) {
+  return true;
+}
+
+bool whatsapp_status(Ctx& c, const std::string& account, const json& s) {
+  {
+    {
       if (!c.room()) return false;
       const std::string id = str(s, "id"), status = str(s, "status");
       if (!c.id_ok(id, "statuses[].id")) return false;
@@ -313,7 +363,7 @@ bool whatsapp_value(Ctx& c, const json& value) {
       if (status == "delivered") st = v1::DeliveryStatus::STATE_DELIVERED;
       if (status == "read") st = v1::DeliveryStatus::STATE_READ;
       if (status == "failed") st = v1::DeliveryStatus::STATE_FAILED;
-      if (st == v1::DeliveryStatus::STATE_UNSPECIFIED) continue;
+      if (st == v1::DeliveryStatus::STATE_UNSPECIFIED) return true;
       std::string detail = "WhatsApp: " + status;
       if (const json& errs = member(s, "errors"); errs.is_array() && !errs.empty())
         detail += fmt::format(" (error {}: {})", num(errs[0], "code"),
@@ -327,7 +377,7 @@ bool whatsapp_value(Ctx& c, const json& value) {
 }  // namespace
 
 std::string parse_meta(std::string_view body, Platform platform, const Limits& limits,
-                       std::vector<Event>& out) {
+                       std::vector<Event>& out, ParseReport* report) {
   if (!depth_ok(body, limits.max_depth)) return "JSON nested too deeply";
   const json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return "body is not a JSON object";
@@ -347,16 +397,21 @@ std::string parse_meta(std::string_view body, Platform platform, const Limits& l
       if (!changes.is_array()) continue;
       for (const auto& ch : changes) {
         if (str(ch, "field") != "messages") continue;
-        if (!whatsapp_value(c, member(ch, "value"))) return c.error;
+        if (!c.each(ch, [&] { return whatsapp_value(c, member(ch, "value")); })) return c.error;
       }
       continue;
     }
     const std::string account = str(entry, "id");
-    if (!c.id_ok(account, "entry[].id")) return c.error;
     const json& events = member(entry, "messaging");
     if (!events.is_array()) continue;  // "changes" (feed, comments): not messages
+    if (!c.each(entry, [&] { return c.id_ok(account, "entry[].id"); })) return c.error;
+    if (account.empty() || account.size() > limits.max_id_bytes) continue;
     for (const auto& ev : events)
-      if (!messaging_event(c, account, ev)) return c.error;
+      if (!c.each(ev, [&] { return messaging_event(c, account, ev); })) return c.error;
+  }
+  if (report) {
+    report->skipped += c.skipped;
+    for (auto& r : c.rejected) report->rejected.push_back(std::move(r));
   }
   return {};
 }

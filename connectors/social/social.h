@@ -32,10 +32,20 @@ struct Event {
 // "sha256=" + hex HMAC-SHA256 over the raw body under the app secret (X-Hub-Signature-256).
 std::string meta_signature(std::string_view app_secret, std::string_view body);
 
+// What a batched webhook held besides its events: things with nothing for an agent
+// (echoes of our own messages, Instagram unsends, unsupported messages, reactions,
+// optins...), and events that are malformed on their own, each with the reason and its
+// JSON (cut to 64 KiB) for the DLQ. Neither fails the rest of the request.
+struct ParseReport {
+  int skipped = 0;
+  std::vector<std::pair<std::string, std::string>> rejected;  // reason, event JSON
+};
+
 // A Meta webhook body ("object": page | instagram | whatsapp_business_account) -> events.
-// Channel, handles and ids are filled; workspace and inbox are not. "" or the reason.
+// Channel, handles and ids are filled; workspace and inbox are not. "" or the reason the
+// whole body is refused (not JSON, wrong object, too many events).
 std::string parse_meta(std::string_view body, Platform platform, const Limits& limits,
-                       std::vector<Event>& out);
+                       std::vector<Event>& out, ParseReport* report = nullptr);
 
 // A Telegram Update -> events (zero for updates that carry nothing for an agent).
 // `bot_id` scopes the handles ("<bot id>/<chat id>").

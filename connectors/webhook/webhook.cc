@@ -147,10 +147,8 @@ void WebhookConnector::handle(http::Request req, http::Respond respond) {
     if (r.ok()) {
       respond(http::Response::json(
           202, nlohmann::json{{"status", "accepted"}, {"event_id", r.event_id}}.dump()));
-    } else if (r.code == sdk::PublishResult::Code::kInvalid) {
-      respond(http::Response::error(400, r.detail));
     } else {
-      respond(http::Response::error(503, "event store unavailable, retry later"));
+      respond(http::Response::error(r.http_status(), r.http_message()));
     }
   });
 }

@@ -96,11 +96,16 @@ TEST(SocialParse, BadBodiesAreRefusedWithAReason) {
   ev.clear();
   EXPECT_NE(parse_meta(messenger_body(), Platform::kMessenger, few, ev).find("more than 3"),
             std::string::npos);
+  // An empty message fails only itself: the body is taken, the event goes to the DLQ.
   ev.clear();
-  EXPECT_NE(parse_meta(R"({"object":"page","entry":[{"id":"P","messaging":[{"sender":{"id":"S"},
+  ParseReport report;
+  EXPECT_EQ(parse_meta(R"({"object":"page","entry":[{"id":"P","messaging":[{"sender":{"id":"S"},
       "message":{"mid":"m","text":""}}]}]})",
-                       Platform::kMessenger, Limits{}, ev),
+                       Platform::kMessenger, Limits{}, ev, &report),
             "");
+  EXPECT_TRUE(ev.empty());
+  ASSERT_EQ(report.rejected.size(), 1u);
+  EXPECT_EQ(report.rejected[0].first, "message without text or attachments");
 }
 
 std::string whatsapp_body(const std::string& id, int64_t ts, const std::string& text) {
@@ -172,11 +177,14 @@ TEST(SocialParse, WhatsAppMessagesInE164AndStatuses) {
   EXPECT_EQ(ev[1].envelope.message().text_body(), "the damage");
   EXPECT_EQ(ev[1].envelope.message().attachments(0).url(), "whatsapp:media/MEDIA1");
   ev.clear();
-  EXPECT_NE(parse_meta(R"({"object":"whatsapp_business_account","entry":[{"changes":[{"field":
+  ParseReport report;  // not a number: this message alone goes to the DLQ
+  EXPECT_EQ(parse_meta(R"({"object":"whatsapp_business_account","entry":[{"changes":[{"field":
       "messages","value":{"metadata":{"phone_number_id":"PN1"},"messages":[{"from":"12",
       "id":"x","type":"text","text":{"body":"hi"}}]}}]}]})",
-                       Platform::kWhatsApp, Limits{}, ev),
+                       Platform::kWhatsApp, Limits{}, ev, &report),
             "");
+  EXPECT_TRUE(ev.empty());
+  EXPECT_EQ(report.rejected.size(), 1u);
 }
 
 std::string telegram_update(int64_t update, int64_t chat, int64_t mid, const std::string& text) {
