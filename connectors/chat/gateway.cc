@@ -2,10 +2,12 @@
 // the widget's script and page, visitors' sessions and transcripts in the connector's
 // state, agent replies and live notices pushed to every open tab of the visitor.
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -19,6 +21,8 @@
 #include "common/utf8.h"
 #include "connectors/chat/assets.h"
 #include "connectors/chat/chat.h"
+#include "connectors/chat/visitors.h"
+#include "connectors/http/listener.h"
 #include "connectors/http/server.h"
 #include "connectors/state/kv.h"
 
@@ -75,6 +79,7 @@ std::string string_field(const json& f, const char* key, size_t max) {
 struct Core {
   sdk::Host* host = nullptr;
   sdk::Settings settings;
+  std::unique_ptr<VisitorBuckets> buckets;  // per visitor, across tabs and reconnects
   std::unique_ptr<state::Kv> kv;
   std::mutex mu;
   bool alive = true;
@@ -105,8 +110,10 @@ struct Core {
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(beast::tcp_stream&& stream, std::shared_ptr<Core> core, const sdk::InboxInfo& inbox)
-      : ws_(std::move(stream)),
+  WsSession(beast::tcp_stream&& stream, std::shared_ptr<Core> core, const sdk::InboxInfo& inbox,
+            http::ConnectionLease lease)
+      : lease_(std::move(lease)),
+        ws_(std::move(stream)),
         core_(std::move(core)),
         inbox_(inbox),
         hello_timer_(ws_.get_executor()),
@@ -141,7 +148,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
     websocket::stream_base::timeout t{std::chrono::seconds(30), std::chrono::seconds(60), true};
     ws_.set_option(t);  // dead peers: pings every 30 s, closed after 60 s of silence
-    ws_.read_message_max(max_text_ + 4096);
+    ws_.read_message_max(2 * max_text_ + 4096);  // JSON escaping may double the text
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(bhttp::field::server, "omniroute"); }));
     ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) {
@@ -223,10 +230,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                     [self = shared_from_this()](beast::error_code) {});
   }
 
-  void error(const std::string& id, const std::string& reason) {
-    json e = {{"type", "error"}, {"reason", reason}};
+  // `retry`: whether sending the same message again later can succeed; the widget
+  // gives a refused message back to the visitor instead of re-sending it.
+  void error(const std::string& id, const std::string& reason, bool retry = false,
+             int retry_after_ms = 0) {
+    json e = {{"type", "error"}, {"reason", reason}, {"retry", retry}};
     if (!id.empty()) e["id"] = id;
-    send(e.dump());
+    if (retry_after_ms > 0) e["retry_after_ms"] = retry_after_ms;
+    send(e.dump(-1, ' ', false, json::error_handler_t::replace));
   }
 
   void touch() {
@@ -291,6 +302,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
           session.value("inbox", "") != inbox_.inbox_id)
         session = json();
     }
+    // A visitor not seen for session_ttl_s starts over (what was kept is deleted by the
+    // pruner; an expired token resumes nothing meanwhile).
+    const int64_t ttl_ms = core_->settings.integer("session_ttl_s") * 1000;
+    if (session.is_object() && session_last_ms(session.dump()) < wall_ms() - ttl_ms)
+      session = json();
     if (session.is_object()) {
       token_ = token;
     } else {
@@ -307,6 +323,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       send_then_close(json{{"type", "prechat_required"}}.dump(), "name and email required");
       return;
     }
+    session["last_ms"] = wall_ms();
     (void)core_->kv->put("s/" + crypto::sha256_hex(token_), session.dump());
     (void)core_->kv->put("v/" + session["visitor"].get<std::string>(),
                          json{{"ws", inbox_.workspace_id}, {"inbox", inbox_.inbox_id}}.dump());
@@ -327,6 +344,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
               {"greeting", inbox_.settings.str("greeting")},
               {"prechat", inbox_.settings.str("prechat")},
               {"offline_form", !inbox_.settings.str("offline_email_inbox").empty()},
+              {"max_message_bytes", max_text_},
               {"history", core_->history(visitor_, static_cast<size_t>(
                                                        core_->settings.integer("max_history")))}}
              .dump());
@@ -373,8 +391,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       error(id, err);
       return;
     }
-    if (!take_token()) {
-      error(id, "too many messages: wait a moment and send again");
+    if (!take_token() || !core_->buckets->take(visitor_)) {
+      error(id, "too many messages: wait a moment and send again", true, 5000);
       return;
     }
     m->set_workspace_id(inbox_.workspace_id);
@@ -388,14 +406,22 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       if (!self) return;  // the tab went away; a reload shows it from the transcript
       if (r.ok())
         self->send(json{{"type", "ack"}, {"id", id}}.dump());
+      else if (r.code == sdk::PublishResult::Code::kUnavailable)
+        self->error(id, "not delivered yet, retrying", true, 3000);
       else
-        self->error(id, "not delivered yet, retrying");
+        self->error(id, r.detail);
     });
   }
 
+  // Only changes reach Kafka, and an "on" is repeated at most every 2 s while the visitor
+  // keeps typing: a script sending typing frames in a loop costs one event per 2 s.
   void typing(bool on) {
     const auto now = std::chrono::steady_clock::now();
-    if (on && now - last_typing_ < std::chrono::seconds(2)) return;  // at most one per 2 s
+    if (on == typing_on_ && (!on || now - last_typing_ < std::chrono::seconds(2))) return;
+    if (on != typing_on_ && now - last_typing_ < std::chrono::milliseconds(500)) {
+      if (on) return;  // on/off flapping: the next "on" after the pause counts
+    }
+    typing_on_ = on;
     last_typing_ = now;
     v1::Envelope env;
     auto* s = env.mutable_signal();
@@ -409,6 +435,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     core_->host->publish(std::move(env), [](const sdk::PublishResult&) {});
   }
 
+  http::ConnectionLease lease_;  // this connection's place under the server's caps
   websocket::stream<beast::tcp_stream> ws_;
   std::shared_ptr<Core> core_;
   const sdk::InboxInfo& inbox_;
@@ -424,6 +451,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   int idle_s_ = 600;
   std::chrono::steady_clock::time_point last_refill_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_typing_{};
+  bool typing_on_ = false;  // what the router was last told
 };
 
 std::string frame_to_message(const json& f, const std::string& visitor, const std::string& name,
@@ -477,11 +505,10 @@ class ChatConnector : public sdk::Connector {
     std::string err;
     core_->kv = state::Kv::open(core_->settings.str("state_dir"), err);
     if (!core_->kv) return "chat: " + err;
-    http::Server::Options o;
-    o.threads = static_cast<int>(core_->settings.integer("threads"));
-    o.request_timeout_ms = static_cast<int>(core_->settings.integer("request_timeout_ms"));
-    o.max_connections = static_cast<int>(core_->settings.integer("max_connections"));
-    server_ = http::Server::listen(core_->settings.str("listen"), o, err);
+    core_->buckets = std::make_unique<VisitorBuckets>(
+        static_cast<double>(core_->settings.integer("visitor_rate_limit_per_minute")));
+    start_pruner();
+    server_ = http::listen(core_->settings, err);
     if (!server_) return "chat: " + err;
     http::Route route;
     route.prefix = std::string(kPrefix);
@@ -489,8 +516,9 @@ class ChatConnector : public sdk::Connector {
     route.handler = [this](http::Request req, http::Respond respond) {
       handle(std::move(req), std::move(respond));
     };
-    route.upgrade = [this](beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
-      upgrade(std::move(stream), std::move(req));
+    route.upgrade = [this](beast::tcp_stream stream, bhttp::request<bhttp::string_body> req,
+                           http::ConnectionLease lease) {
+      upgrade(std::move(stream), std::move(req), std::move(lease));
     };
     if (err = server_->add_route(std::move(route)); !err.empty()) {
       server_.reset();
@@ -501,6 +529,12 @@ class ChatConnector : public sdk::Connector {
   }
 
   void stop() override {
+    {
+      std::lock_guard lock(prune_mu_);
+      stopping_ = true;
+    }
+    prune_cv_.notify_all();
+    if (pruner_.joinable()) pruner_.join();
     if (!server_) return;
     server_->remove_route(std::string(kPrefix));
     std::vector<std::shared_ptr<WsSession>> open;
@@ -714,7 +748,8 @@ class ChatConnector : public sdk::Connector {
         });
   }
 
-  void upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
+  void upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req,
+               http::ConnectionLease lease) {
     const std::string target(req.target());
     const auto seg = http::path_segments(target.substr(0, target.find('?')), kPrefix);
     const sdk::InboxInfo* inbox = inbox_of(seg);
@@ -737,13 +772,14 @@ class ChatConnector : public sdk::Connector {
       res->keep_alive(false);
       res->prepare_payload();
       auto s = std::make_shared<beast::tcp_stream>(std::move(stream));
-      bhttp::async_write(*s, *res, [s, res](beast::error_code, size_t) {
+      bhttp::async_write(*s, *res, [s, res, lease](beast::error_code, size_t) {
         beast::error_code ec;
         s->socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
       });
       return;
     }
-    std::make_shared<WsSession>(std::move(stream), core_, *inbox)->start(std::move(req));
+    std::make_shared<WsSession>(std::move(stream), core_, *inbox, std::move(lease))
+        ->start(std::move(req));
   }
 
   void handle(http::Request req, http::Respond respond) {
@@ -783,7 +819,27 @@ class ChatConnector : public sdk::Connector {
   }
 
   std::shared_ptr<Core> core_;
+  // Sessions and transcripts past session_ttl_s go at start and then hourly.
+  void start_pruner() {
+    pruner_ = std::thread([this] {
+      const int64_t ttl_ms = core_->settings.integer("session_ttl_s") * 1000;
+      std::unique_lock lock(prune_mu_);
+      while (!stopping_) {
+        lock.unlock();
+        if (size_t n = prune_expired(*core_->kv, ttl_ms, wall_ms()); n > 0)
+          core_->host->logger()->info("chat: {} visitor sessions expired with their transcripts",
+                                      n);
+        lock.lock();
+        prune_cv_.wait_for(lock, std::chrono::hours(1), [this] { return stopping_; });
+      }
+    });
+  }
+
   std::shared_ptr<http::Server> server_;
+  std::thread pruner_;
+  std::mutex prune_mu_;
+  std::condition_variable prune_cv_;
+  bool stopping_ = false;
 };
 
 }  // namespace
@@ -794,24 +850,25 @@ sdk::ConnectorFactory factory() {
   f.name = "chat";
   f.channel = v1::CHANNEL_CHAT;
   f.description = "Web chat: WebSocket gateway and the embeddable widget";
-  f.settings = {
-      {"listen", T::kString,
-       "host:port of the HTTP server (shared with other connectors on the same address)",
-       "127.0.0.1:8080"},
-      {"threads", T::kInt, "HTTP server threads (when this connector starts the server)", "1",
-       false, 1, 64},
-      {"request_timeout_ms", T::kInt, "Time to read an HTTP request", "15000", false, 100, 600000},
-      {"max_connections", T::kInt, "Open connections (HTTP and WebSocket) at most", "10000", false,
-       1, 1000000},
-      {"state_dir", T::kString, "Visitor sessions and transcripts (RocksDB)", "var/chat"},
-      {"max_message_bytes", T::kInt, "Longest visitor message", "4096", false, 16, 1 << 20},
-      {"rate_limit_per_minute", T::kInt, "Messages one connection may send per minute", "30", false,
-       1, 100000},
-      {"idle_timeout_s", T::kInt, "A connection without visitor activity is closed after this",
-       "1800", false, 5, 86400},
-      {"max_history", T::kInt, "Messages of the transcript shown after a reload", "200", false, 0,
-       100000},
-  };
+  f.settings = http::listener_fields();
+  f.settings.insert(
+      f.settings.end(),
+      {
+          {"session_ttl_s", T::kInt,
+           "A visitor not seen this long starts over: the session and its transcript are deleted",
+           "2592000", false, 60, 10LL * 365 * 86400},
+          {"visitor_rate_limit_per_minute", T::kInt,
+           "Messages one visitor may send per minute, all tabs and reconnects together", "60",
+           false, 1, 100000},
+          {"state_dir", T::kString, "Visitor sessions and transcripts (RocksDB)", "var/chat"},
+          {"max_message_bytes", T::kInt, "Longest visitor message", "4096", false, 16, 1 << 20},
+          {"rate_limit_per_minute", T::kInt, "Messages one connection may send per minute", "30",
+           false, 1, 100000},
+          {"idle_timeout_s", T::kInt, "A connection without visitor activity is closed after this",
+           "1800", false, 5, 86400},
+          {"max_history", T::kInt, "Messages of the transcript shown after a reload", "200", false,
+           0, 100000},
+      });
   f.inbox_settings = {
       {"allowed_origins", T::kString,
        "Sites that may open chats (\"https://www.acme.example, https://acme.example\"; * = any); "

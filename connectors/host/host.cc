@@ -9,6 +9,7 @@
 
 #include "common/ids.h"
 #include "config/yaml_reader.h"
+#include "connectors/http/listener.h"
 
 namespace omniroute::connectors {
 namespace {
@@ -81,6 +82,10 @@ sdk::Settings resolve_settings(const YAML::Node& node, const std::vector<sdk::Co
 
 void validate(const config::Config& cfg, const sdk::Registry& registry,
               std::vector<std::string>& errors) {
+  std::vector<http::NamedSettings> resolved;
+  // A body that can never become one Kafka record must be refused at the door (413), so
+  // no limit may promise more.
+  const int64_t room = std::min(cfg.kafka.max_message_bytes(), cfg.router.max_record_bytes) - 512;
   for (const auto& [name, conn] : cfg.connectors) {
     const auto* f = registry.find(name);
     if (!f) {
@@ -88,8 +93,16 @@ void validate(const config::Config& cfg, const sdk::Registry& registry,
                                    conn.line, name, fmt::join(registry.names(), ", ")));
       continue;
     }
-    resolve_settings(conn.settings, with_host_fields(f->settings), "connectors." + name, errors);
+    auto s = resolve_settings(conn.settings, with_host_fields(f->settings), "connectors." + name,
+                              errors);
+    if (s.has("max_body_bytes") && s.integer("max_body_bytes") > room)
+      errors.push_back(fmt::format(
+          "line {}: connectors.{}.max_body_bytes: {} is more than a Kafka record holds ({}, from "
+          "kafka.properties message.max.bytes and router.max_record_bytes)",
+          conn.line, name, s.integer("max_body_bytes"), room));
+    if (conn.enabled) resolved.push_back({name, std::move(s)});
   }
+  for (auto& e : http::listener_conflicts(resolved)) errors.push_back(std::move(e));
   for (size_t w = 0; w < cfg.workspaces.size(); ++w) {
     const auto& ws = cfg.workspaces[w];
     for (size_t i = 0; i < ws.inboxes.size(); ++i) {

@@ -1,5 +1,6 @@
 #include "connectors/http/server.h"
 
+#include <algorithm>
 #include <optional>
 
 #include <fmt/format.h>
@@ -29,7 +30,9 @@ std::string Request::header(std::string_view name) const {
 Response Response::error(int status, std::string_view message) {
   Response r;
   r.status = status;
-  r.body = nlohmann::json{{"error", message}}.dump();
+  // Messages may quote what a client sent: ill-formed UTF-8 is replaced, never thrown on.
+  r.body = nlohmann::json{{"error", message}}.dump(-1, ' ', false,
+                                                   nlohmann::json::error_handler_t::replace);
   return r;
 }
 
@@ -46,12 +49,67 @@ Response Response::json(int status, std::string body) {
 struct Server::Core {
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_backoff{ioc};
   Options options;
   std::mutex mu;
   bool alive = true;
   std::atomic<int> connections{0};
   std::map<const void*, std::function<void()>> closers;  // how to close each session
+  std::map<std::string, int> per_client;                 // open connections by peer address
+  // Sessions waiting for a request header, oldest first: closed first at the cap.
+  std::map<uint64_t, const void*> idle_order;
+  std::map<const void*, uint64_t> idle_since;
+  uint64_t idle_seq = 0;
+  Stats stats;
+
+  void set_idle(const void* session, bool idle) {
+    std::lock_guard lock(mu);
+    if (auto it = idle_since.find(session); it != idle_since.end()) {
+      idle_order.erase(it->second);
+      idle_since.erase(it);
+    }
+    if (idle) {
+      idle_since[session] = ++idle_seq;
+      idle_order[idle_seq] = session;
+    }
+  }
+  // Closes the connection idle longest; false when none is idle.
+  bool close_oldest_idle() {
+    std::function<void()> close;
+    {
+      std::lock_guard lock(mu);
+      if (idle_order.empty()) return false;
+      const void* s = idle_order.begin()->second;
+      idle_order.erase(idle_order.begin());
+      idle_since.erase(s);
+      if (auto it = closers.find(s); it != closers.end()) close = it->second;
+      ++stats.idle_closed;
+    }
+    if (close) close();
+    return static_cast<bool>(close);
+  }
 };
+
+namespace {
+// One connection's place under the caps; released when the last holder lets go (the
+// HTTP session, or the WebSocket session it was handed to).
+struct Slot {
+  std::shared_ptr<Server::Core> core;
+  std::string client;
+  Slot(std::shared_ptr<Server::Core> c, std::string addr)
+      : core(std::move(c)), client(std::move(addr)) {
+    core->connections++;
+    std::lock_guard lock(core->mu);
+    core->per_client[client]++;
+  }
+  ~Slot() {
+    core->connections--;
+    std::lock_guard lock(core->mu);
+    if (auto it = core->per_client.find(client); it != core->per_client.end() && --it->second <= 0)
+      core->per_client.erase(it);
+  }
+};
+}  // namespace
 
 namespace {
 
@@ -63,12 +121,14 @@ std::map<std::string, std::weak_ptr<Server>>& registry() {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<Server::Core> core, Server* server)
-      : core_(std::move(core)), stream_(std::move(socket)), server_(server) {
-    core_->connections++;
-  }
+  Session(tcp::socket&& socket, std::shared_ptr<Server::Core> core, Server* server,
+          std::shared_ptr<Slot> slot)
+      : core_(std::move(core)),
+        slot_(std::move(slot)),
+        stream_(std::move(socket)),
+        server_(server) {}
   ~Session() {
-    core_->connections--;
+    core_->set_idle(this, false);
     std::lock_guard lock(core_->mu);
     core_->closers.erase(this);
   }
@@ -92,6 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int timeout_ms() const { return core_->options.request_timeout_ms; }
 
   void read_header() {
+    core_->set_idle(this, true);
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
     stream_.expires_after(std::chrono::milliseconds(timeout_ms()));
@@ -117,8 +178,29 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_header(beast::error_code ec) {
+    core_->set_idle(this, false);
     if (fail(ec, 0)) return;
     const auto& h = parser_->get();
+    // Framing a proxy in front of us could read differently is refused, and the
+    // connection closed (RFC 9112 6.1, 6.3): no request smuggling.
+    if (h.version() >= 11 && h.find(bhttp::field::host) == h.end()) {
+      respond(Response::error(400, "HTTP/1.1 request without Host"), false);
+      return;
+    }
+    if (auto te = h.find(bhttp::field::transfer_encoding); te != h.end()) {
+      std::string v(te->value());
+      for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      v.erase(std::remove_if(v.begin(), v.end(), [](char c) { return c == ' ' || c == '\t'; }),
+              v.end());
+      if (v != "chunked") {
+        respond(Response::error(400, "unsupported Transfer-Encoding (only chunked)"), false);
+        return;
+      }
+      if (h.find(bhttp::field::content_length) != h.end()) {
+        respond(Response::error(400, "both Transfer-Encoding and Content-Length"), false);
+        return;
+      }
+    }
     std::string_view target(h.target().data(), h.target().size());
     std::string_view path = target.substr(0, target.find('?'));
     auto route = server_->find(path);
@@ -130,7 +212,8 @@ class Session : public std::enable_shared_from_this<Session> {
       // The handshake request has no body: hand the connection over as it is.
       stream_.expires_never();
       try {
-        route.route->upgrade(std::move(stream_), parser_->release());
+        // The WebSocket session keeps this connection's place under the caps.
+        route.route->upgrade(std::move(stream_), parser_->release(), slot_);
       } catch (const std::exception&) {
       }
       server_->handler_done(route);
@@ -222,6 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   std::shared_ptr<Server::Core> core_;  // first: destroyed after the stream
+  std::shared_ptr<Slot> slot_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -271,7 +355,18 @@ std::shared_ptr<Server> Server::listen(const std::string& hostport, const Option
   if (port != 0) {
     auto it = registry().find(key);
     if (it != registry().end()) {
-      if (auto s = it->second.lock()) return s;
+      if (auto s = it->second.lock()) {
+        if (!(s->options_ == options)) {
+          err = fmt::format(
+              "{} is already served with other listener settings (threads {}, "
+              "request_timeout_ms {}, max_connections {}): connectors sharing an "
+              "address must declare the same ones",
+              key, s->options_.threads, s->options_.request_timeout_ms,
+              s->options_.max_connections);
+          return nullptr;
+        }
+        return s;
+      }
     }
   }
   std::shared_ptr<Server> s(new Server(options));
@@ -300,17 +395,56 @@ void Server::accept() {
   core_->acceptor.async_accept(
       net::make_strand(core_->ioc), [this](beast::error_code ec, tcp::socket socket) {
         if (ec) {
-          if (ec != net::error::operation_aborted && core_->acceptor.is_open()) accept();
+          if (ec == net::error::operation_aborted || !core_->acceptor.is_open()) return;
+          // Out of descriptors (or memory): wait a moment instead of spinning on accept.
+          {
+            std::lock_guard lock(core_->mu);
+            ++core_->stats.accept_errors;
+          }
+          core_->accept_backoff.expires_after(std::chrono::milliseconds(100));
+          core_->accept_backoff.async_wait([this](beast::error_code wec) {
+            if (!wec && core_->acceptor.is_open()) accept();
+          });
           return;
         }
-        if (core_->connections.load() >= options_.max_connections) {
-          beast::error_code ignored;
-          socket.close(ignored);
-        } else {
-          std::make_shared<Session>(std::move(socket), core_, this)->start();
-        }
+        admit(std::move(socket));
         accept();
       });
+}
+
+void Server::admit(tcp::socket socket) {
+  beast::error_code rec;
+  const auto ep = socket.remote_endpoint(rec);
+  const std::string client = rec ? std::string() : ep.address().to_string();
+  bool refuse = false;
+  {
+    std::lock_guard lock(core_->mu);
+    auto it = core_->per_client.find(client);
+    if (it != core_->per_client.end() && it->second >= options_.max_connections_per_client) {
+      ++core_->stats.refused_per_client;
+      refuse = true;
+    }
+  }
+  if (!refuse && core_->connections.load() >= options_.max_connections &&
+      !core_->close_oldest_idle()) {
+    std::lock_guard lock(core_->mu);
+    ++core_->stats.refused_at_cap;
+    refuse = true;
+  }
+  if (refuse) {
+    beast::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  auto slot = std::make_shared<Slot>(core_, client);
+  std::make_shared<Session>(std::move(socket), core_, this, std::move(slot))->start();
+}
+
+Server::Stats Server::stats() const {
+  std::lock_guard lock(core_->mu);
+  Stats s = core_->stats;
+  s.connections = core_->connections.load();
+  return s;
 }
 
 // Graceful: no new connections, every open one closed, threads leave when the
@@ -329,8 +463,13 @@ void Server::stop() {
     core->acceptor.close(ec);
   });
   for (auto& c : closers) c();
+  net::post(core_->ioc, [core = core_] { core->accept_backoff.cancel(); });
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // What was posted while the threads wound down runs now (a close, a last answer), so
+  // no session, strand or buffer is left waiting in the queue.
+  core_->ioc.restart();
+  core_->ioc.poll();
 }
 
 std::string Server::add_route(Route route) {

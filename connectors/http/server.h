@@ -53,10 +53,13 @@ struct Response {
 // Answers a request; call exactly once, from any thread.
 using Respond = std::function<void(Response)>;
 using Handler = std::function<void(Request request, Respond respond)>;
+// A connection's place under the server's caps: hold it as long as the connection lives
+// (a WebSocket session keeps the one it was handed), release it when it closes.
+using ConnectionLease = std::shared_ptr<void>;
 // Takes over a connection that asked for a WebSocket upgrade on the route's prefix.
-using UpgradeHandler =
-    std::function<void(boost::beast::tcp_stream stream,
-                       boost::beast::http::request<boost::beast::http::string_body> request)>;
+using UpgradeHandler = std::function<void(
+    boost::beast::tcp_stream stream,
+    boost::beast::http::request<boost::beast::http::string_body> request, ConnectionLease lease)>;
 
 struct Route {
   std::string prefix;  // "/v1/sms/": every path starting with it.
@@ -70,13 +73,25 @@ class Server : public std::enable_shared_from_this<Server> {
   struct Options {
     int threads = 1;
     int request_timeout_ms = 15000;
-    int max_connections = 1024;
+    // Every open connection counts, WebSocket ones included. At the cap, the connection
+    // idle longest (waiting for its next request) is closed to let a new one in; when none
+    // is idle, the new one is closed.
+    int max_connections = 10000;
+    int max_connections_per_client = 256;  // From one peer address.
     size_t max_header_bytes = 16 * 1024;
+    bool operator==(const Options&) const = default;
   };
+  // Counters for tests and logs.
+  struct Stats {
+    int connections = 0;
+    uint64_t refused_at_cap = 0, refused_per_client = 0, idle_closed = 0, accept_errors = 0;
+  };
+  Stats stats() const;
 
-  // A server on `hostport`: the one already running there in this process, or a new one
-  // (its options are those of the first caller). Port 0 always starts a new server on a
-  // free port. nullptr and `err` when the address cannot be bound.
+  // A server on `hostport`: the one already running there in this process, or a new one.
+  // Sharing connectors must declare the same listener options (an error says which
+  // differ). Port 0 always starts a new server on a free port. nullptr and `err` when
+  // the address cannot be bound.
   static std::shared_ptr<Server> listen(const std::string& hostport, const Options& options,
                                         std::string& err);
   ~Server();
@@ -103,6 +118,7 @@ class Server : public std::enable_shared_from_this<Server> {
  private:
   explicit Server(Options options);
   void accept();
+  void admit(boost::asio::ip::tcp::socket socket);
   void stop();
 
   Options options_;

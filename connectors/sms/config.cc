@@ -10,6 +10,7 @@
 #include "common/crypto.h"
 #include "common/utf8.h"
 #include "connectors/http/client.h"
+#include "connectors/http/listener.h"
 #include "connectors/http/server.h"
 #include "connectors/phone/phone.h"
 #include "connectors/sms/sms.h"
@@ -84,11 +85,7 @@ class SmsConnector : public sdk::Connector {
         return fmt::format("sms: {}/{} needs from_number or messaging_service_sid",
                            inbox.workspace_id, inbox.inbox_id);
     }
-    http::Server::Options o;
-    o.threads = static_cast<int>(settings_.integer("threads"));
-    o.request_timeout_ms = static_cast<int>(settings_.integer("request_timeout_ms"));
-    o.max_connections = static_cast<int>(settings_.integer("max_connections"));
-    server_ = http::Server::listen(settings_.str("listen"), o, err);
+    server_ = http::listen(settings_, err);
     if (!server_) return "sms: " + err;
     http::Route route;
     route.prefix = std::string(kPrefix);
@@ -417,26 +414,22 @@ sdk::ConnectorFactory factory() {
   f.name = "sms";
   f.channel = v1::CHANNEL_SMS;
   f.description = "SMS/MMS through a Twilio-compatible provider: signed webhooks in, REST API out";
-  f.settings = {
-      {"listen", T::kString,
-       "host:port of the HTTP server (shared with other connectors on the same address)",
-       "127.0.0.1:8080"},
-      {"public_url", T::kString,
-       "Scheme://host[:port] the provider calls (behind a proxy); signatures are checked "
-       "against it. Empty: the request's Host header over http",
-       ""},
-      {"threads", T::kInt, "HTTP server threads (when this connector starts the server)", "1",
-       false, 1, 64},
-      {"request_timeout_ms", T::kInt, "Time to read a request", "15000", false, 100, 600000},
-      {"max_connections", T::kInt, "Open HTTP connections at most", "1024", false, 1, 1000000},
-      {"max_body_bytes", T::kInt, "Largest webhook body; larger gets 413", "65536", false, 1024,
-       16 << 20},
-      {"max_text_bytes", T::kInt, "Largest message text", "4096", false, 160, 1 << 20},
-      {"max_media", T::kInt, "MMS media per message", "10", false, 0, 100},
-      {"state_dir", T::kString, "Opt-outs and message ids (RocksDB)", "var/sms"},
-      {"api_base_url", T::kString, "Provider REST API", "https://api.twilio.com"},
-      {"delivery_timeout_ms", T::kInt, "Timeout of one API call", "10000", false, 100, 600000},
-  };
+  f.settings = http::listener_fields();
+  f.settings.insert(
+      f.settings.end(),
+      {
+          {"public_url", T::kString,
+           "Scheme://host[:port] the provider calls (behind a proxy); signatures are checked "
+           "against it. Empty: the request's Host header over http",
+           ""},
+          {"max_body_bytes", T::kInt, "Largest webhook body; larger gets 413", "65536", false, 1024,
+           16 << 20},
+          {"max_text_bytes", T::kInt, "Largest message text", "4096", false, 160, 1 << 20},
+          {"max_media", T::kInt, "MMS media per message", "10", false, 0, 100},
+          {"state_dir", T::kString, "Opt-outs and message ids (RocksDB)", "var/sms"},
+          {"api_base_url", T::kString, "Provider REST API", "https://api.twilio.com"},
+          {"delivery_timeout_ms", T::kInt, "Timeout of one API call", "10000", false, 100, 600000},
+      });
   f.inbox_settings = {
       {"account_sid", T::kString, "Provider account (AC...)", "", true},
       {"auth_token", T::kSecret, "Provider auth token: signs webhooks, authenticates API calls", "",

@@ -14,6 +14,7 @@
 #include "common/crypto.h"
 #include "common/utf8.h"
 #include "connectors/http/client.h"
+#include "connectors/http/listener.h"
 #include "connectors/http/server.h"
 #include "connectors/social/social.h"
 #include "connectors/state/kv.h"
@@ -88,11 +89,7 @@ class SocialConnector : public sdk::Connector {
       if (!accounts_.emplace(account, &inbox).second)
         return fmt::format("{}: two inboxes for the same account {}", name, account);
     }
-    http::Server::Options o;
-    o.threads = static_cast<int>(settings_.integer("threads"));
-    o.request_timeout_ms = static_cast<int>(settings_.integer("request_timeout_ms"));
-    o.max_connections = static_cast<int>(settings_.integer("max_connections"));
-    server_ = http::Server::listen(settings_.str("listen"), o, err);
+    server_ = http::listen(settings_, err);
     if (!server_) return name + ": " + err;
     http::Route route;
     route.prefix = prefix_;
@@ -617,23 +614,19 @@ class SocialConnector : public sdk::Connector {
 
 std::vector<sdk::ConfigField> common_settings(Platform p) {
   using T = sdk::ConfigField::Type;
-  std::vector<sdk::ConfigField> f = {
-      {"listen", T::kString,
-       "host:port of the HTTP server (shared with other connectors on the same address)",
-       "127.0.0.1:8080"},
-      {"threads", T::kInt, "HTTP server threads (when this connector starts the server)", "1",
-       false, 1, 64},
-      {"request_timeout_ms", T::kInt, "Time to read a request", "15000", false, 100, 600000},
-      {"max_connections", T::kInt, "Open HTTP connections at most", "1024", false, 1, 1000000},
-      {"max_body_bytes", T::kInt, "Largest webhook body; larger gets 413", "1048576", false, 1024,
-       64 << 20},
-      {"max_events", T::kInt, "Messages, receipts and signals in one webhook at most", "1000",
-       false, 1, 100000},
-      {"max_text_bytes", T::kInt, "Largest message text", "65536", false, 1024, 1 << 24},
-      {"state_dir", T::kString, "Messaging windows and provider message ids (RocksDB)",
-       std::string("var/") + platform_name(p)},
-      {"delivery_timeout_ms", T::kInt, "Timeout of one API call", "10000", false, 100, 600000},
-  };
+  std::vector<sdk::ConfigField> f = http::listener_fields();
+  f.insert(
+      f.end(),
+      {
+          {"max_body_bytes", T::kInt, "Largest webhook body; larger gets 413", "960000", false,
+           1024, 64 << 20},
+          {"max_events", T::kInt, "Messages, receipts and signals in one webhook at most", "1000",
+           false, 1, 100000},
+          {"max_text_bytes", T::kInt, "Largest message text", "65536", false, 1024, 1 << 24},
+          {"state_dir", T::kString, "Messaging windows and provider message ids (RocksDB)",
+           std::string("var/") + platform_name(p)},
+          {"delivery_timeout_ms", T::kInt, "Timeout of one API call", "10000", false, 100, 600000},
+      });
   if (is_meta(p)) {
     f.push_back(
         {"app_secret", T::kSecret, "The Meta app's secret: X-Hub-Signature-256 key", "", true});

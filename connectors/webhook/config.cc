@@ -1,4 +1,5 @@
 // Registration of the webhook connector: its name, declared settings and factory.
+#include "connectors/http/listener.h"
 #include "connectors/webhook/webhook.h"
 #include "connectors/webhook/webhook_connector.h"
 
@@ -12,19 +13,16 @@ sdk::ConnectorFactory factory() {
   f.description =
       "Canonical InboundMessage JSON over HTTP POST, HMAC-SHA256 signed; replies POSTed to a "
       "callback";
-  f.settings = {
-      {"listen", T::kString, "host:port the HTTP server binds (port 0 = any free port)",
-       "127.0.0.1:8080"},
-      {"threads", T::kInt, "HTTP server threads", "1", false, 1, 64},
-      {"max_body_bytes", T::kInt, "Largest accepted request body; larger gets 413", "1048576",
-       false, 1, 64 << 20},
-      {"max_attachments", T::kInt, "Attachments per message at most", "100", false, 0, 10000},
-      {"request_timeout_ms", T::kInt, "Time to read a request before the connection is closed",
-       "15000", false, 100, 600000},
-      {"max_connections", T::kInt, "Open HTTP connections at most; more are closed at accept",
-       "1024", false, 1, 1000000},
-      {"delivery_timeout_ms", T::kInt, "Timeout of one callback POST", "10000", false, 100, 600000},
-  };
+  f.settings = http::listener_fields();
+  f.settings.insert(
+      f.settings.end(),
+      {
+          {"max_body_bytes", T::kInt, "Largest accepted request body; larger gets 413", "960000",
+           false, 1, 64 << 20},
+          {"max_attachments", T::kInt, "Attachments per message at most", "100", false, 0, 10000},
+          {"delivery_timeout_ms", T::kInt, "Timeout of one callback POST", "10000", false, 100,
+           600000},
+      });
   f.inbox_settings = {
       {"secret", T::kSecret, "HMAC-SHA256 key for inbound signatures and outbound callbacks", "",
        true},

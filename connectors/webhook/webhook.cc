@@ -1,4 +1,5 @@
 #include "connectors/webhook/webhook.h"
+#include "connectors/http/listener.h"
 
 #include <mutex>
 #include <optional>
@@ -62,12 +63,8 @@ WebhookConnector::~WebhookConnector() {
 
 std::string WebhookConnector::start(sdk::Host& host) {
   host_ = &host;
-  http::Server::Options o;
-  o.threads = static_cast<int>(settings_.integer("threads"));
-  o.request_timeout_ms = static_cast<int>(settings_.integer("request_timeout_ms"));
-  o.max_connections = static_cast<int>(settings_.integer("max_connections"));
   std::string err;
-  server_ = http::Server::listen(settings_.str("listen"), o, err);
+  server_ = http::listen(settings_, err);
   if (!server_) return err;
   http::Route route;
   route.prefix = std::string(kRoutePrefix);

@@ -22,6 +22,10 @@ class WebhookConnector : public sdk::Connector {
   sdk::DeliveryResult deliver(const v1::OutboundMessage& message,
                               const sdk::InboxInfo& inbox) override;
   std::vector<std::string> endpoints() const override;
+  // The HTTP server's connection counters (tests, logs).
+  http::Server::Stats server_stats() const {
+    return server_ ? server_->stats() : http::Server::Stats{};
+  }
 
  private:
   void handle(http::Request req, http::Respond respond);

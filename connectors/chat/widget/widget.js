@@ -117,6 +117,7 @@
       if (f.name || f.prechat === "off") prechat.style.display = "none";
       if (f.title) header.textContent = f.title;
       state.offlineForm = !!f.offline_form;
+      state.maxBytes = f.max_message_bytes || 0;
       if (first) {
         log.textContent = "";
         if (f.greeting) add("system", f.greeting);
@@ -133,8 +134,19 @@
       var p = state.pending[f.id];
       if (p) { p.node.classList.remove("sending"); delete state.pending[f.id]; }
     } else if (f.type === "error") {
-      setStatus(f.reason);
-      if (f.id && state.pending[f.id]) setTimeout(function () { resend(f.id); }, 3000);
+      var failed = f.id && state.pending[f.id];
+      if (failed && f.retry) {
+        setStatus(f.reason);
+        setTimeout(function () { resend(f.id); }, f.retry_after_ms || 3000);
+      } else if (failed) {
+        // Refused for good (too long, not allowed): never sent again; the visitor gets the
+        // text back to change it, with the reason.
+        failed.node.remove();
+        delete state.pending[f.id];
+        input.value = failed.text + (input.value ? "\n" + input.value : "");
+        setStatus("Not sent: " + f.reason);
+        input.focus();
+      } else setStatus(f.reason);
     } else if (f.type === "message") {
       clearTyping();
       add("agent", f.text, f.name, f.id);
@@ -190,6 +202,10 @@
     e.preventDefault();
     var text = input.value.trim();
     if (!text) return;
+    if (state.maxBytes && new TextEncoder().encode(text).length > state.maxBytes) {
+      setStatus("Not sent: the message is too long (at most " + state.maxBytes + " bytes).");
+      return;  // the text stays in the box to be shortened
+    }
     input.value = "";
     if (prechat.style.display !== "none" && (nameIn.value.trim() || emailIn.value.trim())) {
       state.profile = { type: "profile", name: nameIn.value.trim(), email: emailIn.value.trim() };
