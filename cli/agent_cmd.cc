@@ -43,7 +43,8 @@ constexpr const char* kHelp =
     "template CONV NAME LANGUAGE [param | param ...] (WhatsApp) | typing CONV (chat) | "
     "resolve CONV | "
     "transfer CONV agent:ID|queue:ID [note] | assign CONV AGENT [note] (supervisors) | "
-    "link CUSTOMER OTHER [note] | unlink CUSTOMER | away | available | quit";
+    "link CUSTOMER OTHER [note] | unlink CUSTOMER | away | available | "
+    "resume (take the session back from another desk) | quit";
 
 }  // namespace
 
@@ -208,6 +209,8 @@ int cmd_agent(const AgentOptions& o) {
       d.set_presence(v1::PRESENCE_AWAY);
     else if (cmd == "available")
       d.set_presence(v1::PRESENCE_AVAILABLE);
+    else if (cmd == "resume")
+      d.resume();
     else
       say("{}", kHelp);
   }

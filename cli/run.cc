@@ -36,6 +36,7 @@ std::optional<config::Config> load(const Common& c) {
   if (!c.state_dir.empty()) cfg->state.dir = c.state_dir;
   if (!c.log_level.empty()) cfg->log_level = c.log_level;
   log::set_level(cfg->log_level);
+  for (const auto& w : cfg->warnings) log::get("omniroute")->warn("{}: {}", c.config_path, w);
   return cfg;
 }
 
@@ -192,8 +193,10 @@ int cmd_config_check(const std::string& path) {
     inboxes += w.inboxes.size();
     agents += w.agents.size();
   }
-  fmt::print("{}: ok ({} workspaces, {} inboxes, {} agents)\n", path, cfg->workspaces.size(),
-             inboxes, agents);
+  for (const auto& w : cfg->warnings) fmt::print(stderr, "{}: warning: {}\n", path, w);
+  fmt::print("{}: ok ({} workspaces, {} inboxes, {} agents{})\n", path, cfg->workspaces.size(),
+             inboxes, agents,
+             cfg->warnings.empty() ? "" : fmt::format(", {} warnings", cfg->warnings.size()));
   return 0;
 }
 

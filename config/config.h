@@ -224,6 +224,9 @@ struct Config {
   std::string log_level = "info";
   std::map<std::string, Connector> connectors;  // By connector name.
   std::vector<Workspace> workspaces;
+  // What is valid but probably not meant (an agent whose key file is missing from
+  // router.agent_keys_dir cannot sign in): printed by `config check`, logged at start.
+  std::vector<std::string> warnings;
   const Workspace* workspace(const std::string& id) const;
   // Every topic omniroute uses: inbound, routing, dlq and one outbound per channel.
   std::vector<std::string> all_topics() const;

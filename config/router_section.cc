@@ -149,12 +149,18 @@ void check_agent_credentials(Config& c, Errors& errors, bool require) {
         }
       }
       if (!require) continue;
-      if (c.router.agent_auth == AgentAuth::kCurve && a.curve_public_key.empty()) {
-        errors.add(where, fmt::format("has no CURVE public key (curve_public_key, or {}/{}/{}.pub; "
-                                      "make one with: omniroute agent keygen -w {} -a {} "
-                                      "--keys-dir DIR)",
-                                      c.router.agent_keys_dir.empty() ? "<router.agent_keys_dir>"
-                                                                      : c.router.agent_keys_dir,
+      if (c.router.agent_auth == AgentAuth::kCurve && a.curve_public_key.empty() &&
+          !c.router.agent_keys_dir.empty()) {
+        // The keys folder is the credential store: no file is no key (not issued yet, or
+        // revoked by deleting it), and that agent cannot sign in until one is there.
+        c.warnings.push_back(fmt::format(
+            "{}: no key in {}/{}/{}.pub: this agent cannot sign in (omniroute agent keygen -w "
+            "{} -a {} --keys-dir {})",
+            where, c.router.agent_keys_dir, ws.id, a.id, ws.id, a.id, c.router.agent_keys_dir));
+      } else if (c.router.agent_auth == AgentAuth::kCurve && a.curve_public_key.empty()) {
+        errors.add(where, fmt::format("has no CURVE public key (curve_public_key, or "
+                                      "router.agent_keys_dir with {}/{}.pub; make one with: "
+                                      "omniroute agent keygen -w {} -a {} --keys-dir DIR)",
                                       ws.id, a.id, ws.id, a.id));
       } else if (c.router.agent_auth == AgentAuth::kToken && a.token.empty()) {
         errors.add(where, "has no token (router.agent_auth is token)");

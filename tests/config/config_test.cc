@@ -247,10 +247,15 @@ TEST(AgentAuth, KeysComeFromTheKeysFolder) {
   std::vector<std::string> errors;
   auto cfg = parse("router: {agent_keys_dir: \"" + dir.path() +
                        "\"}\nworkspaces:\n  - id: w\n    queues: [{id: q}]\n"
-                       "    agents: [{id: a}]\n",
+                       "    agents: [{id: a}, {id: b}]\n",
                    errors);
   ASSERT_TRUE(cfg) << errors.front();
   EXPECT_EQ(cfg->workspaces[0].agents[0].curve_public_key, k);
+  // b has no file (not issued yet, or revoked by deleting it): it cannot sign in, said as a
+  // warning; the folder is the credential store.
+  EXPECT_EQ(cfg->workspaces[0].agents[1].curve_public_key, "");
+  ASSERT_EQ(cfg->warnings.size(), 1u);
+  EXPECT_NE(cfg->warnings[0].find("agent b: no key in"), std::string::npos) << cfg->warnings[0];
 }
 
 TEST(Secrets, EmptyOnesAreErrorsHoweverGiven) {
@@ -277,6 +282,40 @@ TEST(Limits, ARepliesLimitMustFitAKafkaRecord) {
             errors));
   EXPECT_TRUE(any_contains(errors, "router.max_reply_bytes: 200000 does not fit a Kafka record"))
       << errors.front();
+}
+
+TEST(ConnectorLimits, BodyLimitsAboveAKafkaRecordAndListenerConflictsAreErrors) {
+  std::vector<std::string> errors;
+  auto cfg = parse(R"(router: {agent_auth: none, insecure: true}
+connectors:
+  webhook: {listen: "127.0.0.1:8081", max_body_bytes: 5000000, max_connections: 100}
+  chat: {listen: "127.0.0.1:8081", max_connections: 200}
+)",
+                   errors);
+  ASSERT_TRUE(cfg) << errors.front();
+  connectors::validate(*cfg, sdk::builtin_registry(), errors);
+  EXPECT_TRUE(any_contains(errors,
+                           "connectors.webhook.max_body_bytes: 5000000 is more than a "
+                           "Kafka record holds"));
+  EXPECT_TRUE(any_contains(errors,
+                           "connectors.webhook.max_connections (100) differs from "
+                           "connectors.chat.max_connections (200) on 127.0.0.1:8081"));
+}
+
+TEST(ConnectorLimits, EmptyProviderSecretsAreErrors) {
+  std::vector<std::string> errors;
+  auto cfg = parse(R"(router: {agent_auth: none, insecure: true}
+workspaces:
+  - id: w
+    queues: [{id: q}]
+    inboxes:
+      - {id: api, channel: webhook, queue: q, settings: {secret: ""}}
+)",
+                   errors);
+  ASSERT_TRUE(cfg);
+  connectors::validate(*cfg, sdk::builtin_registry(), errors);
+  EXPECT_TRUE(any_contains(errors, "settings.secret: must not be empty"))
+      << (errors.empty() ? "no error" : errors.front());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -273,6 +274,39 @@ TEST_F(AgentKeyRotation, AReplacedKeyEndsTheSessionAndNoLongerGetsIn) {
   RawPeer new_key(ctx_, router().agent_endpoint(), router().curve_public_key(), fresh.secret_key);
   new_key.hello("alice");
   EXPECT_TRUE(new_key.until(v1::AgentFrame::kWelcome, 3000));
+}
+
+class AgentKeysFolder : public AgentSocketAttack {
+ protected:
+  void adjust(ConfigParams& p) override {
+    AgentSocketAttack::adjust(p);
+    p.keys_dir = dir_.path() + "/keys";  // <keys>/acme/<agent>.pub, as agent keygen writes
+  }
+};
+
+TEST_F(AgentKeysFolder, DeletingAKeyFileAndReloadingEndsTheSessionWithinAHeartbeat) {
+  RecordingDesk alice(router(), "acme", "alice", {});
+  RecordingDesk bob(router(), "acme", "bob", {});
+  ASSERT_TRUE(wait_until([&] { return alice.desk().connected() && bob.desk().connected(); }));
+  const std::string yaml = config_yaml(params_);
+  ASSERT_TRUE(std::filesystem::remove(params_.keys_dir + "/acme/alice.pub"));
+  std::vector<std::string> errors;
+  auto next = config::parse(yaml, errors);  // what SIGHUP reads: alice's key is gone
+  ASSERT_TRUE(next) << errors.front();
+  EXPECT_EQ(next->warnings.size(), 1u);
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_EQ(stack_->reload(std::move(*next)), "");
+  ASSERT_TRUE(wait_until([&] { return !alice.desk().connected(); },
+                         std::chrono::milliseconds(params_.heartbeat_interval_ms * 2)));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - asked);
+  fmt::print("revoked session ended {} ms after the reload was asked\n", took.count());
+  EXPECT_TRUE(bob.desk().connected()) << "another agent's session was touched";
+  RawPeer old_key(ctx_, router().agent_endpoint(), router().curve_public_key(),
+                  test_agent_keys("acme", "alice").secret_key);
+  old_key.hello("alice");
+  EXPECT_FALSE(old_key.next(1500)) << "the deleted key still passes the handshake";
+  still_routes(bob, "m1");
 }
 
 TEST(LogLines, PeerBytesAreEscaped) {
