@@ -1,10 +1,10 @@
 #include "config/router_section.h"
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <fmt/format.h>
+
+#include "common/text_file.h"
 
 namespace omniroute::config {
 
@@ -119,18 +119,6 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
                     R.max_reply_bytes, room, c.kafka.max_message_bytes(), R.max_record_bytes));
 }
 
-namespace {
-std::string read_key_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string v = ss.str();
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.pop_back();
-  return v;
-}
-}  // namespace
-
 void check_agent_credentials(Config& c, Errors& errors, bool require) {
   std::map<std::string, std::string> owner;  // key -> "ws/agent"
   for (auto& ws : c.workspaces) {
@@ -138,7 +126,7 @@ void check_agent_credentials(Config& c, Errors& errors, bool require) {
       const std::string where = fmt::format("line {}: workspace {} agent {}", a.line, ws.id, a.id);
       if (a.curve_public_key.empty() && !c.router.agent_keys_dir.empty()) {
         const std::string path = c.router.agent_keys_dir + "/" + ws.id + "/" + a.id + ".pub";
-        a.curve_public_key = read_key_file(path);
+        a.curve_public_key = read_trimmed(path).value_or("");
       }
       if (!a.curve_public_key.empty()) {
         if (!z85_key(a.curve_public_key)) {

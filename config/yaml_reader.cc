@@ -1,5 +1,7 @@
 #include "config/yaml_reader.h"
 
+#include "common/text_file.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -161,15 +163,12 @@ std::string MapReader::secret(const std::string& key, bool required) {
     }
     return v;
   }
-  std::ifstream in(file);
-  if (!in) {
+  auto text = read_trimmed(file);
+  if (!text) {
     errors_.add(n, p, fmt::format("cannot read secret file {}", file));
     return {};
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string v = ss.str();
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  std::string v = std::move(*text);
   if (v.empty()) errors_.add(n, p, fmt::format("secret file {} is empty", file));
   return v;
 }

@@ -4,10 +4,11 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include <zmq.h>
+
+#include "common/text_file.h"
 
 namespace omniroute::desk {
 
@@ -47,13 +48,7 @@ bool write_agent_keys(const std::string& dir, const std::string& workspace,
 }
 
 std::string read_key_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string v = ss.str();
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.pop_back();
-  return v;
+  return read_trimmed(path).value_or("");
 }
 
 std::string key_from_arg(const std::string& value) {

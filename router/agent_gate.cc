@@ -83,9 +83,18 @@ void AgentGate::loop() {
       if (e.num() == ETERM) break;
       log_->warn("agent gate: {}", e.what());
     }
-    if (const uint64_t r = refused_.load(); r != refused_logged_) {
-      log_->warn("{} desk connections refused so far (cap {}, unknown keys)", r, max_connections_);
+    // At most one line per 10 s, however hard a flood knocks.
+    const auto now = std::chrono::steady_clock::now();
+    if (const uint64_t r = refused_.load();
+        r != refused_logged_ && now - last_log_ >= std::chrono::seconds(10)) {
+      log_->warn(
+          "{} desk connections refused in the last {} s ({} in all; cap {}, unknown keys "
+          "or more than the cap)",
+          r - refused_logged_,
+          std::chrono::duration_cast<std::chrono::seconds>(now - last_log_).count(), r,
+          max_connections_);
       refused_logged_ = r;
+      last_log_ = now;
     }
   }
   zmq_socket_monitor(nullptr, nullptr, 0);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -57,6 +58,7 @@ class AgentGate {
   std::atomic<int> port_{-1};
   std::mutex mu_;
   std::shared_ptr<const AgentKeys> keys_;
+  std::chrono::steady_clock::time_point last_log_;
   std::set<int> live_fds_;  // loop thread only
   std::atomic<size_t> live_count_{0};
   std::atomic<uint64_t> refused_{0};

@@ -299,10 +299,15 @@ uint64_t Engine::next_seq(Store::Batch& b, const std::string& name) {
   return it->second;
 }
 
-std::string Engine::commit(Store::Batch& b) {
+std::optional<Store::CommitError> Engine::try_commit(Store::Batch& b) {
   for (const auto& name : dirty_seqs_) b.put(Cf::kMeta, "seq/" + name, std::to_string(seqs_[name]));
   dirty_seqs_.clear();
-  return store_.commit(b);
+  return store_.try_commit(b);
+}
+
+std::string Engine::commit(Store::Batch& b) {
+  auto e = try_commit(b);
+  return e ? e->message : std::string();
 }
 
 void Engine::set_offset(Store::Batch& b, const std::string& topic, int32_t partition,

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -88,6 +89,8 @@ class Engine {
   // Writes what the step kept in memory (id counters) into `b` and commits it. Every
   // step must end here, never in Store::commit directly.
   [[nodiscard]] std::string commit(Store::Batch& b);
+  // The same, typed: nullopt when committed (the batch is kept on failure).
+  [[nodiscard]] std::optional<Store::CommitError> try_commit(Store::Batch& b);
 
   // Deletes an outbox entry Kafka has acknowledged.
   void outbox_done(Store::Batch& b, const std::string& key) { b.del(Cf::kOutbox, key); }

@@ -9,10 +9,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
+
+#include "common/text_file.h"
 
 namespace omniroute::router {
 namespace {
@@ -47,16 +48,8 @@ int open_fds() {
   return n;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string v = ss.str();
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-  return v;
-}
-
 constexpr int64_t kFirstRetryMs = 50, kMaxRetryMs = 10000;
+constexpr int64_t kCommitPatienceMs = 30000;
 }  // namespace
 
 Router::Router(const config::Config& cfg, kafka::ClientConfig kafka_cfg)
@@ -131,7 +124,8 @@ std::string Router::load_curve_keys(std::string& secret) {
   char pub[41] = {0};
   secret = cfg_.router.curve_secret_key;
   const std::string key_file = cfg_.state.dir + "/router.key";
-  if (secret.empty() && std::filesystem::exists(key_file)) secret = read_text(key_file);
+  if (secret.empty() && std::filesystem::exists(key_file))
+    secret = read_trimmed(key_file).value_or("");
   if (secret.empty()) {
     char sec[41] = {0};
     if (zmq_curve_keypair(pub, sec) != 0) return "CURVE: libzmq was built without CURVE";
@@ -139,7 +133,7 @@ std::string Router::load_curve_keys(std::string& secret) {
     const mode_t old = ::umask(077);
     std::ofstream(key_file) << secret << "\n";
     ::umask(old);
-    if (read_text(key_file) != secret) return "cannot write " + key_file;
+    if (read_trimmed(key_file).value_or("") != secret) return "cannot write " + key_file;
     log_->info("generated the router's CURVE key pair in {}", key_file);
   }
   if (secret.size() != 40 || zmq_curve_public(pub, secret.c_str()) != 0)
@@ -198,6 +192,32 @@ std::string Router::bind_agent_socket() {
              config::agent_auth_name(rc.agent_auth),
              curve_public_.empty() ? "" : ", server key " + curve_public_, cap);
   return {};
+}
+
+// A commit that fails for a while (out of file descriptors in a connection flood, disk
+// full) is tried again with the same batch, the loop taking nothing new meanwhile, for up to
+// kCommitPatienceMs. Only then, or for an error that will not pass, the process exits: the
+// state in memory is ahead of the store, and a restart recovers from the store and re-reads
+// the uncommitted inputs from Kafka.
+void Router::commit_or_exit(Store::Batch& b) {
+  int64_t waited = 0, delay = 10;
+  for (;;) {
+    auto err = engine_->try_commit(b);
+    if (!err) {
+      if (waited > 0) log_->warn("state commit succeeded after {} ms of retries", waited);
+      return;
+    }
+    if (!err->retriable || waited >= kCommitPatienceMs) {
+      log_->critical("state commit failed: {}; exiting so a restart recovers from the store",
+                     err->message);
+      std::_Exit(3);
+    }
+    if (waited == 0) log_->error("state commit failed: {}; retrying", err->message);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    waited += delay;
+    delay = std::min<int64_t>(delay * 2, 1000);
+    (void)store_->resume();
+  }
 }
 
 void Router::retry_later(OutboxRecord r, int attempts) {
@@ -347,12 +367,7 @@ void Router::step() {
 
   engine_->apply_timers(b);
 
-  if (std::string err = engine_->commit(b); !err.empty()) {
-    // State in memory is ahead of the store now; the only safe way on is a restart
-    // from the store, which re-reads the uncommitted inputs from Kafka.
-    log_->critical("state commit failed: {}; exiting so a restart recovers from the store", err);
-    std::_Exit(3);
-  }
+  commit_or_exit(b);
 
   for (auto& df : engine_->take_frames()) {
     try {

@@ -44,6 +44,7 @@ class Router {
 
  private:
   void step();
+  void commit_or_exit(Store::Batch& b);
   bool last_step_full_ = false;
   // `attempts`: how often these records failed before (0 = first try).
   void send_outbox(std::vector<OutboxRecord> records, int attempts = 0);

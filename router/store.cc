@@ -189,8 +189,8 @@ size_t Store::Batch::bytes_written() const {
   return n;
 }
 
-std::string Store::commit(Batch& batch) {
-  if (batch.writes_.empty()) return {};
+std::optional<Store::CommitError> Store::try_commit(Batch& batch) {
+  if (batch.writes_.empty()) return std::nullopt;
   // In key order: the memtable's skip list inserts a sorted run from where the previous
   // key went instead of searching from the top for each (a third of the commit's cost).
   std::vector<const std::pair<const std::string, Batch::Write>*> order;
@@ -209,7 +209,13 @@ std::string Store::commit(Batch& batch) {
     }
   }
   rocksdb::Status st = db_->Write(write_options_, &wb);
-  return st.ok() ? std::string() : st.ToString();
+  if (st.ok()) return std::nullopt;
+  return CommitError{st.IsIOError() || st.IsBusy() || st.IsTryAgain() || st.IsIncomplete(),
+                     st.ToString()};
+}
+
+bool Store::resume() {
+  return db_->Resume().ok();
 }
 
 bool Store::get(Cf cf, std::string_view key, std::string* value) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -71,7 +72,23 @@ class Store {
 
   Batch begin() { return Batch(*this); }
   // Applies the batch atomically. "" or an error text; on error nothing was applied.
-  [[nodiscard]] std::string commit(Batch& batch);
+  // Why a commit failed. `retriable`: the disk or the process ran short of something (an
+  // I/O error such as "too many open files", no space, busy) and the same batch may be
+  // committed again after resume(); otherwise the store cannot go on.
+  struct CommitError {
+    bool retriable = false;
+    std::string message;
+  };
+  // nullopt when the batch is committed; the batch is kept either way (commit it again).
+  [[nodiscard]] std::optional<CommitError> try_commit(Batch& batch);
+  // "" or the error's text.
+  [[nodiscard]] std::string commit(Batch& batch) {
+    auto e = try_commit(batch);
+    return e ? e->message : std::string();
+  }
+  // After a retriable error: asks RocksDB to leave the read-only state it enters on a
+  // failed write. True when it accepts writes again.
+  bool resume();
 
   bool get(Cf cf, std::string_view key, std::string* value);
   // Calls fn(key, value) for keys starting with `prefix`, in order, until fn returns false.

@@ -18,18 +18,6 @@ struct Result {
   std::string out;  // stdout and stderr
 };
 
-Result run(const std::string& args) {
-  Result r;
-  FILE* p = popen((omniroute_binary() + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 Result run_shell(const std::string& command) {
   Result r;
   FILE* p = popen(("(" + command + ") 2>&1").c_str(), "r");
@@ -40,6 +28,10 @@ Result run_shell(const std::string& command) {
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+Result run(const std::string& args) {
+  return run_shell(omniroute_binary() + " " + args);
 }
 
 TEST(Cli, EverySubcommandHasHelp) {

@@ -9,20 +9,13 @@
 #include "connectors/phone/phone.h"
 #include "connectors/sms/sms.h"
 #include "connectors/social/social.h"
+#include "tests/connectors/social_fixture.h"
 #include "tests/support/fake_host.h"
 #include "tests/support/fake_providers.h"
 #include "tests/support/support.h"
 
 namespace omniroute::connectors::social {
 namespace {
-
-using json = nlohmann::json;
-
-int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 TEST(MetaBatches, EventsWeDoNotRouteAreSkippedAndABadOneFailsOnlyItself) {
   const std::string body =
@@ -153,35 +146,8 @@ TEST(LongReplies, SplitAtWordsWithinTheLimitAndNothingLost) {
   EXPECT_TRUE(utf8::valid(parts[0]) && utf8::valid(parts[1]));
 }
 
-class ProviderQuirks : public ::testing::Test {
+class ProviderQuirks : public SocialConnectorTest {
  protected:
-  std::unique_ptr<sdk::Connector> start(sdk::ConnectorFactory f, const std::string& inbox_yaml,
-                                        v1::Channel channel) {
-    sdk::InboxInfo inbox{"acme", "social", channel,
-                         testing::settings_of(f.inbox_settings, inbox_yaml)};
-    host_ = std::make_unique<testing::FakeHost>(std::vector<sdk::InboxInfo>{inbox});
-    const std::string yaml =
-        f.name == "telegram"
-            ? fmt::format("{{listen: '127.0.0.1:0', state_dir: '{}', bot_api_base_url: '{}'}}",
-                          dir_.path() + "/tg", providers_.url())
-            : fmt::format(
-                  "{{listen: '127.0.0.1:0', state_dir: '{}', app_secret: app-secret, "
-                  "verify_token: verify-me, graph_api_base_url: '{}'}}",
-                  dir_.path() + "/" + f.name, providers_.url());
-    auto c = f.create(testing::settings_of(f.settings, yaml));
-    EXPECT_EQ(c->start(*host_), "");
-    const std::string ep = c->endpoints().at(0);
-    base_ = ep.substr(0, ep.find("/v1/"));
-    return c;
-  }
-  int meta_post(const std::string& path, const std::string& body) {
-    http::ClientRequest r;
-    r.url = base_ + path;
-    r.headers = {"Content-Type: application/json",
-                 "X-Hub-Signature-256: " + meta_signature("app-secret", body)};
-    r.body = body;
-    return static_cast<int>(http::send(r).status);
-  }
   static std::string whatsapp_text(const std::string& id, int64_t ts) {
     return json{{"object", "whatsapp_business_account"},
                 {"entry",
@@ -198,31 +164,16 @@ class ProviderQuirks : public ::testing::Test {
                            {"text", {{"body", "hi"}}}}}}}}}}}}}}}
         .dump();
   }
-  v1::OutboundMessage reply(const std::string& id, const std::string& handle,
-                            const std::string& text) {
-    v1::OutboundMessage m;
-    m.set_outbound_id(id);
-    m.set_workspace_id("acme");
-    m.set_inbox_id("social");
-    m.set_conversation_id("C1");
-    m.set_customer_handle(handle);
-    m.set_text_body(text);
-    return m;
-  }
-
-  testing::TempDir dir_;
-  testing::FakeProviders providers_;
-  std::unique_ptr<testing::FakeHost> host_;
-  std::string base_;
 };
 
 TEST_F(ProviderQuirks, ALateRedeliveryNeverClosesTheWhatsAppWindow) {
   auto c =
       start(whatsapp_factory(), "{phone_number_id: PN1, access_token: t}", v1::CHANNEL_WHATSAPP);
-  ASSERT_EQ(meta_post("/v1/whatsapp/webhook", whatsapp_text("wamid.NEW", now_s())), 200);
+  ASSERT_EQ(meta_post("/v1/whatsapp/webhook", whatsapp_text("wamid.NEW", now_s())).status, 200);
   // Meta re-delivers a message from two days ago.
-  ASSERT_EQ(meta_post("/v1/whatsapp/webhook", whatsapp_text("wamid.OLD", now_s() - 48 * 3600)),
-            200);
+  ASSERT_EQ(
+      meta_post("/v1/whatsapp/webhook", whatsapp_text("wamid.OLD", now_s() - 48 * 3600)).status,
+      200);
   auto d = c->deliver(reply("o1", "+4915112345678", "Still here"), host_->inboxes()[0]);
   EXPECT_EQ(d.code, sdk::DeliveryResult::Code::kDelivered) << d.detail;
   c->stop();
@@ -231,7 +182,7 @@ TEST_F(ProviderQuirks, ALateRedeliveryNeverClosesTheWhatsAppWindow) {
 TEST_F(ProviderQuirks, LongRepliesGoOutInPartsInOrder) {
   auto c =
       start(whatsapp_factory(), "{phone_number_id: PN1, access_token: t}", v1::CHANNEL_WHATSAPP);
-  ASSERT_EQ(meta_post("/v1/whatsapp/webhook", whatsapp_text("wamid.IN", now_s())), 200);
+  ASSERT_EQ(meta_post("/v1/whatsapp/webhook", whatsapp_text("wamid.IN", now_s())).status, 200);
   std::string text;
   for (int i = 0; i < 1500; ++i) text += "part" + std::to_string(i) + " ";  // ~12,000 chars
   auto d = c->deliver(reply("o1", "+4915112345678", text), host_->inboxes()[0]);

@@ -78,34 +78,6 @@ class RawPeer {
   zmq::socket_t sock_;
 };
 
-// A TCP connection that says nothing (or what `bytes` holds).
-int raw_tcp(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Whether the peer closed `fd` within `ms`.
-bool closed_within(int fd, int ms) {
-  timeval tv{ms / 1000, (ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  char buf[256];
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return true;
-    if (n < 0) return false;  // timed out
-  }
-  return false;
-}
-
 int port_of(const std::string& endpoint) {
   return std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
 }
@@ -222,7 +194,7 @@ TEST_F(AgentSocketAttack, AReplyOverTheLimitIsRefusedBeforeItIsAcknowledged) {
 
 TEST_F(AgentSocketAttack, StalledHandshakesAreClosed) {
   // router.handshake_timeout_ms is 5 s by default.
-  int fd = raw_tcp(port_of(router().agent_endpoint()));
+  int fd = connect_tcp(port_of(router().agent_endpoint()));
   ASSERT_GE(fd, 0);
   EXPECT_TRUE(closed_within(fd, 9000)) << "a silent connection was kept";
   ::close(fd);
@@ -240,7 +212,7 @@ TEST_F(AgentSocketCap, ConnectionsOverTheCapAreShut) {
   RecordingDesk bob(router(), "acme", "bob", {});
   ASSERT_TRUE(wait_until([&] { return bob.desk().connected(); }));
   std::vector<int> fds;
-  for (int i = 0; i < 200; ++i) fds.push_back(raw_tcp(port_of(router().agent_endpoint())));
+  for (int i = 0; i < 200; ++i) fds.push_back(connect_tcp(port_of(router().agent_endpoint())));
   int closed = 0;
   for (int fd : fds)
     if (fd < 0 || closed_within(fd, 50)) ++closed;

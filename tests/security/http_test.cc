@@ -32,30 +32,9 @@ namespace {
 namespace http = connectors::http;
 using M = std::map<std::string, std::string>;
 
-// A TCP connection from `source` (127.0.0.x: another "client") to 127.0.0.1:port.
-int connect_from(const std::string& source, int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in src{};
-  src.sin_family = AF_INET;
-  ::inet_pton(AF_INET, source.c_str(), &src.sin_addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  sockaddr_in dst{};
-  dst.sin_family = AF_INET;
-  dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  dst.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Sends `raw`, reads until the peer closes or `ms` pass.
 std::string exchange(int port, const std::string& raw, int ms = 2000, bool* closed = nullptr) {
-  int fd = connect_from("127.0.0.1", port);
+  int fd = connect_tcp(port);
   if (fd < 0) return {};
   (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
   timeval tv{0, 100 * 1000};
@@ -75,18 +54,6 @@ std::string exchange(int port, const std::string& raw, int ms = 2000, bool* clos
   if (closed) *closed = eof;
   ::close(fd);
   return out;
-}
-
-bool closed_within(int fd, int ms) {
-  timeval tv{0, 50 * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  char b;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    ssize_t n = ::recv(fd, &b, 1, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return true;
-  }
-  return false;
 }
 
 class HttpAttack : public ::testing::Test {
@@ -136,7 +103,7 @@ TEST_F(HttpAttack, AnIdleFloodOverTheCapNeverLocksOutSignedRequests) {
   // 200 connections that never send a byte, from four "clients" (the cap is 50).
   std::vector<int> fds;
   for (int i = 0; i < 200; ++i)
-    if (int fd = connect_from(fmt::format("127.0.0.{}", 2 + i % 4), port_); fd >= 0)
+    if (int fd = connect_tcp(port_, fmt::format("127.0.0.{}", 2 + i % 4)); fd >= 0)
       fds.push_back(fd);
   const int ok = legit_ok(100);
   EXPECT_GE(ok, 99) << "signed requests locked out by idle connections";
@@ -155,7 +122,7 @@ TEST_F(HttpAttack, ASlowClientHoldsNoMoreThanItsShare) {
   std::vector<int> fds;
   int refused = 0;
   for (int i = 0; i < 20; ++i) {
-    int fd = connect_from("127.0.0.9", port_);
+    int fd = connect_tcp(port_, "127.0.0.9");
     // Slowloris: half a request line, never finished.
     (void)::send(fd, "POST /v1/webhook/acme/api/messages HTTP/1.1\r\nHo", 48, MSG_NOSIGNAL);
     fds.push_back(fd);

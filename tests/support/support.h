@@ -24,6 +24,12 @@ class TempDir {
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
 
+// A TCP connection to 127.0.0.1:port from `source` (another 127.0.0.x address looks like
+// another client); -1 when it cannot connect.
+int connect_tcp(int port, const std::string& source = "127.0.0.1");
+// Whether the peer closed `fd` (or reset it) within `ms`.
+bool closed_within(int fd, int ms);
+
 // Polls `pred` every 10 ms until true or `timeout`; returns its last value.
 bool wait_until(const std::function<bool()>& pred,
                 std::chrono::milliseconds timeout = std::chrono::seconds(20));
