@@ -130,8 +130,9 @@ TEST_F(ChatAttack, AMessageRefusedForGoodSaysSoAndIsNotRetryable) {
   EXPECT_EQ(err["id"], "long");
   EXPECT_FALSE(err.value("retry", true));
   host_->set_result({sdk::PublishResult::Code::kUnavailable, "down", ""});
+  const size_t from = t->frames().size();  // counted before sending: the answer may be quick
   t->send({{"type", "message"}, {"id", "later"}, {"text", "hello"}});
-  err = t->wait_for("error", t->frames().size());
+  err = t->wait_for("error", from);
   ASSERT_FALSE(err.is_null());
   EXPECT_TRUE(err.value("retry", false));
 }
