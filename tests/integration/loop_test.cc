@@ -97,8 +97,7 @@ TEST_F(WholeLoop, PermanentCallbackRejectionIsRecordedAsFailed) {
 class BadInput : public StackFixture {};
 
 TEST_F(BadInput, EachGetsItsErrorNothingIsPublishedAndTheRestKeepsFlowing) {
-  RecordingDesk alice(*stack_->router(), "acme", "alice",
-                      {.accept = true, .reply = false});
+  RecordingDesk alice(*stack_->router(), "acme", "alice", {.accept = true, .reply = false});
   const std::string good =
       R"({"external_message_id":"e1","customer_handle":"c1","text_body":"hi"})";
   std::string resp;
@@ -167,8 +166,7 @@ class DeskDeath : public StackFixture {
 };
 
 TEST_F(DeskDeath, OfferOfADeskThatStopsHeartbeatingGoesToTheOtherAgent) {
-  RecordingDesk alice(*stack_->router(), "acme", "alice",
-                      {.freeze_on_offer = true});
+  RecordingDesk alice(*stack_->router(), "acme", "alice", {.freeze_on_offer = true});
   ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
   ASSERT_EQ(post("e1", "c1", "hello"), 202);
   ASSERT_TRUE(wait_until([&] { return alice.offers().size() == 1; }));
