@@ -2,7 +2,11 @@
 // chromedriver's WebDriver API) opens the widget page the connector serves, the visitor
 // types and sends, the message travels Kafka -> router -> desk, the agent's reply comes
 // back and shows on the page; a reload keeps the conversation.
+#include <filesystem>
+#include <fstream>
+
 #include <fmt/format.h>
+#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/stack.h"
@@ -63,6 +67,21 @@ class Browser {
   void type(const std::string& css, const std::string& text) {
     call("POST", path("/element/" + find(css) + "/value"), {{"text", text}});
   }
+  // The page as a PNG file (WebDriver screenshot), to be looked at.
+  void screenshot(const std::string& file) {
+    json r = call("GET", path("/screenshot"), nullptr);
+    if (!r.contains("value") || !r["value"].is_string()) return;
+    const std::string b64 = r["value"];
+    std::string png(b64.size() / 4 * 3 + 3, '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(png.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    if (n <= 0) return;
+    size_t pad = 0;
+    while (pad < 2 && pad < b64.size() && b64[b64.size() - 1 - pad] == '=') ++pad;
+    png.resize(static_cast<size_t>(n) - pad);
+    std::ofstream(file, std::ios::binary) << png;
+  }
   json run(const std::string& script) {
     json r = call("POST", path("/execute/sync"), {{"script", script}, {"args", json::array()}});
     return r.contains("value") ? r["value"] : json();
@@ -111,7 +130,7 @@ state: {{dir: "{0}/state"}}
 kafka: {{brokers: embedded, partitions: 1}}
 router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
 connectors:
-  chat: {{listen: "127.0.0.1:{1}", state_dir: "{0}/chat"}}
+  chat: {{listen: "127.0.0.1:{1}", state_dir: "{0}/chat", max_message_bytes: 200}}
 workspaces:
   - id: acme
     queues: [{{id: general}}]
@@ -168,6 +187,26 @@ workspaces:
       std::chrono::seconds(30)))
       << browser.run("return document.getElementById('omniroute-chat-log').innerText;").dump();
   EXPECT_EQ(alice.offers().size(), 1u) << "one visitor, one conversation";
+
+  // A message the gateway would refuse for good (over max_message_bytes) is never sent:
+  // the text stays in the box with the reason, so the visitor can shorten it.
+  if (browser.run("return document.getElementById('omniroute-chat-panel')"
+                  ".classList.contains('open');") != true)
+    browser.click("#omniroute-chat-button");
+  const std::string long_text(300, 'z');
+  browser.type("#omniroute-chat-input", long_text);
+  browser.run("document.getElementById('omniroute-chat-send').click(); return 1;");
+  ASSERT_TRUE(wait_until([&] {
+    const json st =
+        browser.run("return document.getElementById('omniroute-chat-status').textContent;");
+    return st.is_string() && st.get<std::string>().find("Not sent") != std::string::npos;
+  })) << browser.run("return document.getElementById('omniroute-chat-status').textContent;").dump();
+  EXPECT_EQ(browser.run("return document.getElementById('omniroute-chat-input').value;"),
+            long_text);
+  EXPECT_FALSE(contains(browser.run(messages_script("visitor")), long_text));
+  EXPECT_FALSE(contains(browser.run(messages_script("visitor")), long_text + " [sending]"));
+  // Left in the build tree to be looked at (tests/chat_widget_refused.png).
+  browser.screenshot("chat_widget_refused.png");
   stack.stop();
 }
 
