@@ -194,8 +194,8 @@ workspaces:
                   ".classList.contains('open');") != true)
     browser.click("#omniroute-chat-button");
   const std::string long_text(300, 'z');
-  browser.type("#omniroute-chat-input", long_text);
-  browser.run("document.getElementById('omniroute-chat-send').click(); return 1;");
+  // By keyboard alone: the text, then Enter (WebDriver's key code U+E007).
+  browser.type("#omniroute-chat-input", long_text + "\xee\x80\x87");
   ASSERT_TRUE(wait_until([&] {
     const json st =
         browser.run("return document.getElementById('omniroute-chat-status').textContent;");
