@@ -573,8 +573,11 @@ int run(const Options& o) {
   };
 
   const auto e2e_t0 = Clock::now();
+  const double cpu0 = proc_cpu_seconds(router.pid());
   load(0, o.messages, 0);
   const bool all = wait_received(o.messages, 600);
+  // Router process CPU (user + system, all its threads) over the full-speed phase.
+  const double router_cpu_s = proc_cpu_seconds(router.pid()) - cpu0;
   int64_t last = 0;
   for (int64_t i = 0; i < o.messages; ++i)
     last = std::max(last, tl.received[static_cast<size_t>(i)]);
@@ -592,6 +595,8 @@ int run(const Options& o) {
               {"received", tl.received_count.load()},
               {"seconds", e2e_s},
               {"msgs_per_s", e2e_rate},
+              {"router_cpu_seconds", router_cpu_s},
+              {"router_cpu_us_per_message", router_cpu_s * 1e6 / o.messages},
               {"publish_to_offer", percentiles_json(to_offer)},
               {"publish_to_desk_later_messages", percentiles_json(to_desk)}};
 
@@ -853,6 +858,8 @@ int run(const Options& o) {
              e2e_rate);
   fmt::print("| **ratio end to end / slowest baseline ({})** | **{:.2f}** |\n", slowest,
              result["summary"]["ratio_end_to_end_to_slowest_baseline"].get<double>());
+  fmt::print("| router CPU time per message, full speed (user + system, all threads) | {:.1f} µs |\n",
+             e.value("router_cpu_us_per_message", 0.0));
   fmt::print("| publish -> offer at desk, full speed | {} |\n", p(e["publish_to_offer"]));
   fmt::print("| publish -> desk, later messages, full speed | {} |\n",
              p(e["publish_to_desk_later_messages"]));
