@@ -858,8 +858,9 @@ int run(const Options& o) {
              e2e_rate);
   fmt::print("| **ratio end to end / slowest baseline ({})** | **{:.2f}** |\n", slowest,
              result["summary"]["ratio_end_to_end_to_slowest_baseline"].get<double>());
-  fmt::print("| router CPU time per message, full speed (user + system, all threads) | {:.1f} µs |\n",
-             e.value("router_cpu_us_per_message", 0.0));
+  fmt::print(
+      "| router CPU time per message, full speed (user + system, all threads) | {:.1f} µs |\n",
+      e.value("router_cpu_us_per_message", 0.0));
   fmt::print("| publish -> offer at desk, full speed | {} |\n", p(e["publish_to_offer"]));
   fmt::print("| publish -> desk, later messages, full speed | {} |\n",
              p(e["publish_to_desk_later_messages"]));

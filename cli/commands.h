@@ -1,8 +1,13 @@
 // Subcommands of the `omniroute` binary, one function each.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "config/config.h"
 
 namespace omniroute::cli {
 
@@ -12,6 +17,11 @@ struct Common {
   std::string state_dir;  // overrides state.dir
   std::string log_level;  // overrides log_level
 };
+
+// Shared by the subcommand files: the config (validated against the connectors), and a
+// message as indented JSON.
+std::optional<config::Config> load(const Common& c);
+std::string to_json(const google::protobuf::Message& m);
 
 int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s);
 int cmd_router(const Common& c);

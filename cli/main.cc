@@ -5,9 +5,12 @@
 
 #include <climits>
 
+#include <fmt/format.h>
+
 #include "bench/bench.h"
 #include "bench/chaos.h"
 #include "cli/commands.h"
+#include "connectors/sdk/connector.h"
 
 int main(int argc, char** argv) {
   using namespace omniroute::cli;
@@ -82,15 +85,26 @@ int main(int argc, char** argv) {
   auto* normalize = app.add_subcommand(
       "normalize", "Print a native channel payload as canonical InboundMessage JSON");
   std::string channel, file = "-", provider;
-  normalize
-      ->add_option("channel", channel,
-                   "Channel: webhook, email, sms, messenger, instagram, whatsapp, telegram, or "
-                   "social (with --provider)")
-      ->required();
-  normalize->add_option("file", file, "Payload file ('-' = stdin)")->capture_default_str();
-  normalize->add_option("--provider", provider,
-                        "Payload format where a channel has several: sms: twilio; social: "
-                        "messenger, instagram, whatsapp, telegram");
+  {
+    // Channels and payload formats as the registered connectors declare them.
+    const auto& reg = omniroute::sdk::builtin_registry();
+    std::vector<std::string> providers;
+    for (const auto& n : reg.names()) {
+      const auto* f = reg.find(n);
+      if (!f->providers.empty())
+        providers.push_back(fmt::format("{}: {}", n, fmt::join(f->providers, ", ")));
+    }
+    normalize
+        ->add_option(
+            "channel", channel,
+            fmt::format("Channel: {}, or social (with --provider)", fmt::join(reg.names(), ", ")))
+        ->required();
+    normalize->add_option("file", file, "Payload file ('-' = stdin)")->capture_default_str();
+    normalize->add_option(
+        "--provider", provider,
+        fmt::format("Payload format where a channel has several: {}; social: a connector name",
+                    fmt::join(providers, "; ")));
+  }
 
   auto* inspect =
       app.add_subcommand("inspect", "Show router state (read-only; works while the router runs)");

@@ -80,6 +80,7 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
       static_cast<int>(r.integer("offer_timeout_ms", R.offer_timeout_ms, 100, 86400000));
   R.max_batch = static_cast<int>(r.integer("max_batch", R.max_batch, 1, 100000));
   R.max_history = static_cast<int>(r.integer("max_history", R.max_history, 1, 100000));
+  R.max_trail = static_cast<int>(r.integer("max_trail", R.max_trail, 1, 100000));
   R.max_record_bytes = r.integer("max_record_bytes", R.max_record_bytes, 1024, int64_t{1} << 30);
   R.customer_history_conversations = static_cast<int>(
       r.integer("customer_history_conversations", R.customer_history_conversations, 0, 100));

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "router/keys.h"
+
 namespace omniroute::router {
 
 namespace {
@@ -56,11 +58,11 @@ std::string identity_key(const v1::Identity& id) {
 }
 
 std::string Customers::handle_key(const std::string& ws, const std::string& handle) {
-  return fmt::format("{}/h/{}", ws, handle);
+  return keys::customer_handle(ws, handle);
 }
 
 std::string Customers::record_key(const std::string& ws, const std::string& id) {
-  return fmt::format("{}/u/{}", ws, id);
+  return keys::customer(ws, id);
 }
 
 bool Customers::load(Store::Batch& b, const std::string& ws, const std::string& id,
@@ -124,7 +126,7 @@ std::string Customers::observe(Store::Batch& b, const std::string& ws, Resolved&
     save(b, r.direct);
     if (same) r.root = r.direct;
   }
-  const std::string ik = fmt::format("{}/i/{}", ws, key);
+  const std::string ik = keys::customer_identity(ws, key);
   std::string owner;
   v1::store::Customer owner_root;
   if (!b.get(Cf::kCustomers, ik, &owner) || !root(b, ws, owner, owner_root)) {
@@ -133,10 +135,9 @@ std::string Customers::observe(Store::Batch& b, const std::string& ws, Resolved&
   }
   if (owner == r.direct.customer_id() || owner_root.customer_id() == r.root.customer_id())
     return "";
-  const std::string why = link(b, ws, r.root.customer_id(), owner_root.customer_id(), false);
-  if (!why.empty())
+  if (Status refused = link(b, ws, r.root.customer_id(), owner_root.customer_id(), false))
     return fmt::format("not linked with {} (same verified {}): {}", owner_root.customer_id(), key,
-                       why);
+                       refused.message());
   *linked = true;
   load(b, ws, r.direct.customer_id(), r.direct);
   root(b, ws, r.direct.customer_id(), r.root);
@@ -166,14 +167,14 @@ std::vector<std::string> Customers::group(Store::Batch& b, const std::string& ws
   return out;
 }
 
-std::string Customers::link(Store::Batch& b, const std::string& ws, const std::string& id,
-                            const std::string& into, bool by_agent) {
+Status Customers::link(Store::Batch& b, const std::string& ws, const std::string& id,
+                       const std::string& into, bool by_agent) {
   v1::store::Customer a, t, ar, tr;
-  if (!load(b, ws, id, a)) return "unknown customer '" + id + "'";
-  if (!load(b, ws, into, t)) return "unknown customer '" + into + "'";
+  if (!load(b, ws, id, a)) return {Errc::kNotFound, "unknown customer '" + id + "'"};
+  if (!load(b, ws, into, t)) return {Errc::kNotFound, "unknown customer '" + into + "'"};
   root(b, ws, id, ar);
   root(b, ws, into, tr);
-  if (ar.customer_id() == tr.customer_id()) return "already linked";
+  if (ar.customer_id() == tr.customer_id()) return {Errc::kConflict, "already linked"};
   const std::vector<std::string> xs{a.customer_id(), ar.customer_id()};
   const std::vector<std::string> ys{t.customer_id(), tr.customer_id()};
   bool separated = false;
@@ -192,12 +193,12 @@ std::string Customers::link(Store::Batch& b, const std::string& ws, const std::s
       save(b, cy);
     }
   }
-  if (separated && !by_agent) return "an agent separated them before";
+  if (separated && !by_agent) return {Errc::kConflict, "an agent separated them before"};
   const auto ga = group(b, ws, ar.customer_id()), gt = group(b, ws, tr.customer_id());
   if (ga.size() + gt.size() > static_cast<size_t>(kMaxGroup))
-    return fmt::format("a group holds at most {} customers", kMaxGroup);
+    return {Errc::kConflict, fmt::format("a group holds at most {} customers", kMaxGroup)};
   if (1 + depth_below(b, ws, ar.customer_id(), kMaxDepth + 1) > kMaxDepth)
-    return fmt::format("links nest at most {} deep", kMaxDepth);
+    return {Errc::kConflict, fmt::format("links nest at most {} deep", kMaxDepth)};
   // Fresh copies: the separation cleanup above may have rewritten them.
   load(b, ws, ar.customer_id(), ar);
   load(b, ws, tr.customer_id(), tr);
@@ -215,21 +216,21 @@ std::string Customers::link(Store::Batch& b, const std::string& ws, const std::s
   }
   save(b, ar);
   save(b, tr);
-  return "";
+  return {};
 }
 
-std::string Customers::unlink(Store::Batch& b, const std::string& ws, const std::string& id) {
+Status Customers::unlink(Store::Batch& b, const std::string& ws, const std::string& id) {
   v1::store::Customer x, p;
-  if (!load(b, ws, id, x)) return "unknown customer '" + id + "'";
+  if (!load(b, ws, id, x)) return {Errc::kNotFound, "unknown customer '" + id + "'"};
   if (x.merged_into().empty()) {
-    if (x.linked().empty()) return "customer " + id + " is not linked";
-    return fmt::format("customer {} is the root of its group: unlink {} instead", id,
-                       fmt::join(x.linked(), " or "));
+    if (x.linked().empty()) return {Errc::kConflict, "customer " + id + " is not linked"};
+    return {Errc::kConflict, fmt::format("customer {} is the root of its group: unlink {} instead",
+                                         id, fmt::join(x.linked(), " or "))};
   }
   if (!load(b, ws, x.merged_into(), p)) {
     x.clear_merged_into();
     save(b, x);
-    return "";
+    return {};
   }
   v1::store::Customer r;
   root(b, ws, p.customer_id(), r);
@@ -245,15 +246,15 @@ std::string Customers::unlink(Store::Batch& b, const std::string& ws, const std:
     add_bounded(r.mutable_unlinked(), x.customer_id(), kMaxUnlinked);
     save(b, r);
   }
-  return "";
+  return {};
 }
 
 void Customers::add_conversation(Store::Batch& b, const std::string& ws,
                                  const std::string& customer_id, int64_t created_ms,
                                  const std::string& conversation_id) {
   b.put(Cf::kCustomers,
-        fmt::format("{}/x/{}/{:013}/{}", ws, customer_id,
-                    kMaxMs - std::clamp<int64_t>(created_ms, 0, kMaxMs), conversation_id),
+        keys::customer_conversation(
+            ws, customer_id, kMaxMs - std::clamp<int64_t>(created_ms, 0, kMaxMs), conversation_id),
         "");
 }
 
@@ -262,7 +263,7 @@ std::vector<std::string> Customers::conversations(const std::string& ws,
                                                   size_t limit) {
   std::vector<std::pair<std::string, std::string>> found;  // (inverted time, conversation)
   for (const auto& id : customer_ids) {
-    const std::string prefix = fmt::format("{}/x/{}/", ws, id);
+    const std::string prefix = keys::customer_conversations(ws, id);
     size_t n = 0;
     store_.scan(Cf::kCustomers, prefix, [&](std::string_view k, std::string_view) {
       std::string_view rest = k.substr(prefix.size());
@@ -281,9 +282,9 @@ std::vector<std::string> Customers::conversations(const std::string& ws,
   return out;
 }
 
-std::string Customers::upgrade(Store& store) {
+Status Customers::upgrade(Store& store) {
   std::string v;
-  if (store.get(Cf::kMeta, kUpgradeKey, &v)) return "";
+  if (store.get(Cf::kMeta, kUpgradeKey, &v)) return {};
   auto b = store.begin();
   std::string err;
   auto flush = [&]() {
@@ -313,7 +314,7 @@ std::string Customers::upgrade(Store& store) {
     flush();
     return err.empty();
   });
-  if (!err.empty()) return err;
+  if (!err.empty()) return {Errc::kConflict, err};
   // Conversations opened before the customer index existed.
   store.scan(Cf::kConversations, "", [&](std::string_view, std::string_view value) {
     v1::store::Conversation c;
@@ -321,16 +322,17 @@ std::string Customers::upgrade(Store& store) {
     const auto& s = c.summary();
     if (s.customer_id().empty()) return true;
     b.put(Cf::kCustomers,
-          fmt::format("{}/x/{}/{:013}/{}", s.workspace_id(), s.customer_id(),
-                      kMaxMs - std::clamp<int64_t>(s.created_at_ms(), 0, kMaxMs),
-                      s.conversation_id()),
+          keys::customer_conversation(s.workspace_id(), s.customer_id(),
+                                      kMaxMs - std::clamp<int64_t>(s.created_at_ms(), 0, kMaxMs),
+                                      s.conversation_id()),
           "");
     flush();
     return err.empty();
   });
-  if (!err.empty()) return err;
+  if (!err.empty()) return {Errc::kConflict, err};
   b.put(Cf::kMeta, kUpgradeKey, "1");
-  return store.commit(b);
+  if (std::string e = store.commit(b); !e.empty()) return {Errc::kConflict, e};
+  return {};
 }
 
 }  // namespace omniroute::router

@@ -20,6 +20,7 @@
 
 #include "omniroute/v1/events.pb.h"
 #include "omniroute/v1/store.pb.h"
+#include "router/errors.h"
 #include "router/store.h"
 
 namespace omniroute::router {
@@ -56,12 +57,13 @@ class Customers {
   std::string observe(Store::Batch& b, const std::string& ws, Resolved& r,
                       const v1::Identity& identity, bool* linked);
 
-  // Links `id`'s group into `into`'s group. "" or why not. Customers an agent separated
-  // are linked again only by an agent (`by_agent`).
-  std::string link(Store::Batch& b, const std::string& ws, const std::string& id,
-                   const std::string& into, bool by_agent);
-  // Takes `id` (and the customers linked into it) out of its group. "" or why not.
-  std::string unlink(Store::Batch& b, const std::string& ws, const std::string& id);
+  // Links `id`'s group into `into`'s group; refused kNotFound (an unknown customer) or
+  // kConflict. Customers an agent separated are linked again only by an agent (`by_agent`).
+  Status link(Store::Batch& b, const std::string& ws, const std::string& id,
+              const std::string& into, bool by_agent);
+  // Takes `id` (and the customers linked into it) out of its group; refused kNotFound or
+  // kConflict (not linked, or the root).
+  Status unlink(Store::Batch& b, const std::string& ws, const std::string& id);
   // Every customer of the group rooted at `root_id`, root first.
   std::vector<std::string> group(Store::Batch& b, const std::string& ws,
                                  const std::string& root_id);
@@ -75,8 +77,8 @@ class Customers {
                                          size_t limit);
 
   // Rewrites customers stored before identity linking ("<ws>/<channel>:<handle>" ->
-  // Customer) into the layout above. Idempotent; "" or an error.
-  static std::string upgrade(Store& store);
+  // Customer) into the layout above. Idempotent; refused (kConflict) with the store's error.
+  static Status upgrade(Store& store);
 
  private:
   static std::string handle_key(const std::string& ws, const std::string& handle);

@@ -300,7 +300,7 @@ void Router::step() {
     }
     if (next) {
       auto keys = agent_keys(*next);
-      std::string err = engine_->reconfigure(b, std::move(next));
+      const std::string err = engine_->reconfigure(b, std::move(next)).message();
       if (err.empty()) {
         gate_->set_keys(std::move(keys));  // removed keys no longer pass the handshake
         log_->info("configuration reloaded");

@@ -22,6 +22,7 @@
 #include "connectors/chat/assets.h"
 #include "connectors/chat/chat.h"
 #include "connectors/chat/visitors.h"
+#include "connectors/http/connector.h"
 #include "connectors/http/listener.h"
 #include "connectors/http/server.h"
 #include "connectors/state/kv.h"
@@ -493,23 +494,26 @@ void Core::push(const std::string& visitor, const std::string& frame) {
   for (auto& s : targets) s->send(frame);
 }
 
-class ChatConnector : public sdk::Connector {
+class ChatConnector : public http::HttpConnector {
  public:
-  explicit ChatConnector(const sdk::Settings& s) : core_(std::make_shared<Core>()) {
+  explicit ChatConnector(const sdk::Settings& s)
+      : HttpConnector("chat", s), core_(std::make_shared<Core>()) {
     core_->settings = s;
   }
   ~ChatConnector() override { stop(); }
 
-  std::string start(sdk::Host& host) override {
-    core_->host = &host;
+  std::string prepare() override {
+    core_->host = &host();
     std::string err;
     core_->kv = state::Kv::open(core_->settings.str("state_dir"), err);
-    if (!core_->kv) return "chat: " + err;
+    if (!core_->kv) return err;
     core_->buckets = std::make_unique<VisitorBuckets>(
         static_cast<double>(core_->settings.integer("visitor_rate_limit_per_minute")));
     start_pruner();
-    server_ = http::listen(core_->settings, err);
-    if (!server_) return "chat: " + err;
+    return {};
+  }
+
+  std::vector<http::Route> routes() override {
     http::Route route;
     route.prefix = std::string(kPrefix);
     route.max_body_bytes = 16384;
@@ -520,23 +524,23 @@ class ChatConnector : public sdk::Connector {
                            http::ConnectionLease lease) {
       upgrade(std::move(stream), std::move(req), std::move(lease));
     };
-    if (err = server_->add_route(std::move(route)); !err.empty()) {
-      server_.reset();
-      return "chat: " + err;
-    }
-    for (const auto& e : endpoints()) host.logger()->info("listening on {}", e);
-    return {};
+    return {std::move(route)};
   }
 
-  void stop() override {
+  std::vector<std::string> paths() const override {
+    return {"/v1/chat/{workspace}/{inbox}/ (page; widget.js; ws)"};
+  }
+
+  void stopping() override {
     {
       std::lock_guard lock(prune_mu_);
       stopping_ = true;
     }
     prune_cv_.notify_all();
     if (pruner_.joinable()) pruner_.join();
-    if (!server_) return;
-    server_->remove_route(std::string(kPrefix));
+  }
+
+  void routes_removed() override {
     std::vector<std::shared_ptr<WsSession>> open;
     {
       std::lock_guard lock(core_->mu);
@@ -546,18 +550,9 @@ class ChatConnector : public sdk::Connector {
     }
     for (auto& s : open) s->close_from_any_thread();
     open.clear();
-    {
-      // The sessions live on the server's threads: they must be gone before it is.
-      std::unique_lock lock(core_->mu);
-      core_->none_left.wait_for(lock, std::chrono::seconds(5), [&] { return core_->all.empty(); });
-    }
-    server_.reset();
-  }
-
-  std::vector<std::string> endpoints() const override {
-    if (!server_) return {};
-    return {fmt::format("http://{}/v1/chat/{{workspace}}/{{inbox}}/ (page; widget.js; ws)",
-                        server_->address())};
+    // The sessions live on the server's threads: they must be gone before it is.
+    std::unique_lock lock(core_->mu);
+    core_->none_left.wait_for(lock, std::chrono::seconds(5), [&] { return core_->all.empty(); });
   }
 
   sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override {
@@ -743,7 +738,7 @@ class ChatConnector : public sdk::Connector {
           } else if (r.code == sdk::PublishResult::Code::kUnavailable) {
             respond(cors(http::Response::error(503, "not stored yet, try again in a moment")));
           } else {
-            respond(cors(http::Response::error(r.http_status(), r.http_message())));
+            respond(cors(http::publish_failure(r)));
           }
         });
   }
@@ -835,7 +830,6 @@ class ChatConnector : public sdk::Connector {
     });
   }
 
-  std::shared_ptr<http::Server> server_;
   std::thread pruner_;
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;

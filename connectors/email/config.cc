@@ -284,6 +284,7 @@ sdk::ConnectorFactory factory() {
   sdk::ConnectorFactory f;
   f.name = "email";
   f.channel = v1::CHANNEL_EMAIL;
+  f.handle_kind = v1::Identity::KIND_EMAIL;
   f.description = "Email: IMAP in (libcurl), MIME with GMime, replies by SMTP";
   f.settings = {
       {"attachment_dir", T::kString, "Attachment store (content addressed by sha256)",

@@ -195,6 +195,8 @@ void ConnectorHost::publish(v1::Envelope envelope, sdk::PublishDone done) {
       auto* m = envelope.mutable_message();
       if (m->event_id().empty()) m->set_event_id(new_uuid());
       if (m->received_at_ms() == 0) m->set_received_at_ms(now);
+      if (m->handle_kind() == v1::Identity::KIND_UNSPECIFIED)
+        m->set_handle_kind(factory_.handle_kind);
       workspace = m->workspace_id();
       event_id = m->event_id();
       break;

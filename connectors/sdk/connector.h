@@ -35,17 +35,9 @@ struct PublishResult {
   // never will (the sender's mistake: 400, 413).
   enum class Code { kOk, kUnavailable, kInvalid, kTooLarge };
   Code code = Code::kOk;
-  std::string detail;    // Why, when not kOk.
-  std::string event_id;  // Id of the published event.
-  bool ok() const { return code == Code::kOk; }
-  // The HTTP status an inbound webhook answers with when not ok: 503, 400 or 413.
-  int http_status() const {
-    return code == Code::kInvalid ? 400 : code == Code::kTooLarge ? 413 : 503;
-  }
-  // What the sender is told with that status (no internals for 503).
-  std::string http_message() const {
-    return code == Code::kUnavailable ? "event store unavailable, retry later" : detail;
-  }
+  std::string detail;                            // Why, when not kOk.
+  std::string event_id;                          // Id of the published event.
+  bool ok() const { return code == Code::kOk; }  // HTTP answers: http::publish_failure
 };
 using PublishDone = std::function<void(const PublishResult&)>;
 
@@ -105,6 +97,10 @@ using Normalizer = std::function<std::string(std::string_view payload, v1::Inbou
 struct ConnectorFactory {
   std::string name;  // Unique: "webhook", "email", ...
   v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
+  // What its customer handles are: an email address (KIND_EMAIL) or a phone number
+  // (KIND_PHONE) is itself an identity that links customers across channels; the default
+  // is an opaque id. The host stamps it on every message (InboundMessage.handle_kind).
+  v1::Identity::Kind handle_kind = v1::Identity::KIND_UNSPECIFIED;
   std::string description;
   std::vector<ConfigField> settings;        // Keys of `connectors.<name>`.
   std::vector<ConfigField> inbox_settings;  // Keys of each inbox's `settings`.

@@ -10,11 +10,13 @@
 #include "common/crypto.h"
 #include "common/utf8.h"
 #include "connectors/http/client.h"
+#include "connectors/http/connector.h"
 #include "connectors/http/listener.h"
-#include "connectors/http/server.h"
+#include "connectors/http/signature.h"
 #include "connectors/phone/phone.h"
 #include "connectors/sms/sms.h"
 #include "connectors/state/kv.h"
+#include "connectors/state/provider_ids.h"
 
 namespace omniroute::connectors::sms {
 
@@ -61,59 +63,44 @@ http::Response xml(int status, std::string body) {
   return r;
 }
 
-class SmsConnector : public sdk::Connector {
+class SmsConnector : public http::HttpConnector {
  public:
-  explicit SmsConnector(const sdk::Settings& s) : settings_(s) {
+  explicit SmsConnector(const sdk::Settings& s) : HttpConnector("sms", s) {
     limits_.max_text_bytes = static_cast<size_t>(s.integer("max_text_bytes"));
     limits_.max_media = static_cast<int>(s.integer("max_media"));
   }
   ~SmsConnector() override { stop(); }
 
-  std::string start(sdk::Host& host) override {
-    host_ = &host;
+  std::string prepare() override {
     std::string err;
-    kv_ = state::Kv::open(settings_.str("state_dir"), err);
-    if (!kv_) return "sms: " + err;
-    prune_sids();
-    for (const auto& inbox : host.inboxes()) {
+    kv_ = state::Kv::open(settings().str("state_dir"), err);
+    if (!kv_) return err;
+    sids_ = std::make_unique<state::ProviderIds>(*kv_, "sid/", kSidTtlMs);
+    sids_->prune(wall_ms());
+    for (const auto& inbox : host().inboxes()) {
       const std::string from = inbox.settings.str("from_number");
       if (!from.empty() && phone::to_e164(from, inbox.settings.str("default_region")) != from)
-        return fmt::format(
-            "sms: {}/{}.settings.from_number must be E.164 (\"+15551234567\"), got {}",
-            inbox.workspace_id, inbox.inbox_id, from);
+        return fmt::format("{}/{}.settings.from_number must be E.164 (\"+15551234567\"), got {}",
+                           inbox.workspace_id, inbox.inbox_id, from);
       if (from.empty() && inbox.settings.str("messaging_service_sid").empty())
-        return fmt::format("sms: {}/{} needs from_number or messaging_service_sid",
-                           inbox.workspace_id, inbox.inbox_id);
+        return fmt::format("{}/{} needs from_number or messaging_service_sid", inbox.workspace_id,
+                           inbox.inbox_id);
     }
-    server_ = http::listen(settings_, err);
-    if (!server_) return "sms: " + err;
-    http::Route route;
-    route.prefix = std::string(kPrefix);
-    route.max_body_bytes = static_cast<size_t>(settings_.integer("max_body_bytes"));
-    route.handler = [this](http::Request req, http::Respond respond) {
-      handle(std::move(req), std::move(respond));
-    };
-    if (err = server_->add_route(std::move(route)); !err.empty()) {
-      server_.reset();
-      return "sms: " + err;
-    }
-    host.logger()->info(
-        "listening on http://{}/v1/sms/{{workspace}}/{{inbox}}/messages (and /status)",
-        server_->address());
     return {};
   }
 
-  void stop() override {
-    if (server_) {
-      server_->remove_route(std::string(kPrefix));
-      server_.reset();
-    }
+  std::vector<http::Route> routes() override {
+    http::Route route;
+    route.prefix = std::string(kPrefix);
+    route.max_body_bytes = static_cast<size_t>(settings().integer("max_body_bytes"));
+    route.handler = [this](http::Request req, http::Respond respond) {
+      handle(std::move(req), std::move(respond));
+    };
+    return {std::move(route)};
   }
 
-  std::vector<std::string> endpoints() const override {
-    if (!server_) return {};
-    return {fmt::format("http://{}/v1/sms/{{workspace}}/{{inbox}}/messages", server_->address()),
-            fmt::format("http://{}/v1/sms/{{workspace}}/{{inbox}}/status", server_->address())};
+  std::vector<std::string> paths() const override {
+    return {"/v1/sms/{workspace}/{inbox}/messages", "/v1/sms/{workspace}/{inbox}/status"};
   }
 
   sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override {
@@ -148,7 +135,7 @@ class SmsConnector : public sdk::Connector {
       form.emplace_back("StatusCallback", fmt::format("{}/v1/sms/{}/{}/status", base,
                                                       inbox.workspace_id, inbox.inbox_id));
     http::ClientRequest req;
-    req.url = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", settings_.str("api_base_url"),
+    req.url = fmt::format("{}/2010-04-01/Accounts/{}/Messages.json", settings().str("api_base_url"),
                           http::url_encode(s.str("account_sid")));
     req.basic_user = s.str("account_sid");
     req.basic_password = s.str("auth_token");
@@ -157,15 +144,15 @@ class SmsConnector : public sdk::Connector {
       if (!req.body.empty()) req.body += '&';
       req.body += http::url_encode(k) + "=" + http::url_encode(v);
     }
-    req.timeout_ms = static_cast<long>(settings_.integer("delivery_timeout_ms"));
+    req.timeout_ms = static_cast<long>(settings().integer("delivery_timeout_ms"));
     const auto res = http::send(req);
     auto json = nlohmann::json::parse(res.body, nullptr, false);
     if (res.error.empty() && res.status >= 200 && res.status < 300) {
       std::string sid = json.is_object() ? json.value("sid", "") : "";
-      if (!sid.empty()) {
-        (void)kv_->put("sid/" + sid,
-                       fmt::format("{} {} {}", wall_ms(), m.outbound_id(), m.conversation_id()));
-      }
+      if (auto err = sids_->remember(sid, m.outbound_id(), m.conversation_id(), wall_ms());
+          !err.empty())
+        host().logger()->warn("sms: message {} sent; its status callbacks will not be matched: {}",
+                              m.outbound_id(), err);
       auto r = sdk::DeliveryResult::delivered(sid);
       r.detail = fmt::format("{} segment{} ({})", seg.count, seg.count == 1 ? "" : "s",
                              seg.gsm7 ? "GSM-7" : "UCS-2");
@@ -184,7 +171,7 @@ class SmsConnector : public sdk::Connector {
  private:
   std::string public_url(const sdk::InboxInfo& inbox) const {
     std::string u = inbox.settings.str("public_url");
-    if (u.empty()) u = settings_.str("public_url");
+    if (u.empty()) u = settings().str("public_url");
     while (!u.empty() && u.back() == '/') u.pop_back();
     return u;
   }
@@ -211,18 +198,8 @@ class SmsConnector : public sdk::Connector {
     if (auto err = kv_->put(opt_key(inbox, number),
                             nlohmann::json{{"at_ms", wall_ms()}, {"by", by}}.dump());
         !err.empty())
-      host_->logger()->error("sms {}/{}: opt-out not recorded: {}", inbox.workspace_id,
+      host().logger()->error("sms {}/{}: opt-out not recorded: {}", inbox.workspace_id,
                              inbox.inbox_id, err);
-  }
-
-  void prune_sids() {
-    const int64_t cutoff = wall_ms() - kSidTtlMs;
-    std::vector<std::string> old;
-    kv_->scan("sid/", [&](std::string_view k, std::string_view v) {
-      if (std::atoll(std::string(v.substr(0, v.find(' '))).c_str()) < cutoff) old.emplace_back(k);
-      return true;
-    });
-    for (const auto& k : old) (void)kv_->del(k);
   }
 
   void handle(http::Request req, http::Respond respond) {
@@ -236,7 +213,7 @@ class SmsConnector : public sdk::Connector {
       respond(http::Response::error(405, "use POST"));
       return;
     }
-    const sdk::InboxInfo* inbox = host_->inbox(seg[0], seg[1]);
+    const sdk::InboxInfo* inbox = host().inbox(seg[0], seg[1]);
     if (!inbox) {
       respond(http::Response::error(404, "unknown inbox"));
       return;
@@ -250,24 +227,18 @@ class SmsConnector : public sdk::Connector {
       respond(http::Response::error(400, "too many parameters"));
       return;
     }
-    const std::string sig = req.header("x-twilio-signature");
-    if (sig.empty()) {
-      host_->logger()->warn("sms {}/{}: request without X-Twilio-Signature rejected", seg[0],
-                            seg[1]);
-      respond(http::Response::error(401, "missing X-Twilio-Signature"));
-      return;
-    }
     std::string base = public_url(*inbox);
     if (base.empty()) base = "http://" + req.header("host");
-    bool signed_ok = false;
-    for (const auto& url : twilio_url_variants(base + req.target))
-      signed_ok =
-          signed_ok || crypto::constant_time_equal(
-                           twilio_signature(inbox->settings.str("auth_token"), url, params), sig);
-    if (!signed_ok) {
-      host_->logger()->warn("sms {}/{}: request with bad X-Twilio-Signature rejected", seg[0],
-                            seg[1]);
-      respond(http::Response::error(403, "bad signature"));
+    auto valid = [&](const std::string& sig) {
+      bool ok = false;
+      for (const auto& url : twilio_url_variants(base + req.target))
+        ok = ok || crypto::constant_time_equal(
+                       twilio_signature(inbox->settings.str("auth_token"), url, params), sig);
+      return ok;
+    };
+    if (auto refused = http::check_signed_by(req, "X-Twilio-Signature", valid, host().logger(),
+                                             fmt::format("sms {}/{}", seg[0], seg[1]))) {
+      respond(std::move(*refused));
       return;
     }
     std::string account;
@@ -288,7 +259,7 @@ class SmsConnector : public sdk::Connector {
     auto* m = env.mutable_message();
     const auto& s = inbox.settings;
     if (auto err = parse_inbound(params, s.str("default_region"), limits_, *m); !err.empty()) {
-      host_->logger()->info("sms {}/{}: request rejected: {}", inbox.workspace_id, inbox.inbox_id,
+      host().logger()->info("sms {}/{}: request rejected: {}", inbox.workspace_id, inbox.inbox_id,
                             err);
       respond(http::Response::error(400, err));
       return;
@@ -312,7 +283,9 @@ class SmsConnector : public sdk::Connector {
         reply = s.str("stop_reply");
         break;
       case Keyword::kStart:
-        (void)kv_->del(opt_key(inbox, m->customer_handle()));
+        if (auto err = kv_->del(opt_key(inbox, m->customer_handle())); !err.empty())
+          host().logger()->error("sms {}/{}: START not recorded: {}", inbox.workspace_id,
+                                 inbox.inbox_id, err);
         reply = s.str("start_reply");
         break;
       case Keyword::kHelp:
@@ -323,15 +296,11 @@ class SmsConnector : public sdk::Connector {
     }
     if (kw != Keyword::kNone) {
       (*m->mutable_provider_metadata())["sms_keyword"] = keyword_name(kw);
-      host_->logger()->info("sms {}/{}: {} from a customer honoured", inbox.workspace_id,
+      host().logger()->info("sms {}/{}: {} from a customer honoured", inbox.workspace_id,
                             inbox.inbox_id, keyword_name(kw));
     }
-    host_->publish(std::move(env), [respond, reply](const sdk::PublishResult& r) {
-      if (r.ok())
-        respond(xml(200, twiml(reply)));
-      else
-        respond(http::Response::error(r.http_status(), r.http_message()));
-    });
+    publish_and_answer(std::move(env), std::move(respond),
+                       [reply](const sdk::PublishResult&) { return xml(200, twiml(reply)); });
   }
 
   void status(const sdk::InboxInfo& inbox, const Params& params, http::Respond respond) {
@@ -360,22 +329,20 @@ class SmsConnector : public sdk::Connector {
       respond(xml(200, twiml("")));  // receiving/received: about inbound messages
       return;
     }
-    std::string v;
-    if (!kv_->get("sid/" + sid, &v)) {
-      host_->logger()->info("sms {}/{}: status {} for unknown message {} ignored",
+    const auto ours = sids_->find(sid);
+    if (!ours) {
+      host().logger()->info("sms {}/{}: status {} for unknown message {} ignored",
                             inbox.workspace_id, inbox.inbox_id, state, sid);
       respond(xml(200, twiml("")));
       return;
     }
-    // "<ms> <outbound id> <conversation id>"
-    const auto a = v.find(' '), b = v.find(' ', a + 1);
     v1::Envelope env;
     auto* ds = env.mutable_delivery_status();
     ds->set_workspace_id(inbox.workspace_id);
     ds->set_inbox_id(inbox.inbox_id);
     ds->set_channel(v1::CHANNEL_SMS);
-    ds->set_outbound_id(v.substr(a + 1, b - a - 1));
-    ds->set_conversation_id(b == std::string::npos ? "" : v.substr(b + 1));
+    ds->set_outbound_id(ours->outbound_id);
+    ds->set_conversation_id(ours->conversation_id);
     ds->set_state(st);
     ds->set_provider_message_id(sid);
     std::string detail = "Twilio: " + utf8::cut(utf8::sanitize(state), 64);
@@ -391,19 +358,13 @@ class SmsConnector : public sdk::Connector {
         if (k == "To") to = phone::to_e164(val, inbox.settings.str("default_region"));
       if (!to.empty()) record_opt_out(inbox, to, "the provider (error 21610)");
     }
-    host_->publish(std::move(env), [respond](const sdk::PublishResult& r) {
-      if (r.ok())
-        respond(xml(200, twiml("")));
-      else
-        respond(http::Response::error(r.http_status(), r.http_message()));
-    });
+    publish_and_answer(std::move(env), std::move(respond),
+                       [](const sdk::PublishResult&) { return xml(200, twiml("")); });
   }
 
-  sdk::Settings settings_;
   Limits limits_;
-  sdk::Host* host_ = nullptr;
   std::unique_ptr<state::Kv> kv_;
-  std::shared_ptr<http::Server> server_;
+  std::unique_ptr<state::ProviderIds> sids_;  // Twilio SID -> our outbound message
 };
 
 }  // namespace
@@ -413,6 +374,7 @@ sdk::ConnectorFactory factory() {
   sdk::ConnectorFactory f;
   f.name = "sms";
   f.channel = v1::CHANNEL_SMS;
+  f.handle_kind = v1::Identity::KIND_PHONE;
   f.description = "SMS/MMS through a Twilio-compatible provider: signed webhooks in, REST API out";
   f.settings = http::listener_fields();
   f.settings.insert(

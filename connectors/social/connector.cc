@@ -14,10 +14,12 @@
 #include "common/crypto.h"
 #include "common/utf8.h"
 #include "connectors/http/client.h"
+#include "connectors/http/connector.h"
 #include "connectors/http/listener.h"
-#include "connectors/http/server.h"
+#include "connectors/http/signature.h"
 #include "connectors/social/social.h"
 #include "connectors/state/kv.h"
+#include "connectors/state/provider_ids.h"
 
 namespace omniroute::connectors::social {
 
@@ -64,58 +66,47 @@ bool graph_rate_limited(int code) {
          code == 131048 || code == 131056;
 }
 
-class SocialConnector : public sdk::Connector {
+class SocialConnector : public http::HttpConnector {
  public:
-  SocialConnector(Platform p, const sdk::Settings& s) : p_(p), settings_(s) {
+  SocialConnector(Platform p, const sdk::Settings& s)
+      : HttpConnector(platform_name(p), s),
+        p_(p),
+        prefix_(fmt::format("/v1/{}/", platform_name(p))) {
     limits_.max_events = static_cast<size_t>(s.integer("max_events"));
     limits_.max_text_bytes = static_cast<size_t>(s.integer("max_text_bytes"));
-    prefix_ = fmt::format("/v1/{}/", platform_name(p));
   }
   ~SocialConnector() override { stop(); }
 
-  std::string start(sdk::Host& host) override {
-    host_ = &host;
-    const std::string name = platform_name(p_);
+  std::string prepare() override {
     std::string err;
-    kv_ = state::Kv::open(settings_.str("state_dir"), err);
-    if (!kv_) return name + ": " + err;
-    prune_ids();
-    for (const auto& inbox : host.inboxes()) {
+    kv_ = state::Kv::open(settings().str("state_dir"), err);
+    if (!kv_) return err;
+    ids_ = std::make_unique<state::ProviderIds>(*kv_, "pid/", kIdTtlMs);
+    ids_->prune(wall_ms());
+    for (const auto& inbox : host().inboxes()) {
       std::string account = inbox.settings.str(account_key(p_));
       if (p_ == Platform::kTelegram) account = account.substr(0, account.find(':'));  // bot id
       if (account.empty())
-        return fmt::format("{}: {}/{} has no {}", name, inbox.workspace_id, inbox.inbox_id,
-                           account_key(p_));
+        return fmt::format("{}/{} has no {}", inbox.workspace_id, inbox.inbox_id, account_key(p_));
       if (!accounts_.emplace(account, &inbox).second)
-        return fmt::format("{}: two inboxes for the same account {}", name, account);
+        return fmt::format("two inboxes for the same account {}", account);
     }
-    server_ = http::listen(settings_, err);
-    if (!server_) return name + ": " + err;
-    http::Route route;
-    route.prefix = prefix_;
-    route.max_body_bytes = static_cast<size_t>(settings_.integer("max_body_bytes"));
-    route.handler = [this](http::Request req, http::Respond respond) {
-      handle(std::move(req), std::move(respond));
-    };
-    if (err = server_->add_route(std::move(route)); !err.empty()) {
-      server_.reset();
-      return name + ": " + err;
-    }
-    for (const auto& e : endpoints()) host.logger()->info("listening on {}", e);
     return {};
   }
 
-  void stop() override {
-    if (server_) {
-      server_->remove_route(prefix_);
-      server_.reset();
-    }
+  std::vector<http::Route> routes() override {
+    http::Route route;
+    route.prefix = prefix_;
+    route.max_body_bytes = static_cast<size_t>(settings().integer("max_body_bytes"));
+    route.handler = [this](http::Request req, http::Respond respond) {
+      handle(std::move(req), std::move(respond));
+    };
+    return {std::move(route)};
   }
 
-  std::vector<std::string> endpoints() const override {
-    if (!server_) return {};
-    if (is_meta(p_)) return {fmt::format("http://{}{}webhook", server_->address(), prefix_)};
-    return {fmt::format("http://{}{}{{workspace}}/{{inbox}}", server_->address(), prefix_)};
+  std::vector<std::string> paths() const override {
+    if (is_meta(p_)) return {prefix_ + "webhook"};
+    return {prefix_ + "{workspace}/{inbox}"};
   }
 
   sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override {
@@ -149,37 +140,30 @@ class SocialConnector : public sdk::Connector {
         respond(http::Response::error(405, "use GET (verification) or POST"));
         return;
       }
-      const std::string sig = req.header("x-hub-signature-256");
-      if (sig.empty()) {
-        host_->logger()->warn("{}: webhook without X-Hub-Signature-256 rejected",
-                              platform_name(p_));
-        respond(http::Response::error(401, "missing X-Hub-Signature-256"));
-        return;
-      }
-      if (!crypto::constant_time_equal(meta_signature(settings_.str("app_secret"), req.body),
-                                       sig)) {
-        host_->logger()->warn("{}: webhook with bad X-Hub-Signature-256 rejected",
-                              platform_name(p_));
-        respond(http::Response::error(403, "bad signature"));
+      if (auto refused = http::check_signed(
+              req, "X-Hub-Signature-256",
+              [&] { return meta_signature(settings().str("app_secret"), req.body); },
+              host().logger(), platform_name(p_))) {
+        respond(std::move(*refused));
         return;
       }
       std::vector<Event> events;
       ParseReport report;
       if (auto err = parse_meta(req.body, p_, limits_, events, &report); !err.empty()) {
-        host_->logger()->info("{}: webhook rejected: {}", platform_name(p_), err);
+        host().logger()->info("{}: webhook rejected: {}", platform_name(p_), err);
         respond(http::Response::error(400, err));
         return;
       }
       // One bad event fails only itself; what carries nothing for an agent is counted.
       for (const auto& [why, raw] : report.rejected) {
-        host_->logger()->info("{}: one event of a webhook sent to the DLQ: {}", platform_name(p_),
+        host().logger()->info("{}: one event of a webhook sent to the DLQ: {}", platform_name(p_),
                               why);
-        host_->dead_letter(raw, fmt::format("{}: {}", platform_name(p_), why));
+        host().dead_letter(raw, fmt::format("{}: {}", platform_name(p_), why));
       }
       skipped_ += static_cast<uint64_t>(report.skipped);
       rejected_ += report.rejected.size();
       if (report.skipped > 0)
-        host_->logger()->debug("{}: {} events with nothing for an agent skipped ({} so far)",
+        host().logger()->debug("{}: {} events with nothing for an agent skipped ({} so far)",
                                platform_name(p_), report.skipped, skipped_.load());
       publish_all(std::move(events), nullptr, std::move(respond));
       return;
@@ -193,28 +177,23 @@ class SocialConnector : public sdk::Connector {
       respond(http::Response::error(405, "use POST"));
       return;
     }
-    const sdk::InboxInfo* inbox = host_->inbox(seg[0], seg[1]);
+    const sdk::InboxInfo* inbox = host().inbox(seg[0], seg[1]);
     if (!inbox) {
       respond(http::Response::error(404, "unknown inbox"));
       return;
     }
-    const std::string token = req.header("x-telegram-bot-api-secret-token");
-    if (token.empty()) {
-      host_->logger()->warn("telegram {}/{}: update without secret token rejected", seg[0], seg[1]);
-      respond(http::Response::error(401, "missing X-Telegram-Bot-Api-Secret-Token"));
-      return;
-    }
-    if (!crypto::constant_time_equal(inbox->settings.str("secret_token"), token)) {
-      host_->logger()->warn("telegram {}/{}: update with wrong secret token rejected", seg[0],
-                            seg[1]);
-      respond(http::Response::error(403, "bad secret token"));
+    if (auto refused = http::check_signed(
+            req, "X-Telegram-Bot-Api-Secret-Token",
+            [&] { return inbox->settings.str("secret_token"); }, host().logger(),
+            fmt::format("telegram {}/{}", seg[0], seg[1]))) {
+      respond(std::move(*refused));
       return;
     }
     std::vector<Event> events;
     const std::string bot = inbox->settings.str("bot_token");
     if (auto err = parse_telegram(req.body, bot.substr(0, bot.find(':')), limits_, events);
         !err.empty()) {
-      host_->logger()->info("telegram {}/{}: update rejected: {}", seg[0], seg[1], err);
+      host().logger()->info("telegram {}/{}: update rejected: {}", seg[0], seg[1], err);
       respond(http::Response::error(400, err));
       return;
     }
@@ -229,8 +208,8 @@ class SocialConnector : public sdk::Connector {
       if (k == "hub.challenge") challenge = v;
     }
     if (mode != "subscribe" || challenge.empty() || challenge.size() > 256 ||
-        !crypto::constant_time_equal(settings_.str("verify_token"), token)) {
-      host_->logger()->warn("{}: subscription verification refused", platform_name(p_));
+        !crypto::constant_time_equal(settings().str("verify_token"), token)) {
+      host().logger()->warn("{}: subscription verification refused", platform_name(p_));
       respond(http::Response::error(403, "verification failed"));
       return;
     }
@@ -256,7 +235,7 @@ class SocialConnector : public sdk::Connector {
       if (!inbox) {
         auto it = accounts_.find(e.account);
         if (it == accounts_.end()) {
-          host_->dead_letter(
+          host().dead_letter(
               e.envelope.SerializeAsString(),
               fmt::format("{}: no inbox for account {}", platform_name(p_), e.account));
           continue;
@@ -274,13 +253,12 @@ class SocialConnector : public sdk::Connector {
         on_ok = [this, key, sent] { customer_wrote(key, sent); };
       } else if (env.has_delivery_status()) {
         auto* s = env.mutable_delivery_status();
-        std::string v;
-        if (!kv_->get("pid/" + s->provider_message_id(), &v)) continue;  // not ours, or old
-        const auto a = v.find(' '), b = v.find(' ', a + 1);
+        const auto ours = ids_->find(s->provider_message_id());
+        if (!ours) continue;  // not ours, or old
         s->set_workspace_id(inbox->workspace_id);
         s->set_inbox_id(inbox->inbox_id);
-        s->set_outbound_id(v.substr(a + 1, b - a - 1));
-        s->set_conversation_id(b == std::string::npos ? "" : v.substr(b + 1));
+        s->set_outbound_id(ours->outbound_id);
+        s->set_conversation_id(ours->conversation_id);
       } else if (env.has_signal()) {
         env.mutable_signal()->set_workspace_id(inbox->workspace_id);
         env.mutable_signal()->set_inbox_id(inbox->inbox_id);
@@ -296,12 +274,12 @@ class SocialConnector : public sdk::Connector {
       // An event Kafka can never take fails only itself (to the DLQ); only a store that
       // is unavailable makes the platform retry the whole request.
       auto copy = std::make_shared<std::string>(env.SerializeAsString());
-      host_->publish(std::move(env), [this, pending, copy,
+      host().publish(std::move(env), [this, pending, copy,
                                       on_ok = std::move(on_ok)](const sdk::PublishResult& r) {
         if (r.code == sdk::PublishResult::Code::kUnavailable)
           pending->failed = true;
         else if (!r.ok())
-          host_->dead_letter(*copy, fmt::format("{}: {}", platform_name(p_), r.detail));
+          host().dead_letter(*copy, fmt::format("{}: {}", platform_name(p_), r.detail));
         else if (on_ok)
           on_ok();
         if (--pending->left == 0) {
@@ -326,7 +304,7 @@ class SocialConnector : public sdk::Connector {
     std::string v;
     if (kv_->get(key, &v) && std::atoll(v.c_str()) >= sent_ms) return;
     if (auto err = kv_->put(key, std::to_string(sent_ms)); !err.empty())
-      host_->logger()->warn("could not record when a customer last wrote: {}", err);
+      host().logger()->warn("could not record when a customer last wrote: {}", err);
   }
   // When the customer last wrote (ms), 0 when unknown.
   int64_t last_inbound(const sdk::InboxInfo& inbox, const std::string& handle) const {
@@ -334,9 +312,10 @@ class SocialConnector : public sdk::Connector {
     return kv_->get(last_key(inbox, handle), &v) ? std::atoll(v.c_str()) : 0;
   }
   void remember(const std::string& provider_id, const v1::OutboundMessage& m) {
-    if (provider_id.empty()) return;
-    (void)kv_->put("pid/" + provider_id,
-                   fmt::format("{} {} {}", wall_ms(), m.outbound_id(), m.conversation_id()));
+    if (auto err = ids_->remember(provider_id, m.outbound_id(), m.conversation_id(), wall_ms());
+        !err.empty())
+      host().logger()->warn("{}: message {} sent; its receipts will not be matched: {}",
+                            platform_name(p_), m.outbound_id(), err);
   }
   // Text longer than the channel takes goes as several messages, in order. How many parts
   // went out is kept, so a retry after a failed part sends only the rest (never a part
@@ -355,7 +334,9 @@ class SocialConnector : public sdk::Connector {
       auto r = send_one(parts[i], &id);
       if (r.code != sdk::DeliveryResult::Code::kDelivered) {
         if (i > 0) {
-          (void)kv_->put(progress, std::to_string(i));
+          if (auto err = kv_->put(progress, std::to_string(i)); !err.empty())
+            host().logger()->error("{}: parts sent of {} not recorded (a retry resends them): {}",
+                                   platform_name(p_), m.outbound_id(), err);
           r.detail =
               fmt::format("parts 1-{} of {} sent; part {}: {}", i, parts.size(), i + 1, r.detail);
         }
@@ -364,25 +345,16 @@ class SocialConnector : public sdk::Connector {
       if (i == 0) *first_id = id;
       if (i + 1 == parts.size()) remember(id, m);
     }
-    if (done > 0) (void)kv_->del(progress);
+    if (done > 0 && !kv_->del(progress).empty())
+      host().logger()->warn("{}: progress of {} not cleared", platform_name(p_), m.outbound_id());
     auto r = sdk::DeliveryResult::delivered(*first_id);
     if (parts.size() > 1) r.detail = fmt::format("sent as {} messages", parts.size());
     return r;
   }
 
-  void prune_ids() {
-    const int64_t cutoff = wall_ms() - kIdTtlMs;
-    std::vector<std::string> old;
-    kv_->scan("pid/", [&](std::string_view k, std::string_view v) {
-      if (std::atoll(std::string(v.substr(0, v.find(' '))).c_str()) < cutoff) old.emplace_back(k);
-      return true;
-    });
-    for (const auto& k : old) (void)kv_->del(k);
-  }
-
   std::string graph_url(const std::string& account) const {
-    return fmt::format("{}/{}/{}/messages", settings_.str("graph_api_base_url"),
-                       settings_.str("graph_api_version"), http::url_encode(account));
+    return fmt::format("{}/{}/{}/messages", settings().str("graph_api_base_url"),
+                       settings().str("graph_api_version"), http::url_encode(account));
   }
 
   // One Graph API call; `id_of` reads the message id out of a success.
@@ -394,7 +366,7 @@ class SocialConnector : public sdk::Connector {
     req.headers = {"Content-Type: application/json",
                    "Authorization: Bearer " + inbox.settings.str("access_token")};
     req.body = body.dump();
-    req.timeout_ms = static_cast<long>(settings_.integer("delivery_timeout_ms"));
+    req.timeout_ms = static_cast<long>(settings().integer("delivery_timeout_ms"));
     const auto res = http::send(req);
     const json j = json::parse(res.body, nullptr, false);
     if (res.error.empty() && res.status >= 200 && res.status < 300) {
@@ -545,10 +517,10 @@ class SocialConnector : public sdk::Connector {
     const std::string chat = handle.substr(handle.find('/') + 1);
     auto call = [&](const std::string& method, const json& body, std::string* id) {
       http::ClientRequest req;
-      req.url = fmt::format("{}/bot{}/{}", settings_.str("bot_api_base_url"), token, method);
+      req.url = fmt::format("{}/bot{}/{}", settings().str("bot_api_base_url"), token, method);
       req.headers = {"Content-Type: application/json"};
       req.body = body.dump();
-      req.timeout_ms = static_cast<long>(settings_.integer("delivery_timeout_ms"));
+      req.timeout_ms = static_cast<long>(settings().integer("delivery_timeout_ms"));
       const auto res = http::send(req);
       const json j = json::parse(res.body, nullptr, false);
       if (res.error.empty() && j.is_object() && j.value("ok", false)) {
@@ -601,15 +573,13 @@ class SocialConnector : public sdk::Connector {
   }
 
   Platform p_;
-  sdk::Settings settings_;
-  Limits limits_;
   std::string prefix_;
-  sdk::Host* host_ = nullptr;
+  Limits limits_;
   std::unique_ptr<state::Kv> kv_;
+  std::unique_ptr<state::ProviderIds> ids_;  // provider message id -> our outbound message
   std::mutex last_mu_;  // customer_wrote: read-compare-write of one key at a time
   std::atomic<uint64_t> skipped_{0}, rejected_{0};  // events skipped / sent to the DLQ
   std::map<std::string, const sdk::InboxInfo*> accounts_;
-  std::shared_ptr<http::Server> server_;
 };
 
 std::vector<sdk::ConfigField> common_settings(Platform p) {
@@ -645,6 +615,7 @@ sdk::ConnectorFactory make(Platform p, v1::Channel channel, std::string descript
   sdk::ConnectorFactory f;
   f.name = platform_name(p);
   f.channel = channel;
+  if (channel == v1::CHANNEL_WHATSAPP) f.handle_kind = v1::Identity::KIND_PHONE;
   f.description = std::move(description);
   f.settings = common_settings(p);
   f.inbox_settings = std::move(inbox_settings);

@@ -21,9 +21,9 @@ class Kv {
   ~Kv();
 
   bool get(std::string_view key, std::string* value) const;
-  // "" or the error text.
-  std::string put(std::string_view key, std::string_view value);
-  std::string del(std::string_view key);
+  // "" or the error text (a customer-facing promise may depend on it: check it).
+  [[nodiscard]] std::string put(std::string_view key, std::string_view value);
+  [[nodiscard]] std::string del(std::string_view key);
   // fn(key, value) for keys starting with `prefix`, in order, until fn returns false.
   void scan(std::string_view prefix,
             const std::function<bool(std::string_view, std::string_view)>& fn) const;

@@ -1,5 +1,4 @@
 #include "connectors/webhook/webhook.h"
-#include "connectors/http/listener.h"
 
 #include <mutex>
 #include <optional>
@@ -9,12 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/http/client.h"
+#include "connectors/http/signature.h"
 #include "connectors/webhook/webhook_connector.h"
 
 namespace omniroute::connectors::webhook {
 
 std::string sign(std::string_view secret, std::string_view body) {
-  return "sha256=" + crypto::hmac_sha256_hex(secret, body);
+  return http::hmac_sha256_tagged(secret, body);
 }
 
 std::string parse_inbound(std::string_view json, const Limits& limits, v1::InboundMessage& out) {
@@ -52,44 +52,28 @@ namespace {
 constexpr std::string_view kRoutePrefix = "/v1/webhook/";
 }
 
-WebhookConnector::WebhookConnector(const sdk::Settings& settings) : settings_(settings) {
-  limits_.max_body_bytes = static_cast<size_t>(settings_.integer("max_body_bytes"));
-  limits_.max_attachments = static_cast<size_t>(settings_.integer("max_attachments"));
+WebhookConnector::WebhookConnector(const sdk::Settings& settings)
+    : HttpConnector("webhook", settings) {
+  limits_.max_body_bytes = static_cast<size_t>(settings.integer("max_body_bytes"));
+  limits_.max_attachments = static_cast<size_t>(settings.integer("max_attachments"));
 }
 
 WebhookConnector::~WebhookConnector() {
   stop();
 }
 
-std::string WebhookConnector::start(sdk::Host& host) {
-  host_ = &host;
-  std::string err;
-  server_ = http::listen(settings_, err);
-  if (!server_) return err;
+std::vector<http::Route> WebhookConnector::routes() {
   http::Route route;
   route.prefix = std::string(kRoutePrefix);
   route.max_body_bytes = limits_.max_body_bytes;
   route.handler = [this](http::Request req, http::Respond respond) {
     handle(std::move(req), std::move(respond));
   };
-  if (err = server_->add_route(std::move(route)); !err.empty()) {
-    server_.reset();
-    return err;
-  }
-  host.logger()->info("listening on http://{}/v1/webhook/{{workspace}}/{{inbox}}/messages",
-                      server_->address());
-  return {};
+  return {std::move(route)};
 }
 
-void WebhookConnector::stop() {
-  if (!server_) return;
-  server_->remove_route(std::string(kRoutePrefix));
-  server_.reset();
-}
-
-std::vector<std::string> WebhookConnector::endpoints() const {
-  if (!server_) return {};
-  return {fmt::format("http://{}/v1/webhook/{{workspace}}/{{inbox}}/messages", server_->address())};
+std::vector<std::string> WebhookConnector::paths() const {
+  return {"/v1/webhook/{workspace}/{inbox}/messages"};
 }
 
 // POST /v1/webhook/{workspace}/{inbox}/messages, signed; 202 only after Kafka's ack.
@@ -106,28 +90,21 @@ void WebhookConnector::handle(http::Request req, http::Respond respond) {
     respond(http::Response::error(405, "use POST"));
     return;
   }
-  sdk::Host& host = *host_;
-  const sdk::InboxInfo* inbox = host.inbox(ws, inbox_id);
+  const sdk::InboxInfo* inbox = host().inbox(ws, inbox_id);
   if (!inbox) {
     respond(http::Response::error(404, "unknown inbox"));
     return;
   }
-  const std::string sig = req.header(kSignatureHeader);
-  if (sig.empty()) {
-    host.logger()->warn("{}/{}: request without signature rejected", ws, inbox_id);
-    respond(http::Response::error(401, "missing " + std::string(kSignatureHeader) + " header"));
-    return;
-  }
-  const std::string expected = sign(inbox->settings.str("secret"), req.body);
-  if (!crypto::constant_time_equal(expected, sig)) {
-    host.logger()->warn("{}/{}: request with bad signature rejected", ws, inbox_id);
-    respond(http::Response::error(403, "bad signature"));
+  if (auto refused = http::check_signed(
+          req, kSignatureHeader, [&] { return sign(inbox->settings.str("secret"), req.body); },
+          host().logger(), fmt::format("{}/{}", ws, inbox_id))) {
+    respond(std::move(*refused));
     return;
   }
   v1::Envelope env;
   v1::InboundMessage* msg = env.mutable_message();
   if (auto err = parse_inbound(req.body, limits_, *msg); !err.empty()) {
-    host.logger()->info("{}/{}: request rejected: {}", ws, inbox_id, err);
+    host().logger()->info("{}/{}: request rejected: {}", ws, inbox_id, err);
     respond(http::Response::error(400, err));
     return;
   }
@@ -140,13 +117,9 @@ void WebhookConnector::handle(http::Request req, http::Respond respond) {
   msg->set_inbox_id(inbox_id);
   msg->set_channel(v1::CHANNEL_WEBHOOK);
   msg->clear_event_id();  // the host assigns it
-  host.publish(std::move(env), [respond](const sdk::PublishResult& r) {
-    if (r.ok()) {
-      respond(http::Response::json(
-          202, nlohmann::json{{"status", "accepted"}, {"event_id", r.event_id}}.dump()));
-    } else {
-      respond(http::Response::error(r.http_status(), r.http_message()));
-    }
+  publish_and_answer(std::move(env), std::move(respond), [](const sdk::PublishResult& r) {
+    return http::Response::json(
+        202, nlohmann::json{{"status", "accepted"}, {"event_id", r.event_id}}.dump());
   });
 }
 
@@ -178,7 +151,7 @@ sdk::DeliveryResult WebhookConnector::deliver(const v1::OutboundMessage& message
   http::ClientResponse r;
   {
     PostResult p = signed_post(url, inbox.settings.str("secret"), body, message.outbound_id(),
-                               static_cast<long>(settings_.integer("delivery_timeout_ms")));
+                               static_cast<long>(settings().integer("delivery_timeout_ms")));
     r.status = p.status;
     r.body = std::move(p.body);
     r.error = std::move(p.curl_error);

@@ -86,6 +86,15 @@ class EngineFixture : public ::testing::Test {
     m->set_external_message_id(external_id);
     m->set_text_body("body of " + external_id);
     if (!thread.empty()) m->mutable_thread()->set_thread_id(thread);
+    // What the connector host stamps: the email, SMS and WhatsApp connectors declare their
+    // handles email addresses and phone numbers (ConnectorFactory::handle_kind).
+    if (const auto* w = engine_->config().workspace(ws)) {
+      if (const auto* in = w->inbox(inbox)) {
+        if (in->channel == v1::CHANNEL_EMAIL) m->set_handle_kind(v1::Identity::KIND_EMAIL);
+        if (in->channel == v1::CHANNEL_SMS || in->channel == v1::CHANNEL_WHATSAPP)
+          m->set_handle_kind(v1::Identity::KIND_PHONE);
+      }
+    }
     edit(*m);
     inbound(env);
   }
