@@ -1,7 +1,7 @@
 // The omniroute configuration: one YAML file, validated at start. Unknown keys and bad
 // values are errors naming the key path and the line. Connector-specific sections
 // (`connectors.<name>` and each inbox's `settings`) are kept as YAML here and validated
-// by the connector's own declared fields (connectors/sdk/config.h).
+// by the connector's own declared fields (connectors/sdk/settings.h, ConfigField).
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include "connectors/sdk/connector.h"
 #include "connectors/sms/sms.h"
 #include "connectors/social/social.h"
+#include "connectors/telegram/telegram.h"
 #include "connectors/webhook/webhook.h"
 
 namespace omniroute::sdk {
@@ -21,7 +22,7 @@ Registry& builtin_registry() {
              &connectors::social::messenger_factory,
              &connectors::social::instagram_factory,
              &connectors::social::whatsapp_factory,
-             &connectors::social::telegram_factory,
+             &connectors::telegram::factory,
              &connectors::chat::factory,
          }) {
       // clang-format on

@@ -1,4 +1,4 @@
-// RAII wrappers over librdkafka: an idempotent producer whose delivery reports surface
+// RAII wrappers over librdkafka: a producer (acks=all, one request in flight) whose delivery reports surface
 // as completions, a consumer that can be driven from an event loop, and the embedded
 // mock cluster. Only this module includes librdkafka headers in its interface.
 #pragma once
@@ -40,8 +40,10 @@ struct HandleDeleter {
 };
 using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 
-// Idempotent producer (enable.idempotence=true, acks=all). Completions run on the
-// producer's own poll thread; they must be quick and thread-safe.
+// Producer with acks=all and one request in flight, so retries keep order; not idempotent
+// (enable.idempotence=false, see kafka.cc: a retry may duplicate a record, which the
+// consumers' ids make harmless). Completions run on the producer's own poll thread; they
+// must be quick and thread-safe.
 class Producer {
  public:
   // Returns nullptr and sets `err` when librdkafka refuses the configuration.

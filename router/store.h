@@ -1,4 +1,5 @@
-// The router's durable state: one RocksDB with a column family per kind of record.
+// The router's durable state: one RocksDB with a column family per kind of record (every
+// key is built in keys.h).
 // Every step of the router writes its state changes, the consumed Kafka offsets and the
 // outbox in one Batch, committed atomically. Reads inside a step see the step's writes.
 #pragma once
@@ -29,7 +30,8 @@ enum class Cf : size_t {
   kQueue,          // <ws>/<queue>/<9-prio:1>/<due:013>/<seq:020> -> conversation id
   kOutboundIndex,  // <ws>/<outbound id> -> DedupEntry (conversation, seq)
   kTimers,         // <due:013>/<kind>/<ws>/<id>/<ref> -> "" (durable timers)
-  kTrail,          // <ws>/<conversation>/<seq:010> -> RoutingEvent (decision trail)
+  kTrail,          // <ws>/<conversation>/<n:020> -> RoutingEvent (decision trail, at most
+                   // router.max_trail); <ws>/<conversation> -> "<first n> <last n>"
   kCount
 };
 

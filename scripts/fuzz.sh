@@ -45,4 +45,4 @@ fuzz_target() {
   echo "fuzz: $name ran ${RUNS} inputs (seed ${SEED}) without a crash"
 }
 fuzz_target sms_webhook_fuzz sms connectors/sms/twilio.cc connectors/http/form.cc
-fuzz_target social_webhook_fuzz social connectors/social/meta.cc
+fuzz_target social_webhook_fuzz social connectors/social/meta.cc connectors/telegram/parse.cc

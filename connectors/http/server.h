@@ -1,8 +1,9 @@
 // The HTTP front door every HTTP-facing connector shares (Boost.Beast). Connectors that
 // listen on the same address share one server and are told apart by path prefix, so a
-// whole deployment can sit behind one public port: /v1/webhook/, /v1/sms/, /v1/meta/,
-// /v1/telegram/, /v1/chat/. Each route declares its own body limit; the header is read
-// first, the route found, and only then is a body of at most that size read.
+// whole deployment can sit behind one public port: /v1/webhook/, /v1/sms/,
+// /v1/messenger/, /v1/instagram/, /v1/whatsapp/, /v1/telegram/, /v1/chat/. Each route
+// declares its own body limit; the header is read first, the route found, and only then
+// is a body of at most that size read.
 #pragma once
 
 #include <atomic>

@@ -1,11 +1,11 @@
-// Meta's webhook bodies (Messenger, Instagram, WhatsApp Cloud API) and Telegram updates
-// -> canonical events.
+// Meta's webhook bodies (Messenger, Instagram, WhatsApp Cloud API) -> canonical events.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.h"
 #include "common/utf8.h"
 #include "connectors/phone/phone.h"
+#include "connectors/social/parse_util.h"
 #include "connectors/social/social.h"
 
 namespace omniroute::connectors::social {
@@ -32,153 +32,7 @@ std::string meta_signature(std::string_view app_secret, std::string_view body) {
 
 namespace {
 
-// Nesting of a JSON text (outside strings), checked before parsing.
-bool depth_ok(std::string_view s, int max) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
-std::string str(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  if (it == j.end()) return {};
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
-  return {};
-}
-
-int64_t num(const json& j, const char* key) {
-  if (!j.is_object()) return 0;
-  auto it = j.find(key);
-  if (it == j.end()) return 0;
-  if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_string()) {
-    try {
-      return std::stoll(it->get<std::string>());
-    } catch (...) {
-    }
-  }
-  return 0;
-}
-
-const json& member(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-v1::Channel channel_of(Platform p) {
-  switch (p) {
-    case Platform::kMessenger:
-      return v1::CHANNEL_MESSENGER;
-    case Platform::kInstagram:
-      return v1::CHANNEL_INSTAGRAM;
-    case Platform::kWhatsApp:
-      return v1::CHANNEL_WHATSAPP;
-    case Platform::kTelegram:
-      return v1::CHANNEL_TELEGRAM;
-  }
-  return v1::CHANNEL_UNSPECIFIED;
-}
-
-struct Ctx {
-  Platform platform;
-  const Limits& limits;
-  std::vector<Event>& out;
-  std::string error;
-  int skipped = 0;
-  std::vector<std::pair<std::string, std::string>> rejected;
-  bool fatal = false;  // the whole request is refused (too many events)
-
-  bool room() {
-    if (out.size() >= limits.max_events) {
-      error = fmt::format("more than {} events in one request", limits.max_events);
-      fatal = true;
-      return false;
-    }
-    return true;
-  }
-  // Runs one event's parser; a failure drops what it added and is kept as a rejection.
-  // False only when the whole request must be refused.
-  template <typename Fn>
-  bool each(const json& ev, Fn fn) {
-    const size_t before = out.size();
-    if (fn()) return true;
-    if (fatal) return false;
-    out.resize(before);
-    std::string raw = ev.dump(-1, ' ', false, json::error_handler_t::replace);
-    rejected.emplace_back(std::move(error), utf8::cut(raw, 64 * 1024));
-    error.clear();
-    return true;
-  }
-  bool id_ok(const std::string& id, const char* what) {
-    if (id.empty()) {
-      error = fmt::format("missing {}", what);
-      return false;
-    }
-    if (id.size() > limits.max_id_bytes) {
-      error = fmt::format("{} too long", what);
-      return false;
-    }
-    return true;
-  }
-  v1::InboundMessage* message(const std::string& account) {
-    Event e;
-    e.account = account;
-    e.envelope.mutable_message()->set_channel(channel_of(platform));
-    out.push_back(std::move(e));
-    return out.back().envelope.mutable_message();
-  }
-  bool text_ok(const std::string& t) {
-    if (t.size() > limits.max_text_bytes) {
-      error = fmt::format("text exceeds {} bytes", limits.max_text_bytes);
-      return false;
-    }
-    return true;
-  }
-  void status(const std::string& account, const std::string& handle, const std::string& pid,
-              v1::DeliveryStatus::State st, std::string detail, int64_t at_ms) {
-    Event e;
-    e.account = account;
-    auto* s = e.envelope.mutable_delivery_status();
-    s->set_channel(channel_of(platform));
-    s->set_provider_message_id(pid);
-    s->set_state(st);
-    s->set_detail(std::move(detail));
-    s->set_at_ms(at_ms);
-    (void)handle;
-    out.push_back(std::move(e));
-  }
-  void signal(const std::string& account, const std::string& handle, v1::Signal::Kind kind,
-              const std::string& ref, int64_t at_ms) {
-    Event e;
-    e.account = account;
-    auto* s = e.envelope.mutable_signal();
-    s->set_channel(channel_of(platform));
-    s->set_customer_handle(handle);
-    s->set_kind(kind);
-    s->set_ref_id(ref);
-    s->set_at_ms(at_ms);
-    out.push_back(std::move(e));
-  }
-};
+using namespace parse;  // NOLINT: the shared JSON helpers and Ctx
 
 // Messenger and Instagram share the "messaging" event format.
 bool messaging_event(Ctx& c, const std::string& account, const json& ev) {
@@ -413,81 +267,6 @@ std::string parse_meta(std::string_view body, Platform platform, const Limits& l
     report->skipped += c.skipped;
     for (auto& r : c.rejected) report->rejected.push_back(std::move(r));
   }
-  return {};
-}
-
-std::string parse_telegram(std::string_view body, std::string_view bot_id, const Limits& limits,
-                           std::vector<Event>& out) {
-  if (!depth_ok(body, limits.max_depth)) return "JSON nested too deeply";
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return "body is not a JSON object";
-  if (!member(j, "update_id").is_number_integer()) return "missing update_id";
-  Ctx c{Platform::kTelegram, limits, out, {}};
-  const std::string account(bot_id);
-  auto handle_of = [&](const json& chat) { return account + "/" + str(chat, "id"); };
-  if (const json& cb = member(j, "callback_query"); cb.is_object()) {
-    const json& chat = member(member(cb, "message"), "chat");
-    const std::string id = str(cb, "id");
-    if (!c.id_ok(id, "callback_query.id") || !c.id_ok(str(chat, "id"), "message.chat.id"))
-      return c.error;
-    const std::string data = str(cb, "data");
-    auto* msg = c.message(account);
-    msg->set_external_message_id("callback:" + id);
-    msg->set_customer_handle(handle_of(chat));
-    msg->set_text_body(data.empty() ? "(button)" : utf8::cut(data, 1000));
-    (*msg->mutable_provider_metadata())["callback_data"] = utf8::cut(data, 1000);
-    msg->set_language(utf8::cut(str(member(cb, "from"), "language_code"), 35));
-    return {};
-  }
-  const json* m = &member(j, "message");
-  bool edited = false;
-  if (!m->is_object()) {
-    m = &member(j, "edited_message");
-    edited = m->is_object();
-  }
-  if (!m->is_object()) return {};  // member updates, polls, ...: nothing for an agent
-  const json& chat = member(*m, "chat");
-  const std::string chat_id = str(chat, "id"), mid = str(*m, "message_id");
-  if (!c.id_ok(chat_id, "message.chat.id") || !c.id_ok(mid, "message.message_id")) return c.error;
-  const json& from = member(*m, "from");
-  std::string text = str(*m, "text");
-  if (text.empty()) text = str(*m, "caption");
-  if (!c.text_ok(text)) return c.error;
-  auto* msg = c.message(account);
-  msg->set_external_message_id(
-      edited ? fmt::format("{}:{}:edit:{}", chat_id, mid, num(*m, "edit_date"))
-             : fmt::format("{}:{}", chat_id, mid));
-  msg->set_customer_handle(handle_of(chat));
-  std::string name = str(from, "first_name");
-  if (const std::string last = str(from, "last_name"); !last.empty()) name += " " + last;
-  msg->set_customer_display_name(utf8::cut(name, 256));
-  msg->set_language(utf8::cut(str(from, "language_code"), 35));
-  msg->set_sent_at_ms(num(*m, "date") * 1000);
-  msg->set_text_body(text);
-  if (const std::string u = str(from, "username"); !u.empty())
-    (*msg->mutable_provider_metadata())["username"] = utf8::cut(u, 64);
-  if (edited) (*msg->mutable_provider_metadata())["edited"] = "true";
-  if (const json& r = member(*m, "reply_to_message"); r.is_object())
-    msg->mutable_thread()->set_in_reply_to(fmt::format("{}:{}", chat_id, str(r, "message_id")));
-  auto add_file = [&](const json& f, const std::string& type, const std::string& mime) {
-    auto* at = msg->add_attachments();
-    at->set_url("telegram:file/" + utf8::cut(str(f, "file_id"), 256));
-    at->set_size_bytes(static_cast<uint64_t>(std::max<int64_t>(0, num(f, "file_size"))));
-    const std::string fname = str(f, "file_name");
-    at->set_name(fname.empty() ? type : utf8::cut(fname, 256));
-    const std::string ct = str(f, "mime_type");
-    at->set_content_type(ct.empty() ? mime : utf8::cut(ct, 128));
-  };
-  if (const json& photos = member(*m, "photo"); photos.is_array() && !photos.empty())
-    add_file(photos.back(), "photo", "image/jpeg");  // the largest size
-  for (const char* kind : {"document", "video", "audio", "voice", "sticker"})
-    if (const json& f = member(*m, kind); f.is_object())
-      add_file(f, kind, "application/octet-stream");
-  if (const json& l = member(*m, "location"); l.is_object() && msg->text_body().empty())
-    msg->set_text_body(
-        fmt::format("Location: {} {}", l.value("latitude", 0.0), l.value("longitude", 0.0)));
-  if (msg->text_body().empty() && msg->attachments_size() == 0)
-    msg->set_text_body("(unsupported message)");
   return {};
 }
 

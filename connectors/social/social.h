@@ -1,5 +1,6 @@
-// Social channels: Meta's webhooks (Messenger, Instagram, WhatsApp Cloud API) and the
-// Telegram Bot API. Each is its own connector (one channel each) built on the same code:
+// Social channels: Meta's webhooks (Messenger, Instagram, WhatsApp Cloud API) here, and
+// the Telegram Bot API in connectors/telegram/. Each is its own connector (one channel
+// each) built on the same platform code (platform.h):
 // signed webhooks in (published before they are acknowledged), the platform's send API
 // out, delivery and read receipts back as DeliveryStatus and signals.
 #pragma once
@@ -47,17 +48,12 @@ struct ParseReport {
 std::string parse_meta(std::string_view body, Platform platform, const Limits& limits,
                        std::vector<Event>& out, ParseReport* report = nullptr);
 
-// A Telegram Update -> events (zero for updates that carry nothing for an agent).
-// `bot_id` scopes the handles ("<bot id>/<chat id>").
-std::string parse_telegram(std::string_view body, std::string_view bot_id, const Limits& limits,
-                           std::vector<Event>& out);
-
 const char* platform_name(Platform p);
 
-// The connectors' registrations: "messenger", "instagram", "whatsapp", "telegram".
+// The connectors' registrations: "messenger", "instagram", "whatsapp" (Telegram, built on
+// the same platform code, is connectors/telegram/).
 sdk::ConnectorFactory messenger_factory();
 sdk::ConnectorFactory instagram_factory();
 sdk::ConnectorFactory whatsapp_factory();
-sdk::ConnectorFactory telegram_factory();
 
 }  // namespace omniroute::connectors::social

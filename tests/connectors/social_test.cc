@@ -8,6 +8,7 @@
 
 #include "connectors/http/client.h"
 #include "connectors/social/social.h"
+#include "connectors/telegram/telegram.h"
 #include "tests/connectors/social_fixture.h"
 #include "tests/support/fake_host.h"
 #include "tests/support/fake_providers.h"
@@ -200,7 +201,7 @@ std::string telegram_update(int64_t update, int64_t chat, int64_t mid, const std
 
 TEST(SocialParse, TelegramUpdatesScopeHandlesToTheBot) {
   std::vector<Event> ev;
-  ASSERT_EQ(parse_telegram(telegram_update(1, 555, 7, "Olá"), "12345", Limits{}, ev), "");
+  ASSERT_EQ(telegram::parse(telegram_update(1, 555, 7, "Olá"), "12345", Limits{}, ev), "");
   ASSERT_EQ(ev.size(), 1u);
   const auto& m = ev[0].envelope.message();
   EXPECT_EQ(m.channel(), v1::CHANNEL_TELEGRAM);
@@ -209,25 +210,25 @@ TEST(SocialParse, TelegramUpdatesScopeHandlesToTheBot) {
   EXPECT_EQ(m.language(), "pt-BR");
   EXPECT_EQ(m.customer_display_name(), "Ana Lima");
   ev.clear();
-  ASSERT_EQ(parse_telegram(R"({"update_id":2,"callback_query":{"id":"cb1","from":{"id":555},
+  ASSERT_EQ(telegram::parse(R"({"update_id":2,"callback_query":{"id":"cb1","from":{"id":555},
       "message":{"message_id":8,"chat":{"id":555}},"data":"track_order"}})",
-                           "12345", Limits{}, ev),
+                            "12345", Limits{}, ev),
             "");
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].envelope.message().provider_metadata().at("callback_data"), "track_order");
   ev.clear();
-  ASSERT_EQ(parse_telegram(R"({"update_id":3,"message":{"message_id":9,"chat":{"id":555},
+  ASSERT_EQ(telegram::parse(R"({"update_id":3,"message":{"message_id":9,"chat":{"id":555},
       "date":1,"photo":[{"file_id":"small","file_size":10},{"file_id":"big","file_size":900}],
       "caption":"receipt"}})",
-                           "12345", Limits{}, ev),
+                            "12345", Limits{}, ev),
             "");
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].envelope.message().attachments(0).url(), "telegram:file/big");
   EXPECT_EQ(ev[0].envelope.message().text_body(), "receipt");
   ev.clear();
-  EXPECT_EQ(parse_telegram(R"({"update_id":4,"my_chat_member":{}})", "12345", Limits{}, ev), "");
+  EXPECT_EQ(telegram::parse(R"({"update_id":4,"my_chat_member":{}})", "12345", Limits{}, ev), "");
   EXPECT_TRUE(ev.empty());
-  EXPECT_NE(parse_telegram(R"({"message":{}})", "12345", Limits{}, ev), "");
+  EXPECT_NE(telegram::parse(R"({"message":{}})", "12345", Limits{}, ev), "");
 }
 
 // ------------------------------------------------------------------ running connectors
@@ -399,7 +400,7 @@ TEST_F(SocialConnectorTest, WhatsAppWindowTemplatesReceiptsAndErrors) {
 }
 
 TEST_F(SocialConnectorTest, TelegramSecretTokenUpdatesAndBotApi) {
-  auto c = start(telegram_factory(), "{bot_token: '12345:bot-secret', secret_token: tg-hook}",
+  auto c = start(telegram::factory(), "{bot_token: '12345:bot-secret', secret_token: tg-hook}",
                  v1::CHANNEL_TELEGRAM);
   const std::string path = "/v1/telegram/acme/social";
   const std::string update = telegram_update(10, 555, 7, "Olá");

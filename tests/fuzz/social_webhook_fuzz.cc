@@ -7,6 +7,7 @@
 #include <string>
 
 #include "connectors/social/social.h"
+#include "connectors/telegram/telegram.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace omniroute::connectors::social;
@@ -27,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       err = parse_meta(body, Platform::kWhatsApp, limits, events);
       break;
     default:
-      err = parse_telegram(body, "12345", limits, events);
+      err = omniroute::connectors::telegram::parse(body, "12345", limits, events);
   }
   if (events.size() > limits.max_events + 1) abort();
   if (!err.empty()) return 0;

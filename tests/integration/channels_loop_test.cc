@@ -69,16 +69,10 @@ workspaces:
       - {{id: alice, capacity: {{sms: 5}}}}
 )",
                                        dir.path(), port, base, providers.url());
-  std::vector<std::string> errors;
-  auto cfg = config::parse(yaml, errors);
-  ASSERT_TRUE(cfg) << errors.front();
-  cli::Stack stack(*cfg);
-  ASSERT_EQ(stack.start_kafka(), "");
-  ASSERT_EQ(stack.start_router(), "");
-  ASSERT_EQ(stack.start_connectors({"sms"}), "");
-  RecordingDesk alice(*stack.router(), "acme", "alice",
-                      RecordingDesk::Behaviour{.accept = true, .reply = true});
-  ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
+  auto running = start_stack(yaml, {"sms"});
+  ASSERT_TRUE(running.stack);
+  cli::Stack& stack = *running.stack;
+  RecordingDesk& alice = *running.alice;
 
   const std::string inbound = base + "/v1/sms/acme/line/messages";
   auto sms = [&](const std::string& sid, const std::string& body) {
@@ -149,16 +143,10 @@ workspaces:
       - {{id: alice, capacity: {{whatsapp: 5}}}}
 )",
                                        dir.path(), port, providers.url());
-  std::vector<std::string> errors;
-  auto cfg = config::parse(yaml, errors);
-  ASSERT_TRUE(cfg) << errors.front();
-  cli::Stack stack(*cfg);
-  ASSERT_EQ(stack.start_kafka(), "");
-  ASSERT_EQ(stack.start_router(), "");
-  ASSERT_EQ(stack.start_connectors({"whatsapp"}), "");
-  RecordingDesk alice(*stack.router(), "acme", "alice",
-                      RecordingDesk::Behaviour{.accept = true, .reply = true});
-  ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
+  auto running = start_stack(yaml, {"whatsapp"});
+  ASSERT_TRUE(running.stack);
+  cli::Stack& stack = *running.stack;
+  RecordingDesk& alice = *running.alice;
   const std::string hook = base + "/v1/whatsapp/webhook";
   auto meta_post = [&](const nlohmann::json& value) {
     const std::string body =
@@ -227,16 +215,10 @@ workspaces:
       - {{id: alice, languages: [pt], capacity: {{telegram: 5}}}}
 )",
                                        dir.path(), port, providers.url());
-  std::vector<std::string> errors;
-  auto cfg = config::parse(yaml, errors);
-  ASSERT_TRUE(cfg) << errors.front();
-  cli::Stack stack(*cfg);
-  ASSERT_EQ(stack.start_kafka(), "");
-  ASSERT_EQ(stack.start_router(), "");
-  ASSERT_EQ(stack.start_connectors({"telegram"}), "");
-  RecordingDesk alice(*stack.router(), "acme", "alice",
-                      RecordingDesk::Behaviour{.accept = true, .reply = true});
-  ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
+  auto running = start_stack(yaml, {"telegram"});
+  ASSERT_TRUE(running.stack);
+  cli::Stack& stack = *running.stack;
+  RecordingDesk& alice = *running.alice;
   connectors::http::ClientRequest r;
   r.url = fmt::format("http://127.0.0.1:{}/v1/telegram/acme/tg", port);
   r.headers = {"Content-Type: application/json", "X-Telegram-Bot-Api-Secret-Token: hook-secret"};
@@ -272,13 +254,9 @@ workspaces:
       - {{id: alice, name: Alice, capacity: {{chat: 5}}}}
 )",
                                        dir.path(), port);
-  std::vector<std::string> errors;
-  auto cfg = config::parse(yaml, errors);
-  ASSERT_TRUE(cfg) << errors.front();
-  cli::Stack stack(*cfg);
-  ASSERT_EQ(stack.start_kafka(), "");
-  ASSERT_EQ(stack.start_router(), "");
-  ASSERT_EQ(stack.start_connectors({"chat"}), "");
+  auto running = start_stack(yaml, {"chat"}, false);
+  ASSERT_TRUE(running.stack);
+  cli::Stack& stack = *running.stack;
 
   WsClient tab("127.0.0.1", port, "/v1/chat/acme/web/ws", "https://shop.example");
   ASSERT_TRUE(tab.connected()) << tab.error();

@@ -140,16 +140,10 @@ workspaces:
       - {{id: alice, name: Alice, capacity: {{chat: 5}}}}
 )",
                                        dir.path(), port);
-  std::vector<std::string> errors;
-  auto cfg = config::parse(yaml, errors);
-  ASSERT_TRUE(cfg) << errors.front();
-  cli::Stack stack(*cfg);
-  ASSERT_EQ(stack.start_kafka(), "");
-  ASSERT_EQ(stack.start_router(), "");
-  ASSERT_EQ(stack.start_connectors({"chat"}), "");
-  RecordingDesk alice(*stack.router(), "acme", "alice",
-                      RecordingDesk::Behaviour{.accept = true, .reply = true});
-  ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
+  auto running = start_stack(yaml, {"chat"});
+  ASSERT_TRUE(running.stack);
+  cli::Stack& stack = *running.stack;
+  RecordingDesk& alice = *running.alice;
 
   Browser browser(dir.path() + "/profile");
   ASSERT_TRUE(browser.ok()) << browser.error();

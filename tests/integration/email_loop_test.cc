@@ -46,16 +46,10 @@ workspaces:
       - {{id: alice, capacity: {{email: 5}}}}
 )",
                                        dir.path(), smtp.url(), dovecot.url());
-  std::vector<std::string> errors;
-  auto cfg = config::parse(yaml, errors);
-  ASSERT_TRUE(cfg) << errors.front();
-  cli::Stack stack(*cfg);
-  ASSERT_EQ(stack.start_kafka(), "");
-  ASSERT_EQ(stack.start_router(), "");
-  ASSERT_EQ(stack.start_connectors({"email"}), "");
-  RecordingDesk alice(*stack.router(), "acme", "alice",
-                      RecordingDesk::Behaviour{.accept = true, .reply = true});
-  ASSERT_TRUE(wait_until([&] { return alice.desk().connected(); }));
+  auto running = start_stack(yaml, {"email"});
+  ASSERT_TRUE(running.stack);
+  cli::Stack& stack = *running.stack;
+  RecordingDesk& alice = *running.alice;
 
   // 1. A customer's mail arrives in the mailbox.
   dovecot.deliver("1.eml",

@@ -115,6 +115,38 @@ std::vector<std::string> read_topic(const std::string& brokers, const std::strin
   return out;
 }
 
+RunningStack start_stack(const std::string& yaml, const std::vector<std::string>& connectors,
+                         bool with_alice) {
+  RunningStack r;
+  std::vector<std::string> errors;
+  auto cfg = config::parse(yaml, errors);
+  if (!cfg) {
+    ADD_FAILURE() << errors.front();
+    return r;
+  }
+  auto stack = std::make_unique<cli::Stack>(std::move(*cfg));
+  std::string err = stack->start_kafka();
+  if (err.empty()) err = stack->start_router();
+  if (err.empty()) err = stack->start_connectors(connectors);
+  if (!err.empty()) {
+    ADD_FAILURE() << err;
+    return r;
+  }
+  if (!with_alice) {
+    r.stack = std::move(stack);
+    return r;
+  }
+  r.alice = std::make_unique<RecordingDesk>(
+      *stack->router(), "acme", "alice", RecordingDesk::Behaviour{.accept = true, .reply = true});
+  if (!wait_until([&] { return r.alice->desk().connected(); })) {
+    ADD_FAILURE() << "alice's desk did not connect";
+    r.alice.reset();
+    return r;
+  }
+  r.stack = std::move(stack);
+  return r;
+}
+
 void StackFixture::SetUp() {
   params_.state_dir = dir_.path() + "/state";
   params_.publish_timeout_ms = 2000;

@@ -65,6 +65,17 @@ desk::Options test_curve_options(const std::string& ws, const std::string& agent
 std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic,
                                     int partitions, size_t expect = SIZE_MAX, int wait_ms = 10000);
 
+// A whole stack (embedded Kafka, router, the named connectors) from `yaml`, and a desk for
+// acme/alice that accepts and replies, connected (unless !with_alice): the start-up every
+// loop test shares.
+// `stack` is null (and the test failed) when something did not start.
+struct RunningStack {
+  std::unique_ptr<cli::Stack> stack;
+  std::unique_ptr<RecordingDesk> alice;
+};
+RunningStack start_stack(const std::string& yaml, const std::vector<std::string>& connectors,
+                         bool with_alice = true);
+
 class StackFixture : public ::testing::Test {
  protected:
   void SetUp() override;

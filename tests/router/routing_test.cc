@@ -784,7 +784,8 @@ class Reload : public RoutingTest {
     EXPECT_TRUE(cfg) << (errors.empty() ? "" : errors.front());
     if (!cfg) return "invalid";
     auto b = store_->begin();
-    std::string err = engine_->reconfigure(b, std::make_shared<const config::Config>(*cfg)).message();
+    std::string err =
+        engine_->reconfigure(b, std::make_shared<const config::Config>(*cfg)).message();
     commit(b);
     return err;
   }
