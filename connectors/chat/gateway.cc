@@ -92,7 +92,10 @@ struct Core {
   // Appends to the visitor's transcript (what a reload shows).
   void remember(const std::string& visitor, const json& entry) {
     const int64_t at = entry.value("at", wall_ms());
-    (void)kv->put(fmt::format("t/{}/{:013}-{:06}", visitor, at, seq++ % 1000000), entry.dump());
+    if (auto err =
+            kv->put(fmt::format("t/{}/{:013}-{:06}", visitor, at, seq++ % 1000000), entry.dump());
+        !err.empty())
+      host->logger()->warn("chat: a transcript line was not kept (a reload will miss it): {}", err);
   }
   json history(const std::string& visitor, size_t max) const {
     std::deque<json> out;
@@ -325,9 +328,18 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       return;
     }
     session["last_ms"] = wall_ms();
-    (void)core_->kv->put("s/" + crypto::sha256_hex(token_), session.dump());
-    (void)core_->kv->put("v/" + session["visitor"].get<std::string>(),
-                         json{{"ws", inbox_.workspace_id}, {"inbox", inbox_.inbox_id}}.dump());
+    if (!save_session(session) ||
+        !core_->kv
+             ->put("v/" + session["visitor"].get<std::string>(),
+                   json{{"ws", inbox_.workspace_id}, {"inbox", inbox_.inbox_id}}.dump())
+             .empty()) {
+      send_then_close(json{{"type", "error"},
+                           {"reason", "the chat could not be started; try again in a moment"},
+                           {"retry", true}}
+                          .dump(),
+                      "session not stored");
+      return;
+    }
     visitor_ = session["visitor"];
     name_ = session.value("name", "");
     email_ = session.value("email", "");
@@ -363,13 +375,23 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (auto lang = field(f, "lang", 35); !lang.empty()) session["lang"] = lang;
   }
 
+  // The session record under the hash of its token; false (logged) when it was not stored.
+  bool save_session(const json& session) {
+    if (auto err = core_->kv->put("s/" + crypto::sha256_hex(token_), session.dump());
+        !err.empty()) {
+      core_->host->logger()->error("chat: visitor session not stored: {}", err);
+      return false;
+    }
+    return true;
+  }
+
   void profile(const json& f) {
     const std::string key = "s/" + crypto::sha256_hex(token_);
     std::string v;
     json session = core_->kv->get(key, &v) ? json::parse(v, nullptr, false) : json();
     if (!session.is_object()) return;
     apply_profile(f, session);
-    (void)core_->kv->put(key, session.dump());
+    if (!save_session(session)) return;  // logged; the visitor keeps the old profile
     name_ = session.value("name", "");
     email_ = session.value("email", "");
     lang_ = session.value("lang", "");

@@ -44,18 +44,22 @@ size_t prune_expired(state::Kv& kv, int64_t ttl_ms, int64_t now_ms) {
     }
     return true;
   });
+  size_t pruned = 0;
   for (const auto& [key, visitor] : gone) {
-    (void)kv.del(key);
+    // A session whose record could not be deleted stays whole; the next pass tries again.
+    if (!kv.del(key).empty()) continue;
+    ++pruned;
     if (visitor.empty()) continue;
-    (void)kv.del("v/" + visitor);
+    if (!kv.del("v/" + visitor).empty()) continue;
     std::vector<std::string> lines;
     kv.scan("t/" + visitor + "/", [&](std::string_view k, std::string_view) {
       lines.emplace_back(k);
       return true;
     });
-    for (const auto& l : lines) (void)kv.del(l);
+    for (const auto& l : lines)
+      if (!kv.del(l).empty()) break;
   }
-  return gone.size();
+  return pruned;
 }
 
 }  // namespace omniroute::connectors::chat
