@@ -59,4 +59,11 @@ struct KeygenOptions {
 // Prints a CURVE key pair, or writes <keys_dir>/<ws>/<agent>.pub/.key (never overwriting).
 int cmd_agent_keygen(const KeygenOptions& o);
 
+// `passwd`: an argon2id hash for agent_workspace.accounts (with --login: the whole entry).
+struct PasswdOptions {
+  std::string login, workspace, agent;
+  bool supervisor = false;
+};
+int cmd_passwd(const PasswdOptions& o);
+
 }  // namespace omniroute::cli

@@ -179,6 +179,16 @@ int main(int argc, char** argv) {
                    "Fault harness: customers wait while this many messages are unanswered")
       ->capture_default_str();
 
+  auto* passwd = app.add_subcommand(
+      "passwd",
+      "Hash a password for agent_workspace.accounts (argon2id); typed twice without echo, or "
+      "read from standard input");
+  PasswdOptions po;
+  passwd->add_option("-l,--login", po.login, "Print a whole account entry for this login");
+  passwd->add_option("-w,--workspace", po.workspace, "Workspace of the account (with --login)");
+  passwd->add_option("-a,--agent", po.agent, "Agent of the account (with --login)");
+  passwd->add_flag("--supervisor", po.supervisor, "The account is a supervisor's");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*up) return cmd_up(common, demo, demo_messages, demo_timeout);
@@ -186,6 +196,13 @@ int main(int argc, char** argv) {
   if (*connect) return cmd_connect(common, names);
   if (*broker) return cmd_broker(common, broker_count);
   if (*keygen) return cmd_agent_keygen(ko);
+  if (*passwd) {
+    if (!po.login.empty() && (po.workspace.empty() || po.agent.empty())) {
+      fprintf(stderr, "omniroute passwd: --login needs -w/--workspace and -a/--agent\n");
+      return 2;
+    }
+    return cmd_passwd(po);
+  }
   if (*agent) {
     if (ao.workspace.empty() || ao.agent.empty()) {
       fprintf(stderr, "omniroute agent: -w/--workspace and -a/--agent are required\n");

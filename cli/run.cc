@@ -86,6 +86,7 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   std::string err = stack.start_kafka();
   if (err.empty()) err = stack.start_router();
   if (err.empty()) err = stack.start_connectors();
+  if (err.empty()) err = stack.start_workspace();
   if (!err.empty()) {
     fmt::print(stderr, "omniroute up: {}\n", err);
     return 1;
@@ -99,6 +100,8 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   for (const auto& h : stack.connectors()) {
     for (const auto& e : h->endpoints()) fmt::print("  {}: {}\n", h->name(), e);
   }
+  if (stack.workspace())
+    fmt::print("  agent workspace sign-in API: {}api/login\n", stack.workspace()->url());
   std::fflush(stdout);
   if (d) return d->run(stack, demo_messages, demo_timeout_s);
   wait_for_stop(&c, &stack);

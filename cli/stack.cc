@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/ids.h"
 #include "common/log.h"
 
 namespace omniroute::cli {
@@ -117,7 +118,15 @@ std::string Stack::start_connectors(const std::vector<std::string>& names) {
   return {};
 }
 
+std::string Stack::start_workspace() {
+  if (!cfg_.agent_workspace.enabled) return {};
+  workspace_ = std::make_unique<workspace::Api>(cfg_.agent_workspace, [] { return now_ms(); });
+  return workspace_->start();
+}
+
 void Stack::stop() {
+  if (workspace_) workspace_->stop();
+  workspace_.reset();
   for (auto& h : hosts_) h->stop();
   if (router_thread_.joinable()) {
     router_stop_ = true;

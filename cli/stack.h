@@ -13,6 +13,7 @@
 #include "connectors/host/host.h"
 #include "kafka/kafka.h"
 #include "router/router.h"
+#include "workspace/api.h"
 
 namespace omniroute::cli {
 
@@ -29,6 +30,9 @@ class Stack {
   std::string start_router();
   // Starts connectors: `names` empty = every connector that has an inbox or a section.
   std::string start_connectors(const std::vector<std::string>& names = {});
+  // Starts the agent workspace's sign-in and API on the front door when the config has an
+  // agent_workspace section ("" also when it has none).
+  std::string start_workspace();
   void stop();
   // Hands a new configuration to the running router (SIGHUP) and waits for its verdict:
   // "" = applied, else why not (settings bound at start, or work it would strand).
@@ -40,6 +44,7 @@ class Stack {
   kafka::EmbeddedCluster* cluster() { return cluster_.get(); }
   const kafka::ClientConfig& kafka_config() const { return kcfg_; }
   router::Router* router() { return router_.get(); }
+  workspace::Api* workspace() { return workspace_.get(); }
   const std::vector<std::unique_ptr<connectors::ConnectorHost>>& connectors() const {
     return hosts_;
   }
@@ -53,6 +58,7 @@ class Stack {
   std::thread router_thread_;
   std::atomic<bool> router_stop_{false};
   std::vector<std::unique_ptr<connectors::ConnectorHost>> hosts_;
+  std::unique_ptr<workspace::Api> workspace_;
 };
 
 // Process-wide stop flag set by SIGINT/SIGTERM.

@@ -24,6 +24,7 @@ add_library(cld2::cld2 INTERFACE IMPORTED)
 target_include_directories(cld2::cld2 INTERFACE ${CLD2_INCLUDE_DIR})
 target_link_libraries(cld2::cld2 INTERFACE ${CLD2_LIBRARY})
 pkg_check_modules(GMIME REQUIRED IMPORTED_TARGET gmime-3.0)  # email: MIME parsing and writing
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)  # workspace: argon2id password hashes
 find_package(LibXml2 REQUIRED)                               # email: HTML bodies to text
 find_path(PHONENUMBER_INCLUDE_DIR phonenumbers/phonenumberutil.h REQUIRED)  # SMS, WhatsApp: E.164
 find_library(PHONENUMBER_LIBRARY NAMES phonenumber REQUIRED)

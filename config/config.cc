@@ -9,6 +9,7 @@
 #include <re2/re2.h>
 
 #include "config/router_section.h"
+#include "config/workspace_section.h"
 #include "config/yaml_reader.h"
 
 namespace omniroute::config {
@@ -445,6 +446,7 @@ std::optional<Config> parse(const std::string& yaml_text, std::vector<std::strin
     }
   }
   parse_workspaces(top, c, errors);
+  parse_agent_workspace(top, c, errors);
   top.finish();
   check_agent_credentials(c, errors, options.require_agent_credentials);
   if (!errors.empty()) {

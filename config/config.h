@@ -217,6 +217,29 @@ struct Connector {
   int line = 0;
 };
 
+// A person who signs in to the web workspace (docs/workspace.md).
+enum class Role { kAgent, kSupervisor };
+struct Account {
+  std::string login;             // what the person types; unique
+  std::string workspace, agent;  // the agent it acts as
+  std::string password_hash;     // argon2id, libsodium's encoded form ("$argon2id$v=19$...")
+  Role role = Role::kAgent;      // supervisor: the agent must be one (supervisor: true)
+};
+
+struct AgentWorkspace {
+  bool enabled = false;                       // the section is present
+  std::string listen = "127.0.0.1:8080";      // the HTTP front door it joins (path /agent/)
+  bool secure_cookies = false;                // behind TLS: cookies get Secure
+  int64_t session_idle_ms = 30 * 60 * 1000;   // signed out after this long unused
+  int64_t session_max_ms = 12 * 3600 * 1000;  // and after this long in any case
+  int login_max_failures = 5;                 // wrong passwords in a row, per login
+  int64_t lockout_ms = 15 * 60 * 1000;        // then the login is locked this long
+  int login_attempts_per_minute = 20;         // per client address, any login
+  int max_sessions_per_account = 20;          // tabs and devices of one person
+  std::vector<Account> accounts;
+  const Account* account(const std::string& login) const;
+};
+
 struct Config {
   Kafka kafka;
   State state;
@@ -224,6 +247,7 @@ struct Config {
   std::string log_level = "info";
   std::map<std::string, Connector> connectors;  // By connector name.
   std::vector<Workspace> workspaces;
+  AgentWorkspace agent_workspace;
   // What is valid but probably not meant (an agent whose key file is missing from
   // router.agent_keys_dir cannot sign in): printed by `config check`, logged at start.
   std::vector<std::string> warnings;

@@ -24,6 +24,8 @@ PACKAGES=(
   # real peers used by tests and integrators' examples
   kcat python3 python3-zmq python3-confluent-kafka python3-protobuf procps python3-aiosmtpd
   dovecot-imapd
+  # the agent workspace: argon2id password hashes
+  libsodium-dev
   # used by the README's walk-through
   curl openssl
 )

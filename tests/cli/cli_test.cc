@@ -34,9 +34,22 @@ Result run(const std::string& args) {
   return run_shell(omniroute_binary() + " " + args);
 }
 
+TEST(Cli, PasswdPrintsAnArgon2idHashOrAWholeAccount) {
+  Result h = run_shell("echo 'correct horse' | " + omniroute_binary() + " passwd");
+  ASSERT_EQ(h.code, 0) << h.out;
+  EXPECT_EQ(h.out.rfind("$argon2id$v=19$", 0), 0u) << h.out;
+  Result acc = run_shell("echo 'correct horse' | " + omniroute_binary() +
+                         " passwd -l ana -w acme -a alice --supervisor");
+  ASSERT_EQ(acc.code, 0) << acc.out;
+  EXPECT_NE(acc.out.find("login: ana"), std::string::npos);
+  EXPECT_NE(acc.out.find("role: supervisor"), std::string::npos);
+  EXPECT_EQ(acc.out.find("correct horse"), std::string::npos) << "never the password";
+  EXPECT_EQ(run_shell("echo short | " + omniroute_binary() + " passwd").code, 1);
+}
+
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* sub : {"up", "router", "connect", "broker", "agent", "agent keygen", "normalize",
-                          "inspect", "bench", "config check"}) {
+                          "inspect", "bench", "config check", "passwd"}) {
     Result r = run(fmt::format("{} --help", sub));
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;

@@ -41,6 +41,45 @@ TEST(Config, ExampleFileIsValid) {
   EXPECT_EQ(cfg->workspaces[0].agents[0].capacity.at(v1::CHANNEL_WEBHOOK), 3);
 }
 
+TEST(Config, WorkspaceAccountsMustNameRealAgentsWithArgon2idHashes) {
+  const std::string base =
+      R"(router: {agent_auth: none, insecure: true, agent_endpoint: "tcp://127.0.0.1:*"}
+workspaces:
+  - id: acme
+    queues: [{id: q}]
+    inboxes: [{id: i, channel: webhook, queue: q}]
+    agents:
+      - {id: alice, capacity: {webhook: 1}}
+      - {id: sam, supervisor: true, capacity: {webhook: 1}}
+agent_workspace:
+  session_idle_minutes: 10
+  accounts:
+)";
+  const std::string hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaA";
+  std::vector<std::string> errors;
+  auto ok =
+      parse(base + "    - {login: a, workspace: acme, agent: alice, password_hash: \"" + hash +
+                "\"}\n    - {login: s, workspace: acme, agent: sam, role: supervisor, " +
+                "password_hash: \"" + hash + "\"}\n",
+            errors);
+  ASSERT_TRUE(ok) << errors.front();
+  EXPECT_TRUE(ok->agent_workspace.enabled);
+  EXPECT_EQ(ok->agent_workspace.session_idle_ms, 600000);
+  ASSERT_NE(ok->agent_workspace.account("s"), nullptr);
+  EXPECT_EQ(ok->agent_workspace.account("s")->role, Role::kSupervisor);
+  errors.clear();
+  auto bad = parse(base + "    - {login: a, workspace: acme, agent: bob, password_hash: \"" + hash +
+                       "\"}\n    - {login: a, workspace: acme, agent: alice, role: supervisor, " +
+                       "password_hash: plain}\n",
+                   errors);
+  EXPECT_FALSE(bad);
+  EXPECT_TRUE(any_contains(errors, "agent_workspace.accounts[0].agent: no agent 'bob'"));
+  EXPECT_TRUE(any_contains(errors, "accounts[1].login: login 'a' is used twice"));
+  EXPECT_TRUE(any_contains(errors, "accounts[1].password_hash: must be an argon2id hash"));
+  EXPECT_TRUE(any_contains(errors, "accounts[1].role: supervisor accounts need"));
+  EXPECT_FALSE(any_contains(errors, "plain")) << "secrets never appear in errors";
+}
+
 TEST(Config, UnknownKeyIsAnErrorNamingKeyAndLine) {
   std::vector<std::string> errors;
   auto cfg = parse("kafka:\n  brokers: embedded\n  bogus: 1\n", errors);

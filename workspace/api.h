@@ -1,0 +1,46 @@
+// The workspace's HTTP API on the shared front door (/agent/): sign-in, sign-out and who
+// is signed in. Sessions ride in an HttpOnly, SameSite=Strict cookie (Secure behind TLS);
+// every state-changing request also carries the session's CSRF token in X-CSRF-Token and,
+// when the browser sends one, an Origin of this host.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "connectors/http/server.h"
+#include "workspace/sign_in.h"
+
+namespace omniroute::workspace {
+
+inline constexpr std::string_view kPrefix = "/agent/";
+inline constexpr std::string_view kCookie = "omniroute_session";
+
+class Api {
+ public:
+  // `now` is the clock sessions are measured with (tests move it).
+  Api(const config::AgentWorkspace& cfg, std::function<int64_t()> now);
+  ~Api();
+
+  // Joins the HTTP server on agent_workspace.listen and adds the /agent/ route.
+  std::string start();
+  void stop();
+  // "http://127.0.0.1:8080/agent/" once started.
+  std::string url() const;
+  SignIn& sign_in() { return sign_in_; }
+
+ private:
+  void handle(connectors::http::Request req, connectors::http::Respond respond);
+  connectors::http::Response login(const connectors::http::Request& req);
+  // The request's session, or the 401 to answer.
+  std::optional<Session> session_of(const connectors::http::Request& req, std::string* token);
+  std::string cookie(const std::string& token, int64_t max_age_s) const;
+
+  config::AgentWorkspace cfg_;
+  std::function<int64_t()> now_;
+  SignIn sign_in_;
+  std::shared_ptr<connectors::http::Server> server_;
+};
+
+}  // namespace omniroute::workspace
