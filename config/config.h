@@ -69,6 +69,16 @@ struct Router {
   // Folder of agent public keys: <dir>/<workspace>/<agent>.pub (Z85), for agents whose
   // config has no curve_public_key. Re-read on SIGHUP: removing a file revokes the key.
   std::string agent_keys_dir;
+  // Gateways that speak for many agents with one CURVE key (the agent workspace): a
+  // connection with such a key may say Hello as any agent of the listed workspaces.
+  struct Gateway {
+    std::string name;
+    std::string public_key;  // Z85
+    std::set<std::string> workspaces;
+  };
+  std::vector<Gateway> gateways;
+  // Whether a connection authenticated with `key` may speak for an agent of `workspace`.
+  bool gateway_allows(const std::string& key, const std::string& workspace) const;
   int64_t max_frame_bytes = 4 << 20;    // ZMQ_MAXMSGSIZE: larger frames close the connection.
   int handshake_timeout_ms = 5000;      // A connection that has not authenticated by then closes.
   int max_desk_connections = 10000;     // Connections to the agent endpoint at once.

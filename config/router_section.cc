@@ -69,6 +69,25 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
     errors.add("router.curve_secret_key",
                "must be a 40-character Z85 key (omniroute agent keygen)");
   R.agent_keys_dir = r.str("agent_keys_dir", "");
+  {
+    YAML::Node list = r.child("gateways");
+    if (list.IsDefined() && !list.IsNull() && !list.IsSequence())
+      errors.add(list, "router.gateways", "must be a list");
+    for (size_t i = 0; list.IsSequence() && i < list.size(); ++i) {
+      MapReader g(list[i], fmt::format("router.gateways[{}]", i), errors);
+      if (!g.valid()) continue;
+      Router::Gateway gw;
+      gw.name = g.str("name", "", true);
+      gw.public_key = g.secret("public_key", true);
+      if (!gw.public_key.empty() && !z85_key(gw.public_key))
+        errors.add(list[i], g.path_of("public_key"), "must be a 40-character Z85 public key");
+      for (const auto& w : g.str_list("workspaces")) gw.workspaces.insert(w);
+      if (gw.workspaces.empty())
+        errors.add(list[i], g.path_of("workspaces"), "name the workspaces it may speak for");
+      g.finish();
+      R.gateways.push_back(std::move(gw));
+    }
+  }
   R.heartbeat_interval_ms =
       static_cast<int>(r.integer("heartbeat_interval_ms", R.heartbeat_interval_ms, 50, 60000));
   R.heartbeat_timeout_ms =
@@ -120,8 +139,21 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
                     R.max_reply_bytes, room, c.kafka.max_message_bytes(), R.max_record_bytes));
 }
 
+bool Router::gateway_allows(const std::string& key, const std::string& workspace) const {
+  if (key.empty()) return false;
+  for (const auto& g : gateways)
+    if (g.public_key == key && g.workspaces.count(workspace)) return true;
+  return false;
+}
+
 void check_agent_credentials(Config& c, Errors& errors, bool require) {
   std::map<std::string, std::string> owner;  // key -> "ws/agent"
+  for (const auto& g : c.router.gateways) {
+    owner.emplace(g.public_key, "gateway " + g.name);
+    for (const auto& w : g.workspaces)
+      if (!c.workspace(w))
+        errors.add("router.gateways", "gateway " + g.name + ": no workspace '" + w + "'");
+  }
   for (auto& ws : c.workspaces) {
     for (auto& a : ws.agents) {
       const std::string where = fmt::format("line {}: workspace {} agent {}", a.line, ws.id, a.id);

@@ -32,6 +32,7 @@ AgentKeys agent_keys(const config::Config& cfg) {
   for (const auto& ws : cfg.workspaces)
     for (const auto& a : ws.agents)
       if (!a.curve_public_key.empty()) keys.insert(a.curve_public_key);
+  for (const auto& g : cfg.router.gateways) keys.insert(g.public_key);
   return keys;
 }
 

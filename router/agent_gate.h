@@ -22,7 +22,8 @@
 
 namespace omniroute::router {
 
-// The Z85 public keys of every configured agent: who may pass the CURVE handshake.
+// The Z85 public keys of every configured agent and gateway: who may pass the CURVE
+// handshake.
 using AgentKeys = std::unordered_set<std::string>;
 AgentKeys agent_keys(const config::Config& cfg);
 

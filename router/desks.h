@@ -58,6 +58,9 @@ class Desks {
   // credential for router.agent_auth, the Welcome rate.
   Status refuse_hello(AgentRt* a, const v1::Hello& h, const std::string& peer_key);
   v1::AgentFrame welcome(Store::Batch& b, const AgentRt& a);
+  // Whether a connection authenticated with `key` may be `a`'s session: its own key, or a
+  // gateway's allowed for its workspace (router.gateways).
+  bool key_allowed(const AgentRt& a, const std::string& key) const;
 
   Parts& p_;
   std::vector<DeskFrame> frames_;

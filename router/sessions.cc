@@ -14,14 +14,20 @@ namespace {
 constexpr int64_t kWelcomeWindowMs = 10000;
 }
 
+bool Desks::key_allowed(const AgentRt& a, const std::string& key) const {
+  return (!key.empty() && a.cfg->curve_public_key == key) ||
+         p_.cfg->router.gateway_allows(key, a.workspace);
+}
+
 Status Desks::refuse_hello(AgentRt* a, const v1::Hello& h, const std::string& peer_key) {
   if (h.protocol_version() != 1)
     return {Errc::kUnauthorized, "unsupported protocol_version (this router speaks 1)"};
   if (!a) return {Errc::kUnauthorized, "unknown agent"};
   switch (p_.cfg->router.agent_auth) {
     case config::AgentAuth::kCurve:
-      // The ZAP handler let the key in; here it must be this agent's key, not another's.
-      if (peer_key.empty() || a->cfg->curve_public_key != peer_key)
+      // The ZAP handler let the key in; here it must be this agent's key (not another's),
+      // or a gateway's allowed to speak for this workspace.
+      if (!key_allowed(*a, peer_key))
         return {Errc::kUnauthorized, "this connection's key is not the key of that agent"};
       break;
     case config::AgentAuth::kToken:
@@ -163,7 +169,7 @@ void Desks::gone(Store::Batch& b, AgentRt& a, const std::string& why) {
 void Desks::end_revoked_sessions(Store::Batch& b) {
   if (p_.cfg->router.agent_auth != config::AgentAuth::kCurve) return;
   for (auto& [key, a] : p_.agents.all()) {
-    if (a.routing_id.empty() || a.session_key == a.cfg->curve_public_key) continue;
+    if (a.routing_id.empty() || key_allowed(a, a.session_key)) continue;
     p_.log->warn("{}: key revoked by the new configuration; session ended", key);
     error_to(a.routing_id, v1::Error::CODE_UNAUTHORIZED, "this desk's key was revoked", {});
     gone(b, a, "key revoked");

@@ -334,6 +334,62 @@ TEST_F(TwoWorkspaces, AgentsNeverSeeAnotherWorkspacesConversations) {
   EXPECT_EQ(conversation("C1", "w1").state(), v1::store::CONVERSATION_STATE_OFFERED);
 }
 
+class GatewayKeys : public EngineTest {
+ protected:
+  void SetUp() override { start(yaml(true)); }
+  std::string yaml(bool with_gateway) {
+    return R"(state: {dir: ")" + dir_.path() + R"(/state"}
+router:
+)" +
+           (with_gateway ? R"(  gateways: [{name: web, public_key: ")" +
+                               testing::test_agent_keys("gw", "web").public_key +
+                               R"(", workspaces: [w1]}]
+)"
+                         : std::string()) +
+           R"(workspaces:
+  - id: w1
+    queues: [{id: q}]
+    inboxes: [{id: api, channel: webhook, queue: q, settings: {secret: s}}]
+    agents: [{id: alice, capacity: {webhook: 5}, curve_public_key: ")" +
+           testing::test_agent_keys("w1", "alice").public_key + R"("}]
+  - id: w2
+    queues: [{id: q}]
+    inboxes: [{id: api, channel: webhook, queue: q, settings: {secret: s}}]
+    agents: [{id: bob, capacity: {webhook: 5}, curve_public_key: ")" +
+           testing::test_agent_keys("w2", "bob").public_key + R"("}]
+)";
+  }
+  void hello_as(const std::string& rid, const std::string& ws, const std::string& agent) {
+    v1::AgentFrame f;
+    f.mutable_hello()->set_protocol_version(1);
+    f.mutable_hello()->set_workspace_id(ws);
+    f.mutable_hello()->set_agent_id(agent);
+    auto b = store_->begin();
+    engine_->apply_desk(b, rid, f.SerializeAsString(),
+                        testing::test_agent_keys("gw", "web").public_key);
+    commit(b);
+  }
+};
+
+TEST_F(GatewayKeys, AGatewaySpeaksForAgentsOfItsWorkspacesOnlyUntilItIsRemoved) {
+  hello_as("g1", "w1", "alice");
+  EXPECT_EQ(take("g1", K::kWelcome).size(), 1u);
+  hello_as("g2", "w2", "bob");
+  auto refused = take("g2", K::kError);
+  ASSERT_EQ(refused.size(), 1u) << "not a workspace it was given";
+  EXPECT_EQ(refused[0].error().code(), v1::Error::CODE_UNAUTHORIZED);
+  // A reload without the gateway ends the sessions it held.
+  std::vector<std::string> errors;
+  auto next = config::parse(yaml(false), errors);
+  ASSERT_TRUE(next) << errors.front();
+  auto b = store_->begin();
+  ASSERT_TRUE(engine_->reconfigure(b, std::make_shared<const config::Config>(*next)).ok());
+  commit(b);
+  auto ended = take("g1", K::kError);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].error().code(), v1::Error::CODE_UNAUTHORIZED);
+}
+
 TEST_F(TwoWorkspaces, AKeyOpensOnlyItsOwnAgentsSession) {
   // w1's alice's key, saying Hello as w2's alice (same agent id, other workspace).
   v1::AgentFrame f;
