@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <zmq.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -59,6 +60,13 @@ std::string Stack::start_kafka() {
 
 std::string Stack::reload(config::Config next) {
   if (!router_) return "no router runs in this process";
+  // The in-process workspace gateway keeps the pairing made at start.
+  if (paired_gateway_) {
+    auto g = *paired_gateway_;
+    g.workspaces.clear();
+    for (const auto& ws : next.workspaces) g.workspaces.insert(ws.id);
+    next.router.gateways.push_back(std::move(g));
+  }
   std::vector<std::string> fixed;
   if (next.state.dir != cfg_.state.dir) fixed.push_back("state.dir");
   if (next.kafka.brokers != configured_brokers_) fixed.push_back("kafka.brokers");
@@ -87,6 +95,7 @@ std::string Stack::reload(config::Config next) {
 }
 
 std::string Stack::start_router() {
+  pair_workspace_gateway();
   router_ = std::make_unique<router::Router>(cfg_, kcfg_);
   if (auto err = router_->start(); !err.empty()) return err;
   router_thread_ = std::thread([this] { router_->run(router_stop_); });
@@ -119,9 +128,38 @@ std::string Stack::start_connectors(const std::vector<std::string>& names) {
 }
 
 std::string Stack::start_workspace() {
-  if (!cfg_.agent_workspace.enabled) return {};
-  workspace_ = std::make_unique<workspace::Api>(cfg_.agent_workspace, [] { return now_ms(); });
+  const auto& w = cfg_.agent_workspace;
+  if (!w.enabled) return {};
+  workspace::GatewayOptions g;
+  g.router_endpoint = !w.router_endpoint.empty() ? w.router_endpoint
+                      : router_                  ? router_->agent_endpoint()
+                                                 : cfg_.router.agent_endpoint;
+  g.router_public_key = !w.router_public_key.empty() ? w.router_public_key
+                        : router_                    ? router_->curve_public_key()
+                                                     : std::string();
+  if (cfg_.router.agent_auth != config::AgentAuth::kCurve) g.router_public_key.clear();
+  g.secret_key = w.gateway_secret_key;
+  workspace_ = std::make_unique<workspace::Api>(
+      w, [] { return now_ms(); }, g);
   return workspace_->start();
+}
+
+void Stack::pair_workspace_gateway() {
+  auto& w = cfg_.agent_workspace;
+  if (!w.enabled || !w.gateway_secret_key.empty() ||
+      cfg_.router.agent_auth != config::AgentAuth::kCurve)
+    return;
+  // One process: the gateway gets a key pair for this run, and the router trusts it for
+  // every workspace.
+  char pub[41], sec[41];
+  if (zmq_curve_keypair(pub, sec) != 0) return;
+  w.gateway_secret_key = sec;
+  config::Router::Gateway g;
+  g.name = "agent workspace";
+  g.public_key = pub;
+  for (const auto& ws : cfg_.workspaces) g.workspaces.insert(ws.id);
+  paired_gateway_ = g;
+  cfg_.router.gateways.push_back(std::move(g));
 }
 
 void Stack::stop() {

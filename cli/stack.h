@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,7 +27,8 @@ class Stack {
   // Starts the embedded cluster when kafka.brokers is "embedded" (and then points the
   // config at it), and makes sure every topic exists. "" or an error.
   std::string start_kafka();
-  // Starts the router on its own thread.
+  // Starts the router on its own thread (first pairing the agent workspace's gateway with
+  // it when the workspace runs in this process).
   std::string start_router();
   // Starts connectors: `names` empty = every connector that has an inbox or a section.
   std::string start_connectors(const std::vector<std::string>& names = {});
@@ -50,6 +52,7 @@ class Stack {
   }
 
  private:
+  void pair_workspace_gateway();
   config::Config cfg_;
   std::string configured_brokers_;  // as in the file ("embedded" is replaced at start)
   std::unique_ptr<kafka::EmbeddedCluster> cluster_;
@@ -59,6 +62,7 @@ class Stack {
   std::atomic<bool> router_stop_{false};
   std::vector<std::unique_ptr<connectors::ConnectorHost>> hosts_;
   std::unique_ptr<workspace::Api> workspace_;
+  std::optional<config::Router::Gateway> paired_gateway_;  // made by pair_workspace_gateway
 };
 
 // Process-wide stop flag set by SIGINT/SIGTERM.

@@ -28,6 +28,9 @@ void parse_agent_workspace(MapReader& top, Config& c, Errors& errors) {
   w.login_attempts_per_minute =
       static_cast<int>(m.integer("login_attempts_per_minute", 20, 1, 10000));
   w.max_sessions_per_account = static_cast<int>(m.integer("max_sessions_per_account", 20, 1, 1000));
+  if (m.has("gateway_secret_key")) w.gateway_secret_key = m.secret("gateway_secret_key", false);
+  w.router_endpoint = m.str("router_endpoint", "");
+  w.router_public_key = m.str("router_public_key", "");
   std::set<std::string> logins;
   YAML::Node list = m.child("accounts");
   if (list.IsDefined() && !list.IsNull() && !list.IsSequence())

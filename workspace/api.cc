@@ -1,6 +1,8 @@
 #include "workspace/api.h"
 
 #include <fmt/format.h>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -8,6 +10,8 @@
 namespace omniroute::workspace {
 
 namespace http = connectors::http;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
 using json = nlohmann::json;
 
 namespace {
@@ -20,8 +24,7 @@ http::Response json_response(int status, const json& body) {
   return r;
 }
 
-std::string cookie_value(const http::Request& req) {
-  const std::string all = req.header("cookie");
+std::string cookie_from(const std::string& all) {
   const std::string want = std::string(kCookie) + "=";
   size_t at = 0;
   while (at < all.size()) {
@@ -36,6 +39,16 @@ std::string cookie_value(const http::Request& req) {
   return {};
 }
 
+std::string cookie_value(const http::Request& req) {
+  return cookie_from(req.header("cookie"));
+}
+
+// Only pages of this host may act for the session (browsers always send Origin on a
+// WebSocket and on cross-site requests).
+bool same_origin(const std::string& origin, const std::string& host) {
+  return origin.empty() || origin == "http://" + host || origin == "https://" + host;
+}
+
 json who(const Session& s) {
   return {{"login", s.login},
           {"workspace", s.workspace},
@@ -46,8 +59,11 @@ json who(const Session& s) {
 
 }  // namespace
 
-Api::Api(const config::AgentWorkspace& cfg, std::function<int64_t()> now)
-    : cfg_(cfg), now_(std::move(now)), sign_in_(cfg_) {}
+Api::Api(const config::AgentWorkspace& cfg, std::function<int64_t()> now,
+         std::optional<GatewayOptions> gateway)
+    : cfg_(cfg), now_(std::move(now)), sign_in_(cfg_) {
+  if (gateway) gateway_ = std::make_shared<Gateway>(std::move(*gateway));
+}
 
 Api::~Api() {
   stop();
@@ -64,6 +80,12 @@ std::string Api::start() {
   route.handler = [this](http::Request req, http::Respond respond) {
     handle(std::move(req), std::move(respond));
   };
+  if (gateway_) {
+    route.upgrade = [this](beast::tcp_stream stream, bhttp::request<bhttp::string_body> req,
+                           http::ConnectionLease lease) {
+      upgrade(std::move(stream), std::move(req), std::move(lease));
+    };
+  }
   if (err = server_->add_route(std::move(route)); !err.empty()) {
     server_.reset();
     return "agent_workspace: " + err;
@@ -73,9 +95,54 @@ std::string Api::start() {
 }
 
 void Api::stop() {
+  if (gateway_) gateway_->close_all();
   if (!server_) return;
   server_->remove_route(std::string(kPrefix));
   server_.reset();
+}
+
+void Api::upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req,
+                  http::ConnectionLease lease) {
+  const std::string target(req.target());
+  const std::string path = target.substr(0, target.find('?'));
+  std::string token = cookie_from(std::string(req[bhttp::field::cookie]));
+  auto session = sign_in_.find(token, now_());
+  int refuse = 0;
+  std::string why;
+  if (path != std::string(kPrefix) + "ws") {
+    refuse = 404;
+    why = "unknown path";
+  } else if (!same_origin(std::string(req[bhttp::field::origin]),
+                          std::string(req[bhttp::field::host]))) {
+    refuse = 403;
+    why = "cross-site WebSocket refused";
+  } else if (!session) {
+    refuse = 401;
+    why = "not signed in";
+  }
+  if (refuse) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(refuse), req.version());
+    res->set(bhttp::field::content_type, "application/json");
+    res->body() = json{{"error", why}}.dump();
+    res->keep_alive(false);
+    res->prepare_payload();
+    auto s = std::make_shared<beast::tcp_stream>(std::move(stream));
+    bhttp::async_write(*s, *res, [s, res, lease](beast::error_code, size_t) {
+      beast::error_code ec;
+      s->socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    });
+    return;
+  }
+  uint64_t since = 0;
+  if (auto q = target.find("since="); q != std::string::npos) {
+    try {
+      since = std::stoull(target.substr(q + 6, 20));
+    } catch (...) {
+      since = 0;  // a full state instead
+    }
+  }
+  gateway_->upgrade(std::move(stream), std::move(req), std::move(lease), *session, since);
 }
 
 std::string Api::url() const {
@@ -96,12 +163,8 @@ void Api::handle(http::Request req, http::Respond respond) {
   const std::string path = req.path.substr(kPrefix.size());
   const bool changes = req.method != "GET" && req.method != "HEAD";
   // A browser says where a request comes from: only pages of this host may change state.
-  if (changes) {
-    const std::string origin = req.header("origin");
-    if (!origin.empty() && origin != "http://" + req.header("host") &&
-        origin != "https://" + req.header("host"))
-      return respond(json_response(403, {{"error", "cross-site request refused"}}));
-  }
+  if (changes && !same_origin(req.header("origin"), req.header("host")))
+    return respond(json_response(403, {{"error", "cross-site request refused"}}));
   if (path == "api/login") {
     if (req.method != "POST") return respond(json_response(405, {{"error", "use POST"}}));
     return respond(login(req));

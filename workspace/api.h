@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "connectors/http/server.h"
+#include "workspace/gateway.h"
 #include "workspace/sign_in.h"
 
 namespace omniroute::workspace {
@@ -19,8 +20,10 @@ inline constexpr std::string_view kCookie = "omniroute_session";
 
 class Api {
  public:
-  // `now` is the clock sessions are measured with (tests move it).
-  Api(const config::AgentWorkspace& cfg, std::function<int64_t()> now);
+  // `now` is the clock sessions are measured with (tests move it). With `gateway`, signed-in
+  // tabs open /agent/ws and reach the router through it.
+  Api(const config::AgentWorkspace& cfg, std::function<int64_t()> now,
+      std::optional<GatewayOptions> gateway = std::nullopt);
   ~Api();
 
   // Joins the HTTP server on agent_workspace.listen and adds the /agent/ route.
@@ -29,6 +32,7 @@ class Api {
   // "http://127.0.0.1:8080/agent/" once started.
   std::string url() const;
   SignIn& sign_in() { return sign_in_; }
+  Gateway* gateway() { return gateway_.get(); }
 
  private:
   void handle(connectors::http::Request req, connectors::http::Respond respond);
@@ -36,10 +40,14 @@ class Api {
   // The request's session, or the 401 to answer.
   std::optional<Session> session_of(const connectors::http::Request& req, std::string* token);
   std::string cookie(const std::string& token, int64_t max_age_s) const;
+  void upgrade(boost::beast::tcp_stream stream,
+               boost::beast::http::request<boost::beast::http::string_body> req,
+               connectors::http::ConnectionLease lease);
 
   config::AgentWorkspace cfg_;
   std::function<int64_t()> now_;
   SignIn sign_in_;
+  std::shared_ptr<Gateway> gateway_;
   std::shared_ptr<connectors::http::Server> server_;
 };
 

@@ -47,14 +47,15 @@ struct WsClient::Impl {
 };
 
 WsClient::WsClient(const std::string& host, int port, const std::string& path,
-                   const std::string& origin)
+                   const std::string& origin, const std::string& cookie)
     : impl_(std::make_unique<Impl>()) {
   auto& ws = impl_->ws;
   try {
     net::ip::tcp::resolver resolver(impl_->ioc);
     beast::get_lowest_layer(ws).connect(resolver.resolve(host, std::to_string(port)));
-    ws.set_option(websocket::stream_base::decorator([origin](websocket::request_type& req) {
+    ws.set_option(websocket::stream_base::decorator([origin, cookie](websocket::request_type& req) {
       if (!origin.empty()) req.set(beast::http::field::origin, origin);
+      if (!cookie.empty()) req.set(beast::http::field::cookie, cookie);
     }));
     websocket::response_type res;
     ws.handshake(res, host + ":" + std::to_string(port), path);

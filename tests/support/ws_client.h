@@ -14,7 +14,8 @@ namespace omniroute::testing {
 
 class WsClient {
  public:
-  WsClient(const std::string& host, int port, const std::string& path, const std::string& origin);
+  WsClient(const std::string& host, int port, const std::string& path, const std::string& origin,
+           const std::string& cookie = "");
   ~WsClient();
 
   bool connected() const;

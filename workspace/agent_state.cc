@@ -1,0 +1,80 @@
+#include "workspace/agent_state.h"
+
+namespace omniroute::workspace {
+
+using json = nlohmann::json;
+
+namespace {
+std::string str(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+}  // namespace
+
+void AgentState::reply_sent(const std::string& reply_id, const std::string& conversation_id,
+                            const std::string& text, const std::string& author) {
+  if (pending_replies_.size() >= 1000) pending_replies_.erase(pending_replies_.begin());
+  pending_replies_[reply_id] = {
+      {"conversation_id", conversation_id},
+      {"message", {{"author", "AUTHOR_AGENT"}, {"author_id", author}, {"text_body", text}}}};
+}
+
+void AgentState::apply(const json& e) {
+  const std::string type = str(e, "type");
+  if (type == "welcome") {
+    offers_.clear();
+    conversations_.clear();
+    const json& w = e["welcome"];
+    for (const auto& a : w.value("open_conversations", json::array()))
+      conversations_[str(a["conversation"], "conversation_id")] = a;
+    for (const auto& o : w.value("pending_offers", json::array())) offers_[str(o, "offer_id")] = o;
+  } else if (type == "presence") {
+    presence_ = str(e, "presence");
+  } else if (type == "offer") {
+    offers_[str(e["offer"], "offer_id")] = e["offer"];
+  } else if (type == "offer_withdrawn") {
+    offers_.erase(str(e["offer_withdrawn"], "offer_id"));
+  } else if (type == "assignment") {
+    const json& a = e["assignment"];
+    offers_.erase(str(a, "offer_id"));
+    conversations_[str(a["conversation"], "conversation_id")] = a;
+  } else if (type == "customer_message") {
+    const json& m = e["customer_message"];
+    auto it = conversations_.find(str(m, "conversation_id"));
+    if (it != conversations_.end()) it->second["history"].push_back(m["message"]);
+  } else if (type == "reply_ack") {
+    const json& a = e["reply_ack"];
+    auto p = pending_replies_.find(str(a, "reply_id"));
+    auto it = conversations_.find(str(a, "conversation_id"));
+    if (p != pending_replies_.end() && it != conversations_.end()) {
+      json m = p->second["message"];
+      m["outbound_id"] = str(a, "outbound_id");
+      if (a.contains("seq")) m["seq"] = a["seq"];
+      it->second["history"].push_back(std::move(m));
+    }
+    if (p != pending_replies_.end()) pending_replies_.erase(p);
+  } else if (type == "delivery_update") {
+    const json& u = e["delivery_update"];
+    auto it = conversations_.find(str(u, "conversation_id"));
+    if (it == conversations_.end()) return;
+    for (auto& m : it->second["history"]) {
+      if (str(m, "outbound_id") != str(u, "outbound_id")) continue;
+      m["delivery"] = u.value("state", json());
+      m["delivery_detail"] = u.value("detail", json());
+    }
+  } else if (type == "resolved") {
+    conversations_.erase(str(e["resolved"], "conversation_id"));
+  } else if (type == "conversation_gone") {
+    conversations_.erase(str(e["conversation_gone"], "conversation_id"));
+  }
+}
+
+json AgentState::snapshot() const {
+  json offers = json::array(), conversations = json::array();
+  for (const auto& [id, o] : offers_) offers.push_back(o);
+  for (const auto& [id, a] : conversations_) conversations.push_back(a);
+  return {{"offers", std::move(offers)},
+          {"conversations", std::move(conversations)},
+          {"presence", presence_}};
+}
+
+}  // namespace omniroute::workspace

@@ -1,0 +1,31 @@
+// What one agent's browser tabs show, kept by the gateway from the agent protocol's frames:
+// the pending offers and the open conversations with their history (customer messages,
+// the agent's acknowledged replies, delivery states). A tab too far behind the event log
+// gets this whole state instead of the events it missed.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace omniroute::workspace {
+
+class AgentState {
+ public:
+  // Applies one event ({"type": ..., <payload>}) as the gateway publishes it.
+  void apply(const nlohmann::json& event);
+  // A reply the agent sent, shown once the router acknowledged it.
+  void reply_sent(const std::string& reply_id, const std::string& conversation_id,
+                  const std::string& text, const std::string& author);
+  // {"offers": [...], "conversations": [...], "presence": ...}
+  nlohmann::json snapshot() const;
+
+ private:
+  std::map<std::string, nlohmann::json> offers_;           // offer id -> Offer
+  std::map<std::string, nlohmann::json> conversations_;    // conversation id -> Assignment
+  std::map<std::string, nlohmann::json> pending_replies_;  // reply id -> message
+  std::string presence_ = "away";
+};
+
+}  // namespace omniroute::workspace
