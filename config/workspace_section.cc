@@ -1,5 +1,7 @@
 #include "config/workspace_section.h"
 
+#include "config/router_section.h"
+
 #include <set>
 
 #include <fmt/format.h>
@@ -29,8 +31,13 @@ void parse_agent_workspace(MapReader& top, Config& c, Errors& errors) {
       static_cast<int>(m.integer("login_attempts_per_minute", 20, 1, 10000));
   w.max_sessions_per_account = static_cast<int>(m.integer("max_sessions_per_account", 20, 1, 1000));
   if (m.has("gateway_secret_key")) w.gateway_secret_key = m.secret("gateway_secret_key", false);
+  if (!w.gateway_secret_key.empty() && !z85_key(w.gateway_secret_key))
+    errors.add(node, "agent_workspace.gateway_secret_key",
+               "must be a 40-character Z85 key (omniroute agent keygen)");
   w.router_endpoint = m.str("router_endpoint", "");
   w.router_public_key = m.str("router_public_key", "");
+  if (!w.router_public_key.empty() && !z85_key(w.router_public_key))
+    errors.add(node, "agent_workspace.router_public_key", "must be a 40-character Z85 key");
   std::set<std::string> logins;
   YAML::Node list = m.child("accounts");
   if (list.IsDefined() && !list.IsNull() && !list.IsSequence())
