@@ -1,6 +1,6 @@
-// RAII wrappers over librdkafka: a producer (acks=all, one request in flight) whose delivery reports surface
-// as completions, a consumer that can be driven from an event loop, and the embedded
-// mock cluster. Only this module includes librdkafka headers in its interface.
+// RAII wrappers over librdkafka: a producer (acks=all, one request in flight) whose delivery
+// reports surface as completions, a consumer that can be driven from an event loop, and the
+// embedded mock cluster. Only this module includes librdkafka headers in its interface.
 #pragma once
 
 #include <atomic>

@@ -124,7 +124,16 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
     });
     return messages == kMessages && assigned == kCustomers;
   };
+  // The store commits an assignment before its frame reaches the desk: also wait until the
+  // desks have seen every conversation, so stopping the router cannot cut frames in flight.
+  auto desks_saw_all = [&] {
+    std::set<std::string> seen;
+    for (const auto& d : desks)
+      for (const auto& a : d->assignments()) seen.insert(a.conversation().conversation_id());
+    return seen.size() == static_cast<size_t>(kCustomers);
+  };
   ASSERT_TRUE(wait_until(complete, std::chrono::seconds(90)));
+  EXPECT_TRUE(wait_until(desks_saw_all, std::chrono::seconds(30)));
   router.stop(SIGTERM);
 
   auto store = router::Store::open_read_only(p.state_dir, err);
