@@ -27,16 +27,6 @@ class MetaConnector : public PlatformConnector {
   MetaConnector(Platform p, const sdk::Settings& s) : PlatformConnector(p, s) {}
   ~MetaConnector() override { stop(); }
 
-  std::vector<http::Route> routes() override {
-    http::Route route;
-    route.prefix = prefix_;
-    route.max_body_bytes = static_cast<size_t>(settings().integer("max_body_bytes"));
-    route.handler = [this](http::Request req, http::Respond respond) {
-      handle(std::move(req), std::move(respond));
-    };
-    return {std::move(route)};
-  }
-
   std::vector<std::string> paths() const override { return {prefix_ + "webhook"}; }
 
   sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override {
@@ -45,7 +35,7 @@ class MetaConnector : public PlatformConnector {
   }
 
  private:
-  void handle(http::Request req, http::Respond respond) {
+  void handle(http::Request req, http::Respond respond) override {
     const auto seg = http::path_segments(req.path, prefix_);
     {
       if (seg.size() != 1 || seg[0] != "webhook") {

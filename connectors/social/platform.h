@@ -70,6 +70,17 @@ class PlatformConnector : public http::HttpConnector {
   }
 
  protected:
+  // One route, /v1/<platform>/, whose requests go to `handle`.
+  std::vector<http::Route> routes() final {
+    http::Route route;
+    route.prefix = prefix_;
+    route.max_body_bytes = static_cast<size_t>(settings().integer("max_body_bytes"));
+    route.handler = [this](http::Request req, http::Respond respond) {
+      handle(std::move(req), std::move(respond));
+    };
+    return {std::move(route)};
+  }
+  virtual void handle(http::Request req, http::Respond respond) = 0;
   // The platform account an inbox is (events name it; Telegram overrides: the bot id).
   virtual std::string account_of(const sdk::InboxInfo& inbox) const {
     return inbox.settings.str(account_key(p_));

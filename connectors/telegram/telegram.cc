@@ -26,16 +26,6 @@ class TelegramConnector : public social::PlatformConnector {
   explicit TelegramConnector(const sdk::Settings& s) : PlatformConnector(Platform::kTelegram, s) {}
   ~TelegramConnector() override { stop(); }
 
-  std::vector<http::Route> routes() override {
-    http::Route route;
-    route.prefix = prefix_;
-    route.max_body_bytes = static_cast<size_t>(settings().integer("max_body_bytes"));
-    route.handler = [this](http::Request req, http::Respond respond) {
-      handle(std::move(req), std::move(respond));
-    };
-    return {std::move(route)};
-  }
-
   std::vector<std::string> paths() const override { return {prefix_ + "{workspace}/{inbox}"}; }
 
   sdk::DeliveryResult deliver(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox) override;
@@ -46,7 +36,7 @@ class TelegramConnector : public social::PlatformConnector {
     return token.substr(0, token.find(':'));  // the bot id
   }
 
-  void handle(http::Request req, http::Respond respond) {
+  void handle(http::Request req, http::Respond respond) override {
     const auto seg = http::path_segments(req.path, prefix_);
     // Telegram: /v1/telegram/{workspace}/{inbox}
     if (seg.size() != 2) {
