@@ -24,11 +24,30 @@ PACKAGES=(
   # real peers used by tests and integrators' examples
   kcat python3 python3-zmq python3-confluent-kafka python3-protobuf procps python3-aiosmtpd
   dovecot-imapd
-  # the agent workspace: argon2id password hashes
-  libsodium-dev
+  # the agent workspace: argon2id password hashes; its front end is bundled by esbuild
+  libsodium-dev esbuild
   # used by the README's walk-through
   curl openssl
 )
+
+# The front end's npm packages need Node.js and npm: the machine's own when it has them,
+# Debian's otherwise.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
+
+# npm packages of the web front ends, exactly as the committed lockfile says; skipped when
+# node_modules already matches it.
+web_packages() {
+  local dir
+  for dir in workspace/web; do
+    if [ -f "$dir/node_modules/.package-lock.json" ] &&
+      [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+      continue
+    fi
+    echo "install-deps: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  done
+}
+cd "$(dirname "$0")/.."
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -39,6 +58,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  web_packages
   exit 0
 fi
 
@@ -48,3 +68,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+web_packages

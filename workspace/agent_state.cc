@@ -1,5 +1,7 @@
 #include "workspace/agent_state.h"
 
+#include "common/ids.h"
+
 namespace omniroute::workspace {
 
 using json = nlohmann::json;
@@ -18,7 +20,7 @@ void AgentState::reply_sent(const std::string& reply_id, const std::string& conv
       {"message", {{"author", "AUTHOR_AGENT"}, {"author_id", author}, {"text_body", text}}}};
 }
 
-void AgentState::apply(const json& e) {
+void AgentState::apply(json& e) {
   const std::string type = str(e, "type");
   if (type == "welcome") {
     offers_.clear();
@@ -49,6 +51,8 @@ void AgentState::apply(const json& e) {
       json m = p->second["message"];
       m["outbound_id"] = str(a, "outbound_id");
       if (a.contains("seq")) m["seq"] = a["seq"];
+      m["at_ms"] = std::to_string(now_ms());
+      e["message"] = m;
       it->second["history"].push_back(std::move(m));
     }
     if (p != pending_replies_.end()) pending_replies_.erase(p);

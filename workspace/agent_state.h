@@ -13,8 +13,9 @@ namespace omniroute::workspace {
 
 class AgentState {
  public:
-  // Applies one event ({"type": ..., <payload>}) as the gateway publishes it.
-  void apply(const nlohmann::json& event);
+  // Applies one event ({"type": ..., <payload>}) as the gateway publishes it. A reply_ack
+  // gains the acknowledged reply as "message", so every tab can show it.
+  void apply(nlohmann::json& event);
   // A reply the agent sent, shown once the router acknowledged it.
   void reply_sent(const std::string& reply_id, const std::string& conversation_id,
                   const std::string& text, const std::string& author);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "workspace/assets.h"
 
 namespace omniroute::workspace {
 
@@ -142,7 +143,10 @@ void Api::upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> r
       since = 0;  // a full state instead
     }
   }
-  gateway_->upgrade(std::move(stream), std::move(req), std::move(lease), *session, since);
+  std::string epoch;
+  if (auto q = target.find("epoch="); q != std::string::npos)
+    epoch = target.substr(q + 6, 36);  // a uuid; anything else simply never matches
+  gateway_->upgrade(std::move(stream), std::move(req), std::move(lease), *session, since, epoch);
 }
 
 std::string Api::url() const {
@@ -168,6 +172,9 @@ void Api::handle(http::Request req, http::Respond respond) {
   if (path == "api/login") {
     if (req.method != "POST") return respond(json_response(405, {{"error", "use POST"}}));
     return respond(login(req));
+  }
+  if (!changes) {  // the page and its assets need no session: the page signs in
+    if (auto asset = web_asset(path)) return respond(std::move(*asset));
   }
   std::string token;
   const auto session = session_of(req, &token);

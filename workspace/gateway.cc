@@ -46,14 +46,15 @@ class Tab : public std::enable_shared_from_this<Tab> {
         who_(std::move(who)) {}
 
   void start(boost::beast::http::request<boost::beast::http::string_body> req,
-             std::shared_ptr<AgentLink> link, uint64_t since) {
+             std::shared_ptr<AgentLink> link, uint64_t since, std::string epoch) {
     link_ = link;
     websocket::stream_base::timeout t{std::chrono::seconds(30), std::chrono::seconds(60), true};
     ws_.set_option(t);
     ws_.read_message_max(256 * 1024);
-    ws_.async_accept(req, [self = shared_from_this(), link, since](beast::error_code ec) {
+    ws_.async_accept(req, [self = shared_from_this(), link, since,
+                           epoch = std::move(epoch)](beast::error_code ec) {
       if (ec) return self->gone();
-      link->attach(self, since);
+      link->attach(self, since, epoch);
       self->read();
     });
   }
@@ -126,7 +127,7 @@ class Tab : public std::enable_shared_from_this<Tab> {
 // ---------------------------------------------------------------- AgentLink
 
 AgentLink::AgentLink(const Session& who, const GatewayOptions& o)
-    : who_(who), max_log_(o.log_events) {
+    : who_(who), epoch_(new_uuid()), max_log_(o.log_events) {
   desk::Options d;
   d.endpoint = o.router_endpoint;
   d.workspace_id = who.workspace;
@@ -171,10 +172,11 @@ void AgentLink::publish(json event) {
   for (const auto& t : tabs_) t->send(text);
 }
 
-void AgentLink::attach(const std::shared_ptr<Tab>& tab, uint64_t since) {
+void AgentLink::attach(const std::shared_ptr<Tab>& tab, uint64_t since, const std::string& epoch) {
   std::lock_guard lock(mu_);
   tabs_.insert(tab);
   idle_since_ms_ = 0;
+  if (epoch != epoch_) since = 0;  // another stream's numbers: the whole state
   const bool in_log =
       since > 0 && since <= seq_ && !log_.empty() && since + 1 >= log_.front().first;
   if (since == seq_ && since > 0) return;  // up to date
@@ -186,6 +188,7 @@ void AgentLink::attach(const std::shared_ptr<Tab>& tab, uint64_t since) {
   json st = state_.snapshot();
   st["type"] = "state";
   st["seq"] = seq_;
+  st["epoch"] = epoch_;
   st["agent"] = who_.agent;
   st["workspace"] = who_.workspace;
   st["role"] = who_.role == config::Role::kSupervisor ? "supervisor" : "agent";
@@ -270,7 +273,8 @@ void Gateway::close_all() {
 
 void Gateway::upgrade(beast::tcp_stream stream,
                       boost::beast::http::request<boost::beast::http::string_body> req,
-                      connectors::http::ConnectionLease lease, const Session& who, uint64_t since) {
+                      connectors::http::ConnectionLease lease, const Session& who, uint64_t since,
+                      const std::string& epoch) {
   std::shared_ptr<AgentLink> link;
   {
     std::lock_guard lock(mu_);
@@ -279,7 +283,7 @@ void Gateway::upgrade(beast::tcp_stream stream,
     link = l;
   }
   auto tab = std::make_shared<Tab>(std::move(stream), std::move(lease), weak_from_this(), who);
-  tab->start(std::move(req), link, since);
+  tab->start(std::move(req), link, since, epoch);
 }
 
 void Gateway::tab_closed(const Session& who, const Tab* tab) {

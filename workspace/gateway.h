@@ -43,7 +43,9 @@ class AgentLink {
  public:
   AgentLink(const Session& who, const GatewayOptions& o);
   ~AgentLink();
-  void attach(const std::shared_ptr<Tab>& tab, uint64_t since);
+  // `since` and `epoch` come from a reconnecting tab: the events after `since` are replayed
+  // when the tab's stream is this link's (same epoch) and still in the log.
+  void attach(const std::shared_ptr<Tab>& tab, uint64_t since, const std::string& epoch);
   // True when it was the last tab.
   bool detach(const Tab* tab);
   // A command from a tab (JSON); errors go back to that tab.
@@ -53,6 +55,7 @@ class AgentLink {
  private:
   void publish(nlohmann::json event);
   Session who_;
+  std::string epoch_;  // this link's stream; a new link (after the grace) is a new stream
   size_t max_log_;
   mutable std::mutex mu_;
   uint64_t seq_ = 0;
@@ -70,7 +73,8 @@ class Gateway : public std::enable_shared_from_this<Gateway> {
   // Takes over a WebSocket upgrade of a signed-in session.
   void upgrade(boost::beast::tcp_stream stream,
                boost::beast::http::request<boost::beast::http::string_body> req,
-               connectors::http::ConnectionLease lease, const Session& who, uint64_t since);
+               connectors::http::ConnectionLease lease, const Session& who, uint64_t since,
+               const std::string& epoch);
   void tab_closed(const Session& who, const Tab* tab);
   // Ends every protocol session and closes every tab (the workspace stops).
   void close_all();

@@ -10,11 +10,16 @@ namespace omniroute::connectors::http {
 
 namespace {
 
+struct Sink {
+  std::string* body;
+  size_t max;
+};
+
 size_t collect(char* data, size_t size, size_t n, void* out) {
-  auto* s = static_cast<std::string*>(out);
+  auto* sink = static_cast<Sink*>(out);
   const size_t len = size * n;
-  constexpr size_t kMax = 64 << 10;
-  if (s->size() < kMax) s->append(data, std::min(len, kMax - s->size()));
+  std::string& s = *sink->body;
+  if (s.size() < sink->max) s.append(data, std::min(len, sink->max - s.size()));
   return len;
 }
 
@@ -73,7 +78,8 @@ ClientResponse send(const ClientRequest& req) {
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  Sink sink{&r.body, req.max_response_bytes};
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &header_line);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.retry_after);
   CURLcode rc = curl_easy_perform(c);

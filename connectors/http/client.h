@@ -18,11 +18,12 @@ struct ClientRequest {
   std::string body;
   std::string basic_user, basic_password;  // HTTP Basic when basic_user is set
   long timeout_ms = 10000;
+  size_t max_response_bytes = 64 << 10;  // the answer's body is cut here
 };
 
 struct ClientResponse {
   long status = 0;          // 0: no HTTP answer (see error)
-  std::string body;         // first 64 KB
+  std::string body;         // first max_response_bytes
   std::string retry_after;  // Retry-After header, if any
   std::string error;        // libcurl's error when no answer came
 };

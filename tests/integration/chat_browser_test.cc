@@ -13,96 +13,13 @@
 #include "common/child_process.h"
 #include "connectors/http/client.h"
 #include "tests/integration/harness.h"
+#include "tests/support/browser.h"
 #include "tests/support/mail_servers.h"
 
 namespace omniroute::testing {
 namespace {
 
 using json = nlohmann::json;
-
-// A minimal WebDriver client over HTTP.
-class Browser {
- public:
-  explicit Browser(const std::string& profile_dir) : port_(free_port()) {
-    driver_ = std::make_unique<ChildProcess>(
-        "/usr/bin/chromedriver", std::vector<std::string>{fmt::format("--port={}", port_)});
-    driver_->start();
-    if (!wait_until([&] { return port_open(port_); })) return;
-    json caps = {
-        {"capabilities",
-         {{"alwaysMatch",
-           {{"browserName", "chrome"},
-            {"goog:chromeOptions",
-             {{"binary", "/usr/bin/chromium"},
-              {"args",
-               {"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1200,900",
-                "--user-data-dir=" + profile_dir}}}}}}}}};
-    json r = call("POST", "/session", caps);
-    if (r.contains("value") && r["value"].contains("sessionId"))
-      session_ = r["value"]["sessionId"];
-    else
-      error_ = r.dump();
-  }
-  ~Browser() {
-    if (!session_.empty()) call("DELETE", "/session/" + session_, nullptr);
-    driver_->stop(15);
-  }
-  bool ok() const { return !session_.empty(); }
-  const std::string& error() const { return error_; }
-
-  void go(const std::string& url) { call("POST", path("/url"), {{"url", url}}); }
-  void refresh() { call("POST", path("/refresh"), json::object()); }
-  std::string find(const std::string& css) {
-    json r = call("POST", path("/element"), {{"using", "css selector"}, {"value", css}});
-    if (!r.contains("value") || !r["value"].is_object()) return {};
-    for (auto& [k, v] : r["value"].items())
-      if (k.rfind("element-", 0) == 0) return v.get<std::string>();
-    return {};
-  }
-  void click(const std::string& css) {
-    call("POST", path("/element/" + find(css) + "/click"), json::object());
-  }
-  void type(const std::string& css, const std::string& text) {
-    call("POST", path("/element/" + find(css) + "/value"), {{"text", text}});
-  }
-  // The page as a PNG file (WebDriver screenshot), to be looked at.
-  void screenshot(const std::string& file) {
-    json r = call("GET", path("/screenshot"), nullptr);
-    if (!r.contains("value") || !r["value"].is_string()) return;
-    const std::string b64 = r["value"];
-    std::string png(b64.size() / 4 * 3 + 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(png.data()),
-                                  reinterpret_cast<const unsigned char*>(b64.data()),
-                                  static_cast<int>(b64.size()));
-    if (n <= 0) return;
-    size_t pad = 0;
-    while (pad < 2 && pad < b64.size() && b64[b64.size() - 1 - pad] == '=') ++pad;
-    png.resize(static_cast<size_t>(n) - pad);
-    std::ofstream(file, std::ios::binary) << png;
-  }
-  json run(const std::string& script) {
-    json r = call("POST", path("/execute/sync"), {{"script", script}, {"args", json::array()}});
-    return r.contains("value") ? r["value"] : json();
-  }
-
- private:
-  std::string path(const std::string& p) const { return "/session/" + session_ + p; }
-  json call(const std::string& method, const std::string& p, const json& body) {
-    connectors::http::ClientRequest r;
-    r.method = method;
-    r.url = fmt::format("http://127.0.0.1:{}{}", port_, p);
-    r.headers = {"Content-Type: application/json"};
-    if (!body.is_null()) r.body = body.dump();
-    r.timeout_ms = 60000;
-    auto res = connectors::http::send(r);
-    return json::parse(res.body, nullptr, false);
-  }
-  int port_;
-  std::unique_ptr<ChildProcess> driver_;
-  std::string session_, error_;
-};
 
 // Texts of the chat log's messages of one author ("visitor", "agent", "system").
 std::string messages_script(const std::string& author) {

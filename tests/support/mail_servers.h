@@ -27,17 +27,6 @@ namespace omniroute::testing {
 
 namespace fs = std::filesystem;
 
-inline bool port_open(int port) {
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(s);
-  return ok;
-}
-
 // A Dovecot IMAP server for one user, support@acme.test / secret.
 class Dovecot {
  public:

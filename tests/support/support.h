@@ -23,6 +23,8 @@ class TempDir {
 
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool port_open(int port);
 
 // A TCP connection to 127.0.0.1:port from `source` (another 127.0.0.x address looks like
 // another client); -1 when it cannot connect.

@@ -66,9 +66,10 @@ class GatewayTest : public ::testing::Test {
     return c.substr(0, c.find(';'));
   }
   std::unique_ptr<WsClient> tab(uint64_t since = 0, const std::string& cookie = "use mine",
-                                const std::string& origin = "") {
+                                const std::string& origin = "", const std::string& epoch = "") {
     return std::make_unique<WsClient>(
-        "127.0.0.1", port_, since ? fmt::format("/agent/ws?since={}", since) : "/agent/ws",
+        "127.0.0.1", port_,
+        since ? fmt::format("/agent/ws?since={}&epoch={}", since, epoch) : "/agent/ws",
         origin.empty() ? fmt::format("http://127.0.0.1:{}", port_) : origin,
         cookie == "use mine" ? cookie_ : cookie);
   }
@@ -136,6 +137,8 @@ TEST_F(GatewayTest, TabsShareNumberedEventsAndAReconnectGetsExactlyWhatItMissed)
   auto two = tab();
   json state = two->wait_for("state");
   ASSERT_FALSE(state.is_null());
+  const std::string epoch = state.value("epoch", "");
+  ASSERT_FALSE(epoch.empty()) << "the state names its stream";
   ASSERT_EQ(state["offers"].size(), 1u) << "a second tab sees the pending offer";
   one->send({{"cmd", "accept"}, {"offer_id", offer["offer"]["offer_id"]}});
   json a1 = one->wait_for("assignment"), a2 = two->wait_for("assignment");
@@ -144,7 +147,10 @@ TEST_F(GatewayTest, TabsShareNumberedEventsAndAReconnectGetsExactlyWhatItMissed)
   EXPECT_EQ(a1["seq"], a2["seq"]) << "one event, one number, every tab";
   const std::string conv = a1["assignment"]["conversation"]["conversation_id"];
   one->send({{"cmd", "reply"}, {"conversation_id", conv}, {"text", "Hi, how can I help?"}});
-  ASSERT_FALSE(two->wait_for("reply_ack").is_null());
+  json ack = two->wait_for("reply_ack");
+  ASSERT_FALSE(ack.is_null());
+  EXPECT_EQ(ack["message"]["text_body"], "Hi, how can I help?")
+      << "every tab sees the reply, not only the one that sent it";
   ASSERT_TRUE(wait_until([&] { return receiver_->received_count() >= 1; }));
   EXPECT_EQ(receiver_->received()[0].text_body(), "Hi, how can I help?");
 
@@ -154,7 +160,10 @@ TEST_F(GatewayTest, TabsShareNumberedEventsAndAReconnectGetsExactlyWhatItMissed)
   ASSERT_EQ(post("m2", "second"), 202);
   ASSERT_EQ(post("m3", "third"), 202);
   ASSERT_TRUE(wait_until([&] { return seqs(*one, "customer_message").size() >= 2; }));
-  auto back = tab(seen);
+  auto stranger = tab(seen, "use mine", "", "another-stream");
+  ASSERT_FALSE(stranger->wait_for("state").is_null())
+      << "numbers of another stream (an ended session) get the whole state";
+  auto back = tab(seen, "use mine", "", epoch);
   ASSERT_TRUE(wait_until([&] { return seqs(*back, "customer_message").size() >= 2; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(seqs(*back, "customer_message"), seqs(*one, "customer_message"))

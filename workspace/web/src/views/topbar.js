@@ -1,0 +1,26 @@
+import { html } from '../html.js';
+import { link, me, presence } from '../store.js';
+import { send } from '../stream.js';
+import { askPermission } from '../notify.js';
+
+const linkText = { live: 'Live', connecting: 'Reconnecting…', 'signed-out': 'Signed out' };
+
+export function setPresence(p) {
+  if (p === 'available') askPermission();
+  send({ cmd: 'presence', presence: p });
+}
+
+export function TopBar({ onSignOut, onHelp }) {
+  const available = presence.value === 'available';
+  return html`<header class="topbar">
+    <strong class="brand">omniroute</strong>
+    <span class="who">${me.value.agent} · ${me.value.workspace}${me.value.role === 'supervisor' ? ' · supervisor' : ''}</span>
+    <span id="link" class=${'link ' + link.value} role="status">${linkText[link.value]}</span>
+    <button id="presence" aria-pressed=${available} class=${available ? 'on' : ''}
+      title="Alt+P" onClick=${() => setPresence(available ? 'away' : 'available')}>
+      ${available ? 'Available' : 'Away'}
+    </button>
+    <button id="help-button" onClick=${onHelp} title="?">Shortcuts</button>
+    <button id="sign-out" onClick=${onSignOut}>Sign out</button>
+  </header>`;
+}
