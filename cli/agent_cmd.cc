@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <thread>
+#include "cli/agent_workbench.h"
 #include "cli/commands.h"
 #include "config/config.h"
 #include "desk/desk.h"
@@ -44,7 +45,7 @@ constexpr const char* kHelp =
     "resolve CONV | "
     "transfer CONV agent:ID|queue:ID [note] | assign CONV AGENT [note] (supervisors) | "
     "link CUSTOMER OTHER [note] | unlink CUSTOMER | away | available | "
-    "resume (take the session back from another desk) | quit";
+    "resume (take the session back from another desk) | quit\n          ";
 
 }  // namespace
 
@@ -116,6 +117,8 @@ int cmd_agent(const AgentOptions& o) {
     say("[error] {} {} {}", v1::Error::Code_Name(e.code()), e.ref_id(), e.message());
   };
 
+  auto canned = add_workbench_handlers(h, [](const std::string& s) { say("{}", s); });
+
   desk::Options opts{o.endpoint, o.workspace, o.agent, o.token};
   opts.desk_name = "omniroute-agent-cli";
   if (!o.insecure) {
@@ -141,7 +144,7 @@ int cmd_agent(const AgentOptions& o) {
   desk::Desk d(opts, h);
   *cell = &d;
   d.start();
-  say("{}", kHelp);
+  say("{}{}", kHelp, kWorkbenchHelp);
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
@@ -211,8 +214,9 @@ int cmd_agent(const AgentOptions& o) {
       d.set_presence(v1::PRESENCE_AVAILABLE);
     else if (cmd == "resume")
       d.resume();
-    else
-      say("{}", kHelp);
+    else if (!workbench_command(d, *canned, cmd, arg, rest,
+                                [](const std::string& s) { say("{}", s); }))
+      say("{}{}", kHelp, kWorkbenchHelp);
   }
   // stdin closed (or quit): with auto-accept, keep serving until interrupted.
   if (o.auto_accept && !std::cin.good() && line != "quit" && line != "exit") {

@@ -58,8 +58,9 @@ void Desk::reply(const std::string& conversation_id, const std::string& text,
 
 std::string Desk::reply_template(const std::string& conversation_id, const std::string& name,
                                  const std::string& language,
-                                 const std::vector<std::string>& params) {
-  std::string id = new_uuid();
+                                 const std::vector<std::string>& params,
+                                 const std::string& reply_id) {
+  std::string id = reply_id.empty() ? new_uuid() : reply_id;
   v1::AgentFrame f;
   auto* r = f.mutable_reply();
   r->set_conversation_id(conversation_id);
@@ -93,6 +94,47 @@ void Desk::transfer(const std::string& conversation_id, const std::string& to_ag
   t->set_to_agent_id(to_agent);
   t->set_to_queue_id(to_queue);
   t->set_note(note);
+  enqueue(std::move(f));
+}
+
+std::string Desk::note(const std::string& conversation_id, const std::string& text,
+                       const std::string& note_id) {
+  v1::AgentFrame f;
+  auto* n = f.mutable_note();
+  n->set_conversation_id(conversation_id);
+  n->set_note_id(note_id.empty() ? new_uuid() : note_id);
+  n->set_text(text);
+  std::string id = n->note_id();
+  enqueue(std::move(f));
+  return id;
+}
+
+void Desk::set_labels(const std::string& conversation_id, const std::vector<std::string>& labels) {
+  v1::AgentFrame f;
+  auto* l = f.mutable_set_labels();
+  l->set_conversation_id(conversation_id);
+  for (const auto& x : labels) l->add_labels(x);
+  enqueue(std::move(f));
+}
+
+void Desk::snooze(const std::string& conversation_id, int64_t until_ms, bool until_customer) {
+  v1::AgentFrame f;
+  auto* s = f.mutable_snooze();
+  s->set_conversation_id(conversation_id);
+  s->set_until_ms(until_ms);
+  s->set_until_customer_writes(until_customer);
+  enqueue(std::move(f));
+}
+
+void Desk::save_canned(const v1::CannedResponse& r) {
+  v1::AgentFrame f;
+  *f.mutable_save_canned()->mutable_response() = r;
+  enqueue(std::move(f));
+}
+
+void Desk::delete_canned(const std::string& canned_id) {
+  v1::AgentFrame f;
+  f.mutable_delete_canned()->set_canned_id(canned_id);
   enqueue(std::move(f));
 }
 
@@ -223,6 +265,7 @@ void Desk::loop() {
     }
     for (auto& f : out) {
       if (f.has_reply()) unacked_replies_[f.reply().reply_id()] = f;
+      if (f.has_note()) unacked_replies_["note:" + f.note().note_id()] = f;
       if (f.has_accept()) accepted_offers_.insert(f.accept().offer_id());
       send(f);
     }
@@ -288,6 +331,16 @@ void Desk::handle(const v1::AgentFrame& f) {
     case v1::AgentFrame::kTyping:
       if (handler_.on_typing) handler_.on_typing(f.typing());
       break;
+    case v1::AgentFrame::kNoteAdded:
+      unacked_replies_.erase("note:" + f.note_added().note_id());
+      if (handler_.on_note_added) handler_.on_note_added(f.note_added());
+      break;
+    case v1::AgentFrame::kConversationUpdated:
+      if (handler_.on_updated) handler_.on_updated(f.conversation_updated());
+      break;
+    case v1::AgentFrame::kCannedResponses:
+      if (handler_.on_canned) handler_.on_canned(f.canned_responses());
+      break;
     case v1::AgentFrame::kError: {
       const auto& e = f.error();
       if (e.code() == v1::Error::CODE_UNKNOWN_SESSION) {
@@ -312,8 +365,10 @@ void Desk::handle(const v1::AgentFrame& f) {
       }
       // A reply the router will never take is not re-sent.
       if ((e.code() == v1::Error::CODE_TOO_LARGE || e.code() == v1::Error::CODE_INVALID) &&
-          !e.ref_id().empty())
+          !e.ref_id().empty()) {
         unacked_replies_.erase(e.ref_id());
+        unacked_replies_.erase("note:" + e.ref_id());
+      }
       if (handler_.on_error) handler_.on_error(e);
       break;
     }

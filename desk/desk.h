@@ -44,9 +44,12 @@ struct Handler {
   std::function<void(const v1::ReplyAck&)> on_reply_ack;
   std::function<void(const v1::DeliveryUpdate&)> on_delivery;
   std::function<void(const v1::Resolved&)> on_resolved;
-  std::function<void(const v1::ConversationGone&)> on_gone;  // transferred / reassigned
-  std::function<void(const v1::CustomerLinked&)> on_linked;  // result of link / unlink
-  std::function<void(const v1::Typing&)> on_typing;          // the customer is typing (chat)
+  std::function<void(const v1::ConversationGone&)> on_gone;        // transferred / reassigned
+  std::function<void(const v1::CustomerLinked&)> on_linked;        // result of link / unlink
+  std::function<void(const v1::Typing&)> on_typing;                // the customer is typing (chat)
+  std::function<void(const v1::NoteAdded&)> on_note_added;         // an internal note is stored
+  std::function<void(const v1::ConversationUpdated&)> on_updated;  // labels, snooze
+  std::function<void(const v1::CannedResponses&)> on_canned;       // the usable canned responses
   std::function<void(const v1::Error&)> on_error;
   std::function<void(const std::string&)> on_status;  // connection events, for display
 };
@@ -66,7 +69,8 @@ class Desk {
   // desk restarts.
   // An approved template (WhatsApp outside the 24-hour window). Returns the reply id.
   std::string reply_template(const std::string& conversation_id, const std::string& name,
-                             const std::string& language, const std::vector<std::string>& params);
+                             const std::string& language, const std::vector<std::string>& params,
+                             const std::string& reply_id = {});
   void reply(const std::string& conversation_id, const std::string& text,
              const std::string& reply_id);
   void resolve(const std::string& conversation_id);
@@ -82,6 +86,15 @@ class Desk {
   void link(const std::string& customer_id, const std::string& other_customer_id,
             const std::string& note);
   void unlink(const std::string& customer_id);
+  // An internal note (never sent to the customer); re-sent until stored. Returns its id
+  // (`note_id` when given).
+  std::string note(const std::string& conversation_id, const std::string& text,
+                   const std::string& note_id = {});
+  void set_labels(const std::string& conversation_id, const std::vector<std::string>& labels);
+  // Until `until_ms` (Unix ms), or until the customer writes; neither = wake it now.
+  void snooze(const std::string& conversation_id, int64_t until_ms, bool until_customer);
+  void save_canned(const v1::CannedResponse& r);
+  void delete_canned(const std::string& canned_id);
   void set_presence(v1::Presence p);
   // Test hook: stop sending anything (heartbeats included), as a hung desk would.
   void freeze(bool frozen) { frozen_ = frozen; }

@@ -79,10 +79,20 @@ std::vector<v1::ConversationMessage> Conversations::history(Store::Batch& b,
   return out;
 }
 
+v1::ConversationSummary Conversations::summary(const Conversation& c) const {
+  v1::ConversationSummary s = c.summary();
+  s.set_language(c.language());
+  int64_t due = c.first_response_at_ms() == 0 ? c.first_response_due_ms() : 0;
+  if (c.next_response_due_ms() > 0 && (due == 0 || c.next_response_due_ms() < due))
+    due = c.next_response_due_ms();
+  s.set_sla_due_at_ms(due);
+  return s;
+}
+
 v1::Assignment Conversations::assignment(Store::Batch& b, const Conversation& c,
                                          const std::string& offer_id) {
   v1::Assignment a;
-  *a.mutable_conversation() = c.summary();
+  *a.mutable_conversation() = summary(c);
   for (auto& m : history(b, c)) *a.add_history() = std::move(m);
   a.set_offer_id(offer_id);
   // The customer's earlier conversations, on any channel of the linked group.
@@ -90,7 +100,21 @@ v1::Assignment Conversations::assignment(Store::Batch& b, const Conversation& c,
   v1::store::Customer root;
   const std::string& ws = c.summary().workspace_id();
   auto& customers = p_.customers;
-  if (max_conv > 0 && customers.root(b, ws, c.summary().customer_id(), root)) {
+  const bool known = customers.root(b, ws, c.summary().customer_id(), root);
+  if (known) {
+    auto* who = a.mutable_customer();
+    who->set_customer_id(root.customer_id());
+    who->set_display_name(root.display_name());
+    who->set_language(root.language());
+    *who->mutable_attributes() = root.attributes();
+    for (const auto& id : customers.group(b, ws, root.customer_id())) {
+      who->add_linked_customer_ids(id);
+      v1::store::Customer one;
+      if (customers.load(b, ws, id, one))
+        for (const auto& h : one.handles()) who->add_handles(h);
+    }
+  }
+  if (max_conv > 0 && known) {
     const auto ids =
         customers.conversations(ws, customers.group(b, ws, root.customer_id()), max_conv + 1);
     for (const auto& id : ids) {
@@ -119,7 +143,7 @@ v1::Assignment Conversations::assignment(Store::Batch& b, const Conversation& c,
 v1::Offer Conversations::offer_frame(Store::Batch& b, const Conversation& c) {
   v1::Offer o;
   o.set_offer_id(c.offer_id());
-  *o.mutable_conversation() = c.summary();
+  *o.mutable_conversation() = summary(c);
   o.set_expires_at_ms(c.offer_expires_at_ms());
   for (uint64_t s = c.message_count(); s >= 1; --s) {
     std::string v;

@@ -33,6 +33,8 @@ class Conversations {
   // CONFLICT).
   Status load_assigned(Store::Batch& b, const AgentRt& a, const std::string& id,
                        v1::store::Conversation& c);
+  // The summary a desk sees: the stored one plus the language and the SLA due time.
+  v1::ConversationSummary summary(const v1::store::Conversation& c) const;
   // The latest router.max_history messages.
   std::vector<v1::ConversationMessage> history(Store::Batch& b, const v1::store::Conversation& c);
   v1::Assignment assignment(Store::Batch& b, const v1::store::Conversation& c,

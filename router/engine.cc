@@ -109,6 +109,8 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
       return p.sla.fire_sticky(b, t);
     case TimerKind::kGrace:
       return p.offers.grace_over(b, t);
+    case TimerKind::kSnooze:
+      return p.snoozes.fire(b, t);
     case TimerKind::kShift:
       if (AgentRt* a = p.agents.find(t.workspace, t.id)) {
         const int64_t now = p.clock.now_ms();

@@ -209,6 +209,7 @@ void Inbound::open(Store::Batch& b, Conversation& c, const v1::InboundMessage& m
 }
 
 void Inbound::forward(Store::Batch& b, Conversation& c, const v1::ConversationMessage& cm) {
+  p_.snoozes.customer_wrote(b, c);
   p_.conversations.save(b, c);
   // A message in an existing conversation decides nothing: no routing event, a debug line.
   p_.log->debug("{}/{} message {} while {}", c.summary().workspace_id(),
@@ -218,6 +219,7 @@ void Inbound::forward(Store::Batch& b, Conversation& c, const v1::ConversationMe
     v1::AgentFrame f;
     f.mutable_customer_message()->set_conversation_id(c.summary().conversation_id());
     *f.mutable_customer_message()->mutable_message() = cm;
+    f.mutable_customer_message()->set_sla_due_at_ms(p_.conversations.summary(c).sla_due_at_ms());
     p_.desks.send(*a, std::move(f));
   }
 }

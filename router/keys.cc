@@ -100,6 +100,14 @@ std::string rr_cursor(std::string_view ws, std::string_view queue) {
   return fmt::format("rr/{}/{}", ws, queue);
 }
 
+std::string canned(std::string_view ws, std::string_view id) {
+  return fmt::format("canned/{}/{}", ws, id);
+}
+
+std::string canned_of(std::string_view ws) {
+  return fmt::format("canned/{}/", ws);
+}
+
 std::string inbound_dedup(std::string_view ws, std::string_view inbox,
                           std::string_view external_id) {
   return fmt::format("m/{}/{}/{}", ws, inbox, external_id);

@@ -53,6 +53,9 @@ std::string offsets_of(std::string_view topic);  // prefix; the rest is the part
 inline constexpr std::string_view kOffsets = "offset/";
 std::string seq(std::string_view name);
 std::string rr_cursor(std::string_view ws, std::string_view queue);
+// Canned responses: canned/<ws>/<id> -> CannedResponse.
+std::string canned(std::string_view ws, std::string_view id);
+std::string canned_of(std::string_view ws);            // prefix
 inline constexpr std::string_view kRrCursors = "rr/";  // rr/<ws>/<queue>
 
 // Dedup family: inbound messages by external id, replies by the desk's reply id.

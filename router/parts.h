@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "router/agents.h"
 #include "router/auto_replies.h"
+#include "router/canned.h"
 #include "router/conversations.h"
 #include "router/customers.h"
 #include "router/desks.h"
@@ -36,6 +37,7 @@
 #include "router/outbox.h"
 #include "router/queues.h"
 #include "router/sla.h"
+#include "router/snoozes.h"
 #include "router/store.h"
 #include "router/threading.h"
 #include "router/timers.h"
@@ -90,6 +92,8 @@ struct Parts {
   Sla sla{*this};
   AutoReplies auto_replies{*this};
   Inbound inbound{*this};
+  Snoozes snoozes{*this};
+  Canned canned{*this};
 };
 
 }  // namespace omniroute::router

@@ -126,6 +126,7 @@ v1::AgentFrame Desks::welcome(Store::Batch& b, const AgentRt& a) {
       *w->add_pending_offers() = p_.conversations.offer_frame(b, c);
     }
   }
+  for (auto& r : p_.canned.visible(a)) *w->add_canned_responses() = std::move(r);
   return f;
 }
 

@@ -21,6 +21,7 @@ enum class TimerKind {
   kOverflow = 2,     // durable: id = conversation, ref = step number
   kSticky = 3,       // durable: id = conversation, ref = sticky deadline
   kGrace = 4,        // durable: id = agent, ref = offline since
+  kSnooze = 5,       // durable: id = conversation, ref = snoozed until (ms)
   kReconnectGrace = 10,
   kHeartbeat = 11,
   kShift = 12,  // id = agent: its shift starts or ends

@@ -29,6 +29,7 @@ void AgentState::apply(json& e) {
     for (const auto& a : w.value("open_conversations", json::array()))
       conversations_[str(a["conversation"], "conversation_id")] = a;
     for (const auto& o : w.value("pending_offers", json::array())) offers_[str(o, "offer_id")] = o;
+    canned_ = w.value("canned_responses", json::array());
   } else if (type == "presence") {
     presence_ = str(e, "presence");
   } else if (type == "offer") {
@@ -65,6 +66,16 @@ void AgentState::apply(json& e) {
       m["delivery"] = u.value("state", json());
       m["delivery_detail"] = u.value("detail", json());
     }
+  } else if (type == "note_added") {
+    const json& n = e["note_added"];
+    auto it = conversations_.find(str(n, "conversation_id"));
+    if (it != conversations_.end()) it->second["history"].push_back(n["message"]);
+  } else if (type == "conversation_updated") {
+    const json& s = e["conversation_updated"]["conversation"];
+    auto it = conversations_.find(str(s, "conversation_id"));
+    if (it != conversations_.end()) it->second["conversation"] = s;
+  } else if (type == "canned_responses") {
+    canned_ = e["canned_responses"].value("responses", json::array());
   } else if (type == "resolved") {
     conversations_.erase(str(e["resolved"], "conversation_id"));
   } else if (type == "conversation_gone") {
@@ -78,7 +89,8 @@ json AgentState::snapshot() const {
   for (const auto& [id, a] : conversations_) conversations.push_back(a);
   return {{"offers", std::move(offers)},
           {"conversations", std::move(conversations)},
-          {"presence", presence_}};
+          {"presence", presence_},
+          {"canned", canned_}};
 }
 
 }  // namespace omniroute::workspace

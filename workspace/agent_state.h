@@ -27,6 +27,7 @@ class AgentState {
   std::map<std::string, nlohmann::json> conversations_;    // conversation id -> Assignment
   std::map<std::string, nlohmann::json> pending_replies_;  // reply id -> message
   std::string presence_ = "away";
+  nlohmann::json canned_ = nlohmann::json::array();
 };
 
 }  // namespace omniroute::workspace

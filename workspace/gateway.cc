@@ -152,6 +152,9 @@ AgentLink::AgentLink(const Session& who, const GatewayOptions& o)
   h.on_linked = [event](const v1::CustomerLinked& m) { event("customer_linked", m); };
   h.on_typing = [event](const v1::Typing& m) { event("typing", m); };
   h.on_error = [event](const v1::Error& m) { event("error", m); };
+  h.on_note_added = [event](const v1::NoteAdded& m) { event("note_added", m); };
+  h.on_updated = [event](const v1::ConversationUpdated& m) { event("conversation_updated", m); };
+  h.on_canned = [event](const v1::CannedResponses& m) { event("canned_responses", m); };
   desk_ = std::make_unique<desk::Desk>(d, h);
   desk_->start();
 }
@@ -220,15 +223,38 @@ void AgentLink::command(Tab& from, const json& cmd) {
   } else if (c == "reject") {
     desk_->reject(str(cmd, "offer_id", 256), str(cmd, "reason", 1000));
   } else if (c == "reply") {
+    reply(from, cmd);
+  } else if (c == "note") {
     const std::string conv = str(cmd, "conversation_id", 256), text = str(cmd, "text", 200000);
-    std::string id = str(cmd, "reply_id", 128);
-    if (conv.empty() || text.empty()) return from.error("reply needs conversation_id and text");
-    if (id.empty()) id = new_uuid();
-    {
-      std::lock_guard lock(mu_);
-      state_.reply_sent(id, conv, text, who_.agent);
-    }
-    desk_->reply(conv, text, id);
+    if (conv.empty() || text.empty()) return from.error("note needs conversation_id and text");
+    desk_->note(conv, text, str(cmd, "note_id", 128));
+  } else if (c == "labels") {
+    std::vector<std::string> labels;
+    if (cmd.contains("labels") && cmd["labels"].is_array() && cmd["labels"].size() <= 100)
+      for (const auto& l : cmd["labels"])
+        if (l.is_string()) labels.push_back(l.get<std::string>().substr(0, 256));
+    desk_->set_labels(str(cmd, "conversation_id", 256), labels);
+  } else if (c == "snooze") {
+    const json until = cmd.value("until_ms", json(0));
+    desk_->snooze(str(cmd, "conversation_id", 256), until.is_number() ? until.get<int64_t>() : 0,
+                  cmd.value("until_customer", false));
+  } else if (c == "canned_save") {
+    v1::CannedResponse r;
+    if (!cmd.contains("response") || !cmd["response"].is_object() ||
+        !google::protobuf::util::JsonStringToMessage(cmd["response"].dump(), &r).ok())
+      return from.error("canned_save needs a response object (see docs/agent-protocol.md)");
+    desk_->save_canned(r);
+  } else if (c == "canned_delete") {
+    desk_->delete_canned(str(cmd, "canned_id", 256));
+  } else if (c == "force_assign") {
+    if (who_.role != config::Role::kSupervisor) return from.error("only supervisors force-assign");
+    desk_->force_assign(str(cmd, "conversation_id", 256), str(cmd, "agent_id", 256),
+                        str(cmd, "note", 4000));
+  } else if (c == "link") {
+    desk_->link(str(cmd, "customer_id", 256), str(cmd, "other_customer_id", 256),
+                str(cmd, "note", 4000));
+  } else if (c == "unlink") {
+    desk_->unlink(str(cmd, "customer_id", 256));
   } else if (c == "resolve") {
     desk_->resolve(str(cmd, "conversation_id", 256));
   } else if (c == "typing") {
@@ -244,6 +270,34 @@ void AgentLink::command(Tab& from, const json& cmd) {
   } else {
     from.error("unknown command '" + c + "'");
   }
+}
+
+void AgentLink::reply(Tab& from, const json& cmd) {
+  const std::string conv = str(cmd, "conversation_id", 256), text = str(cmd, "text", 200000);
+  std::string id = str(cmd, "reply_id", 128);
+  if (id.empty()) id = new_uuid();
+  if (cmd.contains("template") && cmd["template"].is_object()) {
+    const json& t = cmd["template"];
+    std::vector<std::string> params;
+    if (t.contains("parameters") && t["parameters"].is_array() && t["parameters"].size() <= 100)
+      for (const auto& v : t["parameters"])
+        if (v.is_string()) params.push_back(v.get<std::string>().substr(0, 4096));
+    const std::string name = str(t, "name", 512), lang = str(t, "language", 16);
+    if (conv.empty() || name.empty() || lang.empty())
+      return from.error("a template reply needs conversation_id, name and language");
+    {
+      std::lock_guard lock(mu_);
+      state_.reply_sent(id, conv, fmt::format("[template {} ({})]", name, lang), who_.agent);
+    }
+    desk_->reply_template(conv, name, lang, params, id);
+    return;
+  }
+  if (conv.empty() || text.empty()) return from.error("reply needs conversation_id and text");
+  {
+    std::lock_guard lock(mu_);
+    state_.reply_sent(id, conv, text, who_.agent);
+  }
+  desk_->reply(conv, text, id);
 }
 
 // ---------------------------------------------------------------- Gateway

@@ -54,6 +54,7 @@ class AgentLink {
 
  private:
   void publish(nlohmann::json event);
+  void reply(Tab& from, const nlohmann::json& cmd);
   Session who_;
   std::string epoch_;  // this link's stream; a new link (after the grace) is a new stream
   size_t max_log_;

@@ -26,6 +26,7 @@ void resolve(Parts& p, Store::Batch& b, AgentRt& a, const v1::AgentFrame& f) {
   ++p.counters.resolves;
   c.set_state(v1::store::CONVERSATION_STATE_RESOLVED);
   c.set_resolved_at_ms(p.clock.now_ms());
+  p.snoozes.clear(b, c);
   p.sla.resolved(b, c);
   p.threading.close(b, c);
   p.conversations.save(b, c);
@@ -54,6 +55,7 @@ void to_agent(Parts& p, Store::Batch& b, AgentRt& a, Conversation& c, const v1::
         a, {Errc::kConflict, fmt::format("{} cannot take it now: {}", to->cfg->id, why)},
         m.conversation_id());
   p.agents.release(b, a, c.summary().conversation_id());
+  p.snoozes.clear(b, c);
   p.conversations.note(b, c, text);
   p.outbox.routing_event(
       b, c, v1::RoutingEvent::KIND_TRANSFERRED, a.cfg->id,
@@ -74,6 +76,7 @@ void to_queue(Parts& p, Store::Batch& b, AgentRt& a, Conversation& c, const v1::
     return p.desks.refuse(a, {Errc::kInvalid, "no such queue in this workspace"},
                           m.conversation_id());
   p.agents.release(b, a, c.summary().conversation_id());
+  p.snoozes.clear(b, c);
   p.conversations.note(b, c, text);
   // The new queue's overflow chain replaces the old one's, counted from now.
   p.sla.cancel_overflow(b, c);
@@ -138,6 +141,7 @@ void force_assign(Parts& p, Store::Batch& b, AgentRt& a, const v1::AgentFrame& f
         m.conversation_id());
   const std::string previous = c.agent_id();
   p.offers.take_back(b, c, "reassigned by supervisor " + a.cfg->id);
+  p.snoozes.clear(b, c);
   p.conversations.note(b, c,
                        fmt::format("Assigned to {} by supervisor {}{}", to->cfg->id, a.cfg->id,
                                    m.note().empty() ? "" : ": " + m.note()));

@@ -39,5 +39,12 @@ void force_assign(Parts&, Store::Batch&, AgentRt&, const v1::AgentFrame&);
 // customers.cc
 void link(Parts&, Store::Batch&, AgentRt&, const v1::AgentFrame&);
 void unlink(Parts&, Store::Batch&, AgentRt&, const v1::AgentFrame&);
+// workbench.cc: what agents keep on conversations (notes, labels, snooze) and their canned
+// responses.
+void note(Parts&, Store::Batch&, AgentRt&, const v1::AgentFrame&);
+void set_labels(Parts&, Store::Batch&, AgentRt&, const v1::AgentFrame&);
+void snooze(Parts&, Store::Batch&, AgentRt&, const v1::AgentFrame&);
+void save_canned(Parts&, Store::Batch&, AgentRt&, const v1::AgentFrame&);
+void delete_canned(Parts&, Store::Batch&, AgentRt&, const v1::AgentFrame&);
 
 }  // namespace omniroute::router::frames

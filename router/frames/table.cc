@@ -7,7 +7,7 @@ namespace omniroute::router::frames {
 namespace {
 
 // Frame kinds a desk may send, by the AgentFrame oneof case; the rest are router -> desk.
-constexpr size_t kKinds = 32;
+constexpr size_t kKinds = 40;
 constexpr std::array<Handler, kKinds> make_table() {
   std::array<Handler, kKinds> t{};
   t[v1::AgentFrame::kHeartbeat] = heartbeat;
@@ -21,6 +21,11 @@ constexpr std::array<Handler, kKinds> make_table() {
   t[v1::AgentFrame::kLink] = link;
   t[v1::AgentFrame::kUnlink] = unlink;
   t[v1::AgentFrame::kTyping] = typing;
+  t[v1::AgentFrame::kNote] = note;
+  t[v1::AgentFrame::kSetLabels] = set_labels;
+  t[v1::AgentFrame::kSnooze] = snooze;
+  t[v1::AgentFrame::kSaveCanned] = save_canned;
+  t[v1::AgentFrame::kDeleteCanned] = delete_canned;
   return t;
 }
 constexpr std::array<Handler, kKinds> kTable = make_table();

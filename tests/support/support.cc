@@ -116,6 +116,7 @@ std::string config_yaml(const ConfigParams& p) {
         "      - id: {}\n        name: Agent {}\n        queues: [general]\n        capacity: "
         "{{webhook: {}}}\n",
         a.id, a.id, a.webhook_capacity);
+    if (a.supervisor) agents += "        supervisor: true\n";
     if (curve && p.keys_dir.empty())
       agents += fmt::format("        curve_public_key: \"{}\"\n",
                             test_agent_keys("acme", a.id).public_key);

@@ -39,6 +39,7 @@ bool wait_until(const std::function<bool()>& pred,
 struct TestAgent {
   std::string id;
   int webhook_capacity = 3;
+  bool supervisor = false;
 };
 
 // CURVE keys for tests (Z85): one router pair per test process, one pair per

@@ -28,6 +28,7 @@ class WorkspaceBrowserTest : public ::testing::Test {
         << "chromium-driver is not installed (scripts/install-deps.sh installs it)";
     std::filesystem::create_directories("screenshots");
     receiver_ = std::make_unique<connectors::webhook::CallbackReceiver>(params_.secret);
+    params_.agents = {{"alice", 3, false}, {"bob", 3, true}};
     params_.state_dir = dir_.path() + "/state";
     params_.callback_url = receiver_->url();
     const std::string hash = workspace::hash_password("correct horse").value();
@@ -35,7 +36,7 @@ class WorkspaceBrowserTest : public ::testing::Test {
   listen: "127.0.0.1:0"
   accounts:
     - {{login: ana, workspace: acme, agent: alice, password_hash: "{0}"}}
-    - {{login: bo, workspace: acme, agent: bob, password_hash: "{0}"}}
+    - {{login: bo, workspace: acme, agent: bob, role: supervisor, password_hash: "{0}"}}
 )",
                                                                 hash);
     running_ = start_stack(yaml, {"webhook"}, false);
@@ -49,8 +50,10 @@ class WorkspaceBrowserTest : public ::testing::Test {
     if (running_.stack) running_.stack->stop();
   }
 
-  int post(const std::string& id, const std::string& text, const std::string& name = "Ana Lima") {
+  int post(const std::string& id, const std::string& text, const std::string& name = "Ana Lima",
+           const std::string& language = "") {
     v1::InboundMessage m;
+    m.set_language(language);
     m.set_external_message_id(id);
     m.set_customer_handle("cust-1");
     m.set_customer_display_name(name);
@@ -180,6 +183,112 @@ TEST_F(WorkspaceBrowserTest, SignInOfferAcceptReplyTwoTabsAndDropsLoseNothing) {
   tab->click("#sign-out");
   EXPECT_TRUE(wait_until([&] { return has(*tab, "#login"); }));
   EXPECT_EQ(text(*two, "#link"), "Live");
+}
+
+// Notes, canned responses in the customer's language, labels, snooze and transfer, through
+// the pages of two people: a supervisor (Bo, agent bob) and an agent (Ana, agent alice).
+TEST_F(WorkspaceBrowserTest, NotesCannedResponsesLabelsSnoozeAndTransfer) {
+  auto ana = open("ana");
+  auto bo = open("bo");
+  ASSERT_TRUE(ana->ok() && bo->ok()) << ana->error() << bo->error();
+  ASSERT_TRUE(sign_in(*ana, "ana", "correct horse"));
+  ASSERT_TRUE(sign_in(*bo, "bo", "correct horse"));
+  for (Browser* b : {ana.get(), bo.get()})
+    ASSERT_TRUE(wait_until([&] { return text(*b, "#link") == "Live"; }, std::chrono::seconds(20)));
+
+  // The supervisor writes a workspace-wide canned response in two languages.
+  bo->click("#manage-button");
+  ASSERT_TRUE(wait_until([&] { return has(*bo, "#canned-new"); }));
+  bo->click("#canned-new");
+  ASSERT_TRUE(wait_until([&] { return has(*bo, "#c-code"); }));
+  bo->type("#c-code", "thanks");
+  bo->run(
+      "const s=document.getElementById('c-scope');s.value='SCOPE_WORKSPACE';"
+      "s.dispatchEvent(new Event('change'));");
+  bo->type("#c-lang-0", "en");
+  bo->type("#c-text-0", "Thanks {customer.name}, your reference is {reference}.");
+  bo->click("#c-add-language");
+  ASSERT_TRUE(wait_until([&] { return has(*bo, "#c-lang-1"); }));
+  bo->type("#c-lang-1", "pt");
+  bo->type("#c-text-1", "Obrigado {customer.name}, a sua referência é {reference}.");
+  EXPECT_TRUE(bo->screenshot("screenshots/workspace_5_canned_editor.png")) << bo->error();
+  bo->click("#c-save");
+  ASSERT_TRUE(wait_until([&] { return has(*bo, "tr[data-canned=thanks]"); })) << text(*bo, "body");
+  bo->click("#manage form[method=dialog] button");
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "#manage-button"); }));
+  ana->click("#manage-button");
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "tr[data-canned=thanks]"); }))
+      << "the agent's page gets it live";
+  ana->click("#manage form[method=dialog] button");
+  ASSERT_TRUE(wait_until([&] { return !has(*ana, "#manage"); }));
+
+  // A Portuguese customer; Ana accepts and answers with the canned response.
+  ana->click("#presence");
+  ASSERT_TRUE(wait_until([&] { return text(*ana, "#presence") == "Available"; }));
+  ASSERT_EQ(post("p1", "Olá, o meu pedido não chegou.", "Rita Sousa", "pt"), 202);
+  ASSERT_TRUE(wait_until([&] { return has(*ana, ".offer .accept"); }, std::chrono::seconds(20)));
+  ana->click(".offer .accept");
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "#composer-text"); }));
+  ana->type("#composer-text", "/tha");
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "#canned-pick"); }));
+  ana->type("#composer-text", "\xee\x80\x87");  // Enter picks it
+  const json value = ana->run("return document.getElementById('composer-text').value");
+  EXPECT_EQ(value, "Obrigado Rita Sousa, a sua referência é C1.") << value.dump();
+  ana->type("#composer-text", "\xee\x80\x87");  // Enter sends
+  ASSERT_TRUE(
+      wait_until([&] { return receiver_->received_count() >= 1; }, std::chrono::seconds(20)));
+  EXPECT_EQ(receiver_->received()[0].text_body(), "Obrigado Rita Sousa, a sua referência é C1.");
+
+  // An internal note: in the history, never delivered.
+  ana->click("#note-toggle");
+  ana->type("#composer-text", "Customer called twice already" + kEnter);
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "#history .msg.note"); }));
+  EXPECT_EQ(text(*ana, "#history .msg.note .text"), "Customer called twice already");
+  ana->click("#note-toggle");
+
+  // Labels.
+  ana->click("#labels-button");
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "#l-list"); }));
+  ana->type("#l-list", "vip, late-delivery" + kEnter);
+  ASSERT_TRUE(wait_until([&] { return text(*ana, "#conv-list .row .label") == "vip"; }))
+      << text(*ana, "#conv-list");
+
+  // Snooze until a time a few seconds ahead: the router's timer wakes it.
+  ana->click("#snooze-button");
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "#s-until"); }));
+  ana->run(
+      "const s=document.getElementById('s-until');s.value='at';"
+      "const d=new Date(Date.now()+4000);const p=n=>String(n).padStart(2,'0');"
+      "document.getElementById('s-at').value=`${d.getFullYear()}-${p(d.getMonth()+1)}-"
+      "${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;");
+  ana->click("#snooze-form button[type=submit]");
+  ASSERT_TRUE(wait_until([&] { return text(*ana, "#view-snoozed .n") == "1"; }))
+      << text(*ana, ".filters");
+  EXPECT_TRUE(ana->screenshot("screenshots/workspace_6_snoozed.png")) << ana->error();
+  ASSERT_TRUE(
+      wait_until([&] { return text(*ana, "#view-snoozed .n") == "0"; }, std::chrono::seconds(20)))
+      << "woken at its time";
+  EXPECT_EQ(receiver_->received_count(), 1u) << "the note was never delivered";
+
+  // Transfer to Bo with a note; he accepts and sees the note and the internal note.
+  bo->click("#presence");
+  ASSERT_TRUE(wait_until([&] { return text(*bo, "#presence") == "Available"; }));
+  ana->click("#transfer-button");
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "#t-to"); }));
+  ana->type("#t-to", "bob");
+  ana->type("#t-note", "Needs a refund decision" + kEnter);
+  ASSERT_TRUE(wait_until([&] { return has(*bo, ".offer .accept"); }, std::chrono::seconds(20)));
+  bo->click(".offer .accept");
+  ASSERT_TRUE(wait_until([&] { return has(*bo, "#history .msg.note"); }));
+  EXPECT_NE(text(*bo, "#history").find("Needs a refund decision"), std::string::npos);
+  EXPECT_EQ(text(*ana, "#view-closed .n"), "1") << "gone from Ana's open list";
+  EXPECT_TRUE(bo->screenshot("screenshots/workspace_7_transferred.png")) << bo->error();
+
+  // Ana can no longer touch it: the router refuses, the page says so.
+  ana->run("window.omniroute.send({cmd:'resolve',conversation_id:'C1'})");
+  ASSERT_TRUE(wait_until([&] {
+    return text(*ana, ".notices").find("Refused") != std::string::npos;
+  })) << text(*ana, ".notices");
 }
 
 }  // namespace

@@ -4,7 +4,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { clock, filter, link, markRead, me, notices, selected, selectedId, presence } from './store.js';
-import { connect, disconnect, reconnectNow, stats } from './stream.js';
+import { connect, disconnect, reconnectNow, send, stats } from './stream.js';
 import { signOut, whoAmI } from './api.js';
 import { Login } from './views/login.js';
 import { TopBar, setPresence } from './views/topbar.js';
@@ -12,6 +12,7 @@ import { Offers, acceptFirst, rejectFirst } from './views/offers.js';
 import { ConversationList, moveSelection } from './views/list.js';
 import { Conversation } from './views/conversation.js';
 import { Help } from './views/help.js';
+import { Manage } from './views/manage.js';
 
 setInterval(() => (clock.value = Date.now()), 1000);
 
@@ -33,6 +34,7 @@ function Notices() {
 
 function Workspace() {
   const [help, setHelp] = useState(false);
+  const [manage, setManage] = useState(false);
   useEffect(() => {
     connect();
     const onKey = (e) => {
@@ -55,6 +57,7 @@ function Workspace() {
         l: () => click('labels-button'),
         '/': () => document.getElementById('search')?.focus(),
         '?': () => setHelp(true),
+        c: () => setManage(true),
         1: () => (filter.value = { ...filter.value, view: 'open' }),
         2: () => (filter.value = { ...filter.value, view: 'waiting' }),
         3: () => (filter.value = { ...filter.value, view: 'snoozed' }),
@@ -78,7 +81,7 @@ function Workspace() {
   const conv = selected.value;
   return html`<div class="app">
     <a class="skip" href="#composer-text">Skip to the reply box</a>
-    <${TopBar} onSignOut=${out} onHelp=${() => setHelp(true)} />
+    <${TopBar} onSignOut=${out} onHelp=${() => setHelp(true)} onManage=${() => setManage(true)} />
     <${Offers} />
     <main class="main">
       <${ConversationList} />
@@ -88,6 +91,7 @@ function Workspace() {
     </main>
     <${Notices} />
     ${help && html`<${Help} onClose=${() => setHelp(false)} />`}
+    ${manage && html`<${Manage} onClose=${() => setManage(false)} />`}
   </div>`;
 }
 
@@ -105,5 +109,5 @@ link.subscribe((l) => {
   if (l === 'signed-out') disconnect();
 });
 // For tests and the curious: the stream's counters and a forced reconnect.
-window.omniroute = { stats, reconnectNow };
+window.omniroute = { stats, reconnectNow, send };
 render(html`<${App} />`, document.getElementById('app'));

@@ -56,6 +56,7 @@ function fromAssignment(a, old) {
     unread: old ? old.unread : 0,
     state: s.snoozed_until_ms || s.snoozed_until_customer ? 'snoozed' : 'open',
     labels: s.labels || [],
+    customer: a.customer || null,
     typingUntil: 0,
   });
 }
@@ -136,9 +137,11 @@ export function apply(e) {
       }
       case 'customer_message': {
         const { conversation_id: id, message } = e.customer_message;
+        const due = e.customer_message.sla_due_at_ms;
         change(id, (c) => {
           c.history = [...c.history, message];
           c.typingUntil = 0;
+          if (due !== undefined) c.summary = { ...c.summary, sla_due_at_ms: due };
           if (selectedId.value !== id || document.hidden) c.unread += 1;
         });
         break;

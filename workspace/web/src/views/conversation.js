@@ -89,7 +89,7 @@ function Actions({ conv }) {
         <option value="1440">Tomorrow, same time</option><option value="customer">The customer writes</option>
         <option value="at">A time…</option>
       </select>
-      <label for="s-at">Time</label><input id="s-at" name="at" type="datetime-local" />
+      <label for="s-at">Time</label><input id="s-at" name="at" type="datetime-local" step="1" />
       <button type="submit">Snooze</button>
     </form>`}
     ${panel === 'labels' && html`<form id="labels-form" class="panel" onSubmit=${labels}>

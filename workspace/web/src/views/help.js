@@ -13,6 +13,7 @@ export const shortcuts = [
   ['s', 'Snooze'],
   ['l', 'Labels'],
   ['/', 'Search conversations'],
+  ['c', 'Canned responses (and force-assign for supervisors)'],
   ['1 – 4', 'Open / Waiting for me / Snoozed / Closed'],
   ['Alt+P', 'Available / away'],
   ['Enter', 'Send (in the reply box); Shift+Enter: new line'],

@@ -10,7 +10,7 @@ export function setPresence(p) {
   send({ cmd: 'presence', presence: p });
 }
 
-export function TopBar({ onSignOut, onHelp }) {
+export function TopBar({ onSignOut, onHelp, onManage }) {
   const available = presence.value === 'available';
   return html`<header class="topbar">
     <strong class="brand">omniroute</strong>
@@ -20,6 +20,7 @@ export function TopBar({ onSignOut, onHelp }) {
       title="Alt+P" onClick=${() => setPresence(available ? 'away' : 'available')}>
       ${available ? 'Available' : 'Away'}
     </button>
+    <button id="manage-button" onClick=${onManage} title="C">Canned responses</button>
     <button id="help-button" onClick=${onHelp} title="?">Shortcuts</button>
     <button id="sign-out" onClick=${onSignOut}>Sign out</button>
   </header>`;
