@@ -27,6 +27,9 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s);
 int cmd_router(const Common& c);
 int cmd_connect(const Common& c, const std::vector<std::string>& names);
 int cmd_broker(const Common& c, int brokers);
+// The agent workspace alone: its pages, sign-in and gateway, connected to a router's agent
+// endpoint with the gateway's own CURVE key.
+int cmd_workspace(const Common& c);
 int cmd_config_check(const std::string& path);
 int cmd_normalize(const std::string& channel, const std::string& file,
                   const std::string& provider = "");

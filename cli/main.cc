@@ -9,6 +9,7 @@
 
 #include "bench/bench.h"
 #include "bench/chaos.h"
+#include "bench/workspace_bench.h"
 #include "cli/commands.h"
 #include "connectors/sdk/connector.h"
 
@@ -47,6 +48,12 @@ int main(int argc, char** argv) {
   add_common(connect);
   std::vector<std::string> names;
   connect->add_option("connectors", names, "Connector names (default: every configured one)");
+
+  auto* workspace_cmd = app.add_subcommand(
+      "workspace",
+      "Run the agent workspace alone (web pages, sign-in, gateway) against a router's agent "
+      "endpoint (agent_workspace.router_endpoint)");
+  add_common(workspace_cmd);
 
   auto* broker = app.add_subcommand(
       "broker", "Run a standalone embedded (in-memory) Kafka cluster for development");
@@ -154,6 +161,19 @@ int main(int argc, char** argv) {
                    "Routing decisions: new conversations (0 = skip)")
       ->capture_default_str();
   bench->add_option("--out", bo.out_dir, "Directory for the JSON results")->capture_default_str();
+  bool workspace_bench = false;
+  omniroute::bench::WorkspaceOptions wo;
+  bench->add_flag("--workspace", workspace_bench,
+                  "Measure the agent workspace instead: event -> tab latency under load, "
+                  "forced WebSocket drops (lost / duplicated events), script size");
+  bench->add_option("--ws-agents", wo.agents, "Workspace bench: signed-in agents")
+      ->capture_default_str();
+  bench->add_option("--ws-rate", wo.rate, "Workspace bench: customer messages per second")
+      ->capture_default_str();
+  bench->add_option("--ws-seconds", wo.seconds, "Workspace bench: seconds of load")
+      ->capture_default_str();
+  bench->add_option("--ws-drops", wo.drops, "Workspace bench: forced WebSocket drops")
+      ->capture_default_str();
   bool chaos = false;
   omniroute::bench::ChaosOptions co;
   bench->add_flag(
@@ -194,6 +214,7 @@ int main(int argc, char** argv) {
   if (*up) return cmd_up(common, demo, demo_messages, demo_timeout);
   if (*router) return cmd_router(common);
   if (*connect) return cmd_connect(common, names);
+  if (*workspace_cmd) return cmd_workspace(common);
   if (*broker) return cmd_broker(common, broker_count);
   if (*keygen) return cmd_agent_keygen(ko);
   if (*passwd) {
@@ -217,6 +238,10 @@ int main(int argc, char** argv) {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     bo.binary = n > 0 ? std::string(self, static_cast<size_t>(n)) : argv[0];
+    if (workspace_bench) {
+      wo.out_dir = bo.out_dir;
+      return omniroute::bench::run_workspace(wo);
+    }
     if (chaos) {
       co.binary = bo.binary;
       co.out_dir = bo.out_dir;

@@ -20,6 +20,7 @@
 #include "omniroute/v1/routing.pb.h"
 #include "omniroute/v1/store.pb.h"
 #include "router/store.h"
+#include "workspace/passwords.h"
 
 namespace omniroute::cli {
 
@@ -64,6 +65,32 @@ void wait_for_stop(const Common* c = nullptr, Stack* stack = nullptr) {
   }
 }
 
+// agent_workspace.demo_accounts: a sign-in per agent without an account, with a random
+// password for this run; "login / password" each.
+std::vector<std::string> add_demo_accounts(config::Config& cfg) {
+  std::vector<std::string> out;
+  auto& w = cfg.agent_workspace;
+  if (!w.enabled || !w.demo_accounts) return out;
+  for (const auto& ws : cfg.workspaces)
+    for (const auto& a : ws.agents) {
+      bool has = false;
+      for (const auto& acc : w.accounts) has |= acc.workspace == ws.id && acc.agent == a.id;
+      if (has || a.bot || w.account(a.id)) continue;
+      const std::string password = workspace::random_password();
+      auto hash = workspace::hash_password(password);
+      if (!hash) continue;
+      config::Account acc;
+      acc.login = a.id;
+      acc.workspace = ws.id;
+      acc.agent = a.id;
+      acc.role = a.supervisor ? config::Role::kSupervisor : config::Role::kAgent;
+      acc.password_hash = *hash;
+      w.accounts.push_back(std::move(acc));
+      out.push_back(fmt::format("{} / {}{}", a.id, password, a.supervisor ? " (supervisor)" : ""));
+    }
+  return out;
+}
+
 }  // namespace
 
 std::string to_json(const google::protobuf::Message& m) {
@@ -78,6 +105,7 @@ std::string to_json(const google::protobuf::Message& m) {
 int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   auto cfg = load(c);
   if (!cfg) return 2;
+  const auto demo_logins = add_demo_accounts(*cfg);
   install_signal_handlers();
   Stack stack(std::move(*cfg));
   std::unique_ptr<Demo> d;
@@ -100,8 +128,11 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   for (const auto& h : stack.connectors()) {
     for (const auto& e : h->endpoints()) fmt::print("  {}: {}\n", h->name(), e);
   }
-  if (stack.workspace())
-    fmt::print("  agent workspace sign-in API: {}api/login\n", stack.workspace()->url());
+  if (stack.workspace()) {
+    fmt::print("  agent workspace: {}\n", stack.workspace()->url());
+    if (!demo_logins.empty())
+      fmt::print("  demo sign-in (this run only): {}\n", fmt::join(demo_logins, ", "));
+  }
   std::fflush(stdout);
   if (d) return d->run(stack, demo_messages, demo_timeout_s);
   wait_for_stop(&c, &stack);
@@ -152,6 +183,38 @@ int cmd_connect(const Common& c, const std::vector<std::string>& names) {
   for (const auto& h : stack.connectors()) {
     for (const auto& e : h->endpoints()) fmt::print("{}: {}\n", h->name(), e);
   }
+  std::fflush(stdout);
+  wait_for_stop();
+  return 0;
+}
+
+int cmd_workspace(const Common& c) {
+  auto cfg = load(c);
+  if (!cfg) return 2;
+  const auto& w = cfg->agent_workspace;
+  std::string missing;
+  if (!w.enabled)
+    missing = "an agent_workspace section";
+  else if (w.router_endpoint.empty())
+    missing = "agent_workspace.router_endpoint";
+  else if (cfg->router.agent_auth == config::AgentAuth::kCurve && w.router_public_key.empty())
+    missing = "agent_workspace.router_public_key (the router's <state.dir>/router.pub)";
+  else if (cfg->router.agent_auth == config::AgentAuth::kCurve && w.gateway_secret_key.empty())
+    missing =
+        "agent_workspace.gateway_secret_key (a pair from `omniroute agent keygen`; its public "
+        "key goes in the router's router.gateways)";
+  if (!missing.empty()) {
+    fmt::print(stderr, "omniroute workspace: the config needs {}\n", missing);
+    return 2;
+  }
+  install_signal_handlers();
+  Stack stack(std::move(*cfg));
+  if (std::string err = stack.start_workspace(); !err.empty()) {
+    fmt::print(stderr, "omniroute workspace: {}\n", err);
+    return 1;
+  }
+  fmt::print("agent workspace: {} (router {})\n", stack.workspace()->url(),
+             stack.config().agent_workspace.router_endpoint);
   std::fflush(stdout);
   wait_for_stop();
   return 0;

@@ -254,6 +254,9 @@ struct AgentWorkspace {
   std::string router_endpoint;
   std::string router_public_key;
   std::vector<Account> accounts;
+  // `omniroute up` only: every agent without an account gets one (login = agent id) with a
+  // random password printed at start, kept in memory for that run. For trying it out.
+  bool demo_accounts = false;
   const Account* account(const std::string& login) const;
 };
 

@@ -23,6 +23,7 @@ void parse_agent_workspace(MapReader& top, Config& c, Errors& errors) {
   w.enabled = true;
   w.listen = m.str("listen", w.listen);
   w.secure_cookies = m.boolean("secure_cookies", w.secure_cookies);
+  w.demo_accounts = m.boolean("demo_accounts", false);
   w.session_idle_ms = m.integer("session_idle_minutes", 30, 1, 7 * 24 * 60) * 60 * 1000;
   w.session_max_ms = m.integer("session_max_hours", 12, 1, 30 * 24) * 3600 * 1000;
   w.login_max_failures = static_cast<int>(m.integer("login_max_failures", 5, 1, 1000));

@@ -25,6 +25,16 @@ std::optional<std::string> hash_password(std::string_view password) {
   return std::string(out);
 }
 
+std::string random_password(size_t n) {
+  static constexpr std::string_view kAlphabet =
+      "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679";
+  if (sodium_init() < 0) return {};
+  std::string out;
+  for (size_t i = 0; i < n; ++i)
+    out += kAlphabet[randombytes_uniform(static_cast<uint32_t>(kAlphabet.size()))];
+  return out;
+}
+
 bool verify_password(std::string_view hash, std::string_view password) {
   init();
   if (hash.empty() || hash.size() >= crypto_pwhash_STRBYTES) return false;

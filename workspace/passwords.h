@@ -14,5 +14,7 @@ std::optional<std::string> hash_password(std::string_view password);
 // Whether `password` matches `hash`. Constant time in the password; a malformed hash
 // never matches.
 bool verify_password(std::string_view hash, std::string_view password);
+// A random password of `n` letters and digits (no look-alikes), for demo accounts.
+std::string random_password(size_t n = 12);
 
 }  // namespace omniroute::workspace

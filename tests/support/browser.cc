@@ -84,6 +84,19 @@ void Browser::keys(const std::string& text) {
        {{"actions", json::array({{{"type", "key"}, {"id", "keyboard"}, {"actions", actions}}})}});
 }
 
+void Browser::chord(const std::string& modifier, const std::string& key) {
+  json actions = json::array({{{"type", "keyDown"}, {"value", modifier}},
+                              {{"type", "keyDown"}, {"value", key}},
+                              {{"type", "keyUp"}, {"value", key}},
+                              {{"type", "keyUp"}, {"value", modifier}}});
+  call("POST", path("/actions"),
+       {{"actions", json::array({{{"type", "key"}, {"id", "keyboard"}, {"actions", actions}}})}});
+}
+
+void Browser::delete_cookies() {
+  call("DELETE", path("/cookie"), nullptr);
+}
+
 bool Browser::screenshot(const std::string& file) {
   json r = call("GET", path("/screenshot"), nullptr);
   if (!r.contains("value") || !r["value"].is_string()) {

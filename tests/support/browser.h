@@ -27,6 +27,10 @@ class Browser {
   void type(const std::string& css, const std::string& text);
   // Key presses to whatever has the focus (WebDriver actions), for keyboard-only flows.
   void keys(const std::string& text);
+  // `key` pressed while `modifier` is held (e.g. "\xee\x80\x8a" = Alt).
+  void chord(const std::string& modifier, const std::string& key);
+  // Forgets every cookie of the current page's site (a session the server no longer knows).
+  void delete_cookies();
   // Saves a PNG of the page; false (with the driver's answer in error()) when it could not.
   bool screenshot(const std::string& file);
   // Runs a script in the page; its return value.

@@ -291,5 +291,62 @@ TEST_F(WorkspaceBrowserTest, NotesCannedResponsesLabelsSnoozeAndTransfer) {
   })) << text(*ana, ".notices");
 }
 
+// The main flow by keyboard alone: sign in, go available, accept, move between
+// conversations, reply, resolve, the help; then a session the server no longer knows (its
+// cookie gone, as after expiry) brings back the sign-in form instead of a broken page.
+TEST_F(WorkspaceBrowserTest, KeyboardOnlyMainFlow) {
+  const std::string kTab = "\xee\x80\x84", kAlt = "\xee\x80\x8a", kEscape = "\xee\x80\x8c";
+  auto tab = open("keys");
+  ASSERT_TRUE(tab->ok()) << tab->error();
+  ASSERT_TRUE(wait_until([&] { return has(*tab, "#login"); }));
+  ASSERT_TRUE(wait_until([&] {
+    return tab->run("return document.activeElement && document.activeElement.id") == "login";
+  })) << "the login field has the focus";
+  tab->keys("ana" + kTab + "correct horse" + kEnter);
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#link") == "Live"; }, std::chrono::seconds(20)));
+  tab->chord(kAlt, "p");
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#presence") == "Available"; }));
+
+  ASSERT_EQ(post("k1", "first customer"), 202);
+  ASSERT_TRUE(wait_until([&] { return has(*tab, ".offer"); }, std::chrono::seconds(20)));
+  tab->keys("a");
+  ASSERT_TRUE(wait_until([&] { return has(*tab, "#history .msg.customer"); }));
+  ASSERT_EQ(
+      connectors::webhook::post_signed(
+          webhook_, params_.secret,
+          R"({"externalMessageId":"k2","customerHandle":"cust-2","customerDisplayName":"Second","textBody":"second customer"})"),
+      202);
+  ASSERT_TRUE(wait_until([&] { return has(*tab, ".offer"); }, std::chrono::seconds(20)));
+  tab->keys("a");
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#view-open .n") == "2"; }));
+  const std::string first = text(*tab, "#conv-title");
+  tab->keys("j");
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#conv-title") != first; }));
+  tab->keys("k");
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#conv-title") == first; }));
+
+  tab->keys("r");
+  ASSERT_EQ(tab->run("return document.activeElement.id"), "composer-text");
+  tab->keys("Typed without a mouse" + kEnter);
+  ASSERT_TRUE(
+      wait_until([&] { return receiver_->received_count() >= 1; }, std::chrono::seconds(20)));
+  EXPECT_EQ(receiver_->received()[0].text_body(), "Typed without a mouse");
+  tab->keys(kEscape + "e");
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#view-closed .n") == "1"; }));
+
+  tab->keys("?");
+  ASSERT_TRUE(wait_until([&] { return has(*tab, "#help[open]"); }));
+  EXPECT_TRUE(tab->screenshot("screenshots/workspace_8_shortcuts.png")) << tab->error();
+  tab->keys(kEscape);
+  EXPECT_TRUE(wait_until([&] { return !has(*tab, "#help"); })) << "Escape closes the help";
+
+  // The server forgets the session (expiry; here the cookie goes): the next reconnect is
+  // refused and the page shows the sign-in form.
+  tab->delete_cookies();
+  tab->run("window.omniroute.reconnectNow()");
+  EXPECT_TRUE(wait_until([&] { return has(*tab, "#login"); }, std::chrono::seconds(20)))
+      << text(*tab, "body");
+}
+
 }  // namespace
 }  // namespace omniroute::testing

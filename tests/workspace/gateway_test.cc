@@ -2,6 +2,10 @@
 // a webhook conversation through the router; every tab sees the same numbered events, and
 // a tab that reconnects gets exactly what it missed.
 #include <gtest/gtest.h>
+#include <zmq.h>
+
+#include <csignal>
+#include <fstream>
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
@@ -10,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/child_process.h"
 #include "tests/integration/harness.h"
 #include "tests/support/ws_client.h"
 #include "workspace/passwords.h"
@@ -187,6 +192,60 @@ TEST_F(GatewayTest, TabsWithoutASessionOrFromAnotherSiteAreRefused) {
   EXPECT_EQ(upgrade_status(cookie_, "https://evil.example"), 403) << "cross-site WebSocket";
   EXPECT_EQ(upgrade_status(cookie_, mine), 101);
   EXPECT_FALSE(tab(0, "")->connected());
+}
+
+// `omniroute workspace`: the workspace in its own process, reaching a router in another
+// with the gateway's own CURVE key (listed in the router's router.gateways).
+TEST(StandaloneWorkspace, ServesSignInAndReachesTheRouterWithItsOwnKey) {
+  TempDir dir;
+  char pub[41], sec[41];
+  ASSERT_EQ(zmq_curve_keypair(pub, sec), 0);
+  ConfigParams params;
+  params.state_dir = dir.path() + "/state";
+  params.extra_router_yaml =
+      fmt::format("  gateways: [{{name: web, public_key: \"{}\", workspaces: [acme]}}]\n", pub);
+  const int port = free_port();
+  const std::string base =
+      config_yaml(params) + fmt::format(R"(agent_workspace:
+  listen: "127.0.0.1:{}"
+  gateway_secret_key: "{}"
+  router_public_key: "{}"
+  accounts:
+    - {{login: ana, workspace: acme, agent: alice, password_hash: "{}"}}
+)",
+                                        port, sec, test_router_keys().public_key,
+                                        workspace::hash_password("correct horse").value());
+  auto running = start_stack(base, {}, false);  // the router only
+  ASSERT_TRUE(running.stack);
+  const std::string path = dir.file("workspace.yaml");
+  std::ofstream(path) << base
+                      << fmt::format("  router_endpoint: \"{}\"\n",
+                                     running.stack->router()->agent_endpoint());
+  ChildProcess ws(omniroute_binary(), {"workspace", "-c", path});
+  ws.start();
+  ASSERT_TRUE(wait_until([&] { return port_open(port); }, std::chrono::seconds(20)));
+
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/agent/api/login", 11};
+  req.set(bhttp::field::host, fmt::format("127.0.0.1:{}", port));
+  req.set(bhttp::field::content_type, "application/json");
+  req.body() = R"({"login":"ana","password":"correct horse"})";
+  req.prepare_payload();
+  bhttp::write(stream, req);
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(stream, buf, res);
+  ASSERT_EQ(res.result_int(), 200u) << res.body();
+  const std::string c(res[bhttp::field::set_cookie]);
+  WsClient tab("127.0.0.1", port, "/agent/ws", fmt::format("http://127.0.0.1:{}", port),
+               c.substr(0, c.find(';')));
+  ASSERT_TRUE(tab.connected()) << tab.error();
+  EXPECT_FALSE(tab.wait_for("welcome").is_null())
+      << "the gateway's session reached the router (CURVE with its own key)";
+  EXPECT_EQ(ws.stop(SIGTERM), 0) << "a clean stop";
 }
 
 }  // namespace
