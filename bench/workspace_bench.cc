@@ -343,7 +343,7 @@ workspaces:
                       {"rate", o.rate},     {"seconds", o.seconds}, {"drops", o.drops}};
   result["event_to_tab"] = pct(tally.latency_ms);
   result["messages"] = {
-      {"posted", total}, {"refused", refused}, {"seen_at_a_tab", tally.latency_ms.size()}};
+      {"posted", total}, {"refused", refused}, {"arrivals_at_tabs", tally.latency_ms.size()}};
   result["stream"] = {{"events", tally.events},
                       {"lost", tally.lost},
                       {"duplicates", tally.duplicates},
