@@ -14,6 +14,8 @@ Status check(const Parts& p, const v1::Reply& m) {
   if (static_cast<int64_t>(m.ByteSizeLong()) > p.cfg->router.max_reply_bytes)
     return {Errc::kTooLarge, fmt::format("reply of {} bytes is over router.max_reply_bytes ({})",
                                          m.ByteSizeLong(), p.cfg->router.max_reply_bytes)};
+  if (m.reply_id().rfind("note/", 0) == 0)
+    return {Errc::kInvalid, "reply ids starting with note/ are reserved"};
   if (m.reply_id().empty() ||
       (m.text_body().empty() && m.attachments().empty() && !m.has_message_template()))
     return {Errc::kInvalid,
