@@ -148,7 +148,8 @@ void Canned::push(const std::string& ws) {
   for (auto& [key, a] : p_.agents.all()) {
     if (a.workspace != ws || a.routing_id.empty()) continue;
     v1::AgentFrame f;
-    for (auto& r : visible(a)) *f.mutable_canned_responses()->add_responses() = std::move(r);
+    auto* list = f.mutable_canned_responses();  // set even when empty: "none any more"
+    for (auto& r : visible(a)) *list->add_responses() = std::move(r);
     p_.desks.send(a, std::move(f));
   }
 }

@@ -32,6 +32,8 @@ void AgentState::apply(json& e) {
     canned_ = w.value("canned_responses", json::array());
   } else if (type == "presence") {
     presence_ = str(e, "presence");
+  } else if (type == "router") {
+    router_ = str(e, "status");
   } else if (type == "offer") {
     offers_[str(e["offer"], "offer_id")] = e["offer"];
   } else if (type == "offer_withdrawn") {
@@ -90,6 +92,7 @@ json AgentState::snapshot() const {
   return {{"offers", std::move(offers)},
           {"conversations", std::move(conversations)},
           {"presence", presence_},
+          {"router", router_},
           {"canned", canned_}};
 }
 

@@ -27,6 +27,7 @@ class AgentState {
   std::map<std::string, nlohmann::json> conversations_;    // conversation id -> Assignment
   std::map<std::string, nlohmann::json> pending_replies_;  // reply id -> message
   std::string presence_ = "away";
+  std::string router_ = "unreachable";  // the gateway's session with the router
   nlohmann::json canned_ = nlohmann::json::array();
 };
 

@@ -152,6 +152,12 @@ AgentLink::AgentLink(const Session& who, const GatewayOptions& o)
   h.on_linked = [event](const v1::CustomerLinked& m) { event("customer_linked", m); };
   h.on_typing = [event](const v1::Typing& m) { event("typing", m); };
   h.on_error = [event](const v1::Error& m) { event("error", m); };
+  // The router's side of the link, shown as it is: "connected", or why not.
+  h.on_status = [this](const std::string& s) {
+    publish({{"type", "router"},
+             {"status", s == "connected" ? "connected" : "unreachable"},
+             {"detail", s}});
+  };
   h.on_note_added = [event](const v1::NoteAdded& m) { event("note_added", m); };
   h.on_updated = [event](const v1::ConversationUpdated& m) { event("conversation_updated", m); };
   h.on_canned = [event](const v1::CannedResponses& m) { event("canned_responses", m); };

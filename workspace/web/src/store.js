@@ -5,6 +5,7 @@ import { signal, computed, batch } from '@preact/signals';
 export const me = signal(null); // {login, workspace, agent, role, csrf}
 export const link = signal('connecting'); // live | connecting | signed-out
 export const presence = signal('away');
+export const router = signal('connected'); // the gateway's session with the router
 export const offers = signal([]); // Offer frames, oldest first
 export const convs = signal(new Map()); // id -> conversation (see fromAssignment)
 export const selectedId = signal(null);
@@ -109,6 +110,7 @@ export function apply(e) {
     switch (e.type) {
       case 'state':
         reset(e.offers || [], e.conversations || [], e.presence);
+        if (e.router) router.value = e.router;
         canned.value = e.canned || canned.value;
         break;
       case 'welcome':
@@ -117,6 +119,9 @@ export function apply(e) {
         break;
       case 'presence':
         presence.value = e.presence;
+        break;
+      case 'router':
+        router.value = e.status;
         break;
       case 'offer':
         if (!offers.value.some((o) => o.offer_id === e.offer.offer_id)) {

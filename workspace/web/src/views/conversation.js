@@ -23,8 +23,28 @@ function Profile({ conv }) {
       <dt>Reference</dt><dd>${s.conversation_id}</dd>
       ${s.queue_id && html`<dt>Queue</dt><dd>${s.queue_id}</dd>`}
       ${attrs.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}
+      ${(p.linked_customer_ids || []).length > 1 && html`<dt>Linked profiles</dt><dd>${p.linked_customer_ids.join(', ')}</dd>`}
     </dl>
+    <${Link} conv=${conv} />
   </aside>`;
+}
+
+// Two customer records are one person (or not): the router links their histories.
+function Link({ conv }) {
+  const id = conv.summary.customer_id;
+  const linked = ((conv.customer || {}).linked_customer_ids || []).length > 1;
+  const submit = (e) => {
+    e.preventDefault();
+    const other = e.currentTarget.other.value.trim();
+    if (other) send({ cmd: 'link', customer_id: id, other_customer_id: other, note: 'linked in the workspace' });
+    e.currentTarget.reset();
+  };
+  return html`<form class="link-form" onSubmit=${submit}>
+    <label for="link-other">Same person as customer</label>
+    <input id="link-other" name="other" maxlength="256" placeholder="customer id, e.g. U7" />
+    <button type="submit">Link</button>
+    ${linked && html`<button type="button" id="unlink" onClick=${() => send({ cmd: 'unlink', customer_id: id })}>Unlink this profile</button>`}
+  </form>`;
 }
 
 function Past({ conv }) {

@@ -1,5 +1,5 @@
 import { html } from '../html.js';
-import { link, me, presence } from '../store.js';
+import { link, me, presence, router } from '../store.js';
 import { send } from '../stream.js';
 import { askPermission } from '../notify.js';
 
@@ -16,6 +16,8 @@ export function TopBar({ onSignOut, onHelp, onManage }) {
     <strong class="brand">omniroute</strong>
     <span class="who">${me.value.agent} · ${me.value.workspace}${me.value.role === 'supervisor' ? ' · supervisor' : ''}</span>
     <span id="link" class=${'link ' + link.value} role="status">${linkText[link.value]}</span>
+    ${link.value === 'live' && router.value !== 'connected' &&
+    html`<span id="router-down" class="link connecting" role="alert">Router unreachable: no offers until it is back</span>`}
     <button id="presence" aria-pressed=${available} class=${available ? 'on' : ''}
       title="Alt+P" onClick=${() => setPresence(available ? 'away' : 'available')}>
       ${available ? 'Available' : 'Away'}
