@@ -26,6 +26,26 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using json = nlohmann::json;
 
+// Signs in as ana on the workspace at `port`; the session cookie ("name=value").
+std::string sign_in_cookie(int port) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/agent/api/login", 11};
+  req.set(bhttp::field::host, fmt::format("127.0.0.1:{}", port));
+  req.set(bhttp::field::content_type, "application/json");
+  req.body() = R"({"login":"ana","password":"correct horse"})";
+  req.prepare_payload();
+  bhttp::write(stream, req);
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(stream, buf, res);
+  EXPECT_EQ(res.result_int(), 200u) << res.body();
+  const std::string c(res[bhttp::field::set_cookie]);
+  return c.substr(0, c.find(';'));
+}
+
 class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -52,24 +72,7 @@ class GatewayTest : public ::testing::Test {
     if (running_.stack) running_.stack->stop();
   }
 
-  std::string sign_in() {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::resolver resolver(ioc);
-    beast::tcp_stream stream(ioc);
-    stream.connect(resolver.resolve("127.0.0.1", std::to_string(port_)));
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/agent/api/login", 11};
-    req.set(bhttp::field::host, fmt::format("127.0.0.1:{}", port_));
-    req.set(bhttp::field::content_type, "application/json");
-    req.body() = R"({"login":"ana","password":"correct horse"})";
-    req.prepare_payload();
-    bhttp::write(stream, req);
-    beast::flat_buffer buf;
-    bhttp::response<bhttp::string_body> res;
-    bhttp::read(stream, buf, res);
-    EXPECT_EQ(res.result_int(), 200u) << res.body();
-    const std::string c(res[bhttp::field::set_cookie]);
-    return c.substr(0, c.find(';'));
-  }
+  std::string sign_in() { return sign_in_cookie(port_); }
   std::unique_ptr<WsClient> tab(uint64_t since = 0, const std::string& cookie = "use mine",
                                 const std::string& origin = "", const std::string& epoch = "") {
     return std::make_unique<WsClient>(
@@ -225,23 +228,9 @@ TEST(StandaloneWorkspace, ServesSignInAndReachesTheRouterWithItsOwnKey) {
   ws.start();
   ASSERT_TRUE(wait_until([&] { return port_open(port); }, std::chrono::seconds(20)));
 
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/agent/api/login", 11};
-  req.set(bhttp::field::host, fmt::format("127.0.0.1:{}", port));
-  req.set(bhttp::field::content_type, "application/json");
-  req.body() = R"({"login":"ana","password":"correct horse"})";
-  req.prepare_payload();
-  bhttp::write(stream, req);
-  beast::flat_buffer buf;
-  bhttp::response<bhttp::string_body> res;
-  bhttp::read(stream, buf, res);
-  ASSERT_EQ(res.result_int(), 200u) << res.body();
-  const std::string c(res[bhttp::field::set_cookie]);
-  WsClient tab("127.0.0.1", port, "/agent/ws", fmt::format("http://127.0.0.1:{}", port),
-               c.substr(0, c.find(';')));
+  const std::string cookie = sign_in_cookie(port);
+  ASSERT_FALSE(cookie.empty());
+  WsClient tab("127.0.0.1", port, "/agent/ws", fmt::format("http://127.0.0.1:{}", port), cookie);
   ASSERT_TRUE(tab.connected()) << tab.error();
   EXPECT_FALSE(tab.wait_for("welcome").is_null())
       << "the gateway's session reached the router (CURVE with its own key)";

@@ -13,7 +13,8 @@ let timer = null;
 let tick = Date.now();
 const pendingReplies = new Map(); // reply_id -> command, re-sent until the router acks it
 
-export const stats = { events: 0, duplicates: 0, gaps: 0, connects: 0 };
+// firstStateMs: ms from navigation start until the first whole state was on screen.
+export const stats = { events: 0, duplicates: 0, gaps: 0, connects: 0, firstStateMs: 0 };
 
 function wsUrl() {
   const u = new URL('ws', location.href);
@@ -34,6 +35,8 @@ function onEvent(e) {
     epoch = e.epoch || '';
     lastSeq.value = e.seq;
     apply(e);
+    if (!stats.firstStateMs)
+      requestAnimationFrame(() => setTimeout(() => (stats.firstStateMs = performance.now())));
     for (const cmd of pendingReplies.values()) send(cmd);
     return;
   }
