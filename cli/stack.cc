@@ -139,6 +139,7 @@ std::string Stack::start_workspace() {
                                                      : std::string();
   if (cfg_.router.agent_auth != config::AgentAuth::kCurve) g.router_public_key.clear();
   g.secret_key = w.gateway_secret_key;
+  g.tab_grace_ms = w.tab_grace_ms;
   workspace_ = std::make_unique<workspace::Api>(
       w, [] { return now_ms(); }, g);
   return workspace_->start();

@@ -246,6 +246,7 @@ struct AgentWorkspace {
   int64_t lockout_ms = 15 * 60 * 1000;        // then the login is locked this long
   int login_attempts_per_minute = 20;         // per client address, any login
   int max_sessions_per_account = 20;          // tabs and devices of one person
+  int64_t tab_grace_ms = 15000;  // an agent's protocol session outlives its last tab this long
   // The gateway's way to the router: its CURVE secret key (its public key must be in
   // router.gateways); empty in `omniroute up`: a key pair is made at start and given to the
   // router in the same process. The router's endpoint and public key default to the

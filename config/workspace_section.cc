@@ -31,6 +31,7 @@ void parse_agent_workspace(MapReader& top, Config& c, Errors& errors) {
   w.login_attempts_per_minute =
       static_cast<int>(m.integer("login_attempts_per_minute", 20, 1, 10000));
   w.max_sessions_per_account = static_cast<int>(m.integer("max_sessions_per_account", 20, 1, 1000));
+  w.tab_grace_ms = m.integer("tab_grace_seconds", 15, 1, 3600) * 1000;
   if (m.has("gateway_secret_key")) w.gateway_secret_key = m.secret("gateway_secret_key", false);
   if (!w.gateway_secret_key.empty() && !z85_key(w.gateway_secret_key))
     errors.add(node, "agent_workspace.gateway_secret_key",

@@ -34,11 +34,12 @@ class WorkspaceBrowserTest : public ::testing::Test {
     const std::string hash = workspace::hash_password("correct horse").value();
     const std::string yaml = config_yaml(params_) + fmt::format(R"(agent_workspace:
   listen: "127.0.0.1:0"
+  tab_grace_seconds: {1}
   accounts:
     - {{login: ana, workspace: acme, agent: alice, password_hash: "{0}"}}
     - {{login: bo, workspace: acme, agent: bob, role: supervisor, password_hash: "{0}"}}
 )",
-                                                                hash);
+                                                                hash, tab_grace_seconds());
     running_ = start_stack(yaml, {"webhook"}, false);
     ASSERT_TRUE(running_.stack);
     ASSERT_EQ(running_.stack->start_workspace(), "");
@@ -46,6 +47,7 @@ class WorkspaceBrowserTest : public ::testing::Test {
     const std::string ep = running_.stack->connectors().at(0)->endpoints().at(0);
     webhook_ = ep.substr(0, ep.find("/v1/")) + "/v1/webhook/acme/api/messages";
   }
+  virtual int tab_grace_seconds() const { return 15; }
   void TearDown() override {
     if (running_.stack) running_.stack->stop();
   }
@@ -346,6 +348,45 @@ TEST_F(WorkspaceBrowserTest, KeyboardOnlyMainFlow) {
   tab->run("window.omniroute.reconnectNow()");
   EXPECT_TRUE(wait_until([&] { return has(*tab, "#login"); }, std::chrono::seconds(20)))
       << text(*tab, "body");
+}
+
+// A laptop closed for longer than the gateway keeps an agent's session: the page comes
+// back to a correct screen without a reload (the messages that arrived meanwhile, the
+// presence the router now has for the agent).
+class WorkspaceSleepTest : public WorkspaceBrowserTest {
+  int tab_grace_seconds() const override { return 1; }
+};
+
+TEST_F(WorkspaceSleepTest, ALaptopThatSleptComesBackToACorrectScreenWithoutAReload) {
+  auto tab = open("sleep");
+  ASSERT_TRUE(tab->ok()) << tab->error();
+  ASSERT_TRUE(sign_in(*tab, "ana", "correct horse"));
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#link") == "Live"; }, std::chrono::seconds(20)));
+  tab->click("#presence");
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#presence") == "Available"; }));
+  ASSERT_EQ(post("s1", "before the lid closed"), 202);
+  ASSERT_TRUE(wait_until([&] { return has(*tab, ".offer .accept"); }, std::chrono::seconds(20)));
+  tab->click(".offer .accept");
+  ASSERT_TRUE(wait_until([&] { return has(*tab, "#history .msg.customer"); }));
+  tab->run("window.__sameDocument = 'yes'");
+
+  tab->run("window.omniroute.sleepFor(6000)");
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#link") != "Live"; }));
+  ASSERT_EQ(post("s2", "while you were away 1"), 202);
+  ASSERT_EQ(post("s3", "while you were away 2"), 202);
+  // Past the gateway's grace: its session with the router ends; the page's numbers are of
+  // a stream that no longer exists.
+  ASSERT_TRUE(wait_until([&] { return running_.stack->workspace()->gateway()->links() == 0; },
+                         std::chrono::seconds(10)));
+
+  const json want = {"before the lid closed", "while you were away 1", "while you were away 2"};
+  EXPECT_TRUE(wait_until([&] { return texts(*tab, "#history .msg.customer .text") == want; },
+                         std::chrono::seconds(30)))
+      << texts(*tab, "#history .msg.customer .text").dump();
+  EXPECT_EQ(text(*tab, "#link"), "Live");
+  EXPECT_EQ(tab->run("return window.__sameDocument"), "yes") << "no page reload";
+  EXPECT_EQ(text(*tab, "#presence"), "Away")
+      << "a new router session starts away: the page says what the router has";
 }
 
 // Lists of 10,000 conversations and histories of 5,000 messages stay virtualized: the page

@@ -4,7 +4,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { apply, clock, filter, link, markRead, me, notices, selected, selectedId, presence } from './store.js';
-import { connect, disconnect, reconnectNow, send, stats } from './stream.js';
+import { connect, disconnect, reconnectNow, send, sleepFor, stats } from './stream.js';
 import { signOut, whoAmI } from './api.js';
 import { Login } from './views/login.js';
 import { TopBar, setPresence } from './views/topbar.js';
@@ -109,5 +109,5 @@ link.subscribe((l) => {
   if (l === 'signed-out') disconnect();
 });
 // For tests and the curious: the stream's counters and a forced reconnect.
-window.omniroute = { stats, reconnectNow, send, apply };
+window.omniroute = { stats, reconnectNow, send, apply, sleepFor };
 render(html`<${App} />`, document.getElementById('app'));

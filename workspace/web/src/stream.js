@@ -7,6 +7,7 @@ import { whoAmI } from './api.js';
 import { announceOffer } from './notify.js';
 
 let ws = null;
+let asleepUntil = 0; // tests: a suspended laptop neither reads nor reconnects
 let epoch = '';
 let retries = 0;
 let timer = null;
@@ -58,6 +59,10 @@ function onEvent(e) {
 
 export function connect() {
   if (ws) return;
+  if (Date.now() < asleepUntil) {
+    timer = setTimeout(connect, asleepUntil - Date.now());
+    return;
+  }
   clearTimeout(timer);
   link.value = 'connecting';
   const sock = new WebSocket(wsUrl());
@@ -125,6 +130,12 @@ export function send(cmd) {
 }
 
 export const pendingCount = () => pendingReplies.size;
+
+// Tests: behave like a laptop whose lid is closed for `ms` (the socket dies, nothing runs).
+export function sleepFor(ms) {
+  asleepUntil = Date.now() + ms;
+  if (ws) ws.close();
+}
 
 // Back from sleep or offline: a socket that slept may be dead without knowing it.
 function wake() {
