@@ -53,9 +53,10 @@ class WorkspaceBrowserTest : public ::testing::Test {
   }
 
   int post(const std::string& id, const std::string& text, const std::string& name = "Ana Lima",
-           const std::string& language = "") {
+           const std::string& language = "", const std::string& html = "") {
     v1::InboundMessage m;
     m.set_language(language);
+    m.set_html_body(html);
     m.set_external_message_id(id);
     m.set_customer_handle("cust-1");
     m.set_customer_display_name(name);
@@ -78,13 +79,14 @@ class WorkspaceBrowserTest : public ::testing::Test {
     return true;
   }
   static std::string text(Browser& b, const std::string& css) {
-    const json r = b.run(fmt::format("const e=document.querySelector({});return e?e.innerText:'';",
-                                     json(css).dump()));
+    const json r = b.run(fmt::format(
+        "const e=document.querySelector({});return e?e.textContent:'';", json(css).dump()));
     return r.is_string() ? r.get<std::string>() : "";
   }
   static json texts(Browser& b, const std::string& css) {
-    return b.run(fmt::format(
-        "return Array.from(document.querySelectorAll({})).map(e=>e.innerText);", json(css).dump()));
+    return b.run(
+        fmt::format("return Array.from(document.querySelectorAll({})).map(e=>e.textContent);",
+                    json(css).dump()));
   }
   static bool has(Browser& b, const std::string& css) { return !b.find(css).empty(); }
   // Desktop notifications, captured: the page's Notification is replaced by a recorder
@@ -133,6 +135,26 @@ TEST_F(WorkspaceBrowserTest, SignInOfferAcceptReplyTwoTabsAndDropsLoseNothing) {
   EXPECT_EQ(tab->run("return document.querySelectorAll('#history b').length"), 0)
       << "no customer text is ever inserted as HTML";
 
+  // An HTML body (an email's) is sanitized and shown in a sandboxed frame: its script and
+  // event handlers never run, in the frame or in the page.
+  ASSERT_EQ(post("h1", "see the formatted version", "Ana Lima", "",
+                 "<p>Order <b>42</b></p><img src=x onerror=\"window.top.__pwned=1\">"
+                 "<script>window.top.__pwned=2</script>"),
+            202);
+  ASSERT_TRUE(wait_until([&] { return has(*tab, "#history .html-body iframe"); }));
+  tab->run("document.querySelector('#history .html-body').open = true;");
+  const json srcdoc =
+      tab->run("return document.querySelector('#history .html-body iframe').srcdoc");
+  ASSERT_TRUE(srcdoc.is_string());
+  EXPECT_NE(srcdoc.get<std::string>().find("<b>42</b>"), std::string::npos) << srcdoc.dump();
+  EXPECT_EQ(srcdoc.get<std::string>().find("onerror"), std::string::npos) << srcdoc.dump();
+  EXPECT_EQ(srcdoc.get<std::string>().find("<script"), std::string::npos) << srcdoc.dump();
+  EXPECT_EQ(tab->run("return document.querySelector('#history .html-body iframe').sandbox.value"),
+            "allow-popups allow-popups-to-escape-sandbox")
+      << "no allow-scripts, no allow-same-origin";
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(tab->run("return window.__pwned === undefined") == true);
+
   // A second tab of the same person (another device: its own sign-in) sees the same.
   auto two = open("two");
   ASSERT_TRUE(two->ok()) << two->error();
@@ -153,7 +175,8 @@ TEST_F(WorkspaceBrowserTest, SignInOfferAcceptReplyTwoTabsAndDropsLoseNothing) {
   EXPECT_TRUE(tab->screenshot("screenshots/workspace_3_conversation.png")) << tab->error();
 
   // Forced drops while the customer writes: every message once, in order, on both tabs.
-  std::vector<std::string> expected = {"My parcel <b>never</b> arrived"};
+  std::vector<std::string> expected = {"My parcel <b>never</b> arrived",
+                                       "see the formatted version"};
   for (int i = 0; i < 20; ++i) {
     Browser& b = i % 2 ? *tab : *two;
     b.run("window.omniroute.reconnectNow()");
