@@ -316,6 +316,36 @@ TEST_F(WorkspaceBrowserTest, NotesCannedResponsesLabelsSnoozeAndTransfer) {
   })) << text(*ana, ".notices");
 }
 
+// A supervisor assigns a waiting conversation to an agent from the page: it lands in the
+// agent's list as theirs, no offer to accept.
+TEST_F(WorkspaceBrowserTest, ASupervisorForceAssignsFromThePage) {
+  auto ana = open("fa-ana");
+  auto bo = open("fa-bo");
+  ASSERT_TRUE(ana->ok() && bo->ok()) << ana->error() << bo->error();
+  ASSERT_TRUE(sign_in(*ana, "ana", "correct horse"));
+  ASSERT_TRUE(sign_in(*bo, "bo", "correct horse"));
+  for (Browser* b : {ana.get(), bo.get()})
+    ASSERT_TRUE(wait_until([&] { return text(*b, "#link") == "Live"; }, std::chrono::seconds(20)));
+  ASSERT_EQ(post("f1", "nobody is available"), 202);  // both away: it waits in the queue
+  ana->click("#presence");
+  ASSERT_TRUE(wait_until([&] { return has(*ana, ".offer"); }, std::chrono::seconds(20)))
+      << "the router offers it once Ana is available";
+  bo->click("#manage-button");
+  ASSERT_TRUE(wait_until([&] { return has(*bo, "#f-conv"); }));
+  bo->type("#f-conv", "C1");
+  bo->type("#f-agent", "alice");
+  bo->type("#f-note", "VIP, take it now" + kEnter);
+  ASSERT_TRUE(wait_until([&] { return has(*ana, "#conv-list .row[data-conversation=C1]"); }))
+      << text(*ana, "body");
+  EXPECT_FALSE(has(*ana, ".offer")) << "assigned, not offered";
+  EXPECT_EQ(text(*ana, "#view-waiting .n"), "1") << "the customer still waits for an answer";
+  ana->click("#conv-list .row[data-conversation=C1]");
+  EXPECT_TRUE(wait_until([&] {
+    return text(*ana, "#history").find("VIP, take it now") != std::string::npos;
+  })) << text(*ana, "#history");
+  EXPECT_TRUE(ana->screenshot("screenshots/workspace_10_force_assigned.png")) << ana->error();
+}
+
 // The main flow by keyboard alone: sign in, go available, accept, move between
 // conversations, reply, resolve, the help; then a session the server no longer knows (its
 // cookie gone, as after expiry) brings back the sign-in form instead of a broken page.

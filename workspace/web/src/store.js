@@ -38,7 +38,8 @@ function derive(c) {
       lastCustomer = num(h[i].at_ms);
       break;
     }
-  const visible = h.filter((m) => !m.internal);
+  // Waiting for my reply: the customer wrote last (notes and system lines do not count).
+  const visible = h.filter((m) => !m.internal && m.author !== 'AUTHOR_SYSTEM');
   const last = visible[visible.length - 1];
   c.lastAt = Math.max(lastAt(h), num(c.summary.created_at_ms));
   c.lastCustomerAt = lastCustomer;
