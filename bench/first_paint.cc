@@ -58,10 +58,7 @@ agent_workspace:
     return 1;
   }
   omniroute::cli::Stack stack(std::move(*cfg));
-  std::string err = stack.start_kafka();
-  if (err.empty()) err = stack.start_router();
-  if (err.empty()) err = stack.start_connectors();
-  if (err.empty()) err = stack.start_workspace();
+  std::string err = stack.start_all();
   if (!err.empty()) {
     fmt::print(stderr, "first paint: {}\n", err);
     return 1;

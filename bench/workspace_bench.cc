@@ -277,10 +277,7 @@ workspaces:
     return 1;
   }
   cli::Stack stack(std::move(*cfg));
-  std::string err = stack.start_kafka();
-  if (err.empty()) err = stack.start_router();
-  if (err.empty()) err = stack.start_connectors();
-  if (err.empty()) err = stack.start_workspace();
+  std::string err = stack.start_all();
   if (!err.empty()) {
     fmt::print(stderr, "workspace bench: {}\n", err);
     return 1;

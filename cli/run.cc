@@ -111,10 +111,7 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   std::unique_ptr<Demo> d;
   if (demo)
     d = std::make_unique<Demo>(stack.mutable_config());  // points callbacks at its receivers
-  std::string err = stack.start_kafka();
-  if (err.empty()) err = stack.start_router();
-  if (err.empty()) err = stack.start_connectors();
-  if (err.empty()) err = stack.start_workspace();
+  std::string err = stack.start_all();
   if (!err.empty()) {
     fmt::print(stderr, "omniroute up: {}\n", err);
     return 1;

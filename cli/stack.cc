@@ -145,6 +145,14 @@ std::string Stack::start_workspace() {
   return workspace_->start();
 }
 
+std::string Stack::start_all() {
+  std::string err = start_kafka();
+  if (err.empty()) err = start_router();
+  if (err.empty()) err = start_connectors();
+  if (err.empty()) err = start_workspace();
+  return err;
+}
+
 void Stack::pair_workspace_gateway() {
   auto& w = cfg_.agent_workspace;
   if (!w.enabled || !w.gateway_secret_key.empty() ||

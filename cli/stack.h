@@ -35,6 +35,8 @@ class Stack {
   // Starts the agent workspace's sign-in and API on the front door when the config has an
   // agent_workspace section ("" also when it has none).
   std::string start_workspace();
+  // All of the above in order (what `omniroute up` runs); the first error, or "".
+  std::string start_all();
   void stop();
   // Hands a new configuration to the running router (SIGHUP) and waits for its verdict:
   // "" = applied, else why not (settings bound at start, or work it would strand).
