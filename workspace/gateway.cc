@@ -33,6 +33,11 @@ std::string str(const json& j, const char* key, size_t max = 4096) {
   return s.size() > max ? std::string() : s;
 }
 
+// A boolean member, false when absent or of another type (never throws on hostile input).
+bool flag(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_boolean() && j[key].get<bool>();
+}
+
 }  // namespace
 
 // One browser tab: a WebSocket on the front door's threads.
@@ -99,7 +104,11 @@ class Tab : public std::enable_shared_from_this<Tab> {
       if (!cmd.is_object()) {
         self->error("commands are JSON objects");
       } else if (auto link = self->link_.lock()) {
-        link->command(*self, cmd);
+        try {
+          link->command(*self, cmd);
+        } catch (const std::exception&) {  // a command of the wrong shape: that tab is told
+          self->error("malformed command");
+        }
       }
       self->read();
     });
@@ -241,9 +250,9 @@ void AgentLink::command(Tab& from, const json& cmd) {
         if (l.is_string()) labels.push_back(l.get<std::string>().substr(0, 256));
     desk_->set_labels(str(cmd, "conversation_id", 256), labels);
   } else if (c == "snooze") {
-    const json until = cmd.value("until_ms", json(0));
-    desk_->snooze(str(cmd, "conversation_id", 256), until.is_number() ? until.get<int64_t>() : 0,
-                  cmd.value("until_customer", false));
+    const bool timed = cmd.contains("until_ms") && cmd["until_ms"].is_number_integer();
+    desk_->snooze(str(cmd, "conversation_id", 256), timed ? cmd["until_ms"].get<int64_t>() : 0,
+                  flag(cmd, "until_customer"));
   } else if (c == "canned_save") {
     v1::CannedResponse r;
     if (!cmd.contains("response") || !cmd["response"].is_object() ||
@@ -264,7 +273,7 @@ void AgentLink::command(Tab& from, const json& cmd) {
   } else if (c == "resolve") {
     desk_->resolve(str(cmd, "conversation_id", 256));
   } else if (c == "typing") {
-    desk_->typing(str(cmd, "conversation_id", 256), cmd.value("on", false));
+    desk_->typing(str(cmd, "conversation_id", 256), flag(cmd, "on"));
   } else if (c == "transfer") {
     desk_->transfer(str(cmd, "conversation_id", 256), str(cmd, "to_agent_id", 256),
                     str(cmd, "to_queue_id", 256), str(cmd, "note", 4000));

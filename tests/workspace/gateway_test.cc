@@ -188,6 +188,25 @@ TEST_F(GatewayTest, TabsShareNumberedEventsAndAReconnectGetsExactlyWhatItMissed)
   ASSERT_FALSE(back->wait_for("resolved").is_null());
 }
 
+TEST_F(GatewayTest, CommandsOfTheWrongShapeAreAnsweredAndTheGatewayKeepsServing) {
+  auto t = tab();
+  ASSERT_TRUE(t->connected()) << t->error();
+  ASSERT_FALSE(t->wait_for("welcome").is_null());
+  for (const char* bad :
+       {R"({"cmd":"snooze","conversation_id":"C1","until_customer":"yes","until_ms":1.5e300})",
+        R"({"cmd":"typing","conversation_id":"C1","on":"yes"})",
+        R"({"cmd":"labels","conversation_id":"C1","labels":"not a list"})",
+        R"({"cmd":"canned_save","response":{"texts":5}})", R"({"cmd":7})",
+        R"({"cmd":"reply","conversation_id":"C1","template":{"name":1,"parameters":{}}})",
+        R"({"cmd":"force_assign","conversation_id":"C1","agent_id":"alice"})"})
+    t->send(json::parse(bad));
+  t->send({{"cmd", "presence"}, {"presence", "available"}});
+  EXPECT_FALSE(t->wait_for("presence").is_null()) << "still serving this tab";
+  size_t errors = 0;
+  for (const auto& f : t->frames()) errors += f.value("type", "") == "error";
+  EXPECT_GE(errors, 3u) << "the malformed ones are answered";
+}
+
 TEST_F(GatewayTest, TabsWithoutASessionOrFromAnotherSiteAreRefused) {
   const std::string mine = fmt::format("http://127.0.0.1:{}", port_);
   EXPECT_EQ(upgrade_status("", mine), 401);
