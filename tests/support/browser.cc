@@ -12,11 +12,25 @@ namespace omniroute::testing {
 
 using json = nlohmann::json;
 
-Browser::Browser(const std::string& profile_dir) : port_(free_port()) {
-  driver_ = std::make_unique<ChildProcess>(
-      "/usr/bin/chromedriver", std::vector<std::string>{fmt::format("--port={}", port_)});
-  driver_->start();
-  if (!wait_until([&] { return port_open(port_); })) return;
+Browser::Browser(const std::string& profile_dir) {
+  // A loaded machine (sanitized test processes, other browsers starting) can make the
+  // driver slow to listen or the browser slow to start: a few attempts, each on a new port.
+  for (int attempt = 0; attempt < 3 && session_.empty(); ++attempt) {
+    if (driver_) driver_->stop(15);
+    port_ = free_port();
+    driver_ = std::make_unique<ChildProcess>(
+        "/usr/bin/chromedriver", std::vector<std::string>{fmt::format("--port={}", port_)});
+    driver_->start();
+    if (!wait_until([&] { return port_open(port_); }, std::chrono::seconds(60))) {
+      error_ = fmt::format("chromedriver did not listen on port {} within 60 s", port_);
+      continue;
+    }
+    start_session(profile_dir);
+  }
+  if (!session_.empty()) error_.clear();
+}
+
+void Browser::start_session(const std::string& profile_dir) {
   json caps = {{"capabilities",
                 {{"alwaysMatch",
                   {{"browserName", "chrome"},
@@ -32,7 +46,7 @@ Browser::Browser(const std::string& profile_dir) : port_(free_port()) {
   if (r.contains("value") && r["value"].contains("sessionId"))
     session_ = r["value"]["sessionId"];
   else
-    error_ = r.dump();
+    error_ = r.is_discarded() ? "chromedriver gave no JSON answer" : r.dump().substr(0, 2000);
 }
 
 Browser::~Browser() {

@@ -37,9 +37,10 @@ class Browser {
   nlohmann::json run(const std::string& script);
 
  private:
+  void start_session(const std::string& profile_dir);
   std::string path(const std::string& p) const { return "/session/" + session_ + p; }
   nlohmann::json call(const std::string& method, const std::string& p, const nlohmann::json& body);
-  int port_;
+  int port_ = 0;
   std::unique_ptr<ChildProcess> driver_;
   std::string session_, error_;
 };
