@@ -22,6 +22,7 @@
 #include "bench/desk_pool.h"
 #include "bench/stats.h"
 #include "common/child_process.h"
+#include "common/free_port.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "config/config.h"
@@ -463,13 +464,7 @@ int run(const Options& o) {
   fmt::print("[4/7] end to end at full speed ...\n");
   std::fflush(stdout);
   const std::string state_dir = tmp + "/state";
-  const int port = [] {
-    zmq::context_t c;
-    zmq::socket_t s(c, zmq::socket_type::router);
-    s.bind("tcp://127.0.0.1:*");
-    std::string ep = s.get(zmq::sockopt::last_endpoint);
-    return std::stoi(ep.substr(ep.rfind(':') + 1));
-  }();
+  const int port = free_tcp_port();
   const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", port);
   const int per_agent = (o.conversations + o.workspaces * o.agents - 1) / (o.workspaces * o.agents);
   if (per_agent * 2 + 1 > 1000) {

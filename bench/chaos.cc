@@ -23,6 +23,7 @@
 #include <zmq.hpp>
 
 #include "common/child_process.h"
+#include "common/free_port.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "connectors/webhook/callback_receiver.h"
@@ -40,11 +41,7 @@ double secs(Clock::duration d) {
 }
 
 int free_port() {
-  zmq::context_t c;
-  zmq::socket_t s(c, zmq::socket_type::router);
-  s.bind("tcp://127.0.0.1:*");
-  std::string ep = s.get(zmq::sockopt::last_endpoint);
-  return std::stoi(ep.substr(ep.rfind(':') + 1));
+  return free_tcp_port();
 }
 
 // An auto-answering desk: accepts every offer and answers every customer message exactly
@@ -98,6 +95,13 @@ std::string ChaosResult::summary() const {
 ChaosResult run_chaos(const ChaosOptions& o) {
   ChaosResult res;
   const auto started = Clock::now();
+  // Each step as it happens, on stderr too: when a run hangs, its log says where.
+  std::mutex log_mu;
+  auto progress = [&](std::string line) {
+    std::lock_guard lock(log_mu);
+    fmt::print(stderr, "chaos +{:.1f}s: {}\n", secs(Clock::now() - started), line);
+    res.fault_log.push_back(std::move(line));
+  };
   std::mt19937 rng(o.seed);
   const std::string tmp =
       (std::filesystem::temp_directory_path() / fmt::format("omniroute-chaos-{}", getpid()))
@@ -180,6 +184,28 @@ workspaces:
   ChildProcess connector(o.binary, {"connect", "--config", cfg_path});
   router.start();
   connector.start();
+  // A process that ends without being told to is a finding, not a reason to hang: say so,
+  // and start it again so the run goes on (as a supervisor such as systemd would).
+  std::mutex procs_mu;
+  std::atomic<bool> monitor_stop{false};
+  std::vector<std::string> process_deaths;
+  std::thread monitor([&] {
+    while (!monitor_stop) {
+      {
+        std::lock_guard lock(procs_mu);
+        for (auto* p : {&router, &connector}) {
+          if (auto st = p->ended()) {
+            process_deaths.push_back(fmt::format(
+                "the {} process ended by itself ({} {})", p == &router ? "router" : "connector",
+                WIFSIGNALED(*st) ? "signal" : "exit status",
+                WIFSIGNALED(*st) ? WTERMSIG(*st) : WEXITSTATUS(*st)));
+            p->start();
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   std::mutex desks_mu;
   std::vector<std::unique_ptr<ChaosDesk>> desks;
   for (int a = 0; a < o.agents; ++a)
@@ -238,14 +264,16 @@ workspaces:
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // a random moment
     static const char* kFaultNames[] = {"router SIGKILL", "broker down", "Produce errors",
                                         "broker latency", "desk killed", "connector SIGKILL"};
-    res.fault_log.push_back(fmt::format(
+    progress(fmt::format(
         "{:%Y-%m-%dT%H:%M:%S}Z after {} posted: {}",
         fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())),
         posted.load(), kFaultNames[kinds[static_cast<size_t>(f)]]));
     switch (kinds[static_cast<size_t>(f)]) {
-      case 0:
+      case 0: {
+        std::lock_guard lock(procs_mu);
         router.stop(SIGKILL);
         router.start();
+      }
         ++res.router_kills;
         break;
       case 1: {  // a broker goes away for a while
@@ -278,14 +306,17 @@ workspaces:
         desks[d] = std::make_unique<ChaosDesk>(endpoint, fmt::format("a{}", d));
         break;
       }
-      case 5:  // the connector restarts (killed: in-flight requests are lost, customers retry)
+      case 5: {  // the connector restarts (killed: in-flight requests are lost, customers retry)
+        std::lock_guard lock(procs_mu);
         connector.stop(SIGKILL);
         connector.start();
         break;
+      }
     }
     ++res.faults;
   }
   poster.join();
+  progress(fmt::format("{} posted; waiting for the answers", posted.load()));
   res.faults -= res.router_kills;
   res.posted = posted;
   res.post_retries = retries;
@@ -303,14 +334,31 @@ workspaces:
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  progress(
+      fmt::format("{} of {} answered; stopping the desks", distinct_replies().size(), o.messages));
   {
     std::lock_guard lock(desks_mu);
     desks.clear();
   }
-  router.stop(SIGTERM);
-  connector.stop(SIGTERM);
+  monitor_stop = true;
+  monitor.join();
+  for (const auto& d : process_deaths) res.violations.push_back(d);
+  if (distinct_replies().size() < static_cast<size_t>(o.messages)) {
+    res.violations.push_back(fmt::format("after {:.0f} s: {} posted, {} of them answered",
+                                         secs(Clock::now() - started), posted.load(),
+                                         distinct_replies().size()));
+  }
+  for (auto* p : {&router, &connector}) {
+    progress(p == &router ? "stopping the router" : "stopping the connector");
+    p->stop(SIGTERM);
+    if (p->forced()) {
+      res.violations.push_back(fmt::format("the {} did not stop within 30 s of SIGTERM",
+                                           p == &router ? "router" : "connector"));
+    }
+  }
   witness_stop = true;
   witness.join();
+  progress("checking the state");
 
   const auto replies = receiver.received();
   res.replies_received = replies.size();

@@ -18,11 +18,29 @@ void ChildProcess::start() {
   }
 }
 
-int ChildProcess::stop(int signal) {
+int ChildProcess::stop(int signal, std::chrono::milliseconds grace) {
+  forced_ = false;
   if (pid_ <= 0) return -1;
   kill(pid_, signal);
   int status = 0;
-  waitpid(pid_, &status, 0);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      forced_ = true;
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    usleep(5000);
+  }
+  pid_ = -1;
+  return status;
+}
+
+std::optional<int> ChildProcess::ended() {
+  if (pid_ <= 0) return std::nullopt;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
   pid_ = -1;
   return status;
 }

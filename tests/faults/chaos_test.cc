@@ -16,7 +16,7 @@ TEST(FaultHarness, RouterKillsBrokerFaultsDeskAndConnectorRestartsLoseAndDuplica
   o.other_faults = 6;  // one of each kind at least
   o.seed = 42;
   o.binary = omniroute_binary();
-  o.timeout_s = 120;
+  o.timeout_s = 90;
   auto r = bench::run_chaos(o);
   EXPECT_TRUE(r.ok) << r.summary();
   for (const auto& v : r.violations) ADD_FAILURE() << v;
