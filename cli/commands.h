@@ -16,6 +16,7 @@ struct Common {
   std::string brokers;    // overrides kafka.brokers
   std::string state_dir;  // overrides state.dir
   std::string log_level;  // overrides log_level
+  std::string ops_listen;  // overrides operations.listen
 };
 
 // Shared by the subcommand files: the config (validated against the connectors), and a

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     sub->add_option("--state-dir", common.state_dir,
                     "Router state directory (overrides state.dir)");
     sub->add_option("--log-level", common.log_level, "trace, debug, info, warn, error");
+    sub->add_option("--ops-listen", common.ops_listen,
+                    "host:port for /metrics, /livez, /readyz (overrides operations.listen)");
   };
 
   auto* up = app.add_subcommand(

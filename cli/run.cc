@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "omniroute/v1/routing.pb.h"
 #include "omniroute/v1/store.pb.h"
+#include "ops/health.h"
 #include "router/store.h"
 #include "workspace/passwords.h"
 
@@ -35,6 +36,7 @@ std::optional<config::Config> load(const Common& c) {
   if (!c.brokers.empty()) cfg->kafka.brokers = c.brokers;
   if (!c.state_dir.empty()) cfg->state.dir = c.state_dir;
   if (!c.log_level.empty()) cfg->log_level = c.log_level;
+  if (!c.ops_listen.empty()) cfg->operations.listen = c.ops_listen;
   log::set_level(cfg->log_level);
   for (const auto& w : cfg->warnings) log::get("omniroute")->warn("{}: {}", c.config_path, w);
   return cfg;
@@ -44,6 +46,18 @@ namespace {
 
 // Waits for SIGINT/SIGTERM; on SIGHUP re-reads the config file and hands it to the router.
 void wait_for_stop(const Common* c = nullptr, Stack* stack = nullptr) {
+  struct Drain {  // /readyz says 503 from the signal on, while the process winds down
+    const Stack* stack;
+    ~Drain() {
+      ops::set_draining(true);
+      const int64_t ms = stack ? stack->config().operations.drain_ms : 0;
+      if (ms > 0) {
+        log::get("omniroute")
+            ->info("draining: /readyz says 503 for {} s before stopping", ms / 1000);
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      }
+    }
+  } drain{stack};
   while (!stop_requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!reload_requested().exchange(false) || !c || !stack) continue;
@@ -112,6 +126,7 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   if (demo)
     d = std::make_unique<Demo>(stack.mutable_config());  // points callbacks at its receivers
   std::string err = stack.start_all();
+  if (err.empty()) err = stack.serve_operations();
   if (!err.empty()) {
     fmt::print(stderr, "omniroute up: {}\n", err);
     return 1;
@@ -125,6 +140,8 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   for (const auto& h : stack.connectors()) {
     for (const auto& e : h->endpoints()) fmt::print("  {}: {}\n", h->name(), e);
   }
+  for (const auto& a : stack.operations_addresses())
+    fmt::print("  operations: http://{}/metrics, /livez, /readyz\n", a);
   if (stack.workspace()) {
     fmt::print("  agent workspace: {}\n", stack.workspace()->url());
     if (!demo_logins.empty())
@@ -148,7 +165,9 @@ int cmd_router(const Common& c) {
   }
   install_signal_handlers();
   Stack stack(std::move(*cfg));
-  std::string err = stack.start_kafka();
+  // Health first: /readyz answers 503 (and why) while the router starts.
+  std::string err = stack.serve_operations();
+  if (err.empty()) err = stack.start_kafka();
   if (err.empty()) err = stack.start_router();
   if (!err.empty()) {
     fmt::print(stderr, "omniroute router: {}\n", err);
@@ -173,6 +192,7 @@ int cmd_connect(const Common& c, const std::vector<std::string>& names) {
   Stack stack(std::move(*cfg));
   std::string err = stack.start_kafka();
   if (err.empty()) err = stack.start_connectors(names);
+  if (err.empty()) err = stack.serve_operations();
   if (!err.empty()) {
     fmt::print(stderr, "omniroute connect: {}\n", err);
     return 1;
@@ -181,7 +201,7 @@ int cmd_connect(const Common& c, const std::vector<std::string>& names) {
     for (const auto& e : h->endpoints()) fmt::print("{}: {}\n", h->name(), e);
   }
   std::fflush(stdout);
-  wait_for_stop();
+  wait_for_stop(nullptr, &stack);
   return 0;
 }
 
@@ -206,14 +226,16 @@ int cmd_workspace(const Common& c) {
   }
   install_signal_handlers();
   Stack stack(std::move(*cfg));
-  if (std::string err = stack.start_workspace(); !err.empty()) {
+  std::string werr = stack.start_workspace();
+  if (werr.empty()) werr = stack.serve_operations();
+  if (std::string err = werr; !err.empty()) {
     fmt::print(stderr, "omniroute workspace: {}\n", err);
     return 1;
   }
   fmt::print("agent workspace: {} (router {})\n", stack.workspace()->url(),
              stack.config().agent_workspace.router_endpoint);
   std::fflush(stdout);
-  wait_for_stop();
+  wait_for_stop(nullptr, &stack);
   return 0;
 }
 

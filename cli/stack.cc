@@ -1,5 +1,6 @@
 #include "cli/stack.h"
 
+#include <algorithm>
 #include <csignal>
 #include <future>
 #include <set>
@@ -7,8 +8,11 @@
 #include <fmt/format.h>
 #include <zmq.h>
 
+#include "analytics/api.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "ops/endpoints.h"
+#include "ops/health.h"
 
 namespace omniroute::cli {
 
@@ -36,6 +40,7 @@ Stack::~Stack() {
 
 std::string Stack::start_kafka() {
   std::string err;
+  ops::set_ready("kafka", false, "connecting and creating topics");
   if (cfg_.kafka.embedded()) {
     cluster_ = kafka::EmbeddedCluster::start(cfg_.kafka.embedded_brokers, err);
     if (!cluster_) return "embedded kafka: " + err;
@@ -55,6 +60,7 @@ std::string Stack::start_kafka() {
       return "kafka topics: " + err;
     }
   }
+  ops::set_ready("kafka", true);
   return {};
 }
 
@@ -142,12 +148,47 @@ std::string Stack::start_workspace() {
   g.tab_grace_ms = w.tab_grace_ms;
   workspace_ = std::make_unique<workspace::Api>(
       w, [] { return now_ms(); }, g);
+  if (analytics_) {
+    workspace_->set_supervisor_api([svc = analytics_.get()](const std::string& path,
+                                                            const connectors::http::Request& req,
+                                                            const std::string& ws) {
+      return analytics::answer(*svc, path, req, ws, now_ms());
+    });
+  }
   return workspace_->start();
+}
+
+std::string Stack::serve_operations() {
+  std::string err;
+  const std::string& token = cfg_.operations.metrics_token;
+  if (!cfg_.operations.listen.empty()) {
+    auto s = ops::listen(cfg_.operations.listen, token, err);
+    if (!s) return "operations.listen: " + err;
+    ops_servers_.push_back(std::move(s));
+  }
+  for (auto& s : connectors::http::Server::all()) {
+    if (auto e = ops::serve(*s, token); !e.empty()) return e;
+    if (std::find(ops_servers_.begin(), ops_servers_.end(), s) == ops_servers_.end())
+      ops_servers_.push_back(std::move(s));
+  }
+  return {};
+}
+
+std::vector<std::string> Stack::operations_addresses() const {
+  std::vector<std::string> out;
+  for (const auto& s : ops_servers_) out.push_back(s->address());
+  return out;
+}
+
+std::string Stack::start_analytics() {
+  analytics_ = std::make_unique<analytics::Service>(cfg_, kcfg_);
+  return analytics_->start();
 }
 
 std::string Stack::start_all() {
   std::string err = start_kafka();
   if (err.empty()) err = start_router();
+  if (err.empty() && cfg_.analytics.enabled) err = start_analytics();
   if (err.empty()) err = start_connectors();
   if (err.empty()) err = start_workspace();
   return err;
@@ -172,6 +213,8 @@ void Stack::pair_workspace_gateway() {
 }
 
 void Stack::stop() {
+  ops_servers_.clear();
+  if (analytics_) analytics_->stop();
   if (workspace_) workspace_->stop();
   workspace_.reset();
   for (auto& h : hosts_) h->stop();
@@ -181,6 +224,7 @@ void Stack::stop() {
   }
   router_.reset();
   hosts_.clear();
+  analytics_.reset();
   cluster_.reset();
 }
 

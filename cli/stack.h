@@ -10,8 +10,10 @@
 #include <thread>
 #include <vector>
 
+#include "analytics/service.h"
 #include "config/config.h"
 #include "connectors/host/host.h"
+#include "connectors/http/server.h"
 #include "kafka/kafka.h"
 #include "router/router.h"
 #include "workspace/api.h"
@@ -35,8 +37,17 @@ class Stack {
   // Starts the agent workspace's sign-in and API on the front door when the config has an
   // agent_workspace section ("" also when it has none).
   std::string start_workspace();
-  // All of the above in order (what `omniroute up` runs); the first error, or "".
+  // Starts the analytics consumer of omni.routing (analytics/service.h).
+  std::string start_analytics();
+  // All of the above in order (what `omniroute up` runs; analytics when
+  // analytics.enabled); the first error, or "".
   std::string start_all();
+  // /metrics, /livez, /readyz on every front door this process runs and on
+  // operations.listen when set (ops/endpoints.h). Call after the front doors opened (or
+  // first, for `omniroute router`, so /readyz answers while it starts). "" or an error.
+  std::string serve_operations();
+  // Where serve_operations serves ("127.0.0.1:9464", ...).
+  std::vector<std::string> operations_addresses() const;
   void stop();
   // Hands a new configuration to the running router (SIGHUP) and waits for its verdict:
   // "" = applied, else why not (settings bound at start, or work it would strand).
@@ -49,6 +60,7 @@ class Stack {
   const kafka::ClientConfig& kafka_config() const { return kcfg_; }
   router::Router* router() { return router_.get(); }
   workspace::Api* workspace() { return workspace_.get(); }
+  analytics::Service* analytics() { return analytics_.get(); }
   const std::vector<std::unique_ptr<connectors::ConnectorHost>>& connectors() const {
     return hosts_;
   }
@@ -64,7 +76,9 @@ class Stack {
   std::atomic<bool> router_stop_{false};
   std::vector<std::unique_ptr<connectors::ConnectorHost>> hosts_;
   std::unique_ptr<workspace::Api> workspace_;
+  std::unique_ptr<analytics::Service> analytics_;
   std::optional<config::Router::Gateway> paired_gateway_;  // made by pair_workspace_gateway
+  std::vector<std::shared_ptr<connectors::http::Server>> ops_servers_;
 };
 
 // Process-wide stop flag set by SIGINT/SIGTERM.

@@ -123,6 +123,25 @@ bool Schedule::open_at(int64_t unix_ms) const {
   return open_local(day, static_cast<int>(lm - day * kDayMin));
 }
 
+int64_t Schedule::open_ms_between(int64_t from, int64_t to) const {
+  if (to <= from) return 0;
+  if (always_) return to - from;
+  int64_t open = 0;
+  for (int64_t t = from; t < to;) {
+    const int64_t change = std::min(next_change(t), to);
+    if (open_at(t)) open += change - t;
+    t = change;
+  }
+  return open;
+}
+
+std::pair<int, int> Schedule::local_weekday_hour(int64_t unix_ms) const {
+  const int64_t lm = zone_ ? to_local_min(unix_ms) : floor_div(unix_ms, 60000);
+  const int64_t day = floor_div(lm, kDayMin);
+  const int weekday = static_cast<int>(((day + 4) % 7 + 7) % 7);
+  return {weekday, static_cast<int>((lm - day * kDayMin) / 60)};
+}
+
 int64_t Schedule::next_change(int64_t unix_ms) const {
   if (always_) return INT64_MAX;
   const bool now_open = open_at(unix_ms);

@@ -37,6 +37,10 @@ class Schedule {
   int64_t next_change(int64_t unix_ms) const;
   // The first instant at or after `unix_ms` at which it is open (INT64_MAX: never).
   int64_t next_open(int64_t unix_ms) const;
+  // Milliseconds of [from, to) during which it is open: business time between two instants.
+  int64_t open_ms_between(int64_t from, int64_t to) const;
+  // Local weekday (0 = Sunday) and hour (0-23) of an instant, in the schedule's zone.
+  std::pair<int, int> local_weekday_hour(int64_t unix_ms) const;
   // "Mon 2026-11-23 09:00 Europe/Berlin": a local time for messages to customers.
   std::string local_string(int64_t unix_ms) const;
 

@@ -413,6 +413,32 @@ std::optional<Config> parse(const std::string& yaml_text, std::vector<std::strin
     s.finish();
   }
   parse_router(top, c, errors);
+  {
+    MapReader s(top.child("operations"), "operations", errors);
+    c.operations.listen = s.str("listen", "");
+    if (s.has("metrics_token")) c.operations.metrics_token = s.secret("metrics_token", false);
+    c.operations.drain_ms = s.integer("drain_seconds", 0, 0, 300) * 1000;
+    s.finish();
+  }
+  {
+    MapReader s(top.child("analytics"), "analytics", errors);
+    c.analytics.enabled = s.boolean("enabled", true);
+    c.analytics.dir = s.str("dir", "");
+    if (s.has("service_level_seconds")) {
+      c.analytics.service_level_s.clear();
+      for (const auto& t : s.str_list("service_level_seconds")) {
+        try {
+          const int64_t v = std::stoll(t);
+          if (v <= 0 || v > 86400) throw std::out_of_range(t);
+          c.analytics.service_level_s.push_back(v);
+        } catch (const std::exception&) {
+          errors.add("analytics.service_level_seconds",
+                     "must be a list of seconds between 1 and 86400, got " + t);
+        }
+      }
+    }
+    s.finish();
+  }
   c.log_level = top.str("log_level", "info");
   static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "off"};
   if (!kLevels.count(c.log_level))

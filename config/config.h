@@ -261,6 +261,26 @@ struct AgentWorkspace {
   const Account* account(const std::string& login) const;
 };
 
+// /metrics, /livez and /readyz (docs/operations.md). Every front door a process opens
+// serves them; `listen` adds an address of their own (what `omniroute router`, which has
+// no front door, needs to be watched).
+struct Operations {
+  std::string listen;         // "host:port"; "" = only on the front doors.
+  std::string metrics_token;  // Set: /metrics wants "Authorization: Bearer <token>".
+  // After SIGTERM, /readyz answers 503 for this long while everything still serves, so a
+  // load balancer stops sending work before the process stops taking it.
+  int64_t drain_ms = 0;
+  bool operator==(const Operations&) const = default;
+};
+
+// The analytics consumer of omni.routing (docs/reports.md).
+struct Analytics {
+  bool enabled = true;  // `omniroute up` runs it (the `analytics` subcommand always does)
+  std::string dir;      // its RocksDB; "" = state.dir + "-analytics"
+  std::vector<int64_t> service_level_s = {20, 60, 300};  // answered-within thresholds
+  bool operator==(const Analytics&) const = default;
+};
+
 struct Config {
   Kafka kafka;
   State state;
@@ -269,6 +289,8 @@ struct Config {
   std::map<std::string, Connector> connectors;  // By connector name.
   std::vector<Workspace> workspaces;
   AgentWorkspace agent_workspace;
+  Operations operations;
+  Analytics analytics;
   // What is valid but probably not meant (an agent whose key file is missing from
   // router.agent_keys_dir cannot sign in): printed by `config check`, logged at start.
   std::vector<std::string> warnings;

@@ -273,6 +273,22 @@ bool Consumer::commit(const std::vector<PartitionOffset>& next, std::string& err
   return e == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+std::vector<PartitionOffset> Consumer::high_watermarks() {
+  std::vector<PartitionOffset> out;
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(rk_.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR || !list) return out;
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& tp = list->elems[i];
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), tp.topic, tp.partition, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high >= 0)
+      out.push_back({tp.topic, tp.partition, high});
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
+}
+
 int Consumer::partition_count(const std::string& topic, int timeout_ms) {
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;

@@ -127,6 +127,9 @@ class Consumer {
   [[nodiscard]] bool commit(const std::vector<PartitionOffset>& next, std::string& err);
   // Partition count of `topic` from cluster metadata, or -1.
   int partition_count(const std::string& topic, int timeout_ms);
+  // High watermark of each assigned partition as the last fetch saw it (no request to the
+  // broker); partitions not fetched yet are left out.
+  std::vector<PartitionOffset> high_watermarks();
   void close();
 
  private:

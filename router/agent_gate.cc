@@ -1,5 +1,7 @@
 #include "router/agent_gate.h"
 
+#include "ops/metrics.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -135,7 +137,13 @@ void AgentGate::answer_zap() {
       }
     }
   }
-  if (status != "200") refused_++;
+  if (status != "200") {
+    refused_++;
+    const char* reason = status == "300"         ? "connection_cap"
+                         : text == "unknown key" ? "unknown_key"
+                                                 : "curve_required";
+    ops::metrics().auth_rejected.Add({{"surface", "desk"}, {"reason", reason}}).Increment();
+  }
   const std::string version = "1.0";
   zap_->send(zmq::buffer(version), zmq::send_flags::sndmore);
   zap_->send(req[1], zmq::send_flags::sndmore);
@@ -172,6 +180,9 @@ void AgentGate::on_monitor_event() {
         ::shutdown(fd, SHUT_RDWR);
         live_fds_.erase(fd);
         refused_++;
+        ops::metrics()
+            .auth_rejected.Add({{"surface", "desk"}, {"reason", "connection_cap"}})
+            .Increment();
       }
     }
     live_count_ = live_fds_.size();

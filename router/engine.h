@@ -70,6 +70,8 @@ class Engine {
 
   const EngineCounters& counters() const { return p_->counters; }
   size_t online_agents() const { return p_->agents.online(); }
+  // Sets the router's gauges for /metrics (router/gauges.h).
+  void report_gauges();
 
  private:
   void fire(Store::Batch& b, const Timer& t);

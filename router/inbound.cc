@@ -66,10 +66,13 @@ void Inbound::message(Store::Batch& b, const v1::InboundMessage& m) {
     p_.sla.start_next_response(b, c, now, false);
   }
   const v1::ConversationMessage cm = record(b, c, m, who, dedup_key, t.is_new, now);
+  if (t.is_new || t.reopen) c.set_arrived_at_ms(m.received_at_ms() > 0 ? m.received_at_ms() : now);
   for (const auto& what : who.link_notes)
     p_.outbox.routing_event(b, c, v1::RoutingEvent::KIND_LINKED, {}, what, {},
                             who.customer.direct.customer_id());
   if (!t.note.empty()) p_.outbox.routing_event(b, c, v1::RoutingEvent::KIND_MESSAGE, {}, t.note);
+  p_.outbox.routing_event(b, c, v1::RoutingEvent::KIND_CUSTOMER_MESSAGE, {},
+                          fmt::format("message {}", cm.seq()));
   if (t.is_new) {
     p_.customers.add_conversation(b, ws, who.customer.direct.customer_id(), now,
                                   c.summary().conversation_id());

@@ -1,5 +1,7 @@
 #include "router/offers.h"
 
+#include "ops/metrics.h"
+
 #include <algorithm>
 #include <set>
 
@@ -42,6 +44,11 @@ void Offers::offer(Store::Batch& b, Conversation& c, AgentRt& a, const std::stri
   c.clear_also_offered();
   for (const AgentRt* x : also) c.add_also_offered(x->cfg->id);
   c.set_offer_expires_at_ms(now + p_.cfg->router.offer_timeout(c.summary().channel()));
+  if (c.arrived_at_ms() > 0) {
+    ops::by_channel(ops::metrics().publish_to_offer, c.summary().channel())
+        .Observe(static_cast<double>(std::max<int64_t>(0, now - c.arrived_at_ms())) / 1000.0);
+    c.set_arrived_at_ms(0);
+  }
   p_.conversations.save(b, c);
   p_.timers.add_durable(
       b, c.offer_expires_at_ms(),

@@ -1,5 +1,7 @@
 #include "router/outbox.h"
 
+#include "ops/metrics.h"
+
 #include <fmt/format.h>
 
 #include "router/keys.h"
@@ -59,14 +61,34 @@ void Outbox::routing_event(Store::Batch& b, const v1::store::Conversation& c,
   }
   e.set_at_ms(p_.clock.now_ms());
   e.set_channel(c.summary().channel());
+  e.set_inbox_id(c.summary().inbox_id());
+  if (!agent_id.empty()) {
+    const AgentRt* a = p_.agents.find(c.summary().workspace_id(), agent_id);
+    e.set_agent_bot(a && a->bot);
+  }
+  {
+    auto& counters = event_counters_[{c.summary().workspace_id(), kind}];
+    if (counters.empty()) {
+      auto& m = ops::metrics();
+      const std::string& ws = c.summary().workspace_id();
+      counters.push_back(
+          &m.routing_events.Add({{"workspace", ws}, {"kind", ops::routing_kind_label(kind)}}));
+      if (kind == v1::RoutingEvent::KIND_SLA_WARNING || kind == v1::RoutingEvent::KIND_SLA_BREACH)
+        counters.push_back(&m.sla_events.Add(
+            {{"workspace", ws},
+             {"kind", kind == v1::RoutingEvent::KIND_SLA_WARNING ? "warning" : "breach"}}));
+    }
+    for (auto* counter : counters) counter->Increment();
+  }
   e.set_priority(c.priority());
   e.set_language(c.language());
   // Decisions at info; per-message events (replies, delivery states) at debug, so a busy
   // router does not spend itself on logging.
-  const auto level =
-      kind == v1::RoutingEvent::KIND_REPLIED || kind == v1::RoutingEvent::KIND_DELIVERY
-          ? spdlog::level::debug
-          : spdlog::level::info;
+  const auto level = kind == v1::RoutingEvent::KIND_REPLIED ||
+                             kind == v1::RoutingEvent::KIND_DELIVERY ||
+                             kind == v1::RoutingEvent::KIND_CUSTOMER_MESSAGE
+                         ? spdlog::level::debug
+                         : spdlog::level::info;
   if (p_.log->should_log(level)) {
     p_.log->log(level, "{}/{} {} {}{}{}", c.summary().workspace_id(), c.summary().conversation_id(),
                 v1::RoutingEvent::Kind_Name(kind).substr(5),
@@ -80,6 +102,21 @@ void Outbox::routing_event(Store::Batch& b, const v1::store::Conversation& c,
   if (level == spdlog::level::info && !c.summary().conversation_id().empty())
     trail(b, c, seq, value);
   produce(b, p_.cfg->kafka.topics.routing, c.summary().workspace_id(), value);
+}
+
+void Outbox::presence_event(Store::Batch& b, const AgentRt& a) {
+  v1::RoutingEvent e;
+  e.set_event_id(fmt::format("{}/~{}/{}", a.workspace, a.id, next_seq(b, "routing")));
+  e.set_workspace_id(a.workspace);
+  e.set_kind(v1::RoutingEvent::KIND_PRESENCE);
+  e.set_agent_id(a.id);
+  e.set_agent_bot(a.bot);
+  e.set_presence(a.routing_id.empty()                   ? "offline"
+                 : a.presence == v1::PRESENCE_AVAILABLE ? "available"
+                                                        : "away");
+  e.set_at_ms(p_.clock.now_ms());
+  p_.log->debug("{}/{} presence {}", a.workspace, a.id, e.presence());
+  produce(b, p_.cfg->kafka.topics.routing, a.workspace, e.SerializeAsString());
 }
 
 // Trail entries count up per conversation from the routing event that started it (so a

@@ -17,7 +17,13 @@
 #include "omniroute/v1/store.pb.h"
 #include "router/store.h"
 
+namespace prometheus {
+class Counter;
+}
+
 namespace omniroute::router {
+
+struct AgentRt;
 
 struct Parts;
 
@@ -44,6 +50,9 @@ class Outbox {
                      const std::string& agent, const std::string& reason,
                      const std::vector<v1::RoutingEvent::Candidate>& considered = {},
                      const std::string& customer_id = {});
+  // An agent's presence as the router now sees it (KIND_PRESENCE on omni.routing), after
+  // every change: analytics counts online and handling time from these.
+  void presence_event(Store::Batch& b, const AgentRt& a);
   void dead_letter(Store::Batch& b, const std::string& topic, int32_t partition, int64_t offset,
                    std::string_view key, std::string_view value, const std::string& reason);
 
@@ -73,6 +82,8 @@ class Outbox {
   std::set<std::string> dirty_seqs_;      // counters changed in this step
   std::vector<OutboxRecord> records_;
   uint64_t notice_seq_ = 0;
+  // omniroute_routing_events_total (and _sla_events_) by workspace and kind, looked up once.
+  std::map<std::pair<std::string, int>, std::vector<prometheus::Counter*>> event_counters_;
 };
 
 }  // namespace omniroute::router

@@ -1,5 +1,8 @@
 #include "router/router.h"
 
+#include "ops/health.h"
+#include "ops/metrics.h"
+
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -68,6 +71,7 @@ Router::~Router() {
 
 std::string Router::start() {
   std::string err;
+  ops::set_ready("router", false, "opening the state store");
   store_ = Store::open(cfg_.state.dir, cfg_.state.sync, err);
   if (!store_) return "state: " + err;
   engine_ = std::make_unique<Engine>(cfg_, *store_, clock_);
@@ -98,6 +102,7 @@ std::string Router::start() {
   consumer_ = kafka::Consumer::create(kafka_cfg_, "omniroute-router", err, tuning);
   if (!consumer_) return "kafka consumer: " + err;
   const std::string& topic = cfg_.kafka.topics.inbound;
+  ops::set_ready("router", false, "waiting for topic " + topic);
   int partitions = -1;
   for (int attempt = 0; attempt < 60 && partitions <= 0; ++attempt) {
     partitions = consumer_->partition_count(topic, 1000);
@@ -110,11 +115,14 @@ std::string Router::start() {
     auto it = offsets.find(p);
     assignment.push_back({topic, p, it == offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second});
   }
+  ops::set_ready("router", false, "assigning the partitions of " + topic);
   if (!consumer_->assign(assignment, err)) return "kafka assign: " + err;
   consumer_->enable_wakeup_fd(kafka_wake_fd_);
   log_->info("consuming {} ({} partitions) from stored offsets", topic, partitions);
 
+  ops::set_ready("router", false, "binding the agent endpoint");
   if (std::string e = bind_agent_socket(); !e.empty()) return e;
+  ops::set_ready("router", true);
   return {};
 }
 
@@ -250,7 +258,10 @@ void Router::send_outbox(std::vector<OutboxRecord> records, int attempts) {
           poke_fd(acks->fd);
         },
         &err, &code);
-    if (queued) continue;
+    if (queued) {
+      ++in_flight_;
+      continue;
+    }
     if (kafka::permanent_produce_error(code))
       refused_.emplace_back(std::move(r), err);
     else
@@ -260,7 +271,13 @@ void Router::send_outbox(std::vector<OutboxRecord> records, int attempts) {
 
 void Router::run(const std::atomic<bool>& stop) {
   bool more = true;  // drain before the first wait
+  int64_t next_report_ms = 0;
   while (!stop.load()) {
+    ops::loop_turned("router");
+    if (const int64_t now = clock_.now_ms(); now >= next_report_ms) {
+      report_metrics();
+      next_report_ms = now + 1000;
+    }
     int64_t timeout = 100;
     const int64_t next = engine_->next_timer_ms();
     if (next != INT64_MAX) timeout = std::clamp<int64_t>(next - clock_.now_ms(), 0, 100);
@@ -278,6 +295,21 @@ void Router::run(const std::atomic<bool>& stop) {
     // while a step filled its batch.
     more = last_step_full_;
   }
+  ops::forget_loop("router");
+  ops::set_ready("router", false, "stopped");
+}
+
+void Router::report_metrics() {
+  engine_->report_gauges();
+  auto& m = ops::metrics();
+  m.outbox_depth.Set(static_cast<double>(in_flight_ + static_cast<int64_t>(retries_.size())));
+  const auto applied = engine_->stored_offsets(cfg_.kafka.topics.inbound);
+  for (const auto& hw : consumer_->high_watermarks()) {
+    const auto it = applied.find(hw.partition);
+    const int64_t next = it == applied.end() ? 0 : it->second;
+    m.consumer_lag.Add({{"topic", hw.topic}, {"partition", std::to_string(hw.partition)}})
+        .Set(static_cast<double>(std::max<int64_t>(0, hw.offset - next)));
+  }
 }
 
 void Router::request_reload(std::shared_ptr<const config::Config> next,
@@ -288,6 +320,7 @@ void Router::request_reload(std::shared_ptr<const config::Config> next,
 }
 
 void Router::step() {
+  const auto step_started = std::chrono::steady_clock::now();
   Store::Batch b = store_->begin();
   {
     std::shared_ptr<const config::Config> next;
@@ -314,6 +347,7 @@ void Router::step() {
 
   auto msgs = consumer_->poll(max, 0);
   if (msgs.size() == max) last_step_full_ = true;
+  if (!msgs.empty()) ops::metrics().messages_in.Increment(static_cast<double>(msgs.size()));
   for (auto& m : msgs) {
     if (m.is_error()) {
       if (!m.is_eof()) log_->warn("consume: {}", m.error());
@@ -355,6 +389,7 @@ void Router::step() {
     done.swap(acks_->done);
     failed.swap(acks_->failed);
   }
+  in_flight_ -= static_cast<int64_t>(done.size() + failed.size());
   for (const auto& k : done) engine_->outbox_done(b, k);
   for (auto& f : failed) {
     if (kafka::permanent_produce_error(f.code))
@@ -367,7 +402,14 @@ void Router::step() {
 
   engine_->apply_timers(b);
 
+  const size_t writes = b.count();
   commit_or_exit(b);
+  if (writes > 0) {
+    auto& m = ops::metrics();
+    m.commit_writes.Observe(static_cast<double>(writes));
+    m.step_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count());
+  }
 
   for (auto& df : engine_->take_frames()) {
     try {

@@ -45,6 +45,9 @@ class Router {
  private:
   void step();
   void commit_or_exit(Store::Batch& b);
+  // Gauges for /metrics: engine gauges, outbox depth, consumer lag (about once a second).
+  void report_metrics();
+  int64_t in_flight_ = 0;  // outbox records produced, not yet acknowledged or failed
   bool last_step_full_ = false;
   // `attempts`: how often these records failed before (0 = first try).
   void send_outbox(std::vector<OutboxRecord> records, int attempts = 0);

@@ -63,6 +63,7 @@ void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h
         h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
     if (pr != a->presence && (pr == v1::PRESENCE_AVAILABLE || pr == v1::PRESENCE_AWAY)) {
       a->presence = pr;
+      p_.outbox.presence_event(b, *a);
       if (a->online()) p_.dispatch.agent_queues(b, *a);
     }
     return;
@@ -99,6 +100,7 @@ void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h
   sessions_[rid] = a->workspace + "/" + a->cfg->id;
   a->presence = h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
   a->last_seen_ms = a->last_sent_ms = a->welcomed_at_ms = now;
+  p_.outbox.presence_event(b, *a);
   p_.log->info("{}/{} desk connected ({}), {} open conversations", a->workspace, a->cfg->id,
                h.desk().substr(0, 64), a->conversations.size());
   send_to(rid, welcome(b, *a));
@@ -137,6 +139,7 @@ void Desks::gone(Store::Batch& b, AgentRt& a, const std::string& why) {
   a.presence = v1::PRESENCE_OFFLINE;
   a.offline_since_ms = p_.clock.now_ms();
   p_.agents.save(b, a);
+  p_.outbox.presence_event(b, a);
   // Open offers go to someone else at once; accepted conversations stay with the agent
   // for the presence grace, then go back to the front of their queues.
   std::vector<std::string> held;

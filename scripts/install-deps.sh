@@ -26,6 +26,8 @@ PACKAGES=(
   dovecot-imapd
   # the agent workspace: argon2id password hashes; its front end is bundled by esbuild
   libsodium-dev esbuild
+  # operations: /metrics with prometheus-cpp; promtool (in prometheus) checks it in tests
+  prometheus-cpp-dev prometheus
   # used by the README's walk-through
   curl openssl
 )

@@ -1,5 +1,7 @@
 #include "workspace/api.h"
 
+#include "ops/metrics.h"
+
 #include <fmt/format.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
@@ -193,6 +195,14 @@ void Api::handle(http::Request req, http::Respond respond) {
     r.headers.emplace_back("Set-Cookie", cookie("", 0));
     return respond(std::move(r));
   }
+  if (path == "api/live" || path == "api/reports") {
+    if (session->role != config::Role::kSupervisor)
+      return respond(json_response(403, {{"error", "supervisors only"}}));
+    if (supervisor_api_) {
+      if (auto r = supervisor_api_(path, req, session->workspace)) return respond(std::move(*r));
+    }
+    return respond(json_response(404, {{"error", "analytics is not running"}}));
+  }
   respond(json_response(404, {{"error", "unknown path"}}));
 }
 
@@ -209,6 +219,12 @@ http::Response Api::login(const http::Request& req) {
     return json_response(400, {{"error", "login or password too long"}});
   auto result = sign_in_.open(login, password, req.remote, now_());
   if (auto* refusal = std::get_if<Refusal>(&result)) {
+    static constexpr const char* kReasons[] = {"bad_credentials", "locked_out", "rate_limited",
+                                               "too_many_sessions"};
+    ops::metrics()
+        .auth_rejected
+        .Add({{"surface", "sign_in"}, {"reason", kReasons[static_cast<int>(refusal->why)]}})
+        .Increment();
     auto log = log::get("workspace");
     switch (refusal->why) {
       case Refused::kBadCredentials:

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
@@ -32,6 +33,13 @@ class Api {
   // "http://127.0.0.1:8080/agent/" once started.
   std::string url() const;
   SignIn& sign_in() { return sign_in_; }
+  // Supervisor-only endpoints under /agent/api/ that another part answers (the reports and
+  // live board of analytics/api.h): given the path after /agent/, the request and the
+  // session's workspace; nullopt = not one of its paths. Agents get 403 on api/live and
+  // api/reports; without a handler they are 404.
+  using SupervisorApi = std::function<std::optional<connectors::http::Response>(
+      const std::string& path, const connectors::http::Request& req, const std::string& workspace)>;
+  void set_supervisor_api(SupervisorApi api) { supervisor_api_ = std::move(api); }
   Gateway* gateway() { return gateway_.get(); }
 
  private:
@@ -49,6 +57,7 @@ class Api {
   SignIn sign_in_;
   std::shared_ptr<Gateway> gateway_;
   std::shared_ptr<connectors::http::Server> server_;
+  SupervisorApi supervisor_api_;
 };
 
 }  // namespace omniroute::workspace

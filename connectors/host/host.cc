@@ -1,5 +1,7 @@
 #include "connectors/host/host.h"
 
+#include "ops/metrics.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -230,6 +232,16 @@ void ConnectorHost::publish(v1::Envelope envelope, sdk::PublishDone done) {
           {}});
     return;
   }
+  // Customer messages are counted by channel and outcome (omniroute_inbound_published_total).
+  if (envelope.has_message()) {
+    done = [inner = std::move(done), channel = ops::channel_label(envelope.message().channel())](
+               const sdk::PublishResult& r) {
+      ops::metrics()
+          .published.Add({{"channel", channel}, {"outcome", r.ok() ? "published" : "failed"}})
+          .Increment();
+      inner(r);
+    };
+  }
   auto shared_done = std::make_shared<sdk::PublishDone>(std::move(done));
   std::string err;
   rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -254,6 +266,23 @@ void ConnectorHost::publish(v1::Envelope envelope, sdk::PublishDone done) {
     (*shared_done)({kafka::permanent_produce_error(code) ? sdk::PublishResult::Code::kTooLarge
                                                          : sdk::PublishResult::Code::kUnavailable,
                     err, event_id});
+  }
+}
+
+void ConnectorHost::count_delivery(const v1::OutboundMessage& msg, const sdk::DeliveryResult& res) {
+  using Code = sdk::DeliveryResult::Code;
+  auto& m = ops::metrics();
+  const std::string channel = ops::channel_label(msg.channel());
+  const char* outcome = res.code == Code::kDelivered ? "delivered"
+                        : res.code == Code::kRetry   ? "retry"
+                                                     : "failed";
+  m.deliveries.Add({{"channel", channel}, {"outcome", outcome}}).Increment();
+  // An agent's reply (not an automatic message), first time out: router -> channel.
+  if (res.code == Code::kDelivered && !msg.agent_id().empty() && !msg.automatic() &&
+      msg.created_at_ms() > 0) {
+    ops::by_channel(m.reply_to_outbound, msg.channel())
+        .Observe(static_cast<double>(std::max<int64_t>(0, now_ms() - msg.created_at_ms())) /
+                 1000.0);
   }
 }
 
@@ -344,6 +373,7 @@ void ConnectorHost::delivery_loop() {
     sdk::DeliveryResult res =
         inbox ? connector_->deliver(pd.msg, *inbox)
               : sdk::DeliveryResult::failed("unknown inbox " + pd.msg.inbox_id());
+    count_delivery(pd.msg, res);
     switch (res.code) {
       case sdk::DeliveryResult::Code::kDelivered:
         ++stats_.delivered;

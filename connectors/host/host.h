@@ -58,6 +58,8 @@ class ConnectorHost : public sdk::Host {
 
  private:
   void delivery_loop();
+  // omniroute_deliveries_total and, for agents' replies, omniroute_reply_to_outbound_seconds.
+  void count_delivery(const v1::OutboundMessage& msg, const sdk::DeliveryResult& res);
 
   const config::Config& cfg_;
   const sdk::ConnectorFactory& factory_;

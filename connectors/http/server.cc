@@ -1,5 +1,7 @@
 #include "connectors/http/server.h"
 
+#include "ops/metrics.h"
+
 #include <algorithm>
 #include <optional>
 
@@ -119,6 +121,12 @@ std::map<std::string, std::weak_ptr<Server>>& registry() {
   return r;
 }
 
+// Every server running in the process, port-0 ones too (Server::all).
+std::map<const Server*, std::weak_ptr<Server>>& running() {
+  static std::map<const Server*, std::weak_ptr<Server>> r;
+  return r;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, std::shared_ptr<Server::Core> core, Server* server,
@@ -152,6 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
   int timeout_ms() const { return core_->options.request_timeout_ms; }
 
   void read_header() {
+    route_label_ = "none";
     core_->set_idle(this, true);
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
@@ -208,7 +217,9 @@ class Session : public std::enable_shared_from_this<Session> {
       respond(Response::error(404, "unknown path"), false);
       return;
     }
+    route_label_ = route.route->prefix;
     if (beast::websocket::is_upgrade(h) && route.route->upgrade) {
+      count(101);
       // The handshake request has no body: hand the connection over as it is.
       stream_.expires_never();
       try {
@@ -276,7 +287,15 @@ class Session : public std::enable_shared_from_this<Session> {
     server_->handler_done(route);
   }
 
+  // Requests by route prefix (bounded: the routes this server has, or "none") and status.
+  void count(int status) {
+    ops::metrics()
+        .http_requests.Add({{"route", route_label_}, {"code", std::to_string(status)}})
+        .Increment();
+  }
+
   void respond(Response r, bool keep_alive) {
+    count(r.status);
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(r.status), 11);
     res->set(bhttp::field::content_type, r.content_type);
@@ -309,6 +328,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string route_label_ = "none";
   Server* server_;  // only used on the server's threads
   bool keep_alive_ = false;
 };
@@ -322,10 +342,19 @@ Server::Server(Options options) : options_(options), core_(std::make_shared<Core
 Server::~Server() {
   stop();
   std::lock_guard lock(g_registry_mu);
+  running().erase(this);
   if (!key_.empty()) {
     auto it = registry().find(key_);
     if (it != registry().end() && it->second.expired()) registry().erase(it);
   }
+}
+
+std::vector<std::shared_ptr<Server>> Server::all() {
+  std::vector<std::shared_ptr<Server>> out;
+  std::lock_guard lock(g_registry_mu);
+  for (const auto& [key, weak] : running())
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  return out;
 }
 
 std::shared_ptr<Server> Server::listen(const std::string& hostport, const Options& options,
@@ -385,6 +414,7 @@ std::shared_ptr<Server> Server::listen(const std::string& hostport, const Option
     s->key_ = key;
     registry()[key] = s;
   }
+  running()[s.get()] = s;
   s->accept();
   for (int i = 0; i < std::max(1, options.threads); ++i)
     s->threads_.emplace_back([core = s->core_] { core->ioc.run(); });

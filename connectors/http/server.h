@@ -96,6 +96,8 @@ class Server : public std::enable_shared_from_this<Server> {
   static std::shared_ptr<Server> listen(const std::string& hostport, const Options& options,
                                         std::string& err);
   ~Server();
+  // Every server running in this process (the front doors, port-0 ones too).
+  static std::vector<std::shared_ptr<Server>> all();
 
   // Adds a route; error text when the prefix is taken.
   std::string add_route(Route route);

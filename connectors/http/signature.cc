@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/crypto.h"
+#include "ops/metrics.h"
 
 namespace omniroute::connectors::http {
 
@@ -23,10 +24,14 @@ std::optional<Response> check_signed_by(const Request& req, std::string_view hea
   const std::string presented = req.header(header);
   if (presented.empty()) {
     log->warn("{}: request without {} rejected", who, header);
+    ops::metrics().auth_rejected.Add({{"surface", "webhook"}, {"reason", "unsigned"}}).Increment();
     return Response::error(401, fmt::format("missing {} header", header));
   }
   if (!valid(presented)) {
     log->warn("{}: request with a wrong {} rejected", who, header);
+    ops::metrics()
+        .auth_rejected.Add({{"surface", "webhook"}, {"reason", "bad_signature"}})
+        .Increment();
     return Response::error(403, "bad signature");
   }
   return std::nullopt;

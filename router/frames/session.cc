@@ -20,6 +20,7 @@ void presence(Parts& p, Store::Batch& b, AgentRt& a, const v1::AgentFrame& f) {
   }
   p.log->info("{}/{} presence {}", a.workspace, a.cfg->id, v1::Presence_Name(pr));
   a.presence = pr;
+  p.outbox.presence_event(b, a);
   if (a.online()) p.dispatch.agent_queues(b, a);
 }
 
