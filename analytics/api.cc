@@ -3,7 +3,7 @@
 #include <date/date.h>
 #include <fmt/format.h>
 
-#include <sstream>
+#include <cstdio>
 
 #include "connectors/http/form.h"
 #include "omniroute/v1/events.pb.h"
@@ -28,11 +28,16 @@ std::optional<int64_t> instant(const std::string& v) {
     }
     return std::nullopt;
   }
-  std::istringstream in(v);
-  date::sys_days day{};
-  in >> date::parse("%Y-%m-%d", day);
-  if (in.fail()) return std::nullopt;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(day.time_since_epoch()).count();
+  int y = 0;
+  unsigned m = 0, d = 0;
+  char tail = 0;
+  if (v.size() != 10 || std::sscanf(v.c_str(), "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3)
+    return std::nullopt;
+  const date::year_month_day ymd{date::year{y}, date::month{m}, date::day{d}};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             date::sys_days(ymd).time_since_epoch())
+      .count();
 }
 
 std::optional<v1::Channel> channel_named(const std::string& name) {
