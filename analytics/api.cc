@@ -57,11 +57,27 @@ Response bad(const std::string& why) {
 std::optional<Response> answer(const Service& svc, const std::string& path,
                                const connectors::http::Request& req, const std::string& workspace,
                                int64_t now_ms) {
-  if (path != "api/live" && path != "api/reports") return std::nullopt;
+  if (path != "api/live" && path != "api/reports" && path != "api/conversation")
+    return std::nullopt;
   if (req.method != "GET") return Response::error(405, "use GET");
   if (path == "api/live") {
     Response r;
     r.body = svc.live(workspace, now_ms).dump();
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
+  if (path == "api/conversation") {
+    std::string id;
+    for (const auto& [k, v] : connectors::http::parse_form(req.query)) {
+      if (k != "id") return bad("unknown parameter " + k.substr(0, 32));
+      id = v;
+    }
+    if (id.empty() || id.size() > 128 || id.find('/') != std::string::npos)
+      return bad("id must name a conversation");
+    const auto j = svc.conversation(workspace, id);
+    if (j.is_null()) return Response::error(404, "no such conversation in this workspace");
+    Response r;
+    r.body = j.dump();
     r.headers.emplace_back("Cache-Control", "no-store");
     return r;
   }

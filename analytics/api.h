@@ -1,7 +1,8 @@
 // The supervisor API over the analytics (behind the agent workspace's sign-in, supervisor
-// role, own workspace only): GET api/live and GET api/reports (JSON, or CSV with
-// format=csv). Query: from, to (Unix ms or YYYY-MM-DD, UTC midnight), queue, channel
-// (webhook, sms, ...), inbox, agent, language. Every mistake is a 400 that says which.
+// role, own workspace only): GET api/live, GET api/conversation?id= (facts and decision
+// trail) and GET api/reports (JSON, or CSV with format=csv). Query: from, to (Unix ms or
+// YYYY-MM-DD, UTC midnight), queue, channel (webhook, sms, ...), inbox, agent, language. Every
+// mistake is a 400 that says which.
 #pragma once
 
 #include <optional>

@@ -57,6 +57,8 @@ std::string offset(int32_t partition);                                     // o/
 std::string conversation(std::string_view ws, std::string_view id);        // c/<ws>/<id>
 std::string opened(std::string_view ws, int64_t at, std::string_view id);  // n/<ws>/<ms>/<id>
 std::string agent(std::string_view ws, std::string_view id);               // a/<ws>/<agent>
+// t/<ws>/<conversation>/<n:06>: its routing decisions in order (the drill-down).
+std::string trail(std::string_view ws, std::string_view conversation, uint32_t n);
 // s/<ws>/<end ms>/<agent>/<kind>/<start ms>/<conversation>: agent spans by end time; no
 // span crosses a UTC day, so the spans overlapping [from, to) end in [from, to + 1 day).
 std::string span(std::string_view ws, int64_t end, std::string_view agent, int kind, int64_t start,

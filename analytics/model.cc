@@ -159,6 +159,12 @@ void Model::conversation_event(Db::Batch& b, const RoutingEvent& e) {
       break;
   }
   count(b, e, c);
+  // The decision trail a supervisor drills into (per-message events left out).
+  if (e.kind() != RoutingEvent::KIND_CUSTOMER_MESSAGE && e.kind() != RoutingEvent::KIND_REPLIED &&
+      e.kind() != RoutingEvent::KIND_DELIVERY && c.trail_count() < kMaxTrail) {
+    b.put(keys::trail(ws, c.conversation_id(), c.trail_count()), e.SerializeAsString());
+    c.set_trail_count(c.trail_count() + 1);
+  }
   if (c.state() == ConversationFacts::STATE_RESOLVED)
     b.del(open_key(ws, c.conversation_id()));
   else

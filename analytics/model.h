@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "analytics/db.h"
 #include "config/config.h"
 #include "omniroute/v1/analytics.pb.h"
@@ -20,6 +22,8 @@ namespace omniroute::analytics {
 // The count kind of a resolution nobody ever handled (k/ rows; the others are
 // RoutingEvent kinds).
 constexpr int kAbandoned = 100;
+// Decisions kept per conversation for the drill-down (the first ones: how it was routed).
+constexpr uint32_t kMaxTrail = 200;
 
 // Now, per workspace: what waits, who is where. Kept in memory, rebuilt from the store.
 struct Live {
@@ -40,6 +44,13 @@ struct Live {
   std::map<std::string, Agent> agents;
   int64_t last_event_ms = 0;
 };
+
+// The wallboard's picture of one workspace as JSON (analytics/live.cc): per queue, channel
+// and inbox what waits and for how long (to `now_ms`), offers out, SLA risk and breaches;
+// agents by presence and what each holds.
+// `queue_ids`: the workspace's queues, listed even when nothing is in them.
+nlohmann::json picture(const Live& live, const std::string& workspace, int64_t now_ms,
+                       const std::vector<std::string>& queue_ids = {});
 
 class Model {
  public:

@@ -114,66 +114,54 @@ Report Service::report(Filter f) const {
   return compute(*db_, cfg_, f, cfg_.analytics.service_level_s);
 }
 
+nlohmann::json Service::conversation(const std::string& ws, const std::string& id) const {
+  std::string v;
+  v1::analytics::ConversationFacts c;
+  if (!db_->get(keys::conversation(ws, id), &v) || !c.ParseFromString(v)) return nullptr;
+  nlohmann::json j = {{"conversation_id", c.conversation_id()},
+                      {"queue", c.queue_id()},
+                      {"inbox", c.inbox_id()},
+                      {"channel", v1::Channel_Name(c.channel())},
+                      {"language", c.language()},
+                      {"state", v1::analytics::ConversationFacts::State_Name(c.state())},
+                      {"agent", c.agent_id()},
+                      {"opened_at_ms", c.opened_at_ms()},
+                      {"first_response_at_ms", c.first_response_at_ms()},
+                      {"resolved_at_ms", c.resolved_at_ms()},
+                      {"offers", c.offers()},
+                      {"rejections", c.rejections()},
+                      {"expiries", c.expiries()},
+                      {"transfers", c.transfers()},
+                      {"reopens", c.reopens()}};
+  nlohmann::json trail = nlohmann::json::array();
+  const std::string prefix = "t/" + ws + "/" + id + "/";
+  db_->scan(prefix, [&](std::string_view, std::string_view ev) {
+    v1::RoutingEvent e;
+    if (!e.ParseFromArray(ev.data(), static_cast<int>(ev.size()))) return true;
+    nlohmann::json considered = nlohmann::json::array();
+    for (const auto& cand : e.considered())
+      considered.push_back(
+          {{"agent", cand.agent_id()}, {"eligible", cand.eligible()}, {"reason", cand.reason()}});
+    trail.push_back({{"at_ms", e.at_ms()},
+                     {"kind", v1::RoutingEvent::Kind_Name(e.kind()).substr(5)},
+                     {"agent", e.agent_id()},
+                     {"queue", e.queue_id()},
+                     {"reason", e.reason()},
+                     {"considered", considered}});
+    return true;
+  });
+  j["trail"] = trail;
+  return j;
+}
+
 nlohmann::json Service::live(const std::string& ws, int64_t now_ms) const {
   std::lock_guard lock(mu_);
-  nlohmann::json j = {{"workspace", ws}, {"at_ms", now_ms}};
-  struct Row {
-    uint64_t waiting = 0, offered = 0, assigned = 0, sla_risk = 0, sla_breached = 0;
-    int64_t oldest_ms = 0;
-  };
-  std::map<std::string, Row> queues, channels, inboxes;
-  Row total;
-  std::map<std::string, uint64_t> presence{
-      {"available", 0}, {"busy", 0}, {"away", 0}, {"offline", 0}};
-  nlohmann::json agents = nlohmann::json::array();
   const auto it = model_->live().find(ws);
-  if (it != model_->live().end()) {
-    for (const auto& [id, c] : it->second.conversations) {
-      for (Row* r :
-           {&queues[c.queue], &channels[v1::Channel_Name(c.channel)], &inboxes[c.inbox], &total}) {
-        if (c.state == v1::analytics::ConversationFacts::STATE_QUEUED) {
-          ++r->waiting;
-          if (c.queued_since_ms > 0 && (r->oldest_ms == 0 || c.queued_since_ms < r->oldest_ms))
-            r->oldest_ms = c.queued_since_ms;
-          if (c.offered) ++r->offered;
-        } else {
-          ++r->assigned;
-        }
-        if (c.sla_risk) ++r->sla_risk;
-        if (c.sla_breached) ++r->sla_breached;
-      }
-    }
-    for (const auto& [id, a] : it->second.agents) {
-      const std::string state = a.presence == "available" && a.holding > 0 ? "busy" : a.presence;
-      ++presence[state];
-      agents.push_back({{"agent", id},
-                        {"presence", a.presence},
-                        {"since_ms", a.since_ms},
-                        {"holding", a.holding},
-                        {"bot", a.bot}});
-    }
-  }
-  auto rows = [&](const std::map<std::string, Row>& m) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& [k, r] : m) {
-      out.push_back(
-          {{"id", k},
-           {"waiting", r.waiting},
-           {"longest_wait_s", r.oldest_ms ? std::max<int64_t>(0, now_ms - r.oldest_ms) / 1000 : 0},
-           {"offered", r.offered},
-           {"assigned", r.assigned},
-           {"sla_risk", r.sla_risk},
-           {"sla_breached", r.sla_breached}});
-    }
-    return out;
-  };
-  j["total"] = rows({{"all", total}})[0];
-  j["queues"] = rows(queues);
-  j["channels"] = rows(channels);
-  j["inboxes"] = rows(inboxes);
-  j["agents_by_presence"] = presence;
-  j["agents"] = agents;
-  return j;
+  static const Live kEmpty;
+  std::vector<std::string> queues;
+  if (const config::Workspace* w = cfg_.workspace(ws))
+    for (const auto& q : w->queues) queues.push_back(q.id);
+  return picture(it == model_->live().end() ? kEmpty : it->second, ws, now_ms, queues);
 }
 
 }  // namespace omniroute::analytics

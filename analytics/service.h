@@ -38,6 +38,9 @@ class Service {
   // offers, SLA risk and breaches; agents by presence with what they hold. `now_ms` is the
   // wall clock the waits are measured to.
   nlohmann::json live(const std::string& workspace, int64_t now_ms) const;
+  // One conversation for the drill-down: its facts and decision trail (who it was offered
+  // to, who could not take it and why); null when unknown.
+  nlohmann::json conversation(const std::string& workspace, const std::string& id) const;
   // Events applied since start; workspaces changed by the latest batch go to `on_change`.
   uint64_t applied() const { return applied_.load(); }
   void on_change(std::function<void(const std::set<std::string>&)> fn);

@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "analytics/model.h"
 #include "bench/decision.h"
 #include "connectors/webhook/webhook.h"
 #include "ops/metrics.h"
@@ -128,6 +129,38 @@ void BM_MetricsScrape1kQueues(benchmark::State& state) {
   state.counters["bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(BM_MetricsScrape1kQueues)->Unit(benchmark::kMillisecond);
+
+// The wallboard's picture of a workspace with 10,000 agents, 1,000 queues and 20,000 open
+// conversations (a quarter of them waiting), as JSON text: what each push to a supervisor's
+// board costs the analytics process.
+void BM_LiveBoard10kAgents1kQueues(benchmark::State& state) {
+  analytics::Live live;
+  std::vector<std::string> queues;
+  for (int q = 0; q < 1000; ++q) queues.push_back(fmt::format("q{}", q));
+  for (int a = 0; a < 10000; ++a) {
+    auto& x = live.agents[fmt::format("agent{}", a)];
+    x.presence = a % 4 == 0 ? "away" : "available";
+    x.holding = a % 3;
+    x.since_ms = 1000 + a;
+  }
+  for (int c = 0; c < 20000; ++c) {
+    auto& x = live.conversations[fmt::format("C{}", c)];
+    x.queue = queues[static_cast<size_t>(c % 1000)];
+    x.inbox = fmt::format("inbox{}", c % 50);
+    x.channel = static_cast<v1::Channel>(1 + c % 8);
+    x.state = c % 4 == 0 ? v1::analytics::ConversationFacts::STATE_QUEUED
+                         : v1::analytics::ConversationFacts::STATE_ASSIGNED;
+    x.queued_since_ms = x.state == v1::analytics::ConversationFacts::STATE_QUEUED ? 5000 + c : 0;
+  }
+  size_t bytes = 0;
+  for (auto _ : state) {
+    std::string text = analytics::picture(live, "acme", 1'000'000, queues).dump();
+    bytes = text.size();
+    benchmark::DoNotOptimize(text);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_LiveBoard10kAgents1kQueues)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace omniroute

@@ -154,6 +154,14 @@ std::string Stack::start_workspace() {
                                                             const std::string& ws) {
       return analytics::answer(*svc, path, req, ws, now_ms());
     });
+    auto board = std::make_shared<workspace::Board>(
+        [svc = analytics_.get()](const std::string& ws) { return svc->live(ws, now_ms()).dump(); });
+    analytics_->on_change(
+        [weak = std::weak_ptr<workspace::Board>(board)](const std::set<std::string>& changed) {
+          if (auto b = weak.lock())
+            for (const auto& ws : changed) b->changed(ws);
+        });
+    workspace_->set_board(std::move(board));
   }
   return workspace_->start();
 }

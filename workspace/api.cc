@@ -83,7 +83,7 @@ std::string Api::start() {
   route.handler = [this](http::Request req, http::Respond respond) {
     handle(std::move(req), std::move(respond));
   };
-  if (gateway_) {
+  if (gateway_ || board_) {
     route.upgrade = [this](beast::tcp_stream stream, bhttp::request<bhttp::string_body> req,
                            http::ConnectionLease lease) {
       upgrade(std::move(stream), std::move(req), std::move(lease));
@@ -112,7 +112,9 @@ void Api::upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> r
   auto session = sign_in_.find(token, now_());
   int refuse = 0;
   std::string why;
-  if (path != std::string(kPrefix) + "ws") {
+  const bool board = path == std::string(kPrefix) + "board";
+  const bool tab = path == std::string(kPrefix) + "ws" && gateway_;
+  if (!tab && !(board && board_)) {
     refuse = 404;
     why = "unknown path";
   } else if (!same_origin(std::string(req[bhttp::field::origin]),
@@ -122,6 +124,9 @@ void Api::upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> r
   } else if (!session) {
     refuse = 401;
     why = "not signed in";
+  } else if (board && session->role != config::Role::kSupervisor) {
+    refuse = 403;
+    why = "supervisors only";
   }
   if (refuse) {
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
@@ -137,6 +142,8 @@ void Api::upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> r
     });
     return;
   }
+  if (board)
+    return board_->attach(std::move(stream), std::move(req), std::move(lease), session->workspace);
   uint64_t since = 0;
   if (auto q = target.find("since="); q != std::string::npos) {
     try {
@@ -195,7 +202,7 @@ void Api::handle(http::Request req, http::Respond respond) {
     r.headers.emplace_back("Set-Cookie", cookie("", 0));
     return respond(std::move(r));
   }
-  if (path == "api/live" || path == "api/reports") {
+  if (path == "api/live" || path == "api/reports" || path == "api/conversation") {
     if (session->role != config::Role::kSupervisor)
       return respond(json_response(403, {{"error", "supervisors only"}}));
     if (supervisor_api_) {

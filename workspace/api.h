@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "connectors/http/server.h"
+#include "workspace/board.h"
 #include "workspace/gateway.h"
 #include "workspace/sign_in.h"
 
@@ -40,6 +41,9 @@ class Api {
   using SupervisorApi = std::function<std::optional<connectors::http::Response>(
       const std::string& path, const connectors::http::Request& req, const std::string& workspace)>;
   void set_supervisor_api(SupervisorApi api) { supervisor_api_ = std::move(api); }
+  // The live board supervisors open at /agent/board (before start()).
+  void set_board(std::shared_ptr<Board> board) { board_ = std::move(board); }
+  Board* board() { return board_.get(); }
   Gateway* gateway() { return gateway_.get(); }
 
  private:
@@ -58,6 +62,7 @@ class Api {
   std::shared_ptr<Gateway> gateway_;
   std::shared_ptr<connectors::http::Server> server_;
   SupervisorApi supervisor_api_;
+  std::shared_ptr<Board> board_;
 };
 
 }  // namespace omniroute::workspace

@@ -23,6 +23,10 @@ std::optional<connectors::http::Response> web_asset(const std::string& path) {
     r.content_type = "text/javascript; charset=utf-8";
     r.body = std::string(web::kAppJs);
     r.headers.emplace_back("Cache-Control", "no-cache");
+  } else if (path == "charts.js") {  // uPlot, loaded by the reports page only
+    r.content_type = "text/javascript; charset=utf-8";
+    r.body = std::string(web::kChartsJs);
+    r.headers.emplace_back("Cache-Control", "no-cache");
   } else if (path == "app.css") {
     r.content_type = "text/css; charset=utf-8";
     r.body = std::string(web::kAppCss);

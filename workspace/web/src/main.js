@@ -13,6 +13,9 @@ import { ConversationList, moveSelection } from './views/list.js';
 import { Conversation } from './views/conversation.js';
 import { Help } from './views/help.js';
 import { Manage } from './views/manage.js';
+import { Board, boardStats } from './views/board.js';
+import { Drill } from './views/drill.js';
+import { Reports } from './views/reports.js';
 
 setInterval(() => (clock.value = Date.now()), 1000);
 
@@ -35,6 +38,9 @@ function Notices() {
 function Workspace() {
   const [help, setHelp] = useState(false);
   const [manage, setManage] = useState(false);
+  const [mode, setMode] = useState('desk'); // supervisors: 'board', 'reports'
+  const [drill, setDrill] = useState('');
+  const supervisor = me.value.role === 'supervisor';
   useEffect(() => {
     connect();
     const onKey = (e) => {
@@ -58,6 +64,8 @@ function Workspace() {
         '/': () => document.getElementById('search')?.focus(),
         '?': () => setHelp(true),
         c: () => setManage(true),
+        b: () => supervisor && (setDrill(''), setMode((m) => (m === 'board' ? 'desk' : 'board'))),
+        g: () => supervisor && setMode((m) => (m === 'reports' ? 'desk' : 'reports')),
         1: () => (filter.value = { ...filter.value, view: 'open' }),
         2: () => (filter.value = { ...filter.value, view: 'waiting' }),
         3: () => (filter.value = { ...filter.value, view: 'snoozed' }),
@@ -81,14 +89,18 @@ function Workspace() {
   const conv = selected.value;
   return html`<div class="app">
     <a class="skip" href="#composer-text">Skip to the reply box</a>
-    <${TopBar} onSignOut=${out} onHelp=${() => setHelp(true)} onManage=${() => setManage(true)} />
+    <${TopBar} onSignOut=${out} onHelp=${() => setHelp(true)} onManage=${() => setManage(true)}
+      mode=${mode} onMode=${supervisor ? (m) => { setDrill(''); setMode(m); } : null} />
     <${Offers} />
-    <main class="main">
+    ${mode === 'board' && !drill && html`<main class="console"><${Board} onDrill=${setDrill} /></main>`}
+    ${mode === 'board' && drill && html`<main class="console"><${Drill} id=${drill} onClose=${() => setDrill('')} /></main>`}
+    ${mode === 'reports' && html`<main class="console"><${Reports} /></main>`}
+    ${mode === 'desk' && html`<main class="main">
       <${ConversationList} />
       ${conv ? html`<${Conversation} key=${conv.id} conv=${conv} />`
         : html`<section class="conversation empty"><p>Pick a conversation (j / k), or wait for an offer.</p>
           <p>Press <kbd>?</kbd> for the keyboard shortcuts.</p></section>`}
-    </main>
+    </main>`}
     <${Notices} />
     ${help && html`<${Help} onClose=${() => setHelp(false)} />`}
     ${manage && html`<${Manage} onClose=${() => setManage(false)} />`}
@@ -109,5 +121,5 @@ link.subscribe((l) => {
   if (l === 'signed-out') disconnect();
 });
 // For tests and the curious: the stream's counters and a forced reconnect.
-window.omniroute = { stats, reconnectNow, send, apply, sleepFor };
+window.omniroute = { stats, reconnectNow, send, apply, sleepFor, boardStats };
 render(html`<${App} />`, document.getElementById('app'));

@@ -16,6 +16,8 @@ export const shortcuts = [
   ['c', 'Canned responses (and force-assign for supervisors)'],
   ['1 – 4', 'Open / Waiting for me / Snoozed / Closed'],
   ['Alt+P', 'Available / away'],
+  ['b', 'Supervisors: the live board (again: back to the desk)'],
+  ['g', 'Supervisors: reports (again: back to the desk)'],
   ['Enter', 'Send (in the reply box); Shift+Enter: new line'],
   ['/code or ::code', 'Canned response (in the reply box)'],
   ['Esc', 'Leave the reply box, close this help'],

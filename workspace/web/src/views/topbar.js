@@ -10,7 +10,9 @@ export function setPresence(p) {
   send({ cmd: 'presence', presence: p });
 }
 
-export function TopBar({ onSignOut, onHelp, onManage }) {
+const kModes = [['desk', 'Desk'], ['board', 'Live board'], ['reports', 'Reports']];
+
+export function TopBar({ onSignOut, onHelp, onManage, mode, onMode }) {
   const available = presence.value === 'available';
   return html`<header class="topbar">
     <strong class="brand">omniroute</strong>
@@ -22,6 +24,8 @@ export function TopBar({ onSignOut, onHelp, onManage }) {
       title="Alt+P" onClick=${() => setPresence(available ? 'away' : 'available')}>
       ${available ? 'Available' : 'Away'}
     </button>
+    ${onMode && html`<nav class="modes" aria-label="Views">${kModes.map(([m, label]) => html`<button key=${m}
+      id=${'mode-' + m} aria-pressed=${mode === m} class=${mode === m ? 'on' : ''} onClick=${() => onMode(m)}>${label}</button>`)}</nav>`}
     <button id="manage-button" onClick=${onManage} title="C">Canned responses</button>
     <button id="help-button" onClick=${onHelp} title="?">Shortcuts</button>
     <button id="sign-out" onClick=${onSignOut}>Sign out</button>
