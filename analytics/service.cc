@@ -39,6 +39,7 @@ std::string Service::start() {
     std::string v;
     const int64_t next = db_->get(keys::offset(p), &v) ? std::stoll(v) : RD_KAFKA_OFFSET_BEGINNING;
     assignment.push_back({topic, p, next});
+    next_[p] = std::max<int64_t>(next, 0);
   }
   if (!consumer_->assign(assignment, err)) return "analytics assign: " + err;
   ops::set_ready("analytics", true);
@@ -58,51 +59,54 @@ void Service::on_change(std::function<void(const std::set<std::string>&)> fn) {
   listeners_.push_back(std::move(fn));
 }
 
+void Service::apply_batch(const std::vector<kafka::Message>& msgs) {
+  std::set<std::string> changed;
+  std::vector<std::function<void(const std::set<std::string>&)>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    Db::Batch b = db_->begin();
+    uint64_t n = 0;
+    for (const auto& m : msgs) {
+      if (m.is_error()) continue;
+      v1::RoutingEvent e;
+      if (e.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()))) {
+        model_->apply(b, e);
+        changed.insert(e.workspace_id());
+        ++n;
+      } else {
+        log::get("analytics")
+            ->warn("undecodable routing event at {}@{}; skipped", m.partition(), m.offset());
+      }
+      b.put(keys::offset(m.partition()), std::to_string(m.offset() + 1));
+      next_[m.partition()] = m.offset() + 1;
+    }
+    if (std::string err = db_->commit(b); !err.empty()) {
+      // The records and offsets go together or not at all: exit, a restart re-reads.
+      log::get("analytics")
+          ->critical("analytics commit failed: {}; exiting so a restart resumes", err);
+      std::_Exit(3);
+    }
+    applied_ += n;
+    ops::metrics().analytics_events.Increment(static_cast<double>(n));
+    listeners = listeners_;
+  }
+  for (const auto& fn : listeners) fn(changed);
+}
+
 void Service::run() {
-  auto log = log::get("analytics");
-  std::map<int32_t, int64_t> next;  // partition -> next offset, as committed
-  int64_t last_lag_ms = 0;
+  auto last_lag = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   while (!stop_) {
     auto msgs = consumer_->poll(1000, 100);
-    if (msgs.empty()) continue;
-    std::set<std::string> changed;
-    std::vector<std::function<void(const std::set<std::string>&)>> listeners;
-    {
-      std::lock_guard lock(mu_);
-      Db::Batch b = db_->begin();
-      uint64_t n = 0;
-      for (const auto& m : msgs) {
-        if (m.is_error()) continue;
-        v1::RoutingEvent e;
-        if (e.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()))) {
-          model_->apply(b, e);
-          changed.insert(e.workspace_id());
-          ++n;
-        } else {
-          log->warn("undecodable routing event at {}@{}; skipped", m.partition(), m.offset());
-        }
-        b.put(keys::offset(m.partition()), std::to_string(m.offset() + 1));
-        next[m.partition()] = m.offset() + 1;
-      }
-      if (std::string err = db_->commit(b); !err.empty()) {
-        // The records and offsets go together or not at all: exit, a restart re-reads.
-        log->critical("analytics commit failed: {}; exiting so a restart resumes", err);
-        std::_Exit(3);
-      }
-      applied_ += n;
-      listeners = listeners_;
-    }
-    for (const auto& fn : listeners) fn(changed);
-    const auto now =
-        std::chrono::steady_clock::now().time_since_epoch() / std::chrono::milliseconds(1);
-    if (now - last_lag_ms >= 1000) {
-      last_lag_ms = now;
+    if (!msgs.empty()) apply_batch(msgs);
+    if (std::chrono::steady_clock::now() - last_lag >= std::chrono::seconds(1)) {
+      last_lag = std::chrono::steady_clock::now();
       int64_t lag = 0;
       for (const auto& hw : consumer_->high_watermarks()) {
-        const auto it = next.find(hw.partition);
-        lag += std::max<int64_t>(0, hw.offset - (it == next.end() ? 0 : it->second));
+        const auto it = next_.find(hw.partition);
+        lag += std::max<int64_t>(0, hw.offset - (it == next_.end() ? 0 : it->second));
       }
       lag_ = lag;
+      ops::metrics().analytics_lag.Set(static_cast<double>(lag));
     }
   }
 }

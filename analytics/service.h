@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -49,6 +50,8 @@ class Service {
 
  private:
   void run();
+  // Applies one poll's events and commits them with the next offsets.
+  void apply_batch(const std::vector<kafka::Message>& msgs);
   const config::Config& cfg_;
   kafka::ClientConfig kafka_cfg_;
   std::unique_ptr<Db> db_;
@@ -59,6 +62,7 @@ class Service {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> applied_{0};
   std::atomic<int64_t> lag_{0};
+  std::map<int32_t, int64_t> next_;  // partition -> next offset (consumer thread only)
   std::thread thread_;
 };
 

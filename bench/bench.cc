@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "bench/analytics_probe.h"
 #include "bench/decision.h"
 #include "bench/desk_pool.h"
 #include "bench/stats.h"
@@ -475,6 +476,8 @@ int run(const Options& o) {
   std::ofstream(cfg_path) << bench_config(o, kc.brokers, state_dir, endpoint, per_agent * 2 + 1);
   ChildProcess router(o.binary, {"router", "--config", cfg_path, "--log-level", "warn"});
   router.start();
+  // The analytics consumer reads omni.routing beside it, as in production.
+  AnalyticsProbe analytics(o.binary, cfg_path);
 
   const int64_t fixed_budget = static_cast<int64_t>(o.messages) * 2 + 1000000;
   Timeline tl(static_cast<size_t>(o.messages + fixed_budget));
@@ -569,10 +572,12 @@ int run(const Options& o) {
 
   const auto e2e_t0 = Clock::now();
   const double cpu0 = proc_cpu_seconds(router.pid());
+  analytics.begin_phase();
   load(0, o.messages, 0);
   const bool all = wait_received(o.messages, 600);
   // Router process CPU (user + system, all its threads) over the full-speed phase.
   const double router_cpu_s = proc_cpu_seconds(router.pid()) - cpu0;
+  const json analytics_phase = analytics.end_phase(o.messages, 120);
   int64_t last = 0;
   for (int64_t i = 0; i < o.messages; ++i)
     last = std::max(last, tl.received[static_cast<size_t>(i)]);
@@ -593,7 +598,8 @@ int run(const Options& o) {
               {"router_cpu_seconds", router_cpu_s},
               {"router_cpu_us_per_message", router_cpu_s * 1e6 / o.messages},
               {"publish_to_offer", percentiles_json(to_offer)},
-              {"publish_to_desk_later_messages", percentiles_json(to_desk)}};
+              {"publish_to_desk_later_messages", percentiles_json(to_desk)},
+              {"analytics", analytics_phase}};
 
   // Fixed rate: what users feel. First let the full-speed backlog (replies still on their
   // way out) drain, so this phase measures the steady state and not the queue behind it.
@@ -856,6 +862,12 @@ int run(const Options& o) {
   fmt::print(
       "| router CPU time per message, full speed (user + system, all threads) | {:.1f} µs |\n",
       e.value("router_cpu_us_per_message", 0.0));
+  if (const auto& an = e["analytics"]; an.is_object())
+    fmt::print(
+        "| analytics beside it: max lag / caught up after the load / CPU per event | {:.0f} "
+        "records / {:.1f} s / {:.1f} µs |\n",
+        an.value("max_lag_records", 0.0), an.value("caught_up_after_load_s", -1.0),
+        an.value("cpu_us_per_event", 0.0));
   fmt::print("| publish -> offer at desk, full speed | {} |\n", p(e["publish_to_offer"]));
   fmt::print("| publish -> desk, later messages, full speed | {} |\n",
              p(e["publish_to_desk_later_messages"]));

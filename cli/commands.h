@@ -31,6 +31,7 @@ int cmd_broker(const Common& c, int brokers);
 // The agent workspace alone: its pages, sign-in and gateway, connected to a router's agent
 // endpoint with the gateway's own CURVE key.
 int cmd_workspace(const Common& c);
+int cmd_analytics(const Common& c);
 int cmd_config_check(const std::string& path);
 int cmd_normalize(const std::string& channel, const std::string& file,
                   const std::string& provider = "");

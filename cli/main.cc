@@ -57,6 +57,12 @@ int main(int argc, char** argv) {
       "endpoint (agent_workspace.router_endpoint)");
   add_common(workspace_cmd);
 
+  auto* analytics_cmd = app.add_subcommand(
+      "analytics",
+      "Run the analytics consumer of omni.routing alone (reports and live picture in its own "
+      "store; /metrics and health on operations.listen or --ops-listen)");
+  add_common(analytics_cmd);
+
   auto* broker = app.add_subcommand(
       "broker", "Run a standalone embedded (in-memory) Kafka cluster for development");
   add_common(broker);
@@ -217,6 +223,7 @@ int main(int argc, char** argv) {
   if (*router) return cmd_router(common);
   if (*connect) return cmd_connect(common, names);
   if (*workspace_cmd) return cmd_workspace(common);
+  if (*analytics_cmd) return cmd_analytics(common);
   if (*broker) return cmd_broker(common, broker_count);
   if (*keygen) return cmd_agent_keygen(ko);
   if (*passwd) {

@@ -239,6 +239,30 @@ int cmd_workspace(const Common& c) {
   return 0;
 }
 
+int cmd_analytics(const Common& c) {
+  auto cfg = load(c);
+  if (!cfg) return 2;
+  if (cfg->kafka.embedded()) {
+    fmt::print(stderr,
+               "omniroute analytics: kafka.brokers is 'embedded'; run `omniroute broker` and pass "
+               "--brokers\n");
+    return 2;
+  }
+  install_signal_handlers();
+  Stack stack(std::move(*cfg));
+  std::string err = stack.serve_operations();
+  if (err.empty()) err = stack.start_kafka();
+  if (err.empty()) err = stack.start_analytics();
+  if (!err.empty()) {
+    fmt::print(stderr, "omniroute analytics: {}\n", err);
+    return 1;
+  }
+  fmt::print("analytics: consuming {}\n", stack.config().kafka.topics.routing);
+  std::fflush(stdout);
+  wait_for_stop(nullptr, &stack);
+  return 0;
+}
+
 int cmd_broker(const Common& c, int brokers) {
   config::Config cfg;
   if (std::ifstream(c.config_path).good()) {

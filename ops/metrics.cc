@@ -110,6 +110,17 @@ Metrics::Metrics()
                     .Name("omniroute_inbound_published_total")
                     .Help("Customer messages connectors published to Kafka, by outcome.")
                     .Register(registry)),
+      analytics_events(BuildCounter()
+                           .Name("omniroute_analytics_events_total")
+                           .Help("Routing events the analytics consumer applied.")
+                           .Register(registry)
+                           .Add({})),
+      analytics_lag(BuildGauge()
+                        .Name("omniroute_analytics_lag_records")
+                        .Help("Records of omni.routing the analytics consumer has not applied "
+                              "yet (high watermarks as last fetched minus its offsets).")
+                        .Register(registry)
+                        .Add({})),
       start_time(BuildGauge()
                      .Name("omniroute_process_start_time_seconds")
                      .Help("When this process started, Unix seconds.")

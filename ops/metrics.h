@@ -39,6 +39,9 @@ struct Metrics {
   prometheus::Family<prometheus::Counter>& deliveries;           // {channel, outcome}
   prometheus::Family<prometheus::Histogram>& reply_to_outbound;  // {channel}
   prometheus::Family<prometheus::Counter>& published;            // {channel, outcome}
+  // Analytics.
+  prometheus::Counter& analytics_events;  // routing events applied
+  prometheus::Gauge& analytics_lag;       // records of omni.routing not applied yet
   // Process.
   prometheus::Gauge& start_time;
 

@@ -49,7 +49,7 @@ TEST(Cli, PasswdPrintsAnArgon2idHashOrAWholeAccount) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* sub : {"up", "router", "connect", "broker", "agent", "agent keygen", "normalize",
-                          "inspect", "bench", "config check", "passwd"}) {
+                          "inspect", "bench", "config check", "passwd", "workspace", "analytics"}) {
     Result r = run(fmt::format("{} --help", sub));
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
