@@ -13,9 +13,9 @@ namespace omniroute::cli {
 
 struct Common {
   std::string config_path = "config/omniroute.yaml";
-  std::string brokers;    // overrides kafka.brokers
-  std::string state_dir;  // overrides state.dir
-  std::string log_level;  // overrides log_level
+  std::string brokers;     // overrides kafka.brokers
+  std::string state_dir;   // overrides state.dir
+  std::string log_level;   // overrides log_level
   std::string ops_listen;  // overrides operations.listen
 };
 
