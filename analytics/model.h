@@ -48,9 +48,12 @@ struct Live {
 // The wallboard's picture of one workspace as JSON (analytics/live.cc): per queue, channel
 // and inbox what waits and for how long (to `now_ms`), offers out, SLA risk and breaches;
 // agents by presence and what each holds.
-// `queue_ids`: the workspace's queues, listed even when nothing is in them.
+// `queue_ids`: the workspace's queues, listed even when nothing is in them. Agents: counts
+// of all by presence, and the first `max_agents` whose id contains `find` (holding most
+// first), with how many match and how many there are.
 nlohmann::json picture(const Live& live, const std::string& workspace, int64_t now_ms,
-                       const std::vector<std::string>& queue_ids = {});
+                       const std::vector<std::string>& queue_ids = {}, const std::string& find = {},
+                       size_t max_agents = 300);
 
 class Model {
  public:

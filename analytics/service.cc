@@ -158,14 +158,14 @@ nlohmann::json Service::conversation(const std::string& ws, const std::string& i
   return j;
 }
 
-nlohmann::json Service::live(const std::string& ws, int64_t now_ms) const {
+nlohmann::json Service::live(const std::string& ws, int64_t now_ms, const std::string& find) const {
   std::lock_guard lock(mu_);
   const auto it = model_->live().find(ws);
   static const Live kEmpty;
   std::vector<std::string> queues;
   if (const config::Workspace* w = cfg_.workspace(ws))
     for (const auto& q : w->queues) queues.push_back(q.id);
-  return picture(it == model_->live().end() ? kEmpty : it->second, ws, now_ms, queues);
+  return picture(it == model_->live().end() ? kEmpty : it->second, ws, now_ms, queues, find);
 }
 
 }  // namespace omniroute::analytics

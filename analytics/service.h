@@ -37,8 +37,10 @@ class Service {
   Report report(Filter f) const;
   // The wallboard: per queue, channel and inbox what waits now and for how long, pending
   // offers, SLA risk and breaches; agents by presence with what they hold. `now_ms` is the
-  // wall clock the waits are measured to.
-  nlohmann::json live(const std::string& workspace, int64_t now_ms) const;
+  // wall clock the waits are measured to; agents listed: the first 300 whose id contains
+  // `find`.
+  nlohmann::json live(const std::string& workspace, int64_t now_ms,
+                      const std::string& find = {}) const;
   // One conversation for the drill-down: its facts and decision trail (who it was offered
   // to, who could not take it and why); null when unknown.
   nlohmann::json conversation(const std::string& workspace, const std::string& id) const;

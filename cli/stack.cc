@@ -155,7 +155,9 @@ std::string Stack::start_workspace() {
       return analytics::answer(*svc, path, req, ws, now_ms());
     });
     auto board = std::make_shared<workspace::Board>(
-        [svc = analytics_.get()](const std::string& ws) { return svc->live(ws, now_ms()).dump(); });
+        [svc = analytics_.get()](const std::string& ws, const std::string& find) {
+          return svc->live(ws, now_ms(), find).dump();
+        });
     analytics_->on_change(
         [weak = std::weak_ptr<workspace::Board>(board)](const std::set<std::string>& changed) {
           if (auto b = weak.lock())

@@ -99,6 +99,7 @@ std::string Api::start() {
 
 void Api::stop() {
   if (gateway_) gateway_->close_all();
+  if (board_) board_->stop();
   if (!server_) return;
   server_->remove_route(std::string(kPrefix));
   server_.reset();

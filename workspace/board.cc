@@ -4,8 +4,10 @@
 #include <optional>
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
 
 namespace omniroute::workspace {
 
@@ -23,8 +25,9 @@ constexpr auto kTick = std::chrono::seconds(1);
 // commands), which also keeps pings and the close handshake working.
 class BoardViewer : public std::enable_shared_from_this<BoardViewer> {
  public:
-  BoardViewer(beast::tcp_stream&& s, connectors::http::ConnectionLease lease)
-      : lease_(std::move(lease)), ws_(std::move(s)) {}
+  BoardViewer(beast::tcp_stream&& s, connectors::http::ConnectionLease lease,
+              std::function<void()> wake)
+      : lease_(std::move(lease)), ws_(std::move(s)), wake_(std::move(wake)) {}
 
   void start(beast::http::request<beast::http::string_body> req, std::string first) {
     ws_.set_option(
@@ -45,6 +48,17 @@ class BoardViewer : public std::enable_shared_from_this<BoardViewer> {
     });
   }
   bool closed() const { return closed_.load(); }
+  void close_from_any_thread() {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      if (self->closed_.exchange(true) || !self->open_) return;
+      self->ws_.async_close(websocket::close_reason(websocket::close_code::going_away),
+                            [self](beast::error_code) {});
+    });
+  }
+  std::string find() const {
+    std::lock_guard lock(find_mu_);
+    return find_;
+  }
 
  private:
   void deliver(std::string text) {
@@ -74,7 +88,19 @@ class BoardViewer : public std::enable_shared_from_this<BoardViewer> {
         self->closed_ = true;
         return;
       }
+      const auto cmd =
+          nlohmann::json::parse(beast::buffers_to_string(self->in_.data()), nullptr, false);
       self->in_.consume(self->in_.size());
+      if (cmd.is_object() && cmd.contains("find") && cmd["find"].is_string()) {
+        const std::string f = cmd["find"];
+        if (f.size() <= 64) {
+          {
+            std::lock_guard lock(self->find_mu_);
+            self->find_ = f;
+          }
+          self->wake_();
+        }
+      }
       self->read();
     });
   }
@@ -84,29 +110,40 @@ class BoardViewer : public std::enable_shared_from_this<BoardViewer> {
   beast::flat_buffer in_;
   std::optional<std::string> pending_;
   std::string current_;
+  std::function<void()> wake_;
+  mutable std::mutex find_mu_;
+  std::string find_;
   bool open_ = false, writing_ = false;
   std::atomic<bool> closed_{false};
 };
 
-Board::Board(std::function<std::string(const std::string&)> snapshot)
-    : snapshot_(std::move(snapshot)), thread_([this] { run(); }) {}
+Board::Board(Snapshot snapshot) : snapshot_(std::move(snapshot)), thread_([this] { run(); }) {}
 
 Board::~Board() {
   stop();
 }
 
 void Board::stop() {
+  std::vector<std::shared_ptr<BoardViewer>> open;
   {
     std::lock_guard lock(mu_);
     stop_ = true;
+    for (auto& [ws, list] : viewers_)
+      for (auto& w : list)
+        if (auto s = w.lock()) open.push_back(std::move(s));
+    viewers_.clear();
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& v : open) v->close_from_any_thread();
 }
 
 void Board::attach(beast::tcp_stream stream, beast::http::request<beast::http::string_body> req,
                    connectors::http::ConnectionLease lease, const std::string& workspace) {
-  auto v = std::make_shared<BoardViewer>(std::move(stream), std::move(lease));
+  auto v = std::make_shared<BoardViewer>(std::move(stream), std::move(lease),
+                                         [weak = weak_from_this(), workspace] {
+                                           if (auto b = weak.lock()) b->changed(workspace);
+                                         });
   {
     std::lock_guard lock(mu_);
     auto& list = viewers_[workspace];
@@ -117,7 +154,7 @@ void Board::attach(beast::tcp_stream stream, beast::http::request<beast::http::s
     if (list.size() >= kMaxViewersPerWorkspace) return;  // dropped: the tab retries later
     list.push_back(v);
   }
-  v->start(std::move(req), snapshot_(workspace));
+  v->start(std::move(req), snapshot_(workspace, {}));
 }
 
 void Board::changed(const std::string& workspace) {
@@ -168,12 +205,14 @@ void Board::run() {
         viewers_.erase(it);
         continue;
       }
-      std::vector<std::shared_ptr<BoardViewer>> to;
+      std::map<std::string, std::vector<std::shared_ptr<BoardViewer>>> by_find;
       for (const auto& w : it->second)
-        if (auto s = w.lock()) to.push_back(std::move(s));
+        if (auto s = w.lock()) by_find[s->find()].push_back(std::move(s));
       lock.unlock();
-      const std::string text = snapshot_(ws);
-      for (auto& v : to) v->send(text);
+      for (auto& [find, to] : by_find) {  // one picture per search typed
+        const std::string text = snapshot_(ws, find);
+        for (auto& v : to) v->send(text);
+      }
       lock.lock();
     }
   }

@@ -25,10 +25,14 @@ namespace omniroute::workspace {
 
 class BoardViewer;
 
-class Board {
+class Board : public std::enable_shared_from_this<Board> {
  public:
-  // `snapshot(workspace)`: the picture as JSON text.
-  explicit Board(std::function<std::string(const std::string&)> snapshot);
+  // `snapshot(workspace, find)`: the picture as JSON text, its agents those whose id
+  // contains `find` (what the supervisor typed in the board's search; a tab sends
+  // {"find": "..."}, at most 64 characters).
+  using Snapshot =
+      std::function<std::string(const std::string& workspace, const std::string& find)>;
+  explicit Board(Snapshot snapshot);
   ~Board();
   Board(const Board&) = delete;
   Board& operator=(const Board&) = delete;
@@ -40,11 +44,12 @@ class Board {
   // From any thread: something in `workspace` changed.
   void changed(const std::string& workspace);
   size_t viewers() const;
+  // Stops pushing and closes every board tab (they reconnect to whoever serves next).
   void stop();
 
  private:
   void run();
-  std::function<std::string(const std::string&)> snapshot_;
+  Snapshot snapshot_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::map<std::string, std::vector<std::weak_ptr<BoardViewer>>> viewers_;

@@ -43,6 +43,15 @@ TEST_F(ConsoleBrowserTest, LiveBoardTrailForceAssignAndReports) {
   EXPECT_NE(text(*bo, "#tile-agents").find("1 busy"), std::string::npos)
       << text(*bo, "#tile-agents");
   EXPECT_TRUE(bo->screenshot("screenshots/workspace_11_live_board.png")) << bo->error();
+  // The agent search runs on the server (a board of 10,000 agents lists 300 at a time).
+  EXPECT_EQ(texts(*bo, "#agent-rows th"), json({"alice", "bob"})) << "holding most first";
+  bo->type("#agent-find", "bo");
+  ASSERT_TRUE(wait_until([&] { return texts(*bo, "#agent-rows th") == json({"bob"}); }))
+      << texts(*bo, "#agent-rows th").dump();
+  EXPECT_NE(text(*bo, "#tile-agents").find("1 busy"), std::string::npos) << "counts stay whole";
+  bo->run("document.getElementById('agent-find').value=''");
+  bo->type("#agent-find", "x");
+  ASSERT_TRUE(wait_until([&] { return texts(*bo, "#agent-rows th") == json::array(); }));
 
   // Drill into the conversation: why it went to whom.
   bo->type("#drill-id", "C1" + kEnter);

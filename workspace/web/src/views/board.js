@@ -1,7 +1,7 @@
 // The supervisor's wallboard: the live picture of the workspace, pushed over its own
 // WebSocket (/agent/board) within moments of every routing decision. No polling: the
 // server sends a new picture when something changed and once a second while work waits.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 
 export const boardStats = { pictures: 0, connects: 0, last: null };
@@ -18,15 +18,32 @@ function duration(s) {
   return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
 }
 
-function useBoard() {
+// The board's socket; `find` (what the supervisor typed) goes to the server, which lists
+// the agents matching it (a board of 10,000 agents sends 300 at a time, not all).
+function useBoard(find) {
   const [picture, setPicture] = useState(null);
   const [state, setState] = useState('connecting');
+  const socket = useRef(null);
+  const findRef = useRef(find);
+  findRef.current = find;
+  useEffect(() => {
+    const t = setTimeout(() => {
+      const ws = socket.current;
+      if (ws && ws.readyState === 1) ws.send(JSON.stringify({ find }));
+    }, 200);
+    return () => clearTimeout(t);
+  }, [find]);
   useEffect(() => {
     let ws = null, stopped = false, retry = 0, timer = null;
     const open = () => {
       ws = new WebSocket(boardUrl());
+      socket.current = ws;
       boardStats.connects++;
-      ws.onopen = () => { retry = 0; setState('live'); };
+      ws.onopen = () => {
+        retry = 0;
+        setState('live');
+        if (findRef.current) ws.send(JSON.stringify({ find: findRef.current }));
+      };
       ws.onmessage = (m) => {
         try {
           const p = JSON.parse(m.data);
@@ -57,18 +74,15 @@ function Rows({ rows, label }) {
   </table>`;
 }
 
-const kMaxAgentRows = 300;
-
 export function Board({ onDrill }) {
-  const [p, state] = useBoard();
   const [find, setFind] = useState('');
+  const [p, state] = useBoard(find);
   const [conv, setConv] = useState('');
   if (!p) return html`<section class="board" id="board"><p>${state === 'live' ? 'Loading…' : 'Connecting to the live board…'}</p></section>`;
   const t = p.total;
   const queues = [...p.queues].sort((a, b) => b.waiting - a.waiting || b.longest_wait_s - a.longest_wait_s);
-  const agents = p.agents
-    .filter((a) => !find || a.agent.includes(find))
-    .sort((a, b) => b.holding - a.holding || a.agent.localeCompare(b.agent));
+  const agents = p.agents; // holding most first, as many as the server lists
+  const more = (p.agents_matching || 0) - agents.length;
   const by = p.agents_by_presence;
   return html`<section class="board" id="board" aria-label="Live board">
     <p class="board-status" role="status">${state === 'live' ? 'Live' : 'Reconnecting…'} · updated${' '}
@@ -96,10 +110,10 @@ export function Board({ onDrill }) {
     <input id="agent-find" value=${find} onInput=${(e) => setFind(e.target.value)} maxlength="64" />
     <table class="board-table" aria-label="Agents">
       <thead><tr><th scope="col">Agent</th><th scope="col">Presence</th><th scope="col">Since</th><th scope="col">Holding</th></tr></thead>
-      <tbody>${agents.slice(0, kMaxAgentRows).map((a) => html`<tr key=${a.agent}>
+      <tbody id="agent-rows">${agents.map((a) => html`<tr key=${a.agent}>
         <th scope="row">${a.agent}${a.bot ? ' (bot)' : ''}</th><td>${a.presence}</td>
         <td>${a.since_ms ? new Date(a.since_ms).toLocaleTimeString() : ''}</td><td>${a.holding}</td></tr>`)}</tbody>
     </table>
-    ${agents.length > kMaxAgentRows && html`<p>${agents.length - kMaxAgentRows} more: type part of a name to find them.</p>`}
+    ${more > 0 && html`<p id="agents-more">${more} more match: type part of a name to find them.</p>`}
   </section>`;
 }
