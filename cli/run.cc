@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -154,29 +155,43 @@ int cmd_up(const Common& c, bool demo, int demo_messages, int demo_timeout_s) {
   return 0;
 }
 
-int cmd_router(const Common& c) {
+namespace {
+
+// A part run alone against a running cluster (`router`, `analytics`): health first, so
+// /readyz answers 503 (and why) while it starts; then Kafka, then the part; `started` prints
+// where it is. SIGHUP reloads the router's configuration (`reloads`).
+int run_alone(const Common& c, const char* name, std::string (Stack::*start)(),
+              const std::function<std::string(Stack&)>& started, bool reloads) {
   auto cfg = load(c);
   if (!cfg) return 2;
   if (cfg->kafka.embedded()) {
     fmt::print(stderr,
-               "omniroute router: kafka.brokers is 'embedded'; run `omniroute broker` and pass "
-               "--brokers\n");
+               "omniroute {}: kafka.brokers is 'embedded'; run `omniroute broker` and pass "
+               "--brokers\n",
+               name);
     return 2;
   }
   install_signal_handlers();
   Stack stack(std::move(*cfg));
-  // Health first: /readyz answers 503 (and why) while the router starts.
   std::string err = stack.serve_operations();
   if (err.empty()) err = stack.start_kafka();
-  if (err.empty()) err = stack.start_router();
+  if (err.empty()) err = (stack.*start)();
   if (!err.empty()) {
-    fmt::print(stderr, "omniroute router: {}\n", err);
+    fmt::print(stderr, "omniroute {}: {}\n", name, err);
     return 1;
   }
-  fmt::print("router: agents on {}\n", stack.router()->agent_endpoint());
+  fmt::print("{}\n", started(stack));
   std::fflush(stdout);
-  wait_for_stop(&c, &stack);
+  wait_for_stop(reloads ? &c : nullptr, &stack);
   return 0;
+}
+
+}  // namespace
+
+int cmd_router(const Common& c) {
+  return run_alone(
+      c, "router", &Stack::start_router,
+      [](Stack& s) { return "router: agents on " + s.router()->agent_endpoint(); }, true);
 }
 
 int cmd_connect(const Common& c, const std::vector<std::string>& names) {
@@ -240,27 +255,9 @@ int cmd_workspace(const Common& c) {
 }
 
 int cmd_analytics(const Common& c) {
-  auto cfg = load(c);
-  if (!cfg) return 2;
-  if (cfg->kafka.embedded()) {
-    fmt::print(stderr,
-               "omniroute analytics: kafka.brokers is 'embedded'; run `omniroute broker` and pass "
-               "--brokers\n");
-    return 2;
-  }
-  install_signal_handlers();
-  Stack stack(std::move(*cfg));
-  std::string err = stack.serve_operations();
-  if (err.empty()) err = stack.start_kafka();
-  if (err.empty()) err = stack.start_analytics();
-  if (!err.empty()) {
-    fmt::print(stderr, "omniroute analytics: {}\n", err);
-    return 1;
-  }
-  fmt::print("analytics: consuming {}\n", stack.config().kafka.topics.routing);
-  std::fflush(stdout);
-  wait_for_stop(nullptr, &stack);
-  return 0;
+  return run_alone(
+      c, "analytics", &Stack::start_analytics,
+      [](Stack& s) { return "analytics: consuming " + s.config().kafka.topics.routing; }, false);
 }
 
 int cmd_broker(const Common& c, int brokers) {
