@@ -37,7 +37,7 @@ struct Live {
   struct Agent {
     std::string presence = "offline";
     int64_t since_ms = 0;
-    int holding = 0, offered = 0;
+    int holding = 0;
     bool bot = false;
   };
   std::map<std::string, Conversation> conversations;  // open ones, by id

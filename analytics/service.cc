@@ -105,7 +105,6 @@ void Service::run() {
         const auto it = next_.find(hw.partition);
         lag += std::max<int64_t>(0, hw.offset - (it == next_.end() ? 0 : it->second));
       }
-      lag_ = lag;
       ops::metrics().analytics_lag.Set(static_cast<double>(lag));
     }
   }

@@ -47,8 +47,6 @@ class Service {
   // Events applied since start; workspaces changed by the latest batch go to `on_change`.
   uint64_t applied() const { return applied_.load(); }
   void on_change(std::function<void(const std::set<std::string>&)> fn);
-  // Consumer lag summed over partitions (high watermark minus next offset).
-  int64_t lag() const { return lag_.load(); }
 
  private:
   void run();
@@ -63,7 +61,6 @@ class Service {
   std::vector<std::function<void(const std::set<std::string>&)>> listeners_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> applied_{0};
-  std::atomic<int64_t> lag_{0};
   std::map<int32_t, int64_t> next_;  // partition -> next offset (consumer thread only)
   std::thread thread_;
 };
