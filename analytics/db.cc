@@ -94,6 +94,9 @@ std::string opened(std::string_view ws, int64_t at, std::string_view id) {
 std::string agent(std::string_view ws, std::string_view id) {
   return fmt::format("a/{}/{}", ws, id);
 }
+std::string rating(std::string_view ws, int64_t at, std::string_view conversation) {
+  return fmt::format("r/{}/{}/{}", ws, ms(at), conversation);
+}
 std::string trail(std::string_view ws, std::string_view conversation, uint32_t n) {
   return fmt::format("t/{}/{}/{:06}", ws, conversation, n);
 }

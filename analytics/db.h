@@ -63,6 +63,9 @@ std::string trail(std::string_view ws, std::string_view conversation, uint32_t n
 // span crosses a UTC day, so the spans overlapping [from, to) end in [from, to + 1 day).
 std::string span(std::string_view ws, int64_t end, std::string_view agent, int kind, int64_t start,
                  std::string_view conversation);
+// r/<ws>/<ms>/<conversation>: a conversation's satisfaction rating (CsatRow) by when it
+// was given; a newer answer to the same survey replaces it.
+std::string rating(std::string_view ws, int64_t at, std::string_view conversation);
 // k/<ws>/<hour ms>/<kind>/<queue>/<channel>/<inbox>/<agent>/<language>/<bot>: events
 // counted by the hour they happened in.
 std::string count(std::string_view ws, int64_t hour, int kind, std::string_view queue, int channel,

@@ -152,6 +152,29 @@ void Model::conversation_event(Db::Batch& b, const RoutingEvent& e) {
     case RoutingEvent::KIND_SLA_WARNING:
       c.set_sla_warned(true);
       break;
+    case RoutingEvent::KIND_SURVEY_SENT:
+      c.set_csat_scale(e.csat_scale());
+      c.set_survey_sent_at_ms(at);
+      c.set_csat_agent_id(e.agent_id());
+      break;
+    case RoutingEvent::KIND_CSAT: {
+      // The latest answer counts: its row replaces the one before.
+      if (c.csat_at_ms() != 0) b.del(keys::rating(ws, c.csat_at_ms(), c.conversation_id()));
+      c.set_csat_rating(static_cast<int32_t>(e.csat_rating()));
+      c.set_csat_scale(e.csat_scale());
+      c.set_csat_at_ms(at);
+      v1::analytics::CsatRow row;
+      row.set_rating(e.csat_rating());
+      row.set_scale(e.csat_scale());
+      row.set_agent_id(e.agent_id());
+      row.set_agent_bot(e.agent_bot());
+      row.set_queue_id(c.queue_id());
+      row.set_channel(c.channel());
+      row.set_inbox_id(c.inbox_id());
+      row.set_language(c.language());
+      b.put(keys::rating(ws, at, c.conversation_id()), row.SerializeAsString());
+      break;
+    }
     case RoutingEvent::KIND_SLA_BREACH:
       c.set_sla_breaches(c.sla_breaches() + 1);
       break;
@@ -187,6 +210,7 @@ void Model::count(Db::Batch& b, const RoutingEvent& e, const ConversationFacts& 
     case RoutingEvent::KIND_SLA_BREACH:
     case RoutingEvent::KIND_REPLIED:
     case RoutingEvent::KIND_CUSTOMER_MESSAGE:
+    case RoutingEvent::KIND_SURVEY_SENT:
       break;
     case RoutingEvent::KIND_RESOLVED:
       // Resolved without anyone (person or bot) ever holding it: the customer gave up.

@@ -10,6 +10,7 @@
 #include "analytics/model.h"
 #include "omniroute/v1/analytics.pb.h"
 #include "omniroute/v1/routing.pb.h"
+#include "schemas/channel.h"
 
 namespace omniroute::analytics {
 namespace {
@@ -130,11 +131,17 @@ Report compute(const Db& db, const config::Config& cfg, const Filter& f,
               case RoutingEvent::KIND_REPLIED:
                 (bot ? r.bot_replies : r.replies) += n;
                 break;
+              case RoutingEvent::KIND_SURVEY_SENT:
+                r.csat.count_sent(std::string(p[5]), std::string(p[2]),
+                                  channel_name(static_cast<v1::Channel>(to_int(p[3]))), n);
+                break;
               default:
                 break;
             }
             return true;
           });
+
+  add_ratings(db, f, r.csat);
 
   // The conversations that opened in the range.
   std::vector<int64_t> fr, frb, nr, nrb, res, resb, wait, botfr;
@@ -301,6 +308,7 @@ nlohmann::json to_json(const Report& r) {
                            {"online_s", a.online_s},
                            {"busy_s", a.busy_s},
                            {"utilisation", a.utilisation}});
+  j["csat"] = to_json(r.csat);
   return j;
 }
 
@@ -340,6 +348,8 @@ std::string to_csv(const Report& r) {
   for (const auto& a : r.agents)
     out += fmt::format("{},{},{},{},{},{},{}\n", a.agent, a.bot ? 1 : 0, a.handled,
                        a.handle_time_mean_s, a.online_s, a.busy_s, a.utilisation);
+  out += "\n";
+  append_csv(r.csat, out);
   out += "\nweekday,hour,arrivals\n";
   for (size_t w = 0; w < 7; ++w)
     for (size_t h = 0; h < 24; ++h)

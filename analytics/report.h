@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analytics/csat.h"
 #include "analytics/db.h"
 #include "config/config.h"
 #include "omniroute/v1/events.pb.h"
@@ -57,6 +58,7 @@ struct Report {
     double handle_time_mean_s = 0, online_s = 0, busy_s = 0, utilisation = 0;
   };
   std::vector<Agent> agents;
+  CsatReport csat;  // surveys sent and ratings given in the range
 };
 
 Report compute(const Db& db, const config::Config& cfg, const Filter& f,

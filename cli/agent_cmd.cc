@@ -89,6 +89,12 @@ int cmd_agent(const AgentOptions& o) {
       (*cell)->reply(c.conversation_id(), o.auto_reply);
   };
   h.on_message = [](const v1::CustomerMessage& m) {
+    if (m.message().has_csat()) {
+      say("[rating] {} customer rated {} of {}{}{}", m.conversation_id(),
+          m.message().csat().rating(), m.message().csat().scale(),
+          m.message().text_body().empty() ? "" : ": ", m.message().text_body());
+      return;
+    }
     say("[message] {} #{} customer: {}", m.conversation_id(), m.message().seq(),
         m.message().text_body());
   };

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include "config/csat_section.h"
 #include "config/router_section.h"
 #include "config/workspace_section.h"
 #include "config/yaml_reader.h"
@@ -216,6 +217,7 @@ void parse_workspaces(MapReader& top, Config& c, Errors& errors) {
                     inbox.auto_acknowledge = i.str_map("auto_acknowledge");
                     inbox.auto_acknowledge_window_ms =
                         i.integer("auto_acknowledge_window_s", 86400, 0, 30 * 86400) * 1000;
+                    inbox.csat = parse_csat(i, ipath, errors);
                     inbox.line = in.Mark().line + 1;
                     ws.inboxes.push_back(inbox);
                   });

@@ -109,6 +109,17 @@ struct Router {
   }
 };
 
+// A satisfaction survey sent when a conversation of the inbox is resolved (once per
+// conversation, only if a person wrote; the connector keeps it to the channel's rules:
+// windows, opt-outs). No question = no survey.
+struct CsatSurvey {
+  std::map<std::string, std::string> question;  // language -> text
+  std::map<std::string, std::string> thanks;    // language -> text sent after an answer; optional
+  int scale = 5;                                // 3 or 5
+  int64_t window_ms = 72 * 3600 * 1000LL;       // answers accepted this long after sending
+  bool enabled() const { return !question.empty(); }
+};
+
 struct Inbox {
   std::string id;
   v1::Channel channel = v1::CHANNEL_UNSPECIFIED;
@@ -119,6 +130,7 @@ struct Inbox {
   // {answer_within}, {subject}); empty = none. At most one per customer per window.
   std::map<std::string, std::string> auto_acknowledge;
   int64_t auto_acknowledge_window_ms = 86400 * 1000;
+  CsatSurvey csat;
 };
 
 using Skills = std::map<std::string, int>;  // skill -> level 1..5

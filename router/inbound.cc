@@ -35,6 +35,8 @@ void Inbound::apply_record(Store::Batch& b, const std::string& topic, int32_t pa
       return delivery_status(b, env.delivery_status());
     case v1::Envelope::kSignal:
       return signal(b, env.signal());  // typing reaches the agent; never stored
+    case v1::Envelope::kCsat:
+      return p_.csat.answer(b, env.csat());
     default:
       return dead("Envelope without payload");
   }
@@ -66,6 +68,7 @@ void Inbound::message(Store::Batch& b, const v1::InboundMessage& m) {
     p_.sla.start_next_response(b, c, now, false);
   }
   const v1::ConversationMessage cm = record(b, c, m, who, dedup_key, t.is_new, now);
+  if (m.auto_generated() == v1::AUTO_GENERATED_NONE) c.set_person_wrote(true);
   if (t.is_new || t.reopen) c.set_arrived_at_ms(m.received_at_ms() > 0 ? m.received_at_ms() : now);
   for (const auto& what : who.link_notes)
     p_.outbox.routing_event(b, c, v1::RoutingEvent::KIND_LINKED, {}, what, {},

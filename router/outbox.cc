@@ -82,6 +82,10 @@ void Outbox::routing_event(Store::Batch& b, const v1::store::Conversation& c,
   }
   e.set_priority(c.priority());
   e.set_language(c.language());
+  if (kind == v1::RoutingEvent::KIND_SURVEY_SENT || kind == v1::RoutingEvent::KIND_CSAT) {
+    e.set_csat_scale(c.csat_scale());
+    if (kind == v1::RoutingEvent::KIND_CSAT) e.set_csat_rating(c.csat_rating());
+  }
   // Decisions at info; per-message events (replies, delivery states) at debug, so a busy
   // router does not spend itself on logging.
   const auto level = kind == v1::RoutingEvent::KIND_REPLIED ||

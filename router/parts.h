@@ -17,6 +17,7 @@
 //   offers.h        offer, withdraw, accept, reject, take back
 //   sla.h           SLA timers, overflow steps, sticky waits
 //   auto_replies.h  closed-hours replies and acknowledgements
+//   csat.h          satisfaction survey on resolve, the customer's answer
 //   inbound.h       records from omni.inbound through their stages
 //   frames/         desk frames in, one handler file per family behind a table
 #pragma once
@@ -27,6 +28,7 @@
 #include "router/auto_replies.h"
 #include "router/canned.h"
 #include "router/conversations.h"
+#include "router/csat.h"
 #include "router/customers.h"
 #include "router/desks.h"
 #include "router/dispatch.h"
@@ -58,7 +60,7 @@ class SystemClock : public Clock {
 struct EngineCounters {
   uint64_t messages = 0, duplicates = 0, conversations = 0, offers = 0, accepts = 0, replies = 0,
            resolves = 0, dead_letters = 0, delivery_updates = 0, sla_warnings = 0, sla_breaches = 0,
-           overflows = 0, requeued = 0, auto_replies = 0;
+           overflows = 0, requeued = 0, auto_replies = 0, csat_answers = 0, csat_refused = 0;
   // Time spent choosing agents for queued conversations (eligibility over the queue's
   // agents, ranking, the explained trail), and how many choices: mean = the decision cost.
   uint64_t decision_ns = 0, decisions = 0;
@@ -94,6 +96,7 @@ struct Parts {
   Inbound inbound{*this};
   Snoozes snoozes{*this};
   Canned canned{*this};
+  Csat csat{*this};
 };
 
 }  // namespace omniroute::router

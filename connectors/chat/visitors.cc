@@ -51,11 +51,12 @@ size_t prune_expired(state::Kv& kv, int64_t ttl_ms, int64_t now_ms) {
     ++pruned;
     if (visitor.empty()) continue;
     if (!kv.del("v/" + visitor).empty()) continue;
-    std::vector<std::string> lines;
-    kv.scan("t/" + visitor + "/", [&](std::string_view k, std::string_view) {
-      lines.emplace_back(k);
-      return true;
-    });
+    std::vector<std::string> lines;  // transcript lines and surveys shown
+    for (const char* prefix : {"t/", "sv/"})
+      kv.scan(prefix + visitor + "/", [&](std::string_view k, std::string_view) {
+        lines.emplace_back(k);
+        return true;
+      });
     for (const auto& l : lines)
       if (!kv.del(l).empty()) break;
   }

@@ -15,6 +15,7 @@
 #include "connectors/email/imap.h"
 #include "connectors/email/mime.h"
 #include "connectors/email/smtp.h"
+#include "connectors/sdk/survey.h"
 
 namespace omniroute::connectors::email {
 
@@ -93,7 +94,13 @@ class EmailConnector : public sdk::Connector {
     const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    const std::string bytes = compose(m, from, now, err);
+    // A survey by mail: the question and how to answer (a reply starting with a digit).
+    v1::OutboundMessage survey;
+    if (m.has_survey()) {
+      survey = m;
+      survey.set_text_body(sdk::survey_text(m.survey()));
+    }
+    const std::string bytes = compose(m.has_survey() ? survey : m, from, now, err);
     if (bytes.empty()) return sdk::DeliveryResult::failed(err);
     SmtpServer server;
     server.url = s.str("smtp_url");
@@ -217,6 +224,7 @@ class EmailConnector : public sdk::Connector {
     m->set_inbox_id(inbox.inbox_id);
     m->set_channel(v1::CHANNEL_EMAIL);
     (*m->mutable_provider_metadata())[source_key] = source_id;
+    survey_answer(env);
     auto acked = std::make_shared<std::promise<sdk::PublishResult>>();
     auto result = acked->get_future();
     host_->publish(std::move(env), [acked](const sdk::PublishResult& r) { acked->set_value(r); });
@@ -225,6 +233,30 @@ class EmailConnector : public sdk::Connector {
     const auto r = result.get();
     if (!r.ok()) return "not published (" + r.detail + ")";
     return {};
+  }
+
+  // A person's reply to a survey's mail that starts with a digit is the rating (the rest of
+  // what they wrote, quotes cut, is the comment); anything else stays a message.
+  static void survey_answer(v1::Envelope& env) {
+    const v1::InboundMessage& m = env.message();
+    const std::string& to = m.thread().in_reply_to();
+    uint32_t rating = 0;
+    std::string comment;
+    if (to.rfind("outbound:", 0) != 0 || !sdk::is_survey_id(to.substr(9)) ||
+        m.auto_generated() != v1::AUTO_GENERATED_NONE ||
+        !sdk::parse_digit_reply(m.text_body(), 5, &rating, &comment))
+      return;
+    v1::Envelope answer;
+    auto* a = answer.mutable_csat();
+    a->set_workspace_id(m.workspace_id());
+    a->set_inbox_id(m.inbox_id());
+    a->set_channel(v1::CHANNEL_EMAIL);
+    a->set_customer_handle(m.customer_handle());
+    a->set_survey_id(to.substr(9));
+    a->set_rating(rating);
+    a->set_comment(comment);
+    a->set_external_id(m.external_message_id());
+    env = std::move(answer);
   }
 
   // A Maildir an MTA delivers into: new/ is read in name order (MTAs start names with the

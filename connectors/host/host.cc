@@ -214,6 +214,15 @@ void ConnectorHost::publish(v1::Envelope envelope, sdk::PublishDone done) {
     case v1::Envelope::kSignal:
       workspace = envelope.signal().workspace_id();
       break;
+    case v1::Envelope::kCsat: {
+      auto* a = envelope.mutable_csat();
+      if (a->event_id().empty()) a->set_event_id(new_uuid());
+      if (a->at_ms() == 0) a->set_at_ms(now);
+      if (a->channel() == v1::CHANNEL_UNSPECIFIED) a->set_channel(factory_.channel);
+      workspace = a->workspace_id();
+      event_id = a->event_id();
+      break;
+    }
     default:
       done({sdk::PublishResult::Code::kInvalid, "empty envelope", {}});
       return;

@@ -14,6 +14,7 @@
 #include "connectors/http/listener.h"
 #include "connectors/http/signature.h"
 #include "connectors/phone/phone.h"
+#include "connectors/sdk/survey.h"
 #include "connectors/sms/sms.h"
 #include "connectors/state/kv.h"
 #include "connectors/state/provider_ids.h"
@@ -108,7 +109,7 @@ class SmsConnector : public http::HttpConnector {
     const std::string& to = m.customer_handle();
     if (std::string why = opted_out(inbox, to); !why.empty())
       return sdk::DeliveryResult::failed(why);
-    std::string text = m.text_body();
+    std::string text = m.has_survey() ? sdk::survey_text(m.survey()) : m.text_body();
     if (text.empty() && m.attachments_size() == 0)
       return sdk::DeliveryResult::failed("empty reply: SMS needs text or media");
     const Segments seg = segments_of(text);
@@ -153,6 +154,12 @@ class SmsConnector : public http::HttpConnector {
           !err.empty())
         host().logger()->warn("sms: message {} sent; its status callbacks will not be matched: {}",
                               m.outbound_id(), err);
+      // A survey waits for a digit reply; anything else an agent sends ends the wait, so
+      // "2" in answer to the agent's own question is never taken for a rating.
+      if (m.has_survey())
+        remember_survey(inbox, to, m.survey());
+      else if (!m.automatic())
+        (void)kv_->del(survey_key(inbox, to));
       auto r = sdk::DeliveryResult::delivered(sid);
       r.detail = fmt::format("{} segment{} ({})", seg.count, seg.count == 1 ? "" : "s",
                              seg.gsm7 ? "GSM-7" : "UCS-2");
@@ -200,6 +207,42 @@ class SmsConnector : public http::HttpConnector {
         !err.empty())
       host().logger()->error("sms {}/{}: opt-out not recorded: {}", inbox.workspace_id,
                              inbox.inbox_id, err);
+  }
+
+  static std::string survey_key(const sdk::InboxInfo& inbox, std::string_view number) {
+    return fmt::format("survey/{}/{}/{}", inbox.workspace_id, inbox.inbox_id, number);
+  }
+  void remember_survey(const sdk::InboxInfo& inbox, const std::string& number,
+                       const v1::Survey& sv) {
+    const nlohmann::json j = {
+        {"id", sv.survey_id()}, {"scale", sv.scale()}, {"expires_ms", sv.expires_at_ms()}};
+    if (auto err = kv_->put(survey_key(inbox, number), j.dump()); !err.empty())
+      host().logger()->warn("sms {}/{}: survey {} sent; a digit reply will not count: {}",
+                            inbox.workspace_id, inbox.inbox_id, sv.survey_id(), err);
+  }
+  // A digit reply to the survey this number has open: `env` becomes the answer.
+  bool survey_answer(const sdk::InboxInfo& inbox, v1::Envelope& env) {
+    const v1::InboundMessage& m = env.message();
+    std::string v;
+    if (!kv_->get(survey_key(inbox, m.customer_handle()), &v)) return false;
+    const auto j = nlohmann::json::parse(v, nullptr, false);
+    if (!j.is_object() || j.value("expires_ms", int64_t{0}) < wall_ms()) return false;
+    uint32_t rating = 0;
+    std::string comment;
+    if (!sdk::parse_digit_reply(m.text_body(), j.value("scale", 5u), &rating, &comment))
+      return false;
+    v1::Envelope answer;
+    auto* a = answer.mutable_csat();
+    a->set_workspace_id(m.workspace_id());
+    a->set_inbox_id(m.inbox_id());
+    a->set_channel(v1::CHANNEL_SMS);
+    a->set_customer_handle(m.customer_handle());
+    a->set_survey_id(j.value("id", std::string()));
+    a->set_rating(rating);
+    a->set_comment(comment);
+    a->set_external_id(m.external_message_id());
+    env = std::move(answer);
+    return true;
   }
 
   void handle(http::Request req, http::Respond respond) {
@@ -298,6 +341,16 @@ class SmsConnector : public http::HttpConnector {
       (*m->mutable_provider_metadata())["sms_keyword"] = keyword_name(kw);
       host().logger()->info("sms {}/{}: {} from a customer honoured", inbox.workspace_id,
                             inbox.inbox_id, keyword_name(kw));
+    }
+    if (kw == Keyword::kNone && survey_answer(inbox, env)) {
+      const std::string key = survey_key(inbox, env.csat().customer_handle());
+      publish_and_answer(std::move(env), std::move(respond),
+                         [this, key](const sdk::PublishResult& r) {
+                           if (r.ok())
+                             (void)kv_->del(key);  // answered: a later digit is a message again
+                           return xml(200, twiml(""));
+                         });
+      return;
     }
     publish_and_answer(std::move(env), std::move(respond),
                        [reply](const sdk::PublishResult&) { return xml(200, twiml(reply)); });

@@ -142,6 +142,7 @@ class MetaConnector : public PlatformConnector {
           fmt::format("handle {} does not belong to this {} account", handle, platform_name(p_)));
     if (m.has_message_template())
       return sdk::DeliveryResult::failed("templates are a WhatsApp feature; send text");
+    if (m.has_survey()) return survey_messenger(m, inbox, account, recipient, handle);
     // Standard messaging: 24 hours after the customer's last message; a person may answer
     // for 7 days with the HUMAN_AGENT tag; after that nothing.
     json base = {{"recipient", {{"id", recipient}}}};
@@ -195,6 +196,59 @@ class MetaConnector : public PlatformConnector {
     return sdk::DeliveryResult::delivered(first_id);
   }
 
+  // A survey: the question with one quick reply per rating, only inside the 24-hour
+  // window (HUMAN_AGENT is for a person's answers, and a survey is not one).
+  sdk::DeliveryResult survey_messenger(const v1::OutboundMessage& m, const sdk::InboxInfo& inbox,
+                                       const std::string& account, const std::string& recipient,
+                                       const std::string& handle) {
+    const int64_t last = last_inbound(inbox, handle);
+    if (last == 0 || wall_ms() - last > 24 * kHourMs)
+      return sdk::DeliveryResult::failed(
+          fmt::format("survey not sent: {}'s 24-hour window is closed (the customer last wrote {})",
+                      platform_name(p_), last == 0 ? std::string("never") : "on " + when(last)));
+    json replies = json::array();
+    for (uint32_t n = m.survey().scale(); n >= 1; --n)
+      replies.push_back({{"content_type", "text"},
+                         {"title", sdk::rating_caption(n, m.survey().scale())},
+                         {"payload", sdk::survey_payload(m.survey(), n)}});
+    json body = {{"recipient", {{"id", recipient}}},
+                 {"messaging_type", "RESPONSE"},
+                 {"message",
+                  {{"text", utf8::cut(m.survey().question(), 2000)}, {"quick_replies", replies}}}};
+    std::string id;
+    auto r = graph_post(inbox, account, body, &id,
+                        [](const json& j) { return j.value("message_id", std::string()); });
+    if (r.code == sdk::DeliveryResult::Code::kDelivered) remember(id, m);
+    return r;
+  }
+
+  // A survey on WhatsApp: reply buttons for a 3-point scale (the platform allows three),
+  // a list of 5 ratings behind one button otherwise.
+  static json whatsapp_survey(const v1::Survey& s) {
+    json action;
+    std::string type;
+    if (s.scale() <= 3) {
+      type = "button";
+      json buttons = json::array();
+      for (uint32_t n = s.scale(); n >= 1; --n)
+        buttons.push_back(
+            {{"type", "reply"},
+             {"reply",
+              {{"id", sdk::survey_payload(s, n)}, {"title", sdk::rating_caption(n, s.scale())}}}});
+      action = {{"buttons", buttons}};
+    } else {
+      type = "list";
+      json rows = json::array();
+      for (uint32_t n = s.scale(); n >= 1; --n)
+        rows.push_back(
+            {{"id", sdk::survey_payload(s, n)}, {"title", sdk::rating_caption(n, s.scale())}});
+      action = {{"button", fmt::format("\u2605 1-{}", s.scale())},
+                {"sections", {{{"title", "\u2605"}, {"rows", rows}}}}};
+    }
+    return {
+        {"type", type}, {"body", {{"text", utf8::cut(s.question(), 1024)}}}, {"action", action}};
+  }
+
   static std::string whatsapp_id(const json& j) {
     const json& msgs = j.contains("messages") ? j["messages"] : json();
     return msgs.is_array() && !msgs.empty() && msgs[0].is_object()
@@ -227,7 +281,10 @@ class MetaConnector : public PlatformConnector {
         return sdk::DeliveryResult::failed(
             "WhatsApp: the customer has not written to this number (no open 24-hour window): "
             "only an approved template may be sent");
-      if (!m.text_body().empty()) {
+      if (m.has_survey()) {
+        body["type"] = "interactive";
+        body["interactive"] = whatsapp_survey(m.survey());
+      } else if (!m.text_body().empty()) {
         // WhatsApp takes 4,096 characters a text message.
         std::string first;
         return send_parts(

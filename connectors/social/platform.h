@@ -17,6 +17,7 @@
 
 #include "common/utf8.h"
 #include "connectors/http/connector.h"
+#include "connectors/sdk/survey.h"
 #include "connectors/social/social.h"
 #include "connectors/state/kv.h"
 #include "connectors/state/provider_ids.h"
@@ -133,6 +134,8 @@ class PlatformConnector : public http::HttpConnector {
         const std::string key = last_key(*inbox, m->customer_handle());
         const int64_t sent = m->sent_at_ms() ? m->sent_at_ms() : wall_ms();
         on_ok = [this, key, sent] { customer_wrote(key, sent); };
+        // A survey's rating button pressed: the answer, not a message for an agent.
+        if (v1::Envelope answer; sdk::as_survey_answer(*m, &answer)) env = std::move(answer);
       } else if (env.has_delivery_status()) {
         auto* s = env.mutable_delivery_status();
         const auto ours = ids_->find(s->provider_message_id());

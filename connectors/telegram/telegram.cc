@@ -10,6 +10,7 @@
 #include "connectors/http/client.h"
 #include "connectors/http/listener.h"
 #include "connectors/http/signature.h"
+#include "connectors/sdk/survey.h"
 #include "connectors/social/platform.h"
 
 namespace omniroute::connectors::telegram {
@@ -108,6 +109,24 @@ sdk::DeliveryResult TelegramConnector::deliver(const v1::OutboundMessage& m,
   if (m.has_message_template())
     return sdk::DeliveryResult::failed("templates are a WhatsApp feature; send text");
   std::string first, id;
+  if (m.has_survey()) {
+    // One inline keyboard row of ratings. callback_data holds at most 64 bytes: a survey
+    // id too long for it (a very long workspace id) fails with the reason.
+    json row = json::array();
+    for (uint32_t n = 1; n <= m.survey().scale(); ++n) {
+      const std::string data = sdk::survey_payload(m.survey(), n);
+      if (data.size() > 64) return sdk::DeliveryResult::failed("survey id too long for Telegram");
+      row.push_back(
+          {{"text", sdk::rating_caption(n, m.survey().scale())}, {"callback_data", data}});
+    }
+    auto r = call("sendMessage",
+                  {{"chat_id", chat},
+                   {"text", utf8::cut(m.survey().question(), 4096)},
+                   {"reply_markup", {{"inline_keyboard", json::array({row})}}}},
+                  &id);
+    if (r.code == sdk::DeliveryResult::Code::kDelivered) remember(id, m);
+    return r;
+  }
   if (!m.text_body().empty()) {
     // The Bot API takes 4,096 characters a message.
     auto r = send_parts(

@@ -35,6 +35,7 @@ void resolve(Parts& p, Store::Batch& b, AgentRt& a, const v1::AgentFrame& f) {
   v1::ChannelNotice n;
   n.set_kind(v1::ChannelNotice::KIND_RESOLVED);
   p.outbox.notice(b, c, n, a.cfg);
+  p.csat.on_resolve(b, c, a.cfg->id);
   p.desks.send(a, std::move(done));
   p.dispatch.agent_queues(b, a);
 }

@@ -9,6 +9,7 @@
 #include "cli/stack.h"
 #include "connectors/http/client.h"
 #include "connectors/http/server.h"
+#include "tests/integration/channel_posts.h"
 #include "tests/integration/harness.h"
 #include "tests/support/fake_host.h"
 #include "tests/support/fake_providers.h"
@@ -16,34 +17,6 @@
 
 namespace omniroute::testing {
 namespace {
-
-using Params = std::vector<std::pair<std::string, std::string>>;
-
-std::string twilio_sig(const std::string& token, const std::string& url, Params p) {
-  std::sort(p.begin(), p.end());
-  std::string data = url;
-  for (const auto& [k, v] : p) data += k + v;
-  return base64_of(hmac_raw(EVP_sha1(), token, data));
-}
-
-int post_form(const std::string& url, const std::string& token, const Params& p) {
-  connectors::http::ClientRequest r;
-  r.url = url;
-  r.headers = {"Content-Type: application/x-www-form-urlencoded",
-               "X-Twilio-Signature: " + twilio_sig(token, url, p)};
-  for (const auto& [k, v] : p) {
-    if (!r.body.empty()) r.body += '&';
-    r.body += connectors::http::url_encode(k) + "=" + connectors::http::url_encode(v);
-  }
-  return static_cast<int>(connectors::http::send(r).status);
-}
-
-bool has_state(const RecordingDesk& d, v1::DeliveryStatus::State s,
-               const std::string& detail = "") {
-  for (const auto& u : d.deliveries())
-    if (u.state() == s && u.detail().find(detail) != std::string::npos) return true;
-  return false;
-}
 
 TEST(ChannelsLoop, SmsInReplyOutReceiptsBackStopHonoured) {
   TempDir dir;
@@ -149,18 +122,7 @@ workspaces:
   RecordingDesk& alice = *running.alice;
   const std::string hook = base + "/v1/whatsapp/webhook";
   auto meta_post = [&](const nlohmann::json& value) {
-    const std::string body =
-        nlohmann::json{
-            {"object", "whatsapp_business_account"},
-            {"entry", {{{"id", "WABA"}, {"changes", {{{"field", "messages"}, {"value", value}}}}}}}}
-            .dump();
-    connectors::http::ClientRequest r;
-    r.url = hook;
-    r.headers = {
-        "Content-Type: application/json",
-        "X-Hub-Signature-256: sha256=" + hex_of(hmac_raw(EVP_sha256(), "app-secret", body))};
-    r.body = body;
-    return connectors::http::send(r).status;
+    return post_whatsapp(hook, "app-secret", value);
   };
   const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())

@@ -52,7 +52,8 @@ workspaces:
   - id: acme
     queues: [{{id: general}}]
     inboxes:
-      - {{id: web, channel: chat, queue: general, settings: {{title: Acme Support}}}}
+      - {{id: web, channel: chat, queue: general, settings: {{title: Acme Support}},
+          csat: {{question: {{en: "How did we do?"}}, thanks: {{en: "Thank you!"}}}}}}
     agents:
       - {{id: alice, name: Alice, capacity: {{chat: 5}}}}
 )",
@@ -118,6 +119,56 @@ workspaces:
   EXPECT_FALSE(contains(browser.run(messages_script("visitor")), long_text + " [sending]"));
   // Left in the build tree to be looked at (tests/chat_widget_refused.png).
   browser.screenshot("chat_widget_refused.png");
+
+  // The agent resolves: the survey appears; the visitor rates it by keyboard alone
+  // (Shift+Tab from the message box to "Rate 4 of 5", Enter), then adds a comment.
+  alice.desk().resolve(alice.assignments()[0].conversation().conversation_id());
+  ASSERT_TRUE(wait_until([&] { return !browser.find(".omniroute-chat-survey button").empty(); },
+                         std::chrono::seconds(30)));
+  const std::string kShift = "\xee\x80\x88", kTab = "\xee\x80\x84", kEnter = "\xee\x80\x87";
+  browser.run("document.getElementById('omniroute-chat-input').value = '';");
+  browser.type("#omniroute-chat-input", "\xee\x80\x83");  // Backspace: focuses the empty box
+  browser.chord(kShift, kTab);
+  browser.chord(kShift, kTab);
+  EXPECT_EQ(browser.run("return document.activeElement.getAttribute('aria-label');"),
+            "Rate 4 of 5");
+  browser.keys(kEnter);
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& m : alice.messages())
+      if (m.message().csat().rating() == 4) return true;
+    return false;
+  }));
+  ASSERT_TRUE(wait_until([&] {
+    return browser.run("return document.activeElement.getAttribute('aria-pressed');") == "true";
+  })) << "the pressed rating shows";
+  browser.keys(kTab + kTab + "<i>great</i> help" + kTab + kEnter);  // 5, the comment, Send
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& m : alice.messages())
+      if (m.message().has_csat() && m.message().text_body() == "<i>great</i> help") return true;
+    return false;
+  }));
+  auto survey_text = [&] {
+    return browser.run("return document.querySelector('.omniroute-chat-survey').innerText;");
+  };
+  ASSERT_TRUE(wait_until([&] {
+    const json t = survey_text();
+    return t.is_string() && t.get<std::string>().find("<i>great</i> help") != std::string::npos;
+  })) << survey_text().dump();  // customer text shown as text, never markup
+  EXPECT_NE(survey_text().get<std::string>().find("You rated 4 of 5. Thank you!"),
+            std::string::npos);
+  EXPECT_TRUE(browser.find(".omniroute-chat-survey i").empty());
+  browser.screenshot("chat_widget_survey.png");
+  // After a reload it is still answered.
+  browser.refresh();
+  if (browser.run("return document.getElementById('omniroute-chat-panel')"
+                  ".classList.contains('open');") != true)
+    browser.click("#omniroute-chat-button");
+  ASSERT_TRUE(wait_until([&] {
+    const json t = browser.run(
+        "const b = document.querySelector('.omniroute-chat-survey button[aria-pressed=true]');"
+        "return b ? b.getAttribute('data-rating') : null;");
+    return t == "4";
+  }));
   stack.stop();
 }
 

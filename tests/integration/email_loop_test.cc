@@ -122,5 +122,78 @@ workspaces:
                                              "acme/C1=Thanks!"}));
 }
 
+// A satisfaction survey by mail: the question and "reply with a number"; the customer's
+// reply to that mail starting with a digit is the rating (quotes cut); a digit in reply
+// to the agent's own mail stays a message.
+TEST(EmailLoop, SurveyByMailAReplyWithADigitIsTheRating) {
+  TempDir dir;
+  Dovecot dovecot(dir.path() + "/dovecot");
+  SmtpCapture smtp(dir.path() + "/smtp");
+  const std::string yaml = fmt::format(R"(log_level: warn
+state: {{dir: "{0}/state"}}
+kafka: {{brokers: embedded, partitions: 1}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+connectors:
+  email: {{attachment_dir: "{0}/store", state_dir: "{0}/email", initial_backoff_ms: 100}}
+workspaces:
+  - id: acme
+    queues: [{{id: general}}]
+    inboxes:
+      - id: mail
+        channel: email
+        queue: general
+        csat: {{question: {{en: "How did we do?"}}}}
+        settings: {{from_address: support@acme.test, smtp_url: "{1}", smtp_tls: none,
+                    imap_url: "{2}", imap_tls: none, imap_username: support@acme.test,
+                    imap_password: secret, poll_interval_ms: 100}}
+    agents:
+      - {{id: alice, capacity: {{email: 5}}}}
+)",
+                                       dir.path(), smtp.url(), dovecot.url());
+  auto running = start_stack(yaml, {"email"});
+  ASSERT_TRUE(running.stack);
+  cli::Stack& stack = *running.stack;
+  RecordingDesk& alice = *running.alice;
+  dovecot.deliver("1.eml",
+                  "From: ana@example.com\r\nTo: support@acme.test\r\nSubject: Parcel\r\n"
+                  "Message-ID: <m1@example.com>\r\n\r\nWhere is my parcel?\r\n");
+  ASSERT_TRUE(wait_until([&] { return smtp.captured().size() == 1; }));  // alice's answer
+  auto parsed = [&](size_t i) {
+    connectors::email::Parsed out;
+    std::string why;
+    EXPECT_EQ(connectors::email::parse(smtp.captured().at(i), {}, "", out, why),
+              connectors::email::Outcome::kOk);
+    return out;
+  };
+  const auto answer = parsed(0);
+  alice.desk().resolve(alice.assignments().at(0).conversation().conversation_id());
+  ASSERT_TRUE(wait_until([&] { return smtp.captured().size() == 2; }));
+  const auto survey = parsed(1);
+  EXPECT_EQ(survey.message.text_body(),
+            "How did we do?\nReply with a number from 1 (bad) to 5 (excellent).");
+  EXPECT_EQ(survey.message.subject(), "Re: Parcel [#1]");
+  // "4" in reply to alice's answer (not the survey) is a message: the conversation reopens.
+  dovecot.deliver("2.eml",
+                  fmt::format("From: ana@example.com\r\nTo: support@acme.test\r\n"
+                              "Subject: Re: Parcel [#1]\r\nMessage-ID: <m2@example.com>\r\n"
+                              "In-Reply-To: <{}>\r\n\r\n4\r\n",
+                              answer.message_id));
+  ASSERT_TRUE(wait_until([&] { return alice.offers().size() == 2; }));
+  // The rating: a reply to the survey's mail, the quote below it cut.
+  dovecot.deliver("3.eml",
+                  fmt::format("From: ana@example.com\r\nTo: support@acme.test\r\n"
+                              "Subject: Re: Parcel [#1]\r\nMessage-ID: <m3@example.com>\r\n"
+                              "In-Reply-To: <{}>\r\n\r\n5 - very helpful\r\n\r\n"
+                              "On Monday, Acme Support wrote:\r\n> How did we do?\r\n",
+                              survey.message_id));
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& m : alice.messages())
+      if (m.message().csat().rating() == 5) return m.message().text_body() == "very helpful";
+    return false;
+  }));
+  EXPECT_EQ(alice.offers().size(), 2u) << "the rating opened nothing";
+  stack.stop();
+}
+
 }  // namespace
 }  // namespace omniroute::testing

@@ -53,6 +53,10 @@ RecordingDesk::RecordingDesk(const std::string& endpoint, const std::string& ws,
     std::lock_guard lock(mu_);
     deliveries_.push_back(u);
   };
+  h.on_message = [this](const v1::CustomerMessage& m) {
+    std::lock_guard lock(mu_);
+    messages_.push_back(m);
+  };
   h.on_typing = [this](const v1::Typing& t) {
     std::lock_guard lock(mu_);
     typing_.push_back(t);
@@ -86,6 +90,10 @@ std::vector<v1::Assignment> RecordingDesk::assignments() const {
 std::vector<v1::DeliveryUpdate> RecordingDesk::deliveries() const {
   std::lock_guard lock(mu_);
   return deliveries_;
+}
+std::vector<v1::CustomerMessage> RecordingDesk::messages() const {
+  std::lock_guard lock(mu_);
+  return messages_;
 }
 std::vector<v1::ReplyAck> RecordingDesk::acks() const {
   std::lock_guard lock(mu_);

@@ -45,6 +45,7 @@ class RecordingDesk {
   std::vector<v1::DeliveryUpdate> deliveries() const;
   std::vector<v1::ReplyAck> acks() const;
   std::vector<v1::Typing> typing() const;
+  std::vector<v1::CustomerMessage> messages() const;  // after the assignment (and ratings)
 
  private:
   mutable std::mutex mu_;
@@ -53,6 +54,7 @@ class RecordingDesk {
   std::vector<v1::DeliveryUpdate> deliveries_;
   std::vector<v1::ReplyAck> acks_;
   std::vector<v1::Typing> typing_;
+  std::vector<v1::CustomerMessage> messages_;
   std::unique_ptr<desk::Desk> desk_;
 };
 

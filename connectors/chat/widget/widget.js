@@ -33,7 +33,12 @@
     "#omniroute-chat-prechat{padding:10px 14px;border-bottom:1px solid #eee}" +
     "#omniroute-chat-prechat input{width:100%;box-sizing:border-box;margin:3px 0;padding:6px}" +
     "#omniroute-chat-offline{display:none;padding:10px 14px;border-top:1px solid #eee;background:#fafafa}" +
-    "#omniroute-chat-offline input,#omniroute-chat-offline textarea{width:100%;box-sizing:border-box;margin:3px 0;padding:6px}";
+    "#omniroute-chat-offline input,#omniroute-chat-offline textarea{width:100%;box-sizing:border-box;margin:3px 0;padding:6px}" +
+    ".omniroute-chat-survey{margin:8px 0;padding:8px 10px;border:1px solid #ccd;border-radius:8px;background:#fbfbff}" +
+    ".omniroute-chat-survey .rates{display:flex;gap:4px;margin:6px 0}" +
+    ".omniroute-chat-survey .rates button{flex:1;padding:6px 0;border:1px solid #99a;border-radius:6px;background:#fff;cursor:pointer;font:14px sans-serif}" +
+    ".omniroute-chat-survey .rates button[aria-pressed=true]{background:#2456d6;color:#fff}" +
+    ".omniroute-chat-survey textarea{width:100%;box-sizing:border-box;padding:6px;font:13px sans-serif}";
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
@@ -85,6 +90,54 @@
     return m;
   }
 
+  // A satisfaction survey: one button per rating (sent at once), then an optional comment.
+  // Answered (here or on another tab) it shows the rating; expired, nothing to press.
+  var surveys = {};
+  function addSurvey(f) {
+    var box = el("div", { "class": "omniroute-chat-survey", role: "group", "aria-label": f.text || "Rating" });
+    box.appendChild(el("div", { "class": "question" }, f.text));
+    var rates = el("div", { "class": "rates" });
+    var s = { id: f.id, box: box, rates: rates, thanks: f.thanks || "", buttons: [], rating: 0, commentSent: false };
+    for (var n = 1; n <= (f.scale || 5); n++) {
+      var b = el("button", { type: "button", "aria-pressed": "false", "aria-label": "Rate " + n + " of " + (f.scale || 5), "data-rating": String(n) },
+                 n + " \u2605");
+      (function (rating) { b.addEventListener("click", function () { rate(s, rating, ""); }); })(n);
+      s.buttons.push(b); rates.appendChild(b);
+    }
+    box.appendChild(rates);
+    var note = el("div", { "class": "note", "aria-live": "polite" });
+    box.appendChild(note); s.note = note;
+    if (f.expires_ms && Number(f.expires_ms) < Date.now()) { rates.remove(); note.textContent = "This survey has closed."; }
+    surveys[f.id] = s;
+    log.appendChild(box);
+    log.scrollTop = log.scrollHeight;
+  }
+  function rate(s, rating, comment) {
+    if (!state.ws || state.ws.readyState !== 1) { setStatus("Not connected; try again in a moment."); return; }
+    var id = "r" + Date.now().toString(36) + "-" + (state.seq++);
+    state.ws.send(JSON.stringify({ type: "csat", id: id, survey: s.id, rating: rating, comment: comment }));
+  }
+  function rated(f) {
+    var s = surveys[f.survey];
+    if (!s) return;
+    s.rating = f.rating;
+    s.buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(Number(b.getAttribute("data-rating")) === f.rating)); });
+    s.note.textContent = "You rated " + f.rating + " of " + s.buttons.length + "." + (s.thanks ? " " + s.thanks : "");
+    if (f.text) { s.commentSent = true; s.box.appendChild(el("div", { "class": "comment" }, f.text)); }
+    if (!s.commentSent && !s.commentForm) {
+      var cf = el("form", {});
+      var ta = el("textarea", { rows: "2", maxlength: "1000", "aria-label": "Tell us more (optional)", placeholder: "Tell us more (optional)" });
+      var go = el("button", { type: "submit" }, "Send");
+      cf.appendChild(ta); cf.appendChild(go);
+      cf.addEventListener("submit", function (e) {
+        e.preventDefault();
+        if (ta.value.trim()) rate(s, s.rating, ta.value.trim());
+      });
+      s.box.appendChild(cf); s.commentForm = cf;
+    }
+    if (s.commentSent && s.commentForm) { s.commentForm.remove(); s.commentForm = null; }
+  }
+
   function connect() {
     if (state.ws && state.ws.readyState <= 1) return;
     setStatus(state.welcomed ? "Reconnecting…" : "Connecting…");
@@ -121,7 +174,11 @@
       if (first) {
         log.textContent = "";
         if (f.greeting) add("system", f.greeting);
-        (f.history || []).forEach(function (h) { add(h.author, h.text, h.name, h.id); });
+        (f.history || []).forEach(function (h) {
+          if (h.author === "survey") addSurvey(h);
+          else if (h.author === "rating") rated(h);
+          else add(h.author, h.text, h.name, h.id);
+        });
       }
       setStatus("");
       if (state.profile) { state.ws.send(JSON.stringify(state.profile)); state.profile = null; }
@@ -168,6 +225,10 @@
                      (f.expected_wait_s ? " (about " + Math.max(1, Math.round(f.expected_wait_s / 60)) + " min)" : ""));
     } else if (f.type === "resolved") {
       add("system", "The conversation was closed. Write again any time.");
+    } else if (f.type === "survey") {
+      addSurvey(f);
+    } else if (f.type === "rated") {
+      rated(f);
     } else if (f.type === "prechat_required") {
       prechat.style.display = "";
       setStatus("Please tell us your name and email first.");

@@ -36,6 +36,9 @@ export function Message({ m }) {
       ${state && html`<span class=${'delivery ' + state} title=${m.delivery_detail || ''}>${state}${
         state === 'failed' && m.delivery_detail ? ': ' + m.delivery_detail : ''}</span>`}
     </div>
+    ${m.survey && html`<div class="survey-sent">Satisfaction survey sent</div>`}
+    ${m.csat && html`<div class="csat" aria-label=${`Customer rated ${num(m.csat.rating)} of ${num(m.csat.scale)}`}>
+      Rated ${num(m.csat.rating)} of ${num(m.csat.scale)} ${'★'.repeat(num(m.csat.rating))}${'☆'.repeat(Math.max(0, num(m.csat.scale) - num(m.csat.rating)))}</div>`}
     ${m.subject && html`<div class="subject">${m.subject}</div>`}
     <div class="text">${m.text_body}</div>
     ${m.html_body && html`<${HtmlBody} body=${m.html_body} />`}

@@ -60,6 +60,21 @@ function Durations({ label, d }) {
   return html`<tr><th scope="row">${label}</th><td>${d.count}</td><td>${secs(d.median_s)}</td><td>${secs(d.p90_s)}</td><td>${secs(d.mean_s)}</td></tr>`;
 }
 
+// Satisfaction: surveys sent and answered, the mean on a 5-point basis, % satisfied, by
+// agent, queue and channel.
+function Csat({ c }) {
+  const rows = (label, list) =>
+    list.map((g) => html`<tr key=${label + g.name}><th scope="row">${label} ${g.name || '—'}</th><td>${g.sent}</td><td>${g.answered}</td>
+      <td>${g.answered ? g.mean_of_5.toFixed(2) : '–'}</td><td>${g.answered ? g.satisfied_percent.toFixed(1) + ' %' : '–'}</td></tr>`);
+  return html`<table class="board-table" id="r-csat" aria-label="Customer satisfaction">
+    <thead><tr><th scope="col">Satisfaction</th><th scope="col">Surveys sent</th><th scope="col">Answered</th><th scope="col">Mean (of 5)</th><th scope="col">Satisfied</th></tr></thead>
+    <tbody>
+      <tr class="total"><th scope="row">All</th><td data-csat="sent">${c.sent}</td><td data-csat="answered">${c.answered}</td>
+        <td data-csat="mean">${c.answered ? c.mean_of_5.toFixed(2) : '–'}</td><td data-csat="satisfied">${c.answered ? c.satisfied_percent.toFixed(1) + ' %' : '–'}</td></tr>
+      ${rows('Agent', c.by_agent)}${rows('Queue', c.by_queue)}${rows('Channel', c.by_channel)}
+    </tbody></table>`;
+}
+
 export function Reports() {
   const now = new Date();
   const [f, setF] = useState({ from: day(new Date(now - 6 * 86400000)), to: day(new Date(now.getTime() + 86400000)) });
@@ -117,6 +132,7 @@ export function Reports() {
         <tbody>${r.agents.map((a) => html`<tr key=${a.agent}><th scope="row">${a.agent}${a.bot ? ' (bot)' : ''}</th><td>${a.handled}</td>
           <td>${secs(a.handle_time_mean_s)}</td><td>${secs(a.online_s)}</td><td>${(a.utilisation * 100).toFixed(0)} %</td></tr>`)}</tbody>
       </table>
+      ${r.csat && html`<${Csat} c=${r.csat} />`}
     </div>`}
   </section>`;
 }
