@@ -46,6 +46,25 @@ std::string parse_inbound(std::string_view json, const Limits& limits, v1::Inbou
   return {};
 }
 
+std::string parse_csat(std::string_view json, const Limits& limits, v1::CsatAnswer& out) {
+  if (json.size() > limits.max_body_bytes) return "body too large";
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  auto st = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &out, opts);
+  if (!st.ok()) return fmt::format("invalid CsatAnswer JSON: {}", std::string(st.message()));
+  if (out.survey_id().empty()) return "missing field: survey_id";
+  if (out.customer_handle().empty()) return "missing field: customer_handle";
+  if (out.external_id().empty()) return "missing field: external_id";
+  if (out.rating() < 1 || out.rating() > 5) return "rating must be 1 to 5 (the survey's scale)";
+  for (const auto* id : {&out.survey_id(), &out.customer_handle(), &out.external_id()})
+    if (id->size() > limits.max_id_bytes) return "an id is too long";
+  if (out.comment().size() > 4096) return "comment too long (at most 4096 bytes)";
+  if (out.channel() != v1::CHANNEL_UNSPECIFIED && out.channel() != v1::CHANNEL_WEBHOOK)
+    return "channel must be CHANNEL_WEBHOOK or absent";
+  return {};
+}
+
 // ------------------------------------------------------------------ connector
 
 namespace {
@@ -73,15 +92,16 @@ std::vector<http::Route> WebhookConnector::routes() {
 }
 
 std::vector<std::string> WebhookConnector::paths() const {
-  return {"/v1/webhook/{workspace}/{inbox}/messages"};
+  return {"/v1/webhook/{workspace}/{inbox}/messages", "/v1/webhook/{workspace}/{inbox}/csat"};
 }
 
-// POST /v1/webhook/{workspace}/{inbox}/messages, signed; 202 only after Kafka's ack.
+// POST /v1/webhook/{workspace}/{inbox}/messages (or .../csat: a survey's answer), signed;
+// 202 only after Kafka's ack.
 void WebhookConnector::handle(http::Request req, http::Respond respond) {
   auto seg = http::path_segments(req.path, kRoutePrefix);
-  if (seg.size() != 3 || seg[2] != "messages") {
-    respond(
-        http::Response::error(404, "unknown path; POST /v1/webhook/{workspace}/{inbox}/messages"));
+  if (seg.size() != 3 || (seg[2] != "messages" && seg[2] != "csat")) {
+    respond(http::Response::error(
+        404, "unknown path; POST /v1/webhook/{workspace}/{inbox}/messages or .../csat"));
     return;
   }
   const std::string& ws = seg[0];
@@ -102,25 +122,41 @@ void WebhookConnector::handle(http::Request req, http::Respond respond) {
     return;
   }
   v1::Envelope env;
-  v1::InboundMessage* msg = env.mutable_message();
-  if (auto err = parse_inbound(req.body, limits_, *msg); !err.empty()) {
+  if (seg[2] == "csat") {
+    v1::CsatAnswer* a = env.mutable_csat();
+    if (auto err = parse_csat(req.body, limits_, *a); !err.empty()) {
+      host().logger()->info("{}/{}: survey answer rejected: {}", ws, inbox_id, err);
+      respond(http::Response::error(400, err));
+      return;
+    }
+    a->set_workspace_id(ws);
+    a->set_inbox_id(inbox_id);
+    a->set_channel(v1::CHANNEL_WEBHOOK);
+    a->clear_event_id();
+    a->clear_at_ms();
+  } else if (auto err = accept_message(req.body, ws, inbox_id, env.mutable_message());
+             !err.empty()) {
     host().logger()->info("{}/{}: request rejected: {}", ws, inbox_id, err);
     respond(http::Response::error(400, err));
     return;
   }
-  if ((!msg->workspace_id().empty() && msg->workspace_id() != ws) ||
-      (!msg->inbox_id().empty() && msg->inbox_id() != inbox_id)) {
-    respond(http::Response::error(400, "workspace_id/inbox_id in body differ from the URL"));
-    return;
-  }
-  msg->set_workspace_id(ws);
-  msg->set_inbox_id(inbox_id);
-  msg->set_channel(v1::CHANNEL_WEBHOOK);
-  msg->clear_event_id();  // the host assigns it
   publish_and_answer(std::move(env), std::move(respond), [](const sdk::PublishResult& r) {
     return http::Response::json(
         202, nlohmann::json{{"status", "accepted"}, {"event_id", r.event_id}}.dump());
   });
+}
+
+std::string WebhookConnector::accept_message(const std::string& body, const std::string& ws,
+                                             const std::string& inbox_id, v1::InboundMessage* msg) {
+  if (auto err = parse_inbound(body, limits_, *msg); !err.empty()) return err;
+  if ((!msg->workspace_id().empty() && msg->workspace_id() != ws) ||
+      (!msg->inbox_id().empty() && msg->inbox_id() != inbox_id))
+    return "workspace_id/inbox_id in body differ from the URL";
+  msg->set_workspace_id(ws);
+  msg->set_inbox_id(inbox_id);
+  msg->set_channel(v1::CHANNEL_WEBHOOK);
+  msg->clear_event_id();  // the host assigns it
+  return {};
 }
 
 PostResult signed_post(const std::string& url, std::string_view secret, const std::string& body,

@@ -24,6 +24,10 @@ struct Limits {
 // Canonical JSON -> InboundMessage with field checks. Returns "" or the reason (for 400).
 std::string parse_inbound(std::string_view json, const Limits& limits, v1::InboundMessage& out);
 
+// A survey answer as an integrator posts it ({"survey_id", "customer_handle", "rating",
+// "comment"?, "external_id"}) -> CsatAnswer (workspace and inbox not set). "" or the reason.
+std::string parse_csat(std::string_view json, const Limits& limits, v1::CsatAnswer& out);
+
 // "sha256=" + hex HMAC-SHA256 of `body` under `secret`.
 std::string sign(std::string_view secret, std::string_view body);
 

@@ -23,6 +23,9 @@ class WebhookConnector : public http::HttpConnector {
   std::vector<http::Route> routes() override;
   std::vector<std::string> paths() const override;
   void handle(http::Request req, http::Respond respond);
+  // A customer message posted to .../messages, checked against the URL: "" or why not (400).
+  std::string accept_message(const std::string& body, const std::string& ws,
+                             const std::string& inbox_id, v1::InboundMessage* msg);
 
   Limits limits_;
 };

@@ -31,14 +31,17 @@ class WorkspaceBrowserTest : public ::testing::Test {
     params_.state_dir = dir_.path() + "/state";
     params_.callback_url = receiver_->url();
     const std::string hash = workspace::hash_password("correct horse").value();
-    const std::string yaml = config_yaml(params_) + fmt::format(R"(agent_workspace:
+    std::string base = config_yaml(params_);
+    if (const std::string extra = inbox_yaml(); !extra.empty())
+      base.insert(base.find("        settings:\n          secret:"), extra);
+    const std::string yaml = base + fmt::format(R"(agent_workspace:
   listen: "127.0.0.1:0"
   tab_grace_seconds: {1}
   accounts:
     - {{login: ana, workspace: acme, agent: alice, password_hash: "{0}"}}
     - {{login: bo, workspace: acme, agent: bob, role: supervisor, password_hash: "{0}"}}
 )",
-                                                                hash, tab_grace_seconds());
+                                                hash, tab_grace_seconds());
     running_ = start_stack(yaml, {"webhook"}, false);
     ASSERT_TRUE(running_.stack);
     ASSERT_EQ(running_.stack->start_analytics(), "");  // the supervisor's board and reports
@@ -46,8 +49,11 @@ class WorkspaceBrowserTest : public ::testing::Test {
     url_ = running_.stack->workspace()->url();
     const std::string ep = running_.stack->connectors().at(0)->endpoints().at(0);
     webhook_ = ep.substr(0, ep.find("/v1/")) + "/v1/webhook/acme/api/messages";
+    csat_url_ = ep.substr(0, ep.find("/v1/")) + "/v1/webhook/acme/api/csat";
   }
   virtual int tab_grace_seconds() const { return 15; }
+  // More keys of the "api" inbox (eight spaces in), e.g. a csat: block.
+  virtual std::string inbox_yaml() const { return {}; }
   void TearDown() override {
     if (running_.stack) running_.stack->stop();
   }
@@ -102,7 +108,7 @@ class WorkspaceBrowserTest : public ::testing::Test {
   ConfigParams params_;
   std::unique_ptr<connectors::webhook::CallbackReceiver> receiver_;
   RunningStack running_;
-  std::string url_, webhook_;
+  std::string url_, webhook_, csat_url_;
 };
 
 }  // namespace omniroute::testing

@@ -395,5 +395,77 @@ TEST_F(WorkspaceBrowserTest, LongListsAndHistoriesStayVirtualized) {
              took.is_number() ? took.get<double>() : -1.0);
 }
 
+// A satisfaction survey on an integrator's webhook: resolving sends it to the callback;
+// the integrator posts the customer's answer to .../csat; the agent's page shows the
+// rating and the comment (as text) in the closed conversation, live.
+class WorkspaceCsatTest : public WorkspaceBrowserTest {
+  std::string inbox_yaml() const override {
+    return "        csat: {question: {en: \"How did we do?\"}}\n";
+  }
+};
+
+TEST_F(WorkspaceCsatTest, TheAgentSeesTheCustomersRatingLive) {
+  auto tab = open("csat");
+  ASSERT_TRUE(tab->ok()) << tab->error();
+  ASSERT_TRUE(sign_in(*tab, "ana", "correct horse"));
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#link") == "Live"; }, std::chrono::seconds(20)));
+  tab->click("#presence");
+  ASSERT_TRUE(wait_until([&] { return text(*tab, "#presence") == "Available"; }));
+  ASSERT_EQ(post("c1", "Where is my parcel?"), 202);
+  ASSERT_TRUE(wait_until([&] { return has(*tab, ".offer"); }, std::chrono::seconds(20)));
+  tab->click(".offer .accept");
+  ASSERT_TRUE(wait_until([&] { return has(*tab, "#history .msg.customer"); }));
+  tab->type("#composer-text", "It arrives tomorrow." + kEnter);
+  tab->run("document.activeElement.blur()");
+  tab->keys("e");
+  v1::OutboundMessage survey;
+  ASSERT_TRUE(wait_until([&] {
+    for (const auto& m : receiver_->received())
+      if (m.has_survey()) survey = m;
+    return survey.has_survey();
+  }));
+  EXPECT_EQ(survey.survey().question(), "How did we do?");
+  // Refused by the connector (400 naming the field) or by the router (not the customer).
+  auto answer = [&](const nlohmann::json& body) {
+    return connectors::webhook::post_signed(csat_url_, params_.secret, body.dump());
+  };
+  EXPECT_EQ(answer({{"survey_id", survey.survey().survey_id()},
+                    {"customer_handle", "cust-1"},
+                    {"rating", 9},
+                    {"external_id", "x"}}),
+            400);
+  EXPECT_EQ(answer({{"survey_id", survey.survey().survey_id()},
+                    {"customer_handle", "cust-1"},
+                    {"rating", 4},
+                    {"external_id", "x"},
+                    {"stars", 4}}),
+            400);
+  ASSERT_EQ(answer({{"survey_id", survey.survey().survey_id()},
+                    {"customer_handle", "someone"},
+                    {"rating", 1},
+                    {"external_id", "a0"}}),
+            202);
+  ASSERT_EQ(answer({{"survey_id", survey.survey().survey_id()},
+                    {"customer_handle", "cust-1"},
+                    {"rating", 4},
+                    {"comment", "<b>quick</b>, thanks"},
+                    {"external_id", "a1"}}),
+            202);
+  // The closed conversation, as the agent sees it.
+  tab->click("#view-closed");
+  ASSERT_TRUE(wait_until([&] { return has(*tab, "#conv-list .row"); }));
+  tab->click("#conv-list .row");
+  ASSERT_TRUE(wait_until([&] { return has(*tab, "#history .msg .csat"); }))
+      << text(*tab, "#history");
+  const json ratings = texts(*tab, "#history .msg .csat");
+  ASSERT_EQ(ratings.size(), 1u) << ratings.dump() << " (only the customer asked counts)";
+  EXPECT_NE(ratings[0].get<std::string>().find("Rated 4 of 5 \u2605\u2605\u2605\u2605\u2606"),
+            std::string::npos)
+      << ratings.dump();
+  EXPECT_NE(text(*tab, "#history").find("<b>quick</b>, thanks"), std::string::npos);
+  EXPECT_EQ(tab->run("return document.querySelectorAll('#history b').length"), 0);
+  EXPECT_TRUE(tab->screenshot("screenshots/workspace_14_csat.png")) << tab->error();
+}
+
 }  // namespace
 }  // namespace omniroute::testing

@@ -43,8 +43,9 @@ function derive(c) {
   const last = visible[visible.length - 1];
   c.lastAt = Math.max(lastAt(h), num(c.summary.created_at_ms));
   c.lastCustomerAt = lastCustomer;
-  c.waiting = !!last && last.author === 'AUTHOR_CUSTOMER';
-  c.preview = last ? last.text_body || last.subject || '' : '';
+  c.waiting = !!last && last.author === 'AUTHOR_CUSTOMER' && !last.csat; // a rating asks nothing
+  const rated = last && last.csat ? `Rated ${num(last.csat.rating)} of ${num(last.csat.scale)}` : '';
+  c.preview = last ? [rated, last.text_body || last.subject || ''].filter(Boolean).join(': ') : '';
   return c;
 }
 
