@@ -10,6 +10,7 @@
 #include "cli/stack.h"
 #include "tests/integration/channel_posts.h"
 #include "tests/integration/harness.h"
+#include "tests/support/fake_host.h"
 #include "tests/support/ws_client.h"
 
 namespace omniroute::testing {
@@ -287,6 +288,117 @@ workspaces:
   }
   EXPECT_EQ(surveys, 1);
   EXPECT_EQ(ratings, 2);
+  stack.stop();
+}
+
+TEST(CsatLoop, TelegramKeyboardAndMessengerQuickRepliesThePressIsTheRating) {
+  TempDir dir;
+  FakeProviders providers;
+  const int port = free_port();
+  const std::string base = fmt::format("http://127.0.0.1:{}", port);
+  const std::string yaml = fmt::format(R"(log_level: warn
+state: {{dir: "{0}/state"}}
+kafka: {{brokers: embedded, partitions: 1}}
+{3}
+connectors:
+  telegram: {{listen: "127.0.0.1:{1}", state_dir: "{0}/tg", bot_api_base_url: "{2}"}}
+  messenger: {{listen: "127.0.0.1:{1}", state_dir: "{0}/fb", app_secret: app-secret,
+               verify_token: v, graph_api_base_url: "{2}"}}
+workspaces:
+  - id: acme
+    queues: [{{id: general}}]
+    inboxes:
+      - {{id: tg, channel: telegram, queue: general, {4},
+          settings: {{bot_token: "777:bot-secret", secret_token: hook-secret}}}}
+      - {{id: fb, channel: messenger, queue: general, {4},
+          settings: {{page_id: PAGE1, access_token: fb-token}}}}
+    agents:
+      - {{id: alice, capacity: {{telegram: 5, messenger: 5}}}}
+)",
+                                       dir.path(), port, providers.url(), kRouter, kCsat);
+  auto running = start_stack(yaml, {"telegram", "messenger"});
+  ASSERT_TRUE(running.stack);
+  cli::Stack& stack = *running.stack;
+  RecordingDesk& alice = *running.alice;
+  auto telegram = [&](const std::string& update) {
+    connectors::http::ClientRequest r;
+    r.url = base + "/v1/telegram/acme/tg";
+    r.headers = {"Content-Type: application/json", "X-Telegram-Bot-Api-Secret-Token: hook-secret"};
+    r.body = update;
+    return connectors::http::send(r).status;
+  };
+  auto messenger = [&](const nlohmann::json& event) {
+    const std::string body =
+        nlohmann::json{{"object", "page"}, {"entry", {{{"id", "PAGE1"}, {"messaging", {event}}}}}}
+            .dump();
+    connectors::http::ClientRequest r;
+    r.url = base + "/v1/messenger/webhook";
+    r.headers = {
+        "Content-Type: application/json",
+        "X-Hub-Signature-256: sha256=" + hex_of(hmac_raw(EVP_sha256(), "app-secret", body))};
+    r.body = body;
+    return connectors::http::send(r).status;
+  };
+  auto request_to = [&](const std::string& path_part, size_t nth) {
+    size_t seen = 0;
+    for (const auto& r : providers.requests())
+      if (r["path"].get<std::string>().find(path_part) != std::string::npos && seen++ == nth)
+        return r["body"];
+    return nlohmann::json();
+  };
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+
+  // Telegram: an inline keyboard; the customer taps "2".
+  ASSERT_EQ(
+      telegram(R"({"update_id":1,"message":{"message_id":9,"chat":{"id":4242,"type":"private"},
+      "from":{"id":4242,"first_name":"Ana"},"date":1700000000,"text":"Hi"}})"),
+      200);
+  ASSERT_TRUE(wait_until([&] { return !request_to("sendMessage", 0).is_null(); }));
+  alice.desk().resolve(alice.assignments().at(0).conversation().conversation_id());
+  ASSERT_TRUE(wait_until([&] { return !request_to("sendMessage", 1).is_null(); }));
+  const auto keyboard = request_to("sendMessage", 1)["reply_markup"]["inline_keyboard"][0];
+  ASSERT_EQ(keyboard.size(), 5u) << request_to("sendMessage", 1).dump();
+  EXPECT_EQ(keyboard[1]["text"], "2 \u2605\u2605");
+  ASSERT_EQ(telegram(nlohmann::json{{"update_id", 2},
+                                    {"callback_query",
+                                     {{"id", "cb1"},
+                                      {"from", {{"id", 4242}}},
+                                      {"data", keyboard[1]["callback_data"]},
+                                      {"message", {{"message_id", 10}, {"chat", {{"id", 4242}}}}}}}}
+                         .dump()),
+            200);
+  ASSERT_TRUE(wait_until([&] { return rating_at(alice) == 2; }));
+
+  // Messenger: quick replies; the customer picks "5".
+  ASSERT_EQ(messenger({{"sender", {{"id", "U1"}}},
+                       {"recipient", {{"id", "PAGE1"}}},
+                       {"timestamp", now_ms},
+                       {"message", {{"mid", "mid.1"}, {"text", "Hello"}}}}),
+            200);
+  ASSERT_TRUE(wait_until([&] { return alice.assignments().size() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return !request_to("/PAGE1/messages", 0).is_null(); }));
+  alice.desk().resolve(alice.assignments()[1].conversation().conversation_id());
+  ASSERT_TRUE(wait_until([&] { return !request_to("/PAGE1/messages", 1).is_null(); }));
+  const auto quick = request_to("/PAGE1/messages", 1)["message"]["quick_replies"];
+  ASSERT_EQ(quick.size(), 5u) << request_to("/PAGE1/messages", 1).dump();
+  EXPECT_EQ(quick[0]["title"], "5 \u2605\u2605\u2605\u2605\u2605");
+  ASSERT_EQ(messenger({{"sender", {{"id", "U1"}}},
+                       {"recipient", {{"id", "PAGE1"}}},
+                       {"timestamp", now_ms},
+                       {"message",
+                        {{"mid", "mid.2"},
+                         {"text", quick[0]["title"]},
+                         {"quick_reply", {{"payload", quick[0]["payload"]}}}}}}),
+            200);
+  ASSERT_TRUE(wait_until([&] {
+    int n = 0;
+    for (const auto& m : alice.messages()) n += m.message().csat().rating() == 5;
+    return n == 1;
+  }));
+  EXPECT_EQ(routed_ratings(stack), (std::vector<uint32_t>{2, 5}));
+  EXPECT_EQ(alice.offers().size(), 2u) << "no press opened a conversation";
   stack.stop();
 }
 
