@@ -57,24 +57,6 @@ size_t gzip_size(std::string_view data) {
   return n;
 }
 
-std::string sign_in(int port, const std::string& login) {
-  boost::asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  beast::tcp_stream stream(ioc);
-  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/agent/api/login", 11};
-  req.set(bhttp::field::host, fmt::format("127.0.0.1:{}", port));
-  req.set(bhttp::field::content_type, "application/json");
-  req.body() = json{{"login", login}, {"password", "bench password"}}.dump();
-  req.prepare_payload();
-  bhttp::write(stream, req);
-  beast::flat_buffer buf;
-  bhttp::response<bhttp::string_body> res;
-  bhttp::read(stream, buf, res);
-  const std::string c(res[bhttp::field::set_cookie]);
-  return res.result_int() == 200 ? c.substr(0, c.find(';')) : std::string();
-}
-
 // Shared results of every tab.
 struct Tally {
   std::mutex mu;
@@ -226,6 +208,24 @@ json pct(std::vector<double> v) {
 
 }  // namespace
 
+std::string sign_in(int port, const std::string& login, const std::string& password) {
+  boost::asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/agent/api/login", 11};
+  req.set(bhttp::field::host, fmt::format("127.0.0.1:{}", port));
+  req.set(bhttp::field::content_type, "application/json");
+  req.body() = json{{"login", login}, {"password", password}}.dump();
+  req.prepare_payload();
+  bhttp::write(stream, req);
+  beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(stream, buf, res);
+  const std::string c(res[bhttp::field::set_cookie]);
+  return res.result_int() == 200 ? c.substr(0, c.find(';')) : std::string();
+}
+
 int run_workspace(const WorkspaceOptions& o) {
   log::set_level("warn");
   json result;
@@ -288,7 +288,7 @@ workspaces:
   Tally tally;
   std::vector<std::unique_ptr<Tab>> tabs;
   for (int i = 0; i < o.agents; ++i) {
-    const std::string cookie = sign_in(http_port, fmt::format("a{}", i));
+    const std::string cookie = sign_in(http_port, fmt::format("a{}", i), "bench password");
     if (cookie.empty()) {
       fmt::print(stderr, "workspace bench: sign-in of a{} refused\n", i);
       return 1;

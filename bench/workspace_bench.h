@@ -20,4 +20,8 @@ struct WorkspaceOptions {
 
 int run_workspace(const WorkspaceOptions& o);
 
+// Signs in at the workspace on 127.0.0.1:`port`: the session cookie ("name=value"), or ""
+// when refused.
+std::string sign_in(int port, const std::string& login, const std::string& password);
+
 }  // namespace omniroute::bench

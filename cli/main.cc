@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "bench/bench.h"
+#include "bench/board_bench.h"
 #include "bench/chaos.h"
 #include "bench/workspace_bench.h"
 #include "cli/commands.h"
@@ -182,6 +183,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench->add_option("--ws-drops", wo.drops, "Workspace bench: forced WebSocket drops")
       ->capture_default_str();
+  bool board_bench = false;
+  omniroute::bench::BoardOptions bdo;
+  bench->add_flag("--board", board_bench,
+                  "Measure the supervisors' wallboard instead: routing decision -> pushed picture "
+                  "at --board-agents / --board-queues");
+  bench->add_option("--board-agents", bdo.agents, "Board bench: agents")->capture_default_str();
+  bench->add_option("--board-queues", bdo.queues, "Board bench: queues")->capture_default_str();
+  bench->add_option("--board-conversations", bdo.conversations, "Board bench: open conversations")
+      ->capture_default_str();
   bool chaos = false;
   omniroute::bench::ChaosOptions co;
   bench->add_flag(
@@ -250,6 +260,10 @@ int main(int argc, char** argv) {
     if (workspace_bench) {
       wo.out_dir = bo.out_dir;
       return omniroute::bench::run_workspace(wo);
+    }
+    if (board_bench) {
+      bdo.out_dir = bo.out_dir;
+      return omniroute::bench::run_board(bdo);
     }
     if (chaos) {
       co.binary = bo.binary;
