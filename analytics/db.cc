@@ -104,10 +104,10 @@ std::string span(std::string_view ws, int64_t end, std::string_view agent, int k
                  std::string_view conversation) {
   return fmt::format("s/{}/{}/{}/{}/{}/{}", ws, ms(end), agent, kind, ms(start), conversation);
 }
-std::string count(std::string_view ws, int64_t hour, int kind, std::string_view queue, int channel,
-                  std::string_view inbox, std::string_view agent, std::string_view language,
-                  bool bot) {
-  return fmt::format("k/{}/{}/{}/{}/{}/{}/{}/{}/{}", ws, ms(hour), kind, queue, channel, inbox,
+std::string count(std::string_view ws, int64_t minute, int kind, std::string_view queue,
+                  int channel, std::string_view inbox, std::string_view agent,
+                  std::string_view language, bool bot) {
+  return fmt::format("k/{}/{}/{}/{}/{}/{}/{}/{}/{}", ws, ms(minute), kind, queue, channel, inbox,
                      agent, language, bot ? 1 : 0);
 }
 

@@ -66,11 +66,11 @@ std::string span(std::string_view ws, int64_t end, std::string_view agent, int k
 // r/<ws>/<ms>/<conversation>: a conversation's satisfaction rating (CsatRow) by when it
 // was given; a newer answer to the same survey replaces it.
 std::string rating(std::string_view ws, int64_t at, std::string_view conversation);
-// k/<ws>/<hour ms>/<kind>/<queue>/<channel>/<inbox>/<agent>/<language>/<bot>: events
-// counted by the hour they happened in.
-std::string count(std::string_view ws, int64_t hour, int kind, std::string_view queue, int channel,
-                  std::string_view inbox, std::string_view agent, std::string_view language,
-                  bool bot);
+// k/<ws>/<minute ms>/<kind>/<queue>/<channel>/<inbox>/<agent>/<language>/<bot>: events
+// counted by the minute they happened in.
+std::string count(std::string_view ws, int64_t minute, int kind, std::string_view queue,
+                  int channel, std::string_view inbox, std::string_view agent,
+                  std::string_view language, bool bot);
 }  // namespace keys
 
 }  // namespace omniroute::analytics

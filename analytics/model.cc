@@ -11,7 +11,7 @@ using v1::analytics::ConversationFacts;
 
 namespace {
 
-constexpr int64_t kHourMs = 3600 * 1000, kDayMs = 24 * kHourMs;
+constexpr int64_t kMinuteMs = 60 * 1000, kHourMs = 60 * kMinuteMs, kDayMs = 24 * kHourMs;
 
 bool online(const std::string& presence) {
   return presence == "available" || presence == "away";
@@ -219,8 +219,9 @@ void Model::count(Db::Batch& b, const RoutingEvent& e, const ConversationFacts& 
     default:
       return;
   }
-  const int64_t hour = e.at_ms() / kHourMs * kHourMs;
-  const std::string k = keys::count(c.workspace_id(), hour, kind, c.queue_id(), c.channel(),
+  // By the minute: a report over any range (a shift from 06:30) counts exactly to it.
+  const int64_t minute = e.at_ms() / kMinuteMs * kMinuteMs;
+  const std::string k = keys::count(c.workspace_id(), minute, kind, c.queue_id(), c.channel(),
                                     c.inbox_id(), e.agent_id(), c.language(), e.agent_bot());
   std::string v;
   const uint64_t n = b.get(k, &v) ? std::stoull(v) : 0;

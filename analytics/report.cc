@@ -20,7 +20,7 @@ using v1::analytics::AgentFacts;
 using v1::analytics::AgentSpan;
 using v1::analytics::ConversationFacts;
 
-constexpr int64_t kHourMs = 3600 * 1000, kDayMs = 24 * kHourMs;
+constexpr int64_t kMinuteMs = 60 * 1000, kHourMs = 60 * kMinuteMs, kDayMs = 24 * kHourMs;
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -79,9 +79,10 @@ Report compute(const Db& db, const config::Config& cfg, const Filter& f,
   const std::string& ws = f.workspace;
   const config::Workspace* wcfg = cfg.workspace(ws);
 
-  // Counts, by the hour the events happened in.
+  // Counts, by the minute the events happened in (a store written before counted by hours:
+  // those rows count when their hour starts in the range).
   const std::string kprefix = "k/" + ws + "/";
-  db.scan(kprefix, kprefix + keys::ms(f.from_ms / kHourMs * kHourMs),
+  db.scan(kprefix, kprefix + keys::ms(f.from_ms / kMinuteMs * kMinuteMs),
           [&](std::string_view k, std::string_view v) {
             const auto p = split(k.substr(kprefix.size()), '/');
             if (p.size() != 8) return true;
