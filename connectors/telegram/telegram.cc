@@ -67,6 +67,21 @@ class TelegramConnector : public social::PlatformConnector {
       respond(http::Response::error(400, err));
       return;
     }
+    // A button press (callback_query) spins in the customer's app until it is answered:
+    // once it is durable, the webhook's answer is the answerCallbackQuery call (Telegram
+    // takes a method call as the reply to an update).
+    std::string pressed;
+    for (const auto& e : events)
+      if (e.envelope.has_message() &&
+          e.envelope.message().external_message_id().rfind("callback:", 0) == 0)
+        pressed = e.envelope.message().external_message_id().substr(9);
+    if (!pressed.empty())
+      respond = [inner = std::move(respond), pressed](http::Response r) {
+        if (r.status == 200)
+          r = http::Response::json(
+              200, json{{"method", "answerCallbackQuery"}, {"callback_query_id", pressed}}.dump());
+        inner(std::move(r));
+      };
     publish_all(std::move(events), inbox, std::move(respond));
   }
 };

@@ -361,6 +361,22 @@ workspaces:
   const auto keyboard = request_to("sendMessage", 1)["reply_markup"]["inline_keyboard"][0];
   ASSERT_EQ(keyboard.size(), 5u) << request_to("sendMessage", 1).dump();
   EXPECT_EQ(keyboard[1]["text"], "2 \u2605\u2605");
+  // The webhook's answer to the press is the answerCallbackQuery call (the spinner stops).
+  connectors::http::ClientRequest press;
+  press.url = base + "/v1/telegram/acme/tg";
+  press.headers = {"Content-Type: application/json",
+                   "X-Telegram-Bot-Api-Secret-Token: hook-secret"};
+  press.body = nlohmann::json{{"update_id", 2},
+                              {"callback_query",
+                               {{"id", "cb1"},
+                                {"from", {{"id", 4242}}},
+                                {"data", keyboard[1]["callback_data"]},
+                                {"message", {{"message_id", 10}, {"chat", {{"id", 4242}}}}}}}}
+                   .dump();
+  const auto pressed = connectors::http::send(press);
+  ASSERT_EQ(pressed.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(pressed.body),
+            (nlohmann::json{{"method", "answerCallbackQuery"}, {"callback_query_id", "cb1"}}));
   ASSERT_EQ(telegram(nlohmann::json{{"update_id", 2},
                                     {"callback_query",
                                      {{"id", "cb1"},
