@@ -166,6 +166,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     send(e.dump(-1, ' ', false, json::error_handler_t::replace));
   }
 
+  // What the visitor's frame `id` became: "ack" once Kafka has it, else why not.
+  void acknowledge(const std::string& id, const sdk::PublishResult& r) {
+    if (r.ok())
+      send(json{{"type", "ack"}, {"id", id}}.dump());
+    else if (r.code == sdk::PublishResult::Code::kUnavailable)
+      error(id, "not delivered yet, retrying", true, 3000);
+    else
+      error(id, r.detail);
+  }
+
   void touch() {
     idle_timer_.expires_after(std::chrono::seconds(idle_s_));
     idle_timer_.async_wait([weak = weak_from_this()](beast::error_code e) {
@@ -350,14 +360,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     core_->host->publish(std::move(env), [weak = weak_from_this(), core = core_, entry, id,
                                           visitor = visitor_](const sdk::PublishResult& r) {
       if (r.ok()) core->remember(visitor, entry);
-      auto self = weak.lock();
-      if (!self) return;  // the tab went away; a reload shows it from the transcript
-      if (r.ok())
-        self->send(json{{"type", "ack"}, {"id", id}}.dump());
-      else if (r.code == sdk::PublishResult::Code::kUnavailable)
-        self->error(id, "not delivered yet, retrying", true, 3000);
-      else
-        self->error(id, r.detail);
+      // The tab may have gone; a reload shows it from the transcript.
+      if (auto self = weak.lock()) self->acknowledge(id, r);
     });
   }
 
@@ -419,14 +423,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         rated["type"] = "rated";
         core->push(visitor, rated.dump());
       }
-      auto self = weak.lock();
-      if (!self) return;
-      if (r.ok())
-        self->send(json{{"type", "ack"}, {"id", id}}.dump());
-      else if (r.code == sdk::PublishResult::Code::kUnavailable)
-        self->error(id, "not delivered yet, retrying", true, 3000);
-      else
-        self->error(id, r.detail);
+      if (auto self = weak.lock()) self->acknowledge(id, r);
     });
   }
 
