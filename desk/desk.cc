@@ -139,12 +139,13 @@ void Desk::delete_canned(const std::string& canned_id) {
 }
 
 void Desk::force_assign(const std::string& conversation_id, const std::string& agent,
-                        const std::string& note) {
+                        const std::string& note, const std::string& to_queue) {
   v1::AgentFrame f;
   auto* t = f.mutable_force_assign();
   t->set_conversation_id(conversation_id);
   t->set_agent_id(agent);
   t->set_note(note);
+  t->set_to_queue_id(to_queue);
   enqueue(std::move(f));
 }
 

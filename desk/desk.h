@@ -79,9 +79,10 @@ class Desk {
   // Hands an assigned conversation to another agent ("" = none) or a queue, with a note.
   void transfer(const std::string& conversation_id, const std::string& to_agent,
                 const std::string& to_queue, const std::string& note);
-  // Supervisors: assigns a conversation to an agent.
+  // Supervisors: assigns a conversation to an agent, or (agent "", to_queue set) moves it
+  // to a queue.
   void force_assign(const std::string& conversation_id, const std::string& agent,
-                    const std::string& note);
+                    const std::string& note, const std::string& to_queue = {});
   // Tells the router two customers are one person (undo with unlink).
   void link(const std::string& customer_id, const std::string& other_customer_id,
             const std::string& note);

@@ -264,7 +264,7 @@ void AgentLink::command(Tab& from, const json& cmd) {
   } else if (c == "force_assign") {
     if (who_.role != config::Role::kSupervisor) return from.error("only supervisors force-assign");
     desk_->force_assign(str(cmd, "conversation_id", 256), str(cmd, "agent_id", 256),
-                        str(cmd, "note", 4000));
+                        str(cmd, "note", 4000), str(cmd, "to_queue_id", 256));
   } else if (c == "link") {
     desk_->link(str(cmd, "customer_id", 256), str(cmd, "other_customer_id", 256),
                 str(cmd, "note", 4000));

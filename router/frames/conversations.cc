@@ -70,6 +70,18 @@ void to_agent(Parts& p, Store::Batch& b, AgentRt& a, Conversation& c, const v1::
   p.dispatch.agent_queues(b, a);
 }
 
+// `c` belongs to `q` from now: its skills, and its overflow chain counted from now.
+void into_queue(Parts& p, Store::Batch& b, Conversation& c, const config::Queue& q) {
+  p.sla.cancel_overflow(b, c);
+  c.mutable_summary()->set_queue_id(q.id);
+  c.mutable_skills()->clear();
+  for (const auto& [skill, level] : q.skills) (*c.mutable_skills())[skill] = level;
+  c.clear_extra_queues();
+  c.set_overflow_stage(0);
+  p.sla.arm_overflow(b, c, p.clock.now_ms());
+  c.clear_sticky_agent_id();
+}
+
 void to_queue(Parts& p, Store::Batch& b, AgentRt& a, Conversation& c, const v1::Transfer& m,
               const std::string& text) {
   const config::Queue* q = p.cfg->workspace(a.workspace)->queue(m.to_queue_id());
@@ -79,15 +91,7 @@ void to_queue(Parts& p, Store::Batch& b, AgentRt& a, Conversation& c, const v1::
   p.agents.release(b, a, c.summary().conversation_id());
   p.snoozes.clear(b, c);
   p.conversations.note(b, c, text);
-  // The new queue's overflow chain replaces the old one's, counted from now.
-  p.sla.cancel_overflow(b, c);
-  c.mutable_summary()->set_queue_id(q->id);
-  c.mutable_skills()->clear();
-  for (const auto& [skill, level] : q->skills) (*c.mutable_skills())[skill] = level;
-  c.clear_extra_queues();
-  c.set_overflow_stage(0);
-  p.sla.arm_overflow(b, c, p.clock.now_ms());
-  c.clear_sticky_agent_id();
+  into_queue(p, b, c, *q);
   if (std::find(c.rejected_by().begin(), c.rejected_by().end(), a.cfg->id) == c.rejected_by().end())
     c.add_rejected_by(a.cfg->id);  // not straight back to the sender
   p.desks.conversation_gone(a, c.summary().conversation_id(), "transferred to queue " + q->id);
@@ -119,6 +123,39 @@ void transfer(Parts& p, Store::Batch& b, AgentRt& a, const v1::AgentFrame& f) {
   to_queue(p, b, a, c, m, text);
 }
 
+namespace {
+
+// A supervisor moves a conversation to a queue: whoever holds it or has its offer loses it,
+// and it waits in the queue (at its arrival place) for whoever the queue offers it to.
+void move_to_queue(Parts& p, Store::Batch& b, AgentRt& a, Conversation& c,
+                   const v1::ForceAssign& m) {
+  const config::Queue* q = p.cfg->workspace(a.workspace)->queue(m.to_queue_id());
+  if (!q || !m.agent_id().empty())
+    return p.desks.refuse(a,
+                          {Errc::kInvalid, q ? "name an agent or a queue, not both"
+                                             : "no such queue in this workspace"},
+                          m.conversation_id());
+  const std::string previous = c.agent_id();
+  p.offers.take_back(b, c, "moved to queue " + q->id + " by supervisor " + a.cfg->id);
+  p.snoozes.clear(b, c);
+  p.conversations.note(b, c,
+                       fmt::format("Moved to queue {} by supervisor {}{}", q->id, a.cfg->id,
+                                   m.note().empty() ? "" : ": " + m.note()));
+  into_queue(p, b, c, *q);
+  if (!previous.empty() &&
+      std::find(c.rejected_by().begin(), c.rejected_by().end(), previous) == c.rejected_by().end())
+    c.add_rejected_by(previous);  // moved away from them: not straight back
+  p.outbox.routing_event(b, c, v1::RoutingEvent::KIND_TRANSFERRED, a.cfg->id,
+                         fmt::format("moved to queue {} by supervisor {}{}", q->id, a.cfg->id,
+                                     previous.empty() ? "" : " (was with " + previous + ")"));
+  p.dispatch.enqueue(b, c, fmt::format("moved by supervisor {} to queue {}", a.cfg->id, q->id));
+  p.dispatch.run(b, a.workspace, q->id);
+  if (AgentRt* prev = p.agents.find(a.workspace, previous); prev && prev->online())
+    p.dispatch.agent_queues(b, *prev);
+}
+
+}  // namespace
+
 void force_assign(Parts& p, Store::Batch& b, AgentRt& a, const v1::AgentFrame& f) {
   const v1::ForceAssign& m = f.force_assign();
   if (!a.cfg->supervisor)
@@ -129,6 +166,7 @@ void force_assign(Parts& p, Store::Batch& b, AgentRt& a, const v1::AgentFrame& f
       c.state() == v1::store::CONVERSATION_STATE_RESOLVED)
     return p.desks.refuse(a, {Errc::kNotFound, "no open conversation with this id"},
                           m.conversation_id());
+  if (!m.to_queue_id().empty()) return move_to_queue(p, b, a, c, m);
   AgentRt* to = p.agents.find(a.workspace, m.agent_id());
   if (!to)
     return p.desks.refuse(a, {Errc::kInvalid, "no such agent in this workspace"},

@@ -71,9 +71,18 @@ TEST_F(ConsoleBrowserTest, LiveBoardTrailForceAssignAndReports) {
     return text(*bo, "#drill-agent") == "bob";
   })) << text(*bo, "#drill");
   EXPECT_NE(text(*bo, "#trail").find("force assigned"), std::string::npos) << text(*bo, "#trail");
-  EXPECT_TRUE(bo->screenshot("screenshots/workspace_12_trail.png")) << bo->error();
   EXPECT_TRUE(wait_until([&] { return !has(*ana, "#conv-list .row[data-conversation=C1]"); }))
       << "it left alice's list";
+  // Then back into the queue (a transfer by the supervisor): offered to alice, not to bob.
+  bo->type("#move-queue", "general" + kEnter);
+  EXPECT_TRUE(wait_until([&] { return has(*ana, ".offer"); })) << "alice is offered it";
+  ASSERT_TRUE(wait_until([&] {
+    bo->click("#drill-refresh");
+    return text(*bo, "#drill-state") == "queued" &&
+           text(*bo, "#trail").find("moved to queue general by supervisor bob") !=
+               std::string::npos;
+  })) << text(*bo, "#drill");
+  EXPECT_TRUE(bo->screenshot("screenshots/workspace_12_trail.png")) << bo->error();
 
   // Reports (g): today's conversation, the chart, filters, a mistake, the CSV.
   bo->run("document.activeElement.blur()");

@@ -1,5 +1,6 @@
 // A conversation's decision trail for a supervisor: every routing decision with its reason,
-// who was looked at and why they could not take it; assign it to an agent from here.
+// who was looked at and why they could not take it; assign it to an agent or move it to
+// another queue from here.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { send } from '../stream.js';
@@ -9,6 +10,7 @@ export function Drill({ id, onClose }) {
   const [error, setError] = useState('');
   const [agent, setAgent] = useState('');
   const [note, setNote] = useState('');
+  const [queue, setQueue] = useState('');
   const [done, setDone] = useState('');
   const load = () =>
     fetch('api/conversation?id=' + encodeURIComponent(id), { credentials: 'same-origin' })
@@ -23,6 +25,13 @@ export function Drill({ id, onClose }) {
     if (!agent.trim()) return;
     send({ cmd: 'force_assign', conversation_id: id, agent_id: agent.trim(), note });
     setDone(`Asked the router to assign ${id} to ${agent.trim()}`);
+    setTimeout(load, 800);
+  };
+  const move = (e) => {
+    e.preventDefault();
+    if (!queue.trim()) return;
+    send({ cmd: 'force_assign', conversation_id: id, to_queue_id: queue.trim(), note });
+    setDone(`Asked the router to move ${id} to queue ${queue.trim()}`);
     setTimeout(load, 800);
   };
   return html`<section class="drill-view" id="drill" aria-label=${'Conversation ' + id}>
@@ -42,6 +51,11 @@ export function Drill({ id, onClose }) {
       <label for="assign-note">Note</label>
       <input id="assign-note" value=${note} onInput=${(e) => setNote(e.target.value)} maxlength="2000" />
       <button type="submit" id="assign-go">Assign</button>
+    </form>
+    <form class="assign" onSubmit=${move}>
+      <label for="move-queue">Move to queue</label>
+      <input id="move-queue" value=${queue} onInput=${(e) => setQueue(e.target.value)} maxlength="128" />
+      <button type="submit" id="move-go">Move</button>
     </form>
     ${done && html`<p role="status">${done}</p>`}
     <h3>Decision trail</h3>
