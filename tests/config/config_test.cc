@@ -359,3 +359,34 @@ workspaces:
 
 }  // namespace
 }  // namespace omniroute::config
+
+namespace omniroute::config {
+namespace {
+
+// An inbox's satisfaction survey: the example's is read; mistakes are named with the line.
+TEST(Csat, SurveySettingsAreReadAndMistakesNamed) {
+  auto with = [](const std::string& csat) {
+    std::string y = testing::config_yaml({});
+    const std::string at = "        queue: general\n";
+    y.insert(y.find(at) + at.size(), "        csat: " + csat + "\n");
+    std::vector<std::string> errors;
+    auto cfg = parse(y, errors);
+    return std::make_pair(std::move(cfg), errors);
+  };
+  auto [ok, none] =
+      with(R"({question: {en: "How did we do?", pt-BR: "Como foi?"}, scale: 3, window_hours: 24})");
+  ASSERT_TRUE(ok) << none.front();
+  const CsatSurvey& s = ok->workspaces[0].inboxes[0].csat;
+  EXPECT_TRUE(s.enabled());
+  EXPECT_EQ(s.scale, 3);
+  EXPECT_EQ(s.window_ms, 24 * 3600 * 1000LL);
+  EXPECT_EQ(s.question.at("pt-BR"), "Como foi?");
+  EXPECT_FALSE(with("{scale: 5}").first) << "no question";
+  EXPECT_TRUE(any_contains(with("{scale: 5}").second, "csat.question"));
+  EXPECT_TRUE(any_contains(with(R"({question: {en: "x"}, scale: 4})").second, "must be 3 or 5"));
+  EXPECT_TRUE(any_contains(with(R"({question: {en: "x"}, stars: 5})").second, "stars"));
+  EXPECT_TRUE(any_contains(with(R"({question: {en: ""}})").second, "1-1000 bytes"));
+}
+
+}  // namespace
+}  // namespace omniroute::config
