@@ -1,12 +1,14 @@
-// GMime and GLib helpers shared by the email reader and writer: one-time library set-up
-// and owning pointers for GObjects and g_malloc'ed strings.
+// GMime and GLib helpers shared by the email reader and writer: one-time library set-up,
+// owning pointers for GObjects and g_malloc'ed strings, ASCII lower case.
 #pragma once
 
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
 
+#include <cctype>
 #include <memory>
 #include <mutex>
+#include <string>
 
 namespace omniroute::connectors::email {
 
@@ -16,6 +18,12 @@ inline void gmime_init_once() {
     g_mime_init();
     xmlInitParser();
   });
+}
+
+// ASCII lower case (header values, charset and tag names).
+inline std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 template <typename T>
