@@ -139,7 +139,7 @@ workspaces:
   stack.stop();
 }
 
-TEST(CsatLoop, WhatsAppInteractiveListThePressIsTheRating) {
+TEST(CsatLoop, WhatsAppInteractiveListOrButtonsThePressIsTheRating) {
   TempDir dir;
   FakeProviders providers;
   const int port = free_port();
@@ -160,6 +160,11 @@ workspaces:
         queue: general
         {4}
         settings: {{phone_number_id: PN1, access_token: wa-token}}
+      - id: wa3
+        channel: whatsapp
+        queue: general
+        csat: {{question: {{en: "Happy?"}}, scale: 3}}
+        settings: {{phone_number_id: PN2, access_token: wa-token}}
     agents:
       - {{id: alice, capacity: {{whatsapp: 5}}}}
 )",
@@ -172,15 +177,15 @@ workspaces:
   const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  auto from_customer = [&](const std::string& id, const nlohmann::json& content) {
-    nlohmann::json m = {
-        {"from", "5511987654321"}, {"id", id}, {"timestamp", std::to_string(now_s)}};
+  auto from_customer = [&](const std::string& id, const nlohmann::json& content,
+                           const std::string& to = "PN1",
+                           const std::string& from = "5511987654321") {
+    nlohmann::json m = {{"from", from}, {"id", id}, {"timestamp", std::to_string(now_s)}};
     m.update(content);
-    return post_whatsapp(
-        hook, "app-secret",
-        {{"metadata", {{"phone_number_id", "PN1"}}},
-         {"contacts", {{{"profile", {{"name", "Rita"}}}, {"wa_id", "5511987654321"}}}},
-         {"messages", {m}}});
+    return post_whatsapp(hook, "app-secret",
+                         {{"metadata", {{"phone_number_id", to}}},
+                          {"contacts", {{{"profile", {{"name", "Rita"}}}, {"wa_id", from}}}},
+                          {"messages", {m}}});
   };
   ASSERT_EQ(from_customer("wamid.1", {{"type", "text"}, {"text", {{"body", "Oi"}}}}), 200);
   ASSERT_TRUE(wait_until([&] { return providers.requests().size() == 1; }));
@@ -213,6 +218,30 @@ workspaces:
   ASSERT_TRUE(wait_until([&] { return providers.requests().size() == 3; }));  // the thanks
   EXPECT_EQ(providers.requests()[2]["body"]["text"]["body"], "Thanks!");
   EXPECT_EQ(routed_ratings(stack), std::vector<uint32_t>{3});
+
+  // A 3-point survey is three reply buttons (WhatsApp's limit); the customer taps "1".
+  ASSERT_EQ(from_customer("wamid.4", {{"type", "text"}, {"text", {{"body", "Oi"}}}}, "PN2",
+                          "5511900000002"),
+            200);
+  ASSERT_TRUE(wait_until([&] { return alice.assignments().size() == 2; }));
+  ASSERT_TRUE(wait_until([&] { return providers.requests().size() == 4; }));  // alice's answer
+  alice.desk().resolve(alice.assignments()[1].conversation().conversation_id());
+  ASSERT_TRUE(wait_until([&] { return providers.requests().size() == 5; }));
+  const auto buttons = providers.requests()[4]["body"]["interactive"];
+  ASSERT_EQ(buttons["type"], "button") << buttons.dump();
+  const auto choices = buttons["action"]["buttons"];
+  ASSERT_EQ(choices.size(), 3u);
+  EXPECT_EQ(choices[2]["reply"]["title"], "1 \u2605");
+  ASSERT_EQ(
+      from_customer("wamid.5",
+                    {{"type", "interactive"},
+                     {"interactive",
+                      {{"type", "button_reply"},
+                       {"button_reply", {{"id", choices[2]["reply"]["id"]}, {"title", "1"}}}}}},
+                    "PN2", "5511900000002"),
+      200);
+  ASSERT_TRUE(wait_until([&] { return routed_ratings(stack).size() == 2; }));
+  EXPECT_EQ(routed_ratings(stack), (std::vector<uint32_t>{3, 1}));
   stack.stop();
 }
 
