@@ -88,6 +88,11 @@ Metrics::Metrics()
                       .Help("Records the router applied from its input topics.")
                       .Register(registry)
                       .Add({})),
+      csat_refused(BuildCounter()
+                       .Name("omniroute_csat_refused_total")
+                       .Help("Satisfaction answers the router refused: unknown survey, not the "
+                             "customer asked, off the scale, after the window.")
+                       .Register(registry)),
       auth_rejected(BuildCounter()
                         .Name("omniroute_auth_rejected_total")
                         .Help("Refused authentications: desks (CURVE), people signing in, "

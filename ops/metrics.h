@@ -32,6 +32,7 @@ struct Metrics {
   prometheus::Family<prometheus::Counter>& sla_events;      // {workspace, kind}
   prometheus::Family<prometheus::Counter>& routing_events;  // {workspace, kind}
   prometheus::Counter& messages_in;                         // records applied
+  prometheus::Family<prometheus::Counter>& csat_refused;    // {workspace, reason}
   // Everyone who must authenticate.
   prometheus::Family<prometheus::Counter>& auth_rejected;  // {surface, reason}
   // Connectors and the front door.

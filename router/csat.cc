@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/utf8.h"
+#include "ops/metrics.h"
 #include "router/keys.h"
 #include "router/parts.h"
 
@@ -64,28 +65,34 @@ void Csat::on_resolve(Store::Batch& b, Conversation& c, const std::string& agent
 
 void Csat::answer(Store::Batch& b, const v1::CsatAnswer& a) {
   const std::string& ws_id = a.workspace_id();
-  auto refuse = [&](const char* why) {
+  // `reason` is a bounded metric label; `why` the words for the log.
+  auto refuse = [&](const char* reason, const char* why) {
     ++p_.counters.csat_refused;
-    p_.log->info("{}: satisfaction answer for survey {} refused: {}", ws_id,
+    if (p_.cfg->workspace(ws_id))  // a workspace of the config: a bounded label
+      ops::metrics().csat_refused.Add({{"workspace", ws_id}, {"reason", reason}}).Increment();
+    p_.log->info("{}: satisfaction answer for survey {} refused: {}",
+                 utf8::cut(utf8::sanitize(ws_id), 64),
                  utf8::cut(utf8::sanitize(a.survey_id()), 120), why);
   };
   const config::Workspace* ws = p_.cfg->workspace(ws_id);
-  if (!ws || !ws->inbox(a.inbox_id())) return refuse("unknown workspace or inbox");
+  if (!ws || !ws->inbox(a.inbox_id()))
+    return refuse("unknown_survey", "unknown workspace or inbox");
   // "<ws>/<conversation>/<seq>/csat": the survey names its conversation.
   const std::string& id = a.survey_id();
   const size_t first = id.find('/'), second = id.find('/', first + 1);
   if (first == std::string::npos || second == std::string::npos || id.substr(0, first) != ws_id)
-    return refuse("not a survey of this workspace");
+    return refuse("unknown_survey", "not a survey of this workspace");
   Conversation c;
   if (!p_.conversations.load(b, ws_id, id.substr(first + 1, second - first - 1), c) ||
       c.csat_survey_id() != id)
-    return refuse("no such survey");
+    return refuse("unknown_survey", "no such survey");
   if (c.summary().inbox_id() != a.inbox_id() ||
       c.summary().customer_handle() != a.customer_handle())
-    return refuse("answered by someone else than the customer asked");
-  if (a.rating() < 1 || a.rating() > c.csat_scale()) return refuse("rating out of the scale");
+    return refuse("not_the_customer", "answered by someone else than the customer asked");
+  if (a.rating() < 1 || a.rating() > c.csat_scale())
+    return refuse("off_scale", "rating out of the scale");
   const int64_t now = p_.clock.now_ms();
-  if (now > c.csat_expires_at_ms()) return refuse("the survey expired");
+  if (now > c.csat_expires_at_ms()) return refuse("expired", "the survey expired");
   const std::string dedup = keys::inbound_dedup(
       ws_id, a.inbox_id(),
       "csat:" + (a.external_id().empty() ? fmt::format("{}:{}", id, a.rating()) : a.external_id()));

@@ -2,6 +2,7 @@
 // wrote, in the customer's language; the answer stored on the conversation (the latest in
 // the window counts), in the history, sent to the agent it rates and to omni.routing;
 // answers from someone else, out of scale, late or repeated are never stored.
+#include "ops/metrics.h"
 #include "tests/router/engine_fixture.h"
 
 namespace omniroute::router {
@@ -147,6 +148,15 @@ TEST_F(Csat, AnswersThatDoNotBelongAreRefused) {
   tick(2 * 3600 * 1000 + 1);  // the window closed
   answer(id, 5, "late");
   EXPECT_EQ(conversation("C1").csat_rating(), 0u) << "too late";
+  // Operators see the refusals by reason (omniroute_csat_refused_total).
+  auto refused = [](const char* reason) {
+    return ops::metrics().csat_refused.Add({{"workspace", "acme"}, {"reason", reason}}).Value();
+  };
+  EXPECT_GE(refused("not_the_customer"), 1);
+  EXPECT_GE(refused("off_scale"), 2);
+  EXPECT_GE(refused("unknown_survey"), 1);
+  EXPECT_GE(refused("expired"), 1);
+  EXPECT_EQ(ops::scrape().find("reason=\"other\""), std::string::npos);
 }
 
 }  // namespace
