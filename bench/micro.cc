@@ -11,6 +11,7 @@
 #include "bench/decision.h"
 #include "connectors/webhook/webhook.h"
 #include "ops/metrics.h"
+#include "router/changelog.h"
 #include "router/engine.h"
 #include "router/store.h"
 
@@ -102,6 +103,50 @@ void BM_StoreReadModifyWrite(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_StoreReadModifyWrite);
+
+// Restore speed (issue 16 groundwork): the changelog of 10,000 new conversations (each
+// opened, classified, queued and offered: every record a step wrote) replayed into an
+// empty store, 10,000 records per commit. Items = conversations restored.
+void BM_RestoreFromChangelog(benchmark::State& state) {
+  static std::vector<router::ChangelogRecord> records = [] {
+    bench::RoutingFixture fx(1000, 100);
+    std::vector<router::ChangelogRecord> out;
+    auto b = fx.store().begin();
+    for (int i = 1; i <= 10000; ++i) {
+      fx.new_conversation(b);
+      if (i % 512 == 0 || i == 10000) {
+        (void)fx.engine().commit(b);
+        for (auto& r : router::changelog_of(b)) out.push_back(std::move(r));
+        fx.engine().take_frames();
+        fx.engine().take_outbox();
+        b.clear();
+      }
+    }
+    return out;
+  }();
+  for (auto _ : state) {
+    state.PauseTiming();
+    const std::string dir = temp_dir("restore");
+    std::string err;
+    auto store = router::Store::open(dir, false, err);
+    state.ResumeTiming();
+    for (size_t i = 0; i < records.size(); i += 10000) {
+      auto b = store->begin();
+      const std::vector<router::ChangelogRecord> part(
+          records.begin() + static_cast<std::ptrdiff_t>(i),
+          records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), i + 10000)));
+      (void)router::restore_into(b, part);
+      (void)store->commit(b);
+    }
+    state.PauseTiming();
+    store.reset();
+    std::filesystem::remove_all(dir);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * 10000);
+  state.counters["records"] = static_cast<double>(records.size());
+}
+BENCHMARK(BM_RestoreFromChangelog)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 // One /metrics scrape with the series a router of 1,000 queues in 10 workspaces has: a
 // waiting gauge per queue, presence gauges, routing event counters, latency histograms.

@@ -183,6 +183,27 @@ void Store::Batch::del(Cf cf, std::string_view key) {
   w.deleted = true;
 }
 
+void Store::Batch::for_each_write(
+    const std::function<void(std::string_view slot, const std::string* value)>& fn) const {
+  std::vector<const std::pair<const std::string, Write>*> order;
+  order.reserve(writes_.size());
+  for (const auto& e : writes_) order.push_back(&e);
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* e : order) fn(e->first, e->second.deleted ? nullptr : &e->second.value);
+}
+
+void Store::Batch::put_slot(std::string_view slot, std::string_view value) {
+  auto& w = writes_[std::string(slot)];
+  w.value.assign(value.data(), value.size());
+  w.deleted = false;
+}
+
+void Store::Batch::del_slot(std::string_view slot) {
+  auto& w = writes_[std::string(slot)];
+  w.value.clear();
+  w.deleted = true;
+}
+
 size_t Store::Batch::bytes_written() const {
   size_t n = 0;
   for (const auto& [k, w] : writes_) n += k.size() - 1 + w.value.size();
@@ -193,21 +214,15 @@ std::optional<Store::CommitError> Store::try_commit(Batch& batch) {
   if (batch.writes_.empty()) return std::nullopt;
   // In key order: the memtable's skip list inserts a sorted run from where the previous
   // key went instead of searching from the top for each (a third of the commit's cost).
-  std::vector<const std::pair<const std::string, Batch::Write>*> order;
-  order.reserve(batch.writes_.size());
-  for (const auto& e : batch.writes_) order.push_back(&e);
-  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->first < b->first; });
   rocksdb::WriteBatch wb;
-  for (const auto* e : order) {
-    const auto& [k, w] = *e;
+  batch.for_each_write([&](std::string_view k, const std::string* value) {
     rocksdb::ColumnFamilyHandle* cf = h(static_cast<Cf>(static_cast<unsigned char>(k[0])));
     rocksdb::Slice key(k.data() + 1, k.size() - 1);
-    if (w.deleted) {
+    if (!value)
       wb.Delete(cf, key);
-    } else {
-      wb.Put(cf, key, rocksdb::Slice(w.value.data(), w.value.size()));
-    }
-  }
+    else
+      wb.Put(cf, key, rocksdb::Slice(value->data(), value->size()));
+  });
   rocksdb::Status st = db_->Write(write_options_, &wb);
   if (st.ok()) return std::nullopt;
   return CommitError{st.IsIOError() || st.IsBusy() || st.IsTryAgain() || st.IsIncomplete(),

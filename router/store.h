@@ -53,6 +53,13 @@ class Store {
     size_t bytes_written() const;
     // Empties the batch for reuse after a commit.
     void clear() { writes_.clear(); }
+    // Every distinct write in key order: `slot` is the column family byte + key, `value`
+    // null for a delete (what a changelog carries; router/changelog.h).
+    void for_each_write(
+        const std::function<void(std::string_view slot, const std::string* value)>& fn) const;
+    // Writes by slot, as for_each_write gave them (a restore from a changelog).
+    void put_slot(std::string_view slot, std::string_view value);
+    void del_slot(std::string_view slot);
 
    private:
     friend class Store;

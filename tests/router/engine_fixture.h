@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "router/changelog.h"
 #include "router/engine.h"
 #include "tests/support/support.h"
 
@@ -54,6 +55,7 @@ class EngineFixture : public ::testing::Test {
 
   void commit(Store::Batch& b) {
     ASSERT_EQ(engine_->commit(b), "");
+    for (auto& r : changelog_of(b)) changelog_.push_back(std::move(r));
     for (auto& f : engine_->take_frames()) frames_.push_back(std::move(f));
     for (auto& o : engine_->take_outbox()) outbox_.push_back(std::move(o));
   }
@@ -192,6 +194,7 @@ class EngineFixture : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
   std::vector<DeskFrame> frames_;
   std::vector<OutboxRecord> outbox_;
+  std::vector<ChangelogRecord> changelog_;  // every committed write, in order
   int64_t offset_ = 0;
 };
 

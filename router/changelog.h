@@ -1,0 +1,28 @@
+// The router's changelog, as records: every write of a committed step (column family byte
+// + key; the new value, or none for a delete), and a store rebuilt from them. Groundwork
+// for failover (issue 16: a new owner restores a partition from a compacted Kafka topic
+// before it serves); nothing produces these to Kafka yet.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "router/store.h"
+
+namespace omniroute::router {
+
+struct ChangelogRecord {
+  std::string key;                   // column family byte + key (Store::Batch slot)
+  std::optional<std::string> value;  // nullopt: the key was deleted (a tombstone)
+};
+
+// The records of a step's batch, in key order.
+std::vector<ChangelogRecord> changelog_of(const Store::Batch& b);
+
+// Applies `records` in order to `b` (the latest write of a key wins, as compaction keeps
+// it). "" or why a record cannot be one of ours (an unknown column family, an empty key);
+// nothing of the records is applied then.
+std::string restore_into(Store::Batch& b, const std::vector<ChangelogRecord>& records);
+
+}  // namespace omniroute::router
