@@ -55,6 +55,14 @@ std::vector<uint32_t> routed_ratings(cli::Stack& stack) {
   return out;
 }
 
+// Waits (up to 20 s, reading the topic again and again) until omni.routing holds exactly
+// `want` ratings; the last reading otherwise.
+std::vector<uint32_t> ratings_when(cli::Stack& stack, const std::vector<uint32_t>& want) {
+  std::vector<uint32_t> got;
+  wait_until([&] { return (got = routed_ratings(stack)) == want; }, std::chrono::seconds(20));
+  return got;
+}
+
 TEST(CsatLoop, SmsAsksForADigitTheReplyIsTheRatingNeverToOptedOut) {
   TempDir dir;
   FakeProviders providers;
@@ -115,7 +123,7 @@ workspaces:
   EXPECT_EQ(comment, "quick, thanks");
   ASSERT_TRUE(wait_until([&] { return bodies().size() == 3; }));
   EXPECT_EQ(bodies()[2], "Thanks!");
-  EXPECT_EQ(routed_ratings(stack), std::vector<uint32_t>{4});
+  EXPECT_EQ(ratings_when(stack, {4}), std::vector<uint32_t>{4});
   EXPECT_EQ(alice.offers().size(), 1u) << "the answer opened nothing";
 
   // A second customer opts out before the conversation is resolved: the survey is not
@@ -207,7 +215,7 @@ workspaces:
                              {"list_reply", {{"id", three["id"]}, {"title", three["title"]}}}}}}),
             200);
   ASSERT_TRUE(wait_until([&] { return rating_at(alice) == 3; }));
-  EXPECT_EQ(routed_ratings(stack), std::vector<uint32_t>{3});
+  EXPECT_EQ(ratings_when(stack, {3}), std::vector<uint32_t>{3});
   // A forged press (another survey id) is refused by the router: nothing more is counted.
   ASSERT_EQ(from_customer("wamid.3",
                           {{"type", "interactive"},
@@ -240,8 +248,7 @@ workspaces:
                        {"button_reply", {{"id", choices[2]["reply"]["id"]}, {"title", "1"}}}}}},
                     "PN2", "5511900000002"),
       200);
-  ASSERT_TRUE(wait_until([&] { return routed_ratings(stack).size() == 2; }));
-  EXPECT_EQ(routed_ratings(stack), (std::vector<uint32_t>{3, 1}));
+  EXPECT_EQ(ratings_when(stack, {3, 1}), (std::vector<uint32_t>{3, 1}));
   stack.stop();
 }
 
@@ -304,7 +311,7 @@ workspaces:
   ASSERT_FALSE(tab.wait_for("rated", from).is_null());
   ASSERT_TRUE(wait_until([&] { return alice.messages().size() >= 2; }));
   EXPECT_EQ(alice.messages().back().message().text_body(), "<b>muito</b> bom");
-  EXPECT_EQ(routed_ratings(stack), (std::vector<uint32_t>{5, 5}));
+  EXPECT_EQ(ratings_when(stack, {5, 5}), (std::vector<uint32_t>{5, 5}));
   // A reload shows the survey answered.
   WsClient again("127.0.0.1", port, "/v1/chat/acme/web/ws", "https://shop.example");
   again.send({{"type", "hello"}, {"token", welcome["token"]}});
@@ -442,7 +449,7 @@ workspaces:
     for (const auto& m : alice.messages()) n += m.message().csat().rating() == 5;
     return n == 1;
   }));
-  EXPECT_EQ(routed_ratings(stack), (std::vector<uint32_t>{2, 5}));
+  EXPECT_EQ(ratings_when(stack, {2, 5}), (std::vector<uint32_t>{2, 5}));
   EXPECT_EQ(alice.offers().size(), 2u) << "no press opened a conversation";
   stack.stop();
 }
