@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "connectors/http/client.h"
@@ -51,6 +52,45 @@ inline long post_whatsapp(const std::string& hook, const std::string& app_secret
                "X-Hub-Signature-256: sha256=" + hex_of(hmac_raw(EVP_sha256(), app_secret, body))};
   r.body = body;
   return connectors::http::send(r).status;
+}
+
+// A stack with one SMS inbox, acme/line (+14155550100, account AC1, token "tok"), behind
+// `base` on `port`, sending through `api`; `inbox_extra` is one more key of the inbox (a
+// csat: block). Agent alice answers SMS.
+inline std::string sms_stack_yaml(const std::string& dir, int port, const std::string& base,
+                                  const std::string& api, const std::string& inbox_extra = "") {
+  return fmt::format(R"(log_level: warn
+state: {{dir: "{0}/state"}}
+kafka: {{brokers: embedded, partitions: 1}}
+router: {{agent_endpoint: "tcp://127.0.0.1:*", agent_auth: none, insecure: true, heartbeat_interval_ms: 200, heartbeat_timeout_ms: 800}}
+connectors:
+  sms: {{listen: "127.0.0.1:{1}", public_url: "{2}", state_dir: "{0}/sms", api_base_url: "{3}",
+         initial_backoff_ms: 100}}
+workspaces:
+  - id: acme
+    queues: [{{id: general}}]
+    inboxes:
+      - id: line
+        channel: sms
+        queue: general
+        {4}
+        settings: {{account_sid: AC1, auth_token: tok, from_number: "+14155550100"}}
+    agents:
+      - {{id: alice, capacity: {{sms: 5}}}}
+)",
+                     dir, port, base, api, inbox_extra);
+}
+
+// A customer's SMS to acme/line as Twilio posts it, signed; the HTTP status.
+inline int post_sms(const std::string& base, const std::string& sid, const std::string& from,
+                    const std::string& body) {
+  return post_form(base + "/v1/sms/acme/line/messages", "tok",
+                   {{"MessageSid", sid},
+                    {"AccountSid", "AC1"},
+                    {"From", from},
+                    {"To", "+14155550100"},
+                    {"Body", body},
+                    {"NumMedia", "0"}});
 }
 
 inline bool has_state(const RecordingDesk& d, v1::DeliveryStatus::State s,

@@ -68,39 +68,13 @@ TEST(CsatLoop, SmsAsksForADigitTheReplyIsTheRatingNeverToOptedOut) {
   FakeProviders providers;
   const int port = free_port();
   const std::string base = fmt::format("http://127.0.0.1:{}", port);
-  const std::string yaml = fmt::format(R"(log_level: warn
-state: {{dir: "{0}/state"}}
-kafka: {{brokers: embedded, partitions: 1}}
-{4}
-connectors:
-  sms: {{listen: "127.0.0.1:{1}", public_url: "{2}", state_dir: "{0}/sms", api_base_url: "{3}",
-         initial_backoff_ms: 100}}
-workspaces:
-  - id: acme
-    queues: [{{id: general}}]
-    inboxes:
-      - id: line
-        channel: sms
-        queue: general
-        {5}
-        settings: {{account_sid: AC1, auth_token: tok, from_number: "+14155550100"}}
-    agents:
-      - {{id: alice, capacity: {{sms: 5}}}}
-)",
-                                       dir.path(), port, base, providers.url(), kRouter, kCsat);
+  const std::string yaml = sms_stack_yaml(dir.path(), port, base, providers.url(), kCsat);
   auto running = start_stack(yaml, {"sms"});
   ASSERT_TRUE(running.stack);
   cli::Stack& stack = *running.stack;
   RecordingDesk& alice = *running.alice;
-  const std::string inbound = base + "/v1/sms/acme/line/messages";
   auto sms = [&](const std::string& sid, const std::string& from, const std::string& body) {
-    return post_form(inbound, "tok",
-                     {{"MessageSid", sid},
-                      {"AccountSid", "AC1"},
-                      {"From", from},
-                      {"To", "+14155550100"},
-                      {"Body", body},
-                      {"NumMedia", "0"}});
+    return post_sms(base, sid, from, body);
   };
   auto bodies = [&] {
     std::vector<std::string> out;
