@@ -465,6 +465,27 @@ TEST_F(WorkspaceCsatTest, TheAgentSeesTheCustomersRatingLive) {
   EXPECT_NE(text(*tab, "#history").find("<b>quick</b>, thanks"), std::string::npos);
   EXPECT_EQ(tab->run("return document.querySelectorAll('#history b').length"), 0);
   EXPECT_TRUE(tab->screenshot("screenshots/workspace_14_csat.png")) << tab->error();
+
+  // The supervisor's reports count it: one survey sent, one answer, 4 of 5, alice's.
+  auto bo = open("csat-bo");
+  ASSERT_TRUE(bo->ok()) << bo->error();
+  ASSERT_TRUE(sign_in(*bo, "bo", "correct horse"));
+  ASSERT_TRUE(wait_until([&] { return text(*bo, "#link") == "Live"; }, std::chrono::seconds(20)));
+  bo->run("document.activeElement.blur()");
+  bo->keys("g");
+  ASSERT_TRUE(wait_until([&] {
+    if (!has(*bo, "#r-csat")) return false;
+    if (text(*bo, "#r-csat [data-csat=answered]") == "1") return true;
+    bo->click("#r-run");  // analytics may not have the answer yet: ask again
+    return false;
+  })) << text(*bo, "#r-csat");
+  EXPECT_EQ(text(*bo, "#r-csat [data-csat=sent]"), "1");
+  EXPECT_EQ(text(*bo, "#r-csat [data-csat=mean]"), "4.00");
+  EXPECT_EQ(text(*bo, "#r-csat [data-csat=satisfied]"), "100.0 %");
+  EXPECT_NE(text(*bo, "#r-csat").find("Agent alice"), std::string::npos) << text(*bo, "#r-csat");
+  bo->run("document.getElementById('r-csat').scrollIntoView()");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the chart's layer follows
+  EXPECT_TRUE(bo->screenshot("screenshots/workspace_15_csat_report.png")) << bo->error();
 }
 
 }  // namespace
