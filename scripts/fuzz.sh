@@ -15,7 +15,8 @@ PKGS="gmime-3.0 libxml-2.0 re2 protobuf openssl fmt"
 # shellcheck disable=SC2046
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I. -I"$BUILD_DIR/schemas/gen" $(pkg-config --cflags $PKGS) \
-  tests/fuzz/email_normalize_fuzz.cc connectors/email/mime.cc connectors/email/message_id.cc \
+  tests/fuzz/email_normalize_fuzz.cc connectors/email/mime.cc connectors/email/text.cc \
+  connectors/email/message_id.cc \
   common/crypto.cc \
   "$BUILD_DIR/schemas/libomniroute_schemas.a" \
   $(pkg-config --libs $PKGS) -o "$OUT/email_normalize_fuzz"
