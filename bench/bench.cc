@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "kafka/kafka.h"
 #include "router/engine.h"
+#include "router/partition.h"
 #include "router/store.h"
 
 namespace omniroute::bench {
@@ -327,7 +328,8 @@ int run(const Options& o) {
     {
       // Histories as the router itself writes them, without Kafka in the way: every
       // conversation opened, offered, accepted, answered and resolved.
-      auto store = router::Store::open(big, false, err);
+      auto store = router::Store::open(
+          router::workspace_dir(big, cfg->workspaces[0].id, cfg->kafka.partitions), false, err);
       router::SystemClock clock;
       router::Engine engine(*cfg, *store, clock);
       engine.load();

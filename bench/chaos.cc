@@ -30,6 +30,7 @@
 #include "desk/desk.h"
 #include "kafka/kafka.h"
 #include "omniroute/v1/store.pb.h"
+#include "router/partition.h"
 #include "router/store.h"
 
 namespace omniroute::bench {
@@ -384,7 +385,7 @@ workspaces:
   // The router's state, compared with what a run without faults must hold: one conversation
   // per customer, holding exactly that customer's messages in the order posted, each
   // answered once, accepted once.
-  auto store = router::Store::open_read_only(tmp + "/state", err);
+  auto store = router::Store::open_read_only(router::workspace_dir(tmp + "/state", "acme"), err);
   if (!store) {
     res.violations.push_back("state: " + err);
   } else {

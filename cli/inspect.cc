@@ -11,6 +11,7 @@
 #include "omniroute/v1/store.pb.h"
 #include "router/conversations.h"
 #include "router/keys.h"
+#include "router/partition.h"
 #include "router/store.h"
 
 namespace omniroute::cli {
@@ -26,18 +27,28 @@ int cmd_inspect(const Common& common, const std::string& what, const std::string
     if (ws.empty() && cfg->workspaces.size() == 1) ws = cfg->workspaces[0].id;
   }
   std::string err;
-  auto store = router::Store::open_read_only(dir, err);
+  using router::Cf;
+  // A store per partition this instance served (<state.dir>/p<N>); a workspace lives in one.
+  const int32_t partitions = router::partitions_in(dir);
+  if (partitions == 0) {
+    fmt::print(stderr, "inspect: no partition stores in {} (p0, p1, ...)\n", dir);
+    return 2;
+  }
+  if (what == "offsets") {
+    for (int32_t p = 0; p < partitions; ++p) {
+      auto store = router::Store::open_read_only(router::partition_dir(dir, p), err);
+      if (!store) continue;
+      store->scan(Cf::kMeta, router::keys::kOffsets, [](std::string_view k, std::string_view v) {
+        fmt::print("{} = {}\n", k.substr(router::keys::kOffsets.size()), v);
+        return true;
+      });
+    }
+    return 0;
+  }
+  auto store = router::Store::open_read_only(router::workspace_dir(dir, ws, partitions), err);
   if (!store) {
     fmt::print(stderr, "inspect: cannot open state {}: {}\n", dir, err);
     return 2;
-  }
-  using router::Cf;
-  if (what == "offsets") {
-    store->scan(Cf::kMeta, router::keys::kOffsets, [](std::string_view k, std::string_view v) {
-      fmt::print("{} = {}\n", k.substr(router::keys::kOffsets.size()), v);
-      return true;
-    });
-    return 0;
   }
   if (what == "outbox") {
     size_t n = 0;

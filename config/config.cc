@@ -124,6 +124,8 @@ void parse_kafka(MapReader& top, Config& c, Errors& errors) {
     c.kafka.topics.outbound_prefix = t.str("outbound_prefix", c.kafka.topics.outbound_prefix);
     c.kafka.topics.routing = t.str("routing", c.kafka.topics.routing);
     c.kafka.topics.dlq = t.str("dlq", c.kafka.topics.dlq);
+    c.kafka.topics.changelog = t.str("changelog", c.kafka.topics.changelog);
+    c.kafka.topics.routers = t.str("routers", c.kafka.topics.routers);
     t.finish();
   }
   k.finish();
@@ -388,7 +390,8 @@ const Workspace* Config::workspace(const std::string& id) const {
 }
 
 std::vector<std::string> Config::all_topics() const {
-  std::vector<std::string> t{kafka.topics.inbound, kafka.topics.routing, kafka.topics.dlq};
+  std::vector<std::string> t{kafka.topics.inbound, kafka.topics.routing, kafka.topics.dlq,
+                             kafka.topics.changelog, kafka.topics.routers};
   for (int c = v1::Channel_MIN + 1; c <= v1::Channel_MAX; ++c) {
     t.push_back(kafka.topics.outbound(static_cast<v1::Channel>(c)));
   }

@@ -28,6 +28,10 @@ struct Topics {
   std::string outbound_prefix = "omni.outbound.";  // + channel name.
   std::string routing = "omni.routing";            // Routing decisions and lifecycle events.
   std::string dlq = "omni.dlq";                    // Dead letters.
+  // Every write of the router's state, per omni.inbound partition (compacted on a real
+  // cluster): what a new owner restores from.
+  std::string changelog = "omni.changelog.router";
+  std::string routers = "omni.routers";  // Which router instance owns which partition.
   std::string outbound(v1::Channel c) const { return outbound_prefix + channel_name(c); }
 };
 
@@ -59,8 +63,21 @@ enum class AgentAuth {
 };
 const char* agent_auth_name(AgentAuth a);
 
+// How a router instance comes to own partitions of omni.inbound.
+enum class Membership {
+  kGroup,   // Instances form the Kafka consumer group omniroute-router; partitions move.
+  kSingle,  // This instance owns every partition, no group (one router only).
+};
+
 struct Router {
   std::string agent_endpoint = "tcp://127.0.0.1:5570";  // ZeroMQ ROUTER bind address.
+  Membership membership = Membership::kGroup;
+  // What other instances tell desks to connect to for this one's workspaces; empty: the
+  // bound endpoint (a wildcard host replaced by this machine's host name).
+  std::string advertised_endpoint;
+  // A member silent this long is out of the group and its partitions move (Kafka
+  // session.timeout.ms; a real broker bounds it by group.min.session.timeout.ms).
+  int session_timeout_ms = 6000;
   AgentAuth agent_auth = AgentAuth::kCurve;
   bool insecure = false;  // Allows agent_auth: none (loopback endpoints only).
   // The router's CURVE secret key (Z85, 40 characters). Sensitive. Empty: kept in

@@ -98,6 +98,18 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
   R.offer_timeout_ms =
       static_cast<int>(r.integer("offer_timeout_ms", R.offer_timeout_ms, 100, 86400000));
   R.max_batch = static_cast<int>(r.integer("max_batch", R.max_batch, 1, 100000));
+  {
+    const std::string m = r.str("membership", "group");
+    if (m == "group")
+      R.membership = Membership::kGroup;
+    else if (m == "single")
+      R.membership = Membership::kSingle;
+    else
+      errors.add("router.membership", "must be group or single");
+  }
+  R.advertised_endpoint = r.str("advertised_endpoint", "");
+  R.session_timeout_ms =
+      static_cast<int>(r.integer("session_timeout_ms", R.session_timeout_ms, 1000, 300000));
   R.max_history = static_cast<int>(r.integer("max_history", R.max_history, 1, 100000));
   R.max_trail = static_cast<int>(r.integer("max_trail", R.max_trail, 1, 100000));
   R.max_record_bytes = r.integer("max_record_bytes", R.max_record_bytes, 1024, int64_t{1} << 30);

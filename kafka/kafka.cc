@@ -1,4 +1,5 @@
 #include "kafka/kafka.h"
+#include "kafka/conf.h"
 
 #include <librdkafka/rdkafka_mock.h>
 
@@ -19,6 +20,8 @@ log::Logger logger() {
   static log::Logger l = log::get("kafka");
   return l;
 }
+
+}  // namespace
 
 // Builds a librdkafka conf: defaults < user properties < overrides. Returns null on error.
 rd_kafka_conf_t* make_conf(const ClientConfig& cfg,
@@ -64,8 +67,6 @@ rd_kafka_conf_t* make_conf(const ClientConfig& cfg,
   return conf;
 }
 
-}  // namespace
-
 uint64_t offset_out_of_range_resets() {
   return g_records_lost.load(std::memory_order_relaxed);
 }
@@ -92,6 +93,9 @@ std::unique_ptr<Producer> Producer::create(const ClientConfig& cfg, std::string&
       {"linger.ms", "1"},
       {"message.timeout.ms", "30000"},
       {"compression.type", "lz4"},
+      // Stated, not left to the default: the router finds a workspace's partition with the
+      // same function (partition_for_key).
+      {"partitioner", "consistent_random"},
   };
   rd_kafka_conf_t* conf = make_conf(cfg, kDefaults, overrides, err);
   if (!conf) return nullptr;
@@ -137,11 +141,18 @@ void Producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
 
 bool Producer::produce(const std::string& topic, std::string_view key, std::string_view value,
                        Completion done, std::string* err, rd_kafka_resp_err_t* code) {
+  return produce_to(topic, RD_KAFKA_PARTITION_UA, key, &value, std::move(done), err, code);
+}
+
+bool Producer::produce_to(const std::string& topic, int32_t partition, std::string_view key,
+                          const std::string_view* value, Completion done, std::string* err,
+                          rd_kafka_resp_err_t* code) {
   auto* opaque = new Completion(std::move(done));
   rd_kafka_resp_err_t e = rd_kafka_producev(
-      rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+      rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
       RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
+                       value ? value->size() : 0),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     delete opaque;
@@ -183,6 +194,12 @@ int Producer::outstanding() const {
 std::unique_ptr<Consumer> Consumer::create(const ClientConfig& cfg, const std::string& group_id,
                                            std::string& err,
                                            const std::map<std::string, std::string>& overrides) {
+  return create_member(cfg, group_id, Rebalance{}, err, overrides);
+}
+
+std::unique_ptr<Consumer> Consumer::create_member(
+    const ClientConfig& cfg, const std::string& group_id, Rebalance on, std::string& err,
+    const std::map<std::string, std::string>& overrides) {
   static const std::map<std::string, std::string> kDefaults{
       {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", "earliest"}, {"fetch.wait.max.ms", "20"},
@@ -191,8 +208,16 @@ std::unique_ptr<Consumer> Consumer::create(const ClientConfig& cfg, const std::s
   };
   std::map<std::string, std::string> ov = overrides;
   ov.emplace("group.id", group_id);
+  const bool member = on.assigned || on.revoked;
+  if (member) ov.emplace("partition.assignment.strategy", "cooperative-sticky");
   rd_kafka_conf_t* conf = make_conf(cfg, kDefaults, ov, err);
   if (!conf) return nullptr;
+  std::unique_ptr<Consumer> c(new Consumer());
+  if (member) {
+    c->rebalance_ = std::make_unique<Rebalance>(std::move(on));
+    rd_kafka_conf_set_opaque(conf, c->rebalance_.get());
+    rd_kafka_conf_set_rebalance_cb(conf, &Consumer::on_rebalance);
+  }
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (!rk) {
@@ -200,7 +225,6 @@ std::unique_ptr<Consumer> Consumer::create(const ClientConfig& cfg, const std::s
     err = errstr;
     return nullptr;
   }
-  std::unique_ptr<Consumer> c(new Consumer());
   c->rk_.reset(rk);
   rd_kafka_poll_set_consumer(rk);
   c->queue_ = rd_kafka_queue_get_consumer(rk);

@@ -58,6 +58,11 @@ class Producer {
   [[nodiscard]] bool produce(const std::string& topic, std::string_view key, std::string_view value,
                              Completion done, std::string* err = nullptr,
                              rd_kafka_resp_err_t* code = nullptr);
+  // To one partition (RD_KAFKA_PARTITION_UA: the partitioner's choice); a null `value` is a
+  // tombstone (a delete, for compacted topics).
+  [[nodiscard]] bool produce_to(const std::string& topic, int32_t partition, std::string_view key,
+                                const std::string_view* value, Completion done,
+                                std::string* err = nullptr, rd_kafka_resp_err_t* code = nullptr);
   // Waits until every queued record has a delivery report; false on timeout.
   bool flush(int timeout_ms);
   // Records still waiting for a delivery report.
@@ -105,10 +110,30 @@ struct PartitionOffset {
   int64_t offset = RD_KAFKA_OFFSET_BEGINNING;  // Next offset to read.
 };
 
+// What a group member is told when partitions move (cooperative: only the partitions that
+// change). Runs on the thread that polls the consumer, inside poll().
+struct Rebalance {
+  // Partitions given to this member; returns where to start reading each (offsets filled
+  // in; a partition left out is not consumed). Restoring state happens here.
+  std::function<std::vector<PartitionOffset>(const std::vector<PartitionOffset>&)> assigned;
+  // Partitions taken away. `lost`: the member's session ended before it could hand them
+  // over (another member may own them already): do not flush anything for them.
+  std::function<void(const std::vector<PartitionOffset>&, bool lost)> revoked;
+};
+
+// The partition of `key` among `partitions`, as our producers' partitioner picks it
+// (consistent_random: CRC32 of the key).
+int32_t partition_for_key(std::string_view key, int32_t partitions);
+
 // A consumer either assigned explicit partitions at explicit offsets (the router keeps
 // its offsets in RocksDB) or subscribed in a consumer group with manual commits.
 class Consumer {
  public:
+  // A member of `group_id` whose partitions move by cooperative-sticky rebalancing
+  // (kafka/group.cc); `on` is called from poll(). Subscribe, then poll.
+  static std::unique_ptr<Consumer> create_member(
+      const ClientConfig& cfg, const std::string& group_id, Rebalance on, std::string& err,
+      const std::map<std::string, std::string>& overrides = {});
   static std::unique_ptr<Consumer> create(const ClientConfig& cfg, const std::string& group_id,
                                           std::string& err,
                                           const std::map<std::string, std::string>& overrides = {});
@@ -130,10 +155,17 @@ class Consumer {
   // High watermark of each assigned partition as the last fetch saw it (no request to the
   // broker); partitions not fetched yet are left out.
   std::vector<PartitionOffset> high_watermarks();
+  // Low and high watermark of a partition, asked of the broker. False on error/timeout.
+  bool query_watermarks(const std::string& topic, int32_t partition, int64_t& low, int64_t& high,
+                        int timeout_ms);
+  // Leaves the group (revoking what it owns through the Rebalance handler) and closes.
   void close();
 
  private:
   Consumer() = default;
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* parts, void* opaque);
+  std::unique_ptr<Rebalance> rebalance_;
   HandlePtr rk_;
   rd_kafka_queue_t* queue_ = nullptr;
   bool closed_ = false;

@@ -8,6 +8,7 @@ std::vector<ChangelogRecord> changelog_of(const Store::Batch& b) {
   std::vector<ChangelogRecord> out;
   out.reserve(b.count());
   b.for_each_write([&](std::string_view slot, const std::string* value) {
+    if (static_cast<Cf>(static_cast<unsigned char>(slot[0])) == Cf::kLocal) return;
     out.push_back({std::string(slot), value ? std::optional<std::string>(*value) : std::nullopt});
   });
   return out;
@@ -16,7 +17,7 @@ std::vector<ChangelogRecord> changelog_of(const Store::Batch& b) {
 std::string restore_into(Store::Batch& b, const std::vector<ChangelogRecord>& records) {
   for (size_t i = 0; i < records.size(); ++i) {
     const std::string& k = records[i].key;
-    if (k.size() < 2 || static_cast<unsigned char>(k[0]) >= static_cast<size_t>(Cf::kCount))
+    if (k.size() < 2 || static_cast<unsigned char>(k[0]) >= static_cast<size_t>(Cf::kLocal))
       return fmt::format("changelog record {} is not a router state key", i);
   }
   for (const auto& r : records) {

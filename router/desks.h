@@ -41,6 +41,11 @@ class Desks {
   // ---- sessions (sessions.cc)
   AgentRt* session(const std::string& rid);
   void unbind(const std::string& rid) { sessions_.erase(rid); }
+  std::vector<std::string> routing_ids() const {
+    std::vector<std::string> out;
+    for (const auto& [rid, agent] : sessions_) out.push_back(rid);
+    return out;
+  }
   void on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h,
                 const std::string& peer_key);
   // The desk went away (signed off, silent past the heartbeat timeout, revoked): open

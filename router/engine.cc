@@ -128,6 +128,14 @@ void Engine::fire(Store::Batch& b, const Timer& t) {
   }
 }
 
+void Engine::prepare_commit(Store::Batch& b) {
+  p_->outbox.flush_seqs(b);
+}
+
+std::vector<std::string> Engine::session_routing_ids() const {
+  return p_->desks.routing_ids();
+}
+
 std::optional<Store::CommitError> Engine::try_commit(Store::Batch& b) {
   p_->outbox.flush_seqs(b);
   return p_->store.try_commit(b);

@@ -46,6 +46,11 @@ class Engine {
   // Earliest pending timer (clock ms), or INT64_MAX.
   int64_t next_timer_ms() const { return p_->timers.next_ms(); }
 
+  // Writes what the step kept in memory (id counters) into `b`, without committing (the
+  // runtime commits the partition's batch with its changelog copy).
+  void prepare_commit(Store::Batch& b);
+  // The routing ids of the desks with a session here.
+  std::vector<std::string> session_routing_ids() const;
   // Writes what the step kept in memory (id counters) into `b` and commits it. Every
   // step must end here, never in Store::commit directly.
   [[nodiscard]] std::string commit(Store::Batch& b);

@@ -1,23 +1,27 @@
 // The router runtime: one event loop that waits on the Kafka consumer queue, the
 // ZeroMQ ROUTER socket for desks, producer acknowledgements and timers; applies what
-// arrived to the Engine in one Store::Batch; commits it; then sends what the step
-// produced (desk frames, outbox records). See docs/architecture.md.
+// arrived to the engine of the partition it belongs to, in that partition's batch;
+// commits each; produces the step's changelog records; and sends what the step produced
+// (desk frames, outbox records) once Kafka acknowledged them. Partitions come and go with
+// the consumer group (router_owner.cc). See docs/architecture.md.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <zmq.hpp>
 
 #include "config/config.h"
 #include "kafka/kafka.h"
+#include "omniroute/v1/store.pb.h"
 #include "router/agent_gate.h"
-#include "router/engine.h"
-#include "router/store.h"
+#include "router/partition.h"
 
 namespace omniroute::router {
 
@@ -26,73 +30,128 @@ class Router {
   Router(const config::Config& cfg, kafka::ClientConfig kafka_cfg);
   ~Router();
 
-  // Opens state, re-sends the outbox, assigns partitions at stored offsets, binds the
-  // agent endpoint. "" or an error text.
+  // Binds the agent endpoint and joins the group (router.membership: group) or takes every
+  // partition (single): restores each from its local copy and the changelog, re-sends
+  // what was not acknowledged. "" or an error text.
   std::string start();
-  // Runs the event loop on this thread until `stop` becomes true.
+  // Runs the event loop on this thread until `stop` becomes true, then hands its partitions
+  // over (leaves the group after the last changelog records are acknowledged).
   void run(const std::atomic<bool>& stop);
   // The endpoint desks connect to (resolved when the config asks for port 0 / "*").
   const std::string& agent_endpoint() const { return endpoint_; }
-  const Engine& engine() const { return *engine_; }
   // The router's CURVE public key (Z85), which desks need to connect; "" without CURVE.
   const std::string& curve_public_key() const { return curve_public_; }
   const AgentGate* gate() const { return gate_.get(); }
+  // Partitions of omni.inbound this instance serves now (any thread).
+  std::vector<int32_t> owned_partitions() const;
   // Thread-safe: the loop applies `next` at its next step (Engine::reconfigure) and calls
   // `done` with "" or why it was refused.
   void request_reload(std::shared_ptr<const config::Config> next,
                       std::function<void(const std::string&)> done = {});
 
  private:
+  // ---- the loop (router.cc)
   void step();
-  void commit_or_exit(Store::Batch& b);
-  // Gauges for /metrics: engine gauges, outbox depth, consumer lag (about once a second).
+  void apply_reload();
+  void apply_desk_frames();
+  // A Hello for a workspace this instance does not own: where to go instead.
+  void redirect(const std::string& rid, const std::string& workspace);
+  Partition* serving(int32_t p);
+  void commit_or_exit(Partition& part);
   void report_metrics();
-  int64_t in_flight_ = 0;  // outbox records produced, not yet acknowledged or failed
-  bool last_step_full_ = false;
+
+  // ---- out (router_out.cc)
+  struct Out {
+    int32_t partition = -1;
+    OutboxRecord record;
+  };
   // `attempts`: how often these records failed before (0 = first try).
-  void send_outbox(std::vector<OutboxRecord> records, int attempts = 0);
+  void send_outbox(std::vector<Out> records, int attempts = 0);
+  void send_frames(std::vector<DeskFrame>& frames);
+  void send_direct(const std::string& rid, const v1::AgentFrame& f);
+  // Produces the changelog records of every step of `part` not handed to Kafka yet.
+  void produce_changelog(Partition& part);
+  // Applies what the producer reported since the last call (acks, failures).
+  void drain_acks();
+  // Sends what the acknowledged steps of every partition hold, in step order.
+  void release_steps();
+  void release_steps(Partition& part);
+  void retry_later(Out r, int attempts);
+  int64_t next_retry_ms() const;
+  void send_due_retries(std::vector<Out> fresh);
+
+  // ---- ownership (router_owner.cc)
+  std::vector<kafka::PartitionOffset> take_over(const std::vector<kafka::PartitionOffset>& parts);
+  void hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lost);
+  // Restores `part` from its local copy and the changelog; "" or why not.
+  std::string restore(std::unique_ptr<Partition>& part);
+  void announce(int32_t p, bool released);
+  void read_directory();
+
+  // ---- the agent socket (router_socket.cc)
   std::string bind_agent_socket();
   std::string load_curve_keys(std::string& secret);
-  // Records to produce again once `due`: a failing produce backs off, never spins.
-  void retry_later(OutboxRecord r, int attempts);
-  int64_t next_retry_ms() const;
 
   const config::Config& cfg_;
+  std::shared_ptr<const config::Config> current_;  // the whole config (after reloads)
   kafka::ClientConfig kafka_cfg_;
   log::Logger log_;
   SystemClock clock_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Engine> engine_;
+  std::string instance_;  // this run's id (the directory's `instance`)
+  int32_t partition_count_ = 0;
+  std::map<int32_t, std::unique_ptr<Partition>> partitions_;
+  mutable std::mutex owned_mu_;
+  std::vector<int32_t> owned_;  // copy of the keys of partitions_, for other threads
+  std::unordered_map<std::string, int32_t> desk_partition_;  // routing id -> partition
+  std::map<int32_t, v1::store::RouterOwner> directory_;
+  std::unique_ptr<kafka::Consumer> directory_reader_;
+
   std::shared_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
   zmq::context_t zctx_;
   std::unique_ptr<zmq::socket_t> socket_;
   std::string endpoint_;
+  std::string advertised_;
   int kafka_fd_ = -1;       // read end, polled
   int kafka_wake_fd_ = -1;  // write end, given to librdkafka
   int ack_fd_ = -1;
+  int64_t in_flight_ = 0;  // outbox records produced, not yet acknowledged or failed
+  bool last_step_full_ = false;
 
   // Filled by producer completions (another thread), drained by the loop.
   struct Acks {
     std::mutex mu;
-    std::vector<std::string> done;  // outbox keys Kafka acknowledged
+    struct Done {
+      int32_t partition;
+      std::string key;  // outbox key
+    };
+    std::vector<Done> done;
     struct Failed {
-      OutboxRecord record;
+      Out out;
       rd_kafka_resp_err_t code;
       int attempts;
     };
     std::vector<Failed> failed;
+    struct Changelog {
+      int32_t partition;
+      std::string copy;  // the partition copy that produced it
+      uint64_t seq;
+      int64_t offset;
+      rd_kafka_resp_err_t code;
+      ChangelogRecord record;  // kept to produce again after a failure
+    };
+    std::vector<Changelog> changelog;
     int fd = -1;
   };
   std::shared_ptr<Acks> acks_ = std::make_shared<Acks>();
   struct Retry {
-    OutboxRecord record;
+    Out out;
     int attempts = 0;
     int64_t due_ms = 0;
   };
   std::vector<Retry> retries_;
   // Records Kafka refused for good, with why: to the DLQ at the next step.
-  std::vector<std::pair<OutboxRecord, std::string>> refused_;
+  std::vector<std::pair<Out, std::string>> refused_;
   std::unique_ptr<AgentGate> gate_;
   std::string curve_public_;
   struct Reload {

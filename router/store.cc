@@ -8,13 +8,15 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 
 namespace omniroute::router {
 
 const char* cf_name(Cf cf) {
   static constexpr const char* kNames[] = {"default", "customers",      "conversations", "messages",
                                            "threads", "dedup",          "agents",        "outbox",
-                                           "queue",   "outbound_index", "timers",        "trail"};
+                                           "queue",   "outbound_index", "timers",        "trail",
+                                           "local"};
   return kNames[static_cast<size_t>(cf)];
 }
 
@@ -59,7 +61,9 @@ std::unique_ptr<Store> Store::open(const std::string& dir, bool sync, std::strin
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;
   opts.IncreaseParallelism(2);
-  opts.db_write_buffer_size = kMemtableBudget;
+  // One budget for every store of the process (a store per partition).
+  static auto budget = std::make_shared<rocksdb::WriteBufferManager>(kMemtableBudget);
+  opts.write_buffer_manager = budget;
   opts.max_total_wal_size = 2 * kMemtableBudget;
   opts.keep_log_file_num = 3;
   // After a crash the WAL is replayed into memtables and left there (it is still in the

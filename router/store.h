@@ -32,6 +32,8 @@ enum class Cf : size_t {
   kTimers,         // <due:013>/<kind>/<ws>/<id>/<ref> -> "" (durable timers)
   kTrail,          // <ws>/<conversation>/<n:020> -> RoutingEvent (decision trail, at most
                    // router.max_trail); <ws>/<conversation> -> "<first n> <last n>"
+  kLocal,          // this copy only, never in the changelog: its id, the changelog checkpoint,
+                   // steps whose changelog records Kafka has not acknowledged yet
   kCount
 };
 

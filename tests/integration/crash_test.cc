@@ -14,6 +14,7 @@
 #include "cli/stack.h"
 #include "common/child_process.h"
 #include "omniroute/v1/store.pb.h"
+#include "router/partition.h"
 #include "router/store.h"
 #include "tests/integration/harness.h"
 
@@ -80,7 +81,7 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
       const size_t before = static_cast<size_t>(kills) * 300;
       ASSERT_TRUE(wait_until([&] {
         std::string e;
-        auto s = router::Store::open_read_only(p.state_dir, e);
+        auto s = router::Store::open_read_only(router::workspace_dir(p.state_dir, "acme"), e);
         size_t n = 0;
         if (s)
           s->scan(router::Cf::kDedup, "m/acme/api/",
@@ -94,7 +95,7 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
       // The kill landed mid-stream: some but not all messages were routed.
       size_t routed = 0;
       {
-        auto s = router::Store::open_read_only(p.state_dir, err);
+        auto s = router::Store::open_read_only(router::workspace_dir(p.state_dir, "acme"), err);
         ASSERT_TRUE(s) << err;
         s->scan(router::Cf::kDedup, "m/acme/api/",
                 [&](std::string_view, std::string_view) { return ++routed, true; });
@@ -111,7 +112,7 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   // Done when the store shows every message routed and every conversation assigned.
   auto complete = [&] {
     std::string e;
-    auto store = router::Store::open_read_only(p.state_dir, e);
+    auto store = router::Store::open_read_only(router::workspace_dir(p.state_dir, "acme"), e);
     if (!store) return false;
     size_t messages = 0, assigned = 0;
     store->scan(router::Cf::kDedup, "m/acme/api/",
@@ -136,7 +137,7 @@ TEST(RouterCrash, SigkillMidStreamLosesAndDuplicatesNothing) {
   EXPECT_TRUE(wait_until(desks_saw_all, std::chrono::seconds(30)));
   router.stop(SIGTERM);
 
-  auto store = router::Store::open_read_only(p.state_dir, err);
+  auto store = router::Store::open_read_only(router::workspace_dir(p.state_dir, "acme"), err);
   ASSERT_TRUE(store) << err;
   size_t conversations = 0;
   store->scan(router::Cf::kConversations, "acme/", [&](std::string_view k, std::string_view v) {

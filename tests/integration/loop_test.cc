@@ -3,6 +3,7 @@
 
 #include "omniroute/v1/routing.pb.h"
 #include "omniroute/v1/store.pb.h"
+#include "router/partition.h"
 #include "router/store.h"
 #include "tests/integration/harness.h"
 
@@ -42,7 +43,7 @@ TEST_F(WholeLoop, SignedPostIsRoutedAnsweredDeliveredAndTheStatusRecorded) {
   }));
   // The delivery status is recorded in the conversation's history.
   std::string err, v;
-  auto store = router::Store::open_read_only(params_.state_dir, err);
+  auto store = router::Store::open_read_only(router::workspace_dir(params_.state_dir, "acme"), err);
   ASSERT_TRUE(store) << err;
   const std::string conv = assignment.conversation().conversation_id();
   ASSERT_TRUE(store->get(router::Cf::kMessages, "acme/" + conv + "/0000000002", &v));

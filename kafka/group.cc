@@ -1,0 +1,75 @@
+// Group membership for the router: cooperative-sticky rebalancing handed to a Rebalance
+// handler, watermarks asked of the broker, and the key -> partition function our
+// producers use.
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "kafka/kafka.h"
+
+namespace omniroute::kafka {
+namespace {
+
+std::vector<PartitionOffset> to_vector(const rd_kafka_topic_partition_list_t* parts) {
+  std::vector<PartitionOffset> out;
+  for (int i = 0; parts && i < parts->cnt; ++i)
+    out.push_back({parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset});
+  return out;
+}
+
+rd_kafka_topic_partition_list_t* to_list(const std::vector<PartitionOffset>& parts) {
+  auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  for (const auto& p : parts)
+    rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+  return list;
+}
+
+}  // namespace
+
+int32_t partition_for_key(std::string_view key, int32_t partitions) {
+  if (partitions <= 0) return 0;
+  return rd_kafka_msg_partitioner_consistent(nullptr, key.data(), key.size(), partitions, nullptr,
+                                             nullptr);
+}
+
+// librdkafka calls this inside poll. Cooperative protocol: only the partitions that move,
+// with incremental (un)assign; an eager strategy set by the operator gets whole
+// assignments.
+void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* on = static_cast<Rebalance*>(opaque);
+  static log::Logger log = log::get("kafka");
+  const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    std::vector<PartitionOffset> start =
+        on->assigned ? on->assigned(to_vector(parts)) : to_vector(parts);
+    rd_kafka_topic_partition_list_t* list = to_list(start);
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, list)) {
+        log->error("incremental assign: {}", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(rk, list);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return;
+  }
+  const bool lost = err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk);
+  if (on->revoked) on->revoked(to_vector(parts), lost);
+  if (cooperative) {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
+      log->error("incremental unassign: {}", rd_kafka_error_string(e));
+      rd_kafka_error_destroy(e);
+    }
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+bool Consumer::query_watermarks(const std::string& topic, int32_t partition, int64_t& low,
+                                int64_t& high, int timeout_ms) {
+  return rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &low, &high,
+                                          timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+}  // namespace omniroute::kafka

@@ -1,0 +1,170 @@
+#include "router/partition.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "common/ids.h"
+#include "kafka/kafka.h"
+#include "omniroute/v1/store.pb.h"
+
+namespace omniroute::router {
+namespace {
+constexpr std::string_view kCopyId = "id";
+constexpr std::string_view kCheckpoint = "changelog/next";
+constexpr std::string_view kStepPrefix = "step/";
+std::string step_key(uint64_t seq) {
+  return fmt::format("{}{:020}", kStepPrefix, seq);
+}
+}  // namespace
+
+int32_t partition_of(std::string_view workspace, int32_t count) {
+  return kafka::partition_for_key(workspace, count);
+}
+
+std::string partition_dir(const std::string& state_dir, int32_t p) {
+  return fmt::format("{}/p{}", state_dir, p);
+}
+
+int32_t partitions_in(const std::string& state_dir) {
+  int32_t n = 0;
+  while (std::filesystem::exists(partition_dir(state_dir, n))) ++n;
+  return n;
+}
+
+std::string workspace_dir(const std::string& state_dir, std::string_view workspace,
+                          int32_t partitions) {
+  return partition_dir(state_dir, partition_of(workspace, std::max(1, partitions)));
+}
+
+std::shared_ptr<const config::Config> config_for_partition(const config::Config& cfg, int32_t p,
+                                                           int32_t count) {
+  auto out = std::make_shared<config::Config>(cfg);
+  std::erase_if(out->workspaces,
+                [&](const config::Workspace& w) { return partition_of(w.id, count) != p; });
+  return out;
+}
+
+Partition::Partition(int32_t id, std::string dir, std::unique_ptr<Store> store)
+    : id_(id), dir_(std::move(dir)), store_(std::move(store)), batch_(store_->begin()) {}
+
+void Partition::wipe(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+std::unique_ptr<Partition> Partition::open(int32_t id, const std::string& dir, bool sync,
+                                           std::string& err) {
+  auto store = Store::open(dir, sync, err);
+  if (!store) return nullptr;
+  std::unique_ptr<Partition> p(new Partition(id, dir, std::move(store)));
+  std::string v;
+  if (p->store_->get(Cf::kLocal, kCopyId, &v)) {
+    p->copy_id_ = v;
+  } else {
+    p->copy_id_ = new_uuid();
+    auto b = p->store_->begin();
+    b.put(Cf::kLocal, kCopyId, p->copy_id_);
+    if (std::string e = p->store_->commit(b); !e.empty()) {
+      err = e;
+      return nullptr;
+    }
+  }
+  if (p->store_->get(Cf::kLocal, kCheckpoint, &v)) p->checkpoint_ = std::stoll(v);
+  p->store_->scan(Cf::kLocal, kStepPrefix, [&](std::string_view k, std::string_view) {
+    p->next_seq_ = std::max<uint64_t>(p->next_seq_, std::stoull(std::string(k.substr(5))) + 1);
+    return true;
+  });
+  return p;
+}
+
+std::vector<Partition::Step> Partition::unacknowledged() {
+  std::vector<Step> out;
+  store_->scan(Cf::kLocal, kStepPrefix, [&](std::string_view k, std::string_view v) {
+    v1::store::ChangelogStep cs;
+    if (!cs.ParseFromArray(v.data(), static_cast<int>(v.size()))) return true;
+    Step s;
+    s.seq = std::stoull(std::string(k.substr(kStepPrefix.size())));
+    for (const auto& w : cs.writes())
+      s.records.push_back(
+          {w.key(), w.deleted() ? std::nullopt : std::optional<std::string>(w.value())});
+    out.push_back(std::move(s));
+    return true;
+  });
+  return out;
+}
+
+void Partition::start_engine(std::shared_ptr<const config::Config> cfg, Clock& clock) {
+  cfg_ = std::move(cfg);
+  engine_ = std::make_unique<Engine>(*cfg_, *store_, clock);
+  engine_->load();
+}
+
+std::optional<Store::CommitError> Partition::commit(bool with_engine) {
+  Store::Batch& b = batch_;
+  for (uint64_t seq : done_seqs_) b.del(Cf::kLocal, step_key(seq));
+  if (engine_ && with_engine) engine_->prepare_commit(b);
+  Step step;
+  step.records = changelog_of(b);
+  if (!step.records.empty()) {
+    step.seq = next_seq_;
+    v1::store::ChangelogStep cs;
+    for (const auto& r : step.records) {
+      auto* w = cs.add_writes();
+      w->set_key(r.key);
+      if (r.value)
+        w->set_value(*r.value);
+      else
+        w->set_deleted(true);
+    }
+    b.put(Cf::kLocal, step_key(step.seq), cs.SerializeAsString());
+  }
+  if (b.count() == 0 && !engine_) return std::nullopt;
+  if (auto e = store_->try_commit(b)) return e;
+  b.clear();
+  done_seqs_.clear();
+  if (!step.records.empty()) ++next_seq_;
+  step.outstanding = step.records.size();
+  if (engine_) {
+    step.frames = engine_->take_frames();
+    step.outbox = engine_->take_outbox();
+  }
+  if (step.records.empty() && step.frames.empty() && step.outbox.empty()) return std::nullopt;
+  pending_.push_back(std::move(step));
+  return std::nullopt;
+}
+
+void Partition::requeue(std::vector<Step> steps) {
+  for (auto& s : steps) {
+    s.outstanding = s.records.size();
+    next_seq_ = std::max(next_seq_, s.seq + 1);
+    pending_.push_back(std::move(s));
+  }
+}
+
+void Partition::acknowledged(uint64_t seq, int64_t offset) {
+  for (auto& s : pending_) {
+    if (s.seq != seq || s.outstanding == 0) continue;
+    --s.outstanding;
+    s.last_offset = std::max(s.last_offset, offset);
+    return;
+  }
+}
+
+std::vector<Partition::Step> Partition::released() {
+  std::vector<Step> out;
+  while (!pending_.empty() && pending_.front().outstanding == 0 &&
+         pending_.front().records.empty()) {
+    Step s = std::move(pending_.front());
+    pending_.pop_front();
+    if (s.seq != 0) done_seqs_.push_back(s.seq);
+    if (s.last_offset >= 0) {
+      checkpoint_ = std::max(checkpoint_, s.last_offset + 1);
+      batch_.put(Cf::kLocal, kCheckpoint, std::to_string(checkpoint_));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace omniroute::router

@@ -1,0 +1,104 @@
+// One partition of omni.inbound as this router instance owns it: its own RocksDB
+// (<state.dir>/p<N>), its Engine (only the workspaces whose key hashes to it), and the
+// steps whose changelog records Kafka has not acknowledged yet. Whatever a step produced
+// for people (desk frames) or other systems (outbox records) leaves only once the
+// step's changelog records are on the cluster (released()).
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "router/changelog.h"
+#include "router/engine.h"
+#include "router/store.h"
+
+namespace omniroute::router {
+
+// The configuration an engine of partition `p` (of `count`) runs with: only the
+// workspaces that hash to it.
+std::shared_ptr<const config::Config> config_for_partition(const config::Config& cfg, int32_t p,
+                                                           int32_t count);
+// The partition of `workspace` (our producers key omni.inbound by workspace).
+int32_t partition_of(std::string_view workspace, int32_t count);
+// <state.dir>/p<N>
+std::string partition_dir(const std::string& state_dir, int32_t p);
+// For tools and tests: how many partition stores a state dir holds (p0, p1, ... present),
+// and the store directory a workspace lives in.
+int32_t partitions_in(const std::string& state_dir);
+std::string workspace_dir(const std::string& state_dir, std::string_view workspace,
+                          int32_t partitions);
+// The workspace's store in a state dir where one instance served every partition.
+inline std::string workspace_dir(const std::string& state_dir, std::string_view workspace) {
+  return workspace_dir(state_dir, workspace, partitions_in(state_dir));
+}
+
+class Partition {
+ public:
+  // A committed step waiting for its changelog records.
+  struct Step {
+    uint64_t seq = 0;
+    std::vector<ChangelogRecord> records;  // to produce (emptied once handed to Kafka)
+    size_t outstanding = 0;                // records not acknowledged yet
+    int64_t last_offset = -1;              // changelog offset of the last acknowledged one
+    std::vector<DeskFrame> frames;
+    std::vector<OutboxRecord> outbox;
+  };
+
+  // Opens (creating) the partition's store. nullptr + err.
+  static std::unique_ptr<Partition> open(int32_t id, const std::string& dir, bool sync,
+                                         std::string& err);
+  // Deletes the store's files (a stale copy that must be restored from scratch).
+  static void wipe(const std::string& dir);
+  int32_t id() const { return id_; }
+  Store& store() { return *store_; }
+  const std::string& dir() const { return dir_; }
+
+  // ---- the local copy (kLocal)
+  // This copy's id, made when the store was created (the changelog's owner marker).
+  const std::string& copy_id() const { return copy_id_; }
+  // Changelog offset up to which this copy has everything (next to read).
+  int64_t checkpoint() const { return checkpoint_; }
+  // Steps committed here whose changelog records were never acknowledged, in order.
+  std::vector<Step> unacknowledged();
+
+  // ---- serving
+  void start_engine(std::shared_ptr<const config::Config> cfg, Clock& clock);
+  bool serving() const { return engine_ != nullptr; }
+  Engine& engine() { return *engine_; }
+  std::shared_ptr<const config::Config> config() const { return cfg_; }
+  void set_config(std::shared_ptr<const config::Config> cfg) { cfg_ = std::move(cfg); }
+  // This step's batch.
+  Store::Batch& batch() { return batch_; }
+  // Ends the step: the engine's counters, the step's changelog records kept in kLocal
+  // until acknowledged, one atomic commit. On success the step (frames, outbox, records)
+  // waits in pending(); nullopt. The batch is kept on failure.
+  [[nodiscard]] std::optional<Store::CommitError> commit(bool with_engine = true);
+  std::deque<Step>& pending() { return pending_; }
+  // Kafka acknowledged one record of step `seq` at `offset`.
+  void acknowledged(uint64_t seq, int64_t offset);
+  // Steps whose records are all acknowledged, in order (their kLocal copies are deleted
+  // and the checkpoint advanced by the next commit).
+  std::vector<Step> released();
+  // Re-queues unacknowledged steps found at open (their records are produced again).
+  void requeue(std::vector<Step> steps);
+
+ private:
+  Partition(int32_t id, std::string dir, std::unique_ptr<Store> store);
+  int32_t id_;
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+  Store::Batch batch_;
+  std::shared_ptr<const config::Config> cfg_;
+  std::unique_ptr<Engine> engine_;
+  std::string copy_id_;
+  int64_t checkpoint_ = 0;
+  uint64_t next_seq_ = 1;
+  std::deque<Step> pending_;
+  std::vector<uint64_t> done_seqs_;  // kLocal step copies to delete at the next commit
+};
+
+}  // namespace omniroute::router

@@ -1,0 +1,242 @@
+// Which partitions this instance serves. Taking one over: restore its store from the
+// local copy and the changelog (Kafka Streams' model), re-produce what the last owner
+// committed but Kafka never acknowledged, mark the changelog with this copy, announce the
+// ownership on omni.routers, then consume omni.inbound from the offset in the store.
+// Handing one over: the last changelog records acknowledged, the step's frames and outbox
+// sent, desks told the workspace is moving, the store closed.
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "ops/health.h"
+#include "router/router.h"
+
+namespace omniroute::router {
+namespace {
+constexpr size_t kRestoreChunk = 20000;  // records per restore commit
+constexpr int kFlushPatienceMs = 30000;
+const std::string kOwnerSlot = std::string(1, static_cast<char>(Cf::kMeta)) + "owner";
+}  // namespace
+
+std::vector<int32_t> Router::owned_partitions() const {
+  std::lock_guard lock(owned_mu_);
+  return owned_;
+}
+
+std::string Router::restore(std::unique_ptr<Partition>& part) {
+  const std::string& topic = current_->kafka.topics.changelog;
+  const int32_t p = part->id();
+  std::string err;
+  auto reader = kafka::Consumer::create(kafka_cfg_, "omniroute-router-restore", err);
+  if (!reader) return "restore consumer: " + err;
+  int64_t low = 0, high = 0;
+  bool ok = false;
+  for (int attempt = 0; attempt < 30 && !ok; ++attempt)
+    ok = reader->query_watermarks(topic, p, low, high, 2000);
+  if (!ok) return fmt::format("cannot read the watermarks of {} [{}]", topic, p);
+  auto steps = part->unacknowledged();
+  const auto started = std::chrono::steady_clock::now();
+  for (int pass = 0; pass < 2; ++pass) {
+    int64_t from = part->checkpoint();
+    if (from < low) {
+      if (from > 0 || !steps.empty()) {
+        // The changelog no longer holds what this copy misses (retention): start over.
+        log_->warn("partition {}: local copy older than the changelog; restoring from scratch", p);
+        const std::string dir = part->dir();
+        part.reset();
+        Partition::wipe(dir);
+        part = Partition::open(p, dir, current_->state.sync, err);
+        if (!part) return err;
+        steps.clear();
+      }
+      from = low;
+    }
+    bool foreign = false;
+    size_t applied = 0;
+    if (from < high) {
+      if (!reader->assign({{topic, p, from}}, err)) return "restore assign: " + err;
+      int64_t next = from;
+      std::vector<ChangelogRecord> chunk;
+      auto flush_chunk = [&]() -> std::string {
+        if (chunk.empty()) return {};
+        if (std::string e = restore_into(part->batch(), chunk); !e.empty()) return e;
+        part->batch().put(Cf::kLocal, "changelog/next", std::to_string(next));
+        if (std::string e = part->store().commit(part->batch()); !e.empty()) return e;
+        part->batch().clear();
+        applied += chunk.size();
+        chunk.clear();
+        return {};
+      };
+      int idle = 0;
+      while (next < high) {
+        auto msgs = reader->poll(2000, 500);
+        if (msgs.empty() && ++idle > 120) return fmt::format("restore of partition {} stalled", p);
+        for (auto& m : msgs) {
+          if (m.is_error()) continue;
+          idle = 0;
+          next = m.offset() + 1;
+          ChangelogRecord r{std::string(m.key()), std::nullopt};
+          if (m.value().size() > 0) r.value = std::string(m.value().substr(1));
+          if (r.key == kOwnerSlot && r.value && *r.value != part->copy_id()) foreign = true;
+          chunk.push_back(std::move(r));
+        }
+        if (chunk.size() >= kRestoreChunk)
+          if (std::string e = flush_chunk(); !e.empty()) return e;
+      }
+      if (std::string e = flush_chunk(); !e.empty()) return e;
+      (void)reader->assign({}, err);
+    }
+    if (foreign && !steps.empty()) {
+      // Another instance owned the partition since this copy's last acknowledged step: the
+      // steps it never got acknowledged were never acted on and are not the truth any more.
+      log_->warn(
+          "partition {}: dropping {} unacknowledged local steps (another instance owned "
+          "it since); restoring from scratch",
+          p, steps.size());
+      const std::string dir = part->dir();
+      part.reset();
+      Partition::wipe(dir);
+      part = Partition::open(p, dir, current_->state.sync, err);
+      if (!part) return err;
+      steps.clear();
+      continue;
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (applied > 0)
+      log_->info("partition {}: restored {} changelog records in {:.2f} s", p, applied, secs);
+    break;
+  }
+  if (!steps.empty()) {
+    // Committed here, never acknowledged: the changelog records just read may predate
+    // them, so they are applied again, then produced again.
+    for (const auto& s : steps)
+      if (std::string e = restore_into(part->batch(), s.records); !e.empty()) return e;
+    if (std::string e = part->store().commit(part->batch()); !e.empty()) return e;
+    part->batch().clear();
+    log_->info("partition {}: producing {} unacknowledged steps again", p, steps.size());
+    part->requeue(std::move(steps));
+  }
+  return {};
+}
+
+std::vector<kafka::PartitionOffset> Router::take_over(
+    const std::vector<kafka::PartitionOffset>& parts) {
+  std::vector<kafka::PartitionOffset> start;
+  for (const auto& tp : parts) {
+    const int32_t p = tp.partition;
+    if (partitions_.count(p)) continue;
+    ops::set_ready("router", false, fmt::format("restoring partition {}", p));
+    std::string err;
+    auto part =
+        Partition::open(p, partition_dir(current_->state.dir, p), current_->state.sync, err);
+    if (part) err = restore(part);
+    if (!err.empty()) {
+      log_->critical("partition {}: {}; exiting so another instance takes it", p, err);
+      std::_Exit(3);
+    }
+    // The changelog's mark that this copy owns the partition from here on.
+    part->batch().put(Cf::kMeta, "owner", part->copy_id());
+    part->start_engine(config_for_partition(*current_, p, partition_count_), clock_);
+    Partition& ref = *part;
+    partitions_[p] = std::move(part);
+    commit_or_exit(ref);
+    // What a previous run left in the outbox goes out after the steps before it.
+    Partition::Step resend;
+    for (auto& r : ref.engine().pending_outbox()) resend.outbox.push_back(std::move(r));
+    if (!resend.outbox.empty()) {
+      log_->info("partition {}: re-sending {} outbox records", p, resend.outbox.size());
+      ref.pending().push_back(std::move(resend));
+    }
+    produce_changelog(ref);
+    const auto offsets = ref.engine().stored_offsets(current_->kafka.topics.inbound);
+    auto it = offsets.find(p);
+    start.push_back({tp.topic, p, it == offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second});
+    announce(p, false);
+    log_->info("partition {} is served here ({} workspaces)", p, ref.config()->workspaces.size());
+  }
+  {
+    std::lock_guard lock(owned_mu_);
+    owned_.clear();
+    for (const auto& [p, part] : partitions_) owned_.push_back(p);
+  }
+  ops::set_ready("router", true);
+  return start;
+}
+
+void Router::hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lost) {
+  for (const auto& tp : parts) {
+    auto it = partitions_.find(tp.partition);
+    if (it == partitions_.end()) continue;
+    Partition& part = *it->second;
+    if (!lost) {
+      // Everything committed for it reaches the changelog, and what people and systems
+      // were to be told goes out, before the next owner restores.
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(kFlushPatienceMs);
+      for (;;) {
+        commit_or_exit(part);
+        produce_changelog(part);
+        producer_->flush(1000);
+        drain_acks();
+        release_steps(part);
+        if (part.pending().empty() && part.batch().count() == 0 && in_flight_ == 0) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+          log_->error("partition {}: hand-over flush incomplete after {} ms", tp.partition,
+                      kFlushPatienceMs);
+          break;
+        }
+      }
+    }
+    v1::AgentFrame moving;
+    moving.mutable_redirect()->set_moving(true);
+    moving.mutable_redirect()->set_retry_after_ms(500);
+    for (const auto& rid : part.engine().session_routing_ids()) {
+      send_direct(rid, moving);
+      desk_partition_.erase(rid);
+    }
+    if (!lost) announce(tp.partition, true);
+    log_->info("partition {} {}", tp.partition, lost ? "lost (session expired)" : "handed over");
+    partitions_.erase(it);
+  }
+  std::lock_guard lock(owned_mu_);
+  owned_.clear();
+  for (const auto& [p, part] : partitions_) owned_.push_back(p);
+}
+
+void Router::announce(int32_t p, bool released) {
+  v1::store::RouterOwner o;
+  o.set_partition(p);
+  o.set_endpoint(advertised_);
+  o.set_server_key(curve_public_);
+  o.set_instance(instance_);
+  o.set_since_ms(clock_.now_ms());
+  o.set_released(released);
+  directory_[p] = o;
+  const std::string bytes = o.SerializeAsString();
+  log::Logger log = log_;
+  if (!producer_->produce(current_->kafka.topics.routers, std::to_string(p), bytes,
+                          [log, p](const kafka::DeliveryReport& r) {
+                            if (!r.ok()) log->warn("announcing partition {}: {}", p, r.error);
+                          }))
+    log_->warn("announcing partition {}: producer queue full", p);
+}
+
+void Router::read_directory() {
+  if (!directory_reader_) return;
+  for (auto& m : directory_reader_->poll(500, 0)) {
+    if (m.is_error()) continue;
+    v1::store::RouterOwner o;
+    if (!o.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()))) continue;
+    // Our own announcements are applied when made; an older one of ours read back later
+    // must not undo a newer state.
+    if (o.instance() == instance_) continue;
+    auto it = directory_.find(o.partition());
+    if (it != directory_.end() && it->second.instance() == instance_ &&
+        partitions_.count(o.partition()))
+      continue;  // we own it now: a late record of the previous owner changes nothing
+    directory_[o.partition()] = o;
+  }
+}
+
+}  // namespace omniroute::router
