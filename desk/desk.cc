@@ -1,5 +1,7 @@
 #include "desk/desk.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <stdexcept>
 
@@ -195,6 +197,10 @@ void Desk::connect() {
   sock_->set(zmq::sockopt::reconnect_ivl, 100);
   sock_->set(zmq::sockopt::reconnect_ivl_max, 1000);
   sock_->connect(opts_.endpoint);
+  {
+    std::lock_guard lock(mu_);
+    endpoint_now_ = opts_.endpoint;
+  }
   welcomed_ = false;
   last_recv_ms_ = steady_ms();
   last_hello_ms_ = 0;
@@ -257,6 +263,13 @@ void Desk::loop() {
     if (parked_now_) {
       parked_now_ = false;
       parked = true;
+    }
+    if (!redirect_endpoint_.empty()) {
+      opts_.endpoint = std::move(redirect_endpoint_);
+      if (!opts_.server_key.empty() && !redirect_key_.empty()) opts_.server_key = redirect_key_;
+      redirect_endpoint_.clear();
+      connect();
+      continue;
     }
     if (!welcomed_) continue;
     std::deque<v1::AgentFrame> out;
@@ -342,6 +355,22 @@ void Desk::handle(const v1::AgentFrame& f) {
     case v1::AgentFrame::kCannedResponses:
       if (handler_.on_canned) handler_.on_canned(f.canned_responses());
       break;
+    case v1::AgentFrame::kRedirect: {
+      // Another router instance serves the workspace (or it is moving between two):
+      // Hello goes there, the unacknowledged replies and accepts follow on its Welcome.
+      const auto& r = f.redirect();
+      welcomed_ = false;
+      if (!r.endpoint().empty()) {
+        redirect_endpoint_ = r.endpoint();
+        redirect_key_ = r.server_key();
+        if (handler_.on_status) handler_.on_status("redirected to " + r.endpoint());
+      } else {
+        const int64_t wait = std::clamp<int64_t>(r.retry_after_ms(), 100, 10000);
+        last_hello_ms_ = steady_ms() + wait - opts_.hello_retry_ms;
+        if (handler_.on_status) handler_.on_status("workspace moving between routers");
+      }
+      break;
+    }
     case v1::AgentFrame::kError: {
       const auto& e = f.error();
       if (e.code() == v1::Error::CODE_UNKNOWN_SESSION) {

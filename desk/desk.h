@@ -100,6 +100,11 @@ class Desk {
   // Test hook: stop sending anything (heartbeats included), as a hung desk would.
   void freeze(bool frozen) { frozen_ = frozen; }
   bool connected() const { return welcomed_; }
+  // The router endpoint the desk talks to now (it follows Redirects).
+  std::string endpoint() const {
+    std::lock_guard lock(mu_);
+    return endpoint_now_;
+  }
   // Why the desk stopped saying Hello by itself ("" = it has not): another desk of the
   // agent took the session (CODE_SESSION_REPLACED) or the router refused it
   // (CODE_UNAUTHORIZED). `resume()` takes the session back.
@@ -131,6 +136,8 @@ class Desk {
   int heartbeat_interval_ms_ = 1000, heartbeat_timeout_ms_ = 3000;
   std::map<std::string, v1::AgentFrame> unacked_replies_;  // reply id -> frame
   std::set<std::string> accepted_offers_;
+  std::string redirect_endpoint_, redirect_key_;  // a Redirect to follow after this poll
+  std::string endpoint_now_;
 };
 
 }  // namespace omniroute::desk

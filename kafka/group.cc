@@ -1,6 +1,8 @@
 // Group membership for the router: cooperative-sticky rebalancing handed to a Rebalance
 // handler, watermarks asked of the broker, and the key -> partition function our
 // producers use.
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "common/log.h"
@@ -36,10 +38,12 @@ int32_t partition_for_key(std::string_view key, int32_t partitions) {
 // assignments.
 void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t* parts, void* opaque) {
-  auto* on = static_cast<Rebalance*>(opaque);
+  auto* self = static_cast<Consumer*>(opaque);
+  Rebalance* on = self->rebalance_.get();
   static log::Logger log = log::get("kafka");
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    self->assigned_once_ = true;
     std::vector<PartitionOffset> start =
         on->assigned ? on->assigned(to_vector(parts)) : to_vector(parts);
     rd_kafka_topic_partition_list_t* list = to_list(start);
@@ -64,6 +68,30 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   } else {
     rd_kafka_assign(rk, nullptr);
   }
+}
+
+// librdkafka 2.0.2 aborts (rdkafka_sticky_assignor.c: assertion `assignor_state') when a
+// cooperative-sticky member is closed or destroyed before its first assignment (fixed in
+// 2.2.0, librdkafka#4312). A member stopped that early waits a little for it; if it still
+// has none, its handle is left to the process's exit (it owned nothing; the group drops it
+// after session.timeout.ms). True when the normal close may go on.
+bool Consumer::before_first_assignment() {
+  static log::Logger log = log::get("kafka");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!assigned_once_ && std::chrono::steady_clock::now() < deadline) {
+    for (auto& m : poll(100, 100)) (void)m;
+  }
+  if (assigned_once_) return true;
+  log->warn(
+      "leaving the group before a first assignment: the handle is left to the exit "
+      "(librdkafka 2.0.2 cannot close it yet)");
+  closed_ = true;
+  if (queue_) {
+    rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
+    queue_ = nullptr;
+  }
+  (void)rk_.release();  // intentionally not destroyed: see above
+  return false;
 }
 
 bool Consumer::query_watermarks(const std::string& topic, int32_t partition, int64_t& low,

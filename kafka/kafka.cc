@@ -215,7 +215,7 @@ std::unique_ptr<Consumer> Consumer::create_member(
   std::unique_ptr<Consumer> c(new Consumer());
   if (member) {
     c->rebalance_ = std::make_unique<Rebalance>(std::move(on));
-    rd_kafka_conf_set_opaque(conf, c->rebalance_.get());
+    rd_kafka_conf_set_opaque(conf, c.get());
     rd_kafka_conf_set_rebalance_cb(conf, &Consumer::on_rebalance);
   }
   char errstr[512];
@@ -237,6 +237,7 @@ Consumer::~Consumer() {
 
 void Consumer::close() {
   if (closed_ || !rk_) return;
+  if (rebalance_ && !assigned_once_ && !before_first_assignment()) return;
   closed_ = true;
   if (queue_) {
     rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);

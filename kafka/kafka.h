@@ -158,6 +158,8 @@ class Consumer {
   // Low and high watermark of a partition, asked of the broker. False on error/timeout.
   bool query_watermarks(const std::string& topic, int32_t partition, int64_t& low, int64_t& high,
                         int timeout_ms);
+  // A group member got its first assignment (perhaps empty).
+  bool assigned_once() const { return assigned_once_; }
   // Leaves the group (revoking what it owns through the Rebalance handler) and closes.
   void close();
 
@@ -166,6 +168,8 @@ class Consumer {
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* parts, void* opaque);
   std::unique_ptr<Rebalance> rebalance_;
+  bool assigned_once_ = false;  // a group member got its first assignment
+  bool before_first_assignment();
   HandlePtr rk_;
   rd_kafka_queue_t* queue_ = nullptr;
   bool closed_ = false;

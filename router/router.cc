@@ -112,6 +112,15 @@ std::string Router::start() {
     ops::set_ready("router", false, "joining the group omniroute-router");
     log_->info("joining the consumer group for {} ({} partitions) as {}", topics.inbound,
                partition_count_, advertised_);
+    // Started = serving what the group gives this instance (perhaps nothing, with more
+    // instances than partitions). The steps run here, before run() takes the loop over.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!consumer_->assigned_once() && std::chrono::steady_clock::now() < deadline) {
+      step();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!consumer_->assigned_once())
+      log_->warn("no assignment from the group after 60 s; serving once one comes");
   } else {
     std::vector<kafka::PartitionOffset> all;
     for (int32_t p = 0; p < partition_count_; ++p) all.push_back({topics.inbound, p});
@@ -202,6 +211,7 @@ void Router::report_metrics() {
   std::map<int32_t, int64_t> applied;
   for (auto& [p, part] : partitions_) {
     part->engine().report_gauges();
+    applied[p] = 0;
     for (const auto& [q, off] : part->engine().stored_offsets(current_->kafka.topics.inbound))
       if (q == p) applied[p] = off;
   }

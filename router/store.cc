@@ -13,10 +13,9 @@
 namespace omniroute::router {
 
 const char* cf_name(Cf cf) {
-  static constexpr const char* kNames[] = {"default", "customers",      "conversations", "messages",
-                                           "threads", "dedup",          "agents",        "outbox",
-                                           "queue",   "outbound_index", "timers",        "trail",
-                                           "local"};
+  static constexpr const char* kNames[] = {
+      "default", "customers", "conversations",  "messages", "threads", "dedup", "agents",
+      "outbox",  "queue",     "outbound_index", "timers",   "trail",   "local"};
   return kNames[static_cast<size_t>(cf)];
 }
 
