@@ -1,4 +1,5 @@
 #include "bench/chaos.h"
+#include "bench/chaos_fleet.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -45,41 +46,6 @@ int free_port() {
   return free_tcp_port();
 }
 
-// An auto-answering desk: accepts every offer and answers every customer message exactly
-// once, with the reply id derived from the message, so answers survive desk restarts.
-class ChaosDesk {
- public:
-  ChaosDesk(const std::string& endpoint, const std::string& agent) {
-    auto cell = std::make_shared<desk::Desk*>(nullptr);
-    desk::Handler h;
-    h.on_offer = [cell](const v1::Offer& o) { (*cell)->accept(o.offer_id()); };
-    h.on_assignment = [cell](const v1::Assignment& a) {
-      std::set<std::string> answered;
-      for (const auto& m : a.history()) {
-        if (m.author() == v1::AUTHOR_AGENT) answered.insert(m.text_body());
-      }
-      for (const auto& m : a.history()) {
-        if (m.author() != v1::AUTHOR_CUSTOMER || answered.count("re:" + m.external_message_id()))
-          continue;
-        (*cell)->reply(a.conversation().conversation_id(), "re:" + m.external_message_id(),
-                       "r-" + m.external_message_id());
-      }
-    };
-    h.on_message = [cell](const v1::CustomerMessage& m) {
-      (*cell)->reply(m.conversation_id(), "re:" + m.message().external_message_id(),
-                     "r-" + m.message().external_message_id());
-    };
-    desk_ = std::make_unique<desk::Desk>(
-        desk::Options{endpoint, "acme", agent, "", "chaos-desk", v1::PRESENCE_AVAILABLE, 1000}, h);
-    *cell = desk_.get();
-    desk_->start();
-  }
-  ~ChaosDesk() { desk_->stop(); }
-
- private:
-  std::unique_ptr<desk::Desk> desk_;
-};
-
 }  // namespace
 
 std::string ChaosResult::summary() const {
@@ -116,19 +82,24 @@ ChaosResult run_chaos(const ChaosOptions& o) {
   }
   const std::string secret = "chaos-secret";
   connectors::webhook::CallbackReceiver receiver(secret);
-  const int web_port = free_port(), agent_port = free_port();
-  const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", agent_port);
+  const int web_port = free_port();
   const int capacity = std::min(1000, o.customers / o.agents * 2 + 10);
   // OMNIROUTE_CHAOS_KAFKA_PROPERTIES="enable.idempotence: false, ..." passes librdkafka
   // properties to every client of the run (to try a producer setting against the faults).
   const char* props = std::getenv("OMNIROUTE_CHAOS_KAFKA_PROPERTIES");
+  // The embedded broker can leave a connection hanging after a broker-down fault (requests
+  // neither answered nor failed until the client's socket timeout, 60 s by default): a
+  // shorter one lets clients give up on it and reconnect sooner.
   const std::string kafka_properties =
-      props && *props ? fmt::format(", properties: {{{}}}", props) : std::string();
-  std::string yaml = fmt::format(
-      R"(log_level: {}
+      fmt::format(", properties: {{socket.timeout.ms: \"10000\"{}}}",
+                  props && *props ? std::string(", ") + props : "");
+  // Two router instances in one group: each its own state dir and agent endpoint.
+  auto instance_yaml = [&](const std::string& state, const std::string& endpoint) {
+    std::string yaml = fmt::format(
+        R"(log_level: {}
 kafka: {{brokers: "{}", partitions: 3, replication_factor: 1{}}}
-state: {{dir: "{}/state"}}
-router: {{agent_endpoint: "{}", agent_auth: none, insecure: true, heartbeat_interval_ms: 100, heartbeat_timeout_ms: 600, offer_timeout_ms: 5000}}
+state: {{dir: "{}"}}
+router: {{agent_endpoint: "{}", agent_auth: none, insecure: true, heartbeat_interval_ms: 100, heartbeat_timeout_ms: 600, offer_timeout_ms: 5000, session_timeout_ms: 3000}}
 connectors:
   webhook: {{listen: "127.0.0.1:{}", publish_timeout_ms: 5000, initial_backoff_ms: 50, max_backoff_ms: 1000,
              max_attempts: 1000, delivery_timeout_ms: 2000}}
@@ -138,10 +109,14 @@ workspaces:
     inboxes: [{{id: api, channel: webhook, queue: general, settings: {{secret: "{}", callback_url: "{}"}}}}]
     agents:
 )",
-      std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") ? std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") : "error",
-      cluster->bootstraps(), kafka_properties, tmp, endpoint, web_port, secret, receiver.url());
-  for (int a = 0; a < o.agents; ++a)
-    yaml += fmt::format("      - {{id: a{}, capacity: {{webhook: {}}}}}\n", a, capacity);
+        std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL") ? std::getenv("OMNIROUTE_CHAOS_LOG_LEVEL")
+                                                 : "error",
+        cluster->bootstraps(), kafka_properties, state, endpoint, web_port, secret, receiver.url());
+    for (int a = 0; a < o.agents; ++a)
+      yaml += fmt::format("      - {{id: a{}, capacity: {{webhook: {}}}}}\n", a, capacity);
+    return yaml;
+  };
+  const std::string yaml = instance_yaml(tmp + "/state", "tcp://127.0.0.1:1");
   std::vector<std::string> errors;
   auto cfg = config::parse(yaml, errors);
   if (!cfg) {
@@ -149,8 +124,10 @@ workspaces:
     return res;
   }
   for (const auto& t : cfg->all_topics()) (void)cluster->create_topic(t, 3, 1, err);
-  const std::string cfg_path = tmp + "/omniroute.yaml";
-  std::ofstream(cfg_path) << yaml;
+  RouterFleet routers(o.binary, tmp, 2, 3, instance_yaml, cluster->bootstraps(),
+                      cfg->kafka.topics.routers, "acme");
+  const std::string cfg_path = routers.config_path(0);
+  const std::string endpoint = routers.home_endpoint();
 
   // A witness on the outbound topic: every answer the router put on Kafka, as it appears
   // (the embedded broker evicts old records, so looking afterwards is too late). A missing
@@ -181,9 +158,8 @@ workspaces:
     consumer->close();
   });
 
-  ChildProcess router(o.binary, {"router", "--config", cfg_path});
   ChildProcess connector(o.binary, {"connect", "--config", cfg_path});
-  router.start();
+  routers.start();
   connector.start();
   // A process that ends without being told to is a finding, not a reason to hang: say so,
   // and start it again so the run goes on (as a supervisor such as systemd would).
@@ -194,23 +170,22 @@ workspaces:
     while (!monitor_stop) {
       {
         std::lock_guard lock(procs_mu);
-        for (auto* p : {&router, &connector}) {
-          if (auto st = p->ended()) {
-            process_deaths.push_back(fmt::format(
-                "the {} process ended by itself ({} {})", p == &router ? "router" : "connector",
-                WIFSIGNALED(*st) ? "signal" : "exit status",
-                WIFSIGNALED(*st) ? WTERMSIG(*st) : WEXITSTATUS(*st)));
-            p->start();
-          }
+        routers.restart_ended(process_deaths);
+        if (auto st = connector.ended()) {
+          process_deaths.push_back(
+              fmt::format("the connector process ended by itself ({} {})",
+                          WIFSIGNALED(*st) ? "signal" : "exit status",
+                          WIFSIGNALED(*st) ? WTERMSIG(*st) : WEXITSTATUS(*st)));
+          connector.start();
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
   std::mutex desks_mu;
-  std::vector<std::unique_ptr<ChaosDesk>> desks;
+  std::vector<std::unique_ptr<AnsweringDesk>> desks;
   for (int a = 0; a < o.agents; ++a)
-    desks.push_back(std::make_unique<ChaosDesk>(endpoint, fmt::format("a{}", a)));
+    desks.push_back(std::make_unique<AnsweringDesk>(endpoint, fmt::format("a{}", a)));
 
   // Customers: one poster, in order, retrying each message until the connector says 202,
   // as an integrator would. Per customer the order of messages is the order posted.
@@ -246,14 +221,14 @@ workspaces:
   const int total_faults = o.router_kills + o.other_faults;
   std::vector<int> kinds;
   for (int k = 0; k < o.router_kills; ++k) kinds.push_back(0);
-  static const char* kKindNames[] = {"broker-down", "produce-errors", "latency", "desk-kill",
-                                     "connector-kill"};
+  static const char* kKindNames[] = {"broker-down", "produce-errors", "latency",
+                                     "desk-kill",   "connector-kill", "rebalance"};
   std::vector<int> allowed;
-  for (int k = 0; k < 5; ++k)
+  for (int k = 0; k < 6; ++k)
     if (o.fault_kinds.empty() ||
         std::find(o.fault_kinds.begin(), o.fault_kinds.end(), kKindNames[k]) != o.fault_kinds.end())
       allowed.push_back(1 + k);
-  if (allowed.empty()) allowed = {1, 2, 3, 4, 5};
+  if (allowed.empty()) allowed = {1, 2, 3, 4, 5, 6};
   for (int k = 0; k < o.other_faults; ++k)
     kinds.push_back(allowed[static_cast<size_t>(k) % allowed.size()]);
   std::shuffle(kinds.begin(), kinds.end(), rng);
@@ -263,19 +238,24 @@ workspaces:
     while (posted < at && !posting_failed)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // a random moment
-    static const char* kFaultNames[] = {"router SIGKILL", "broker down", "Produce errors",
-                                        "broker latency", "desk killed", "connector SIGKILL"};
+    static const char* kFaultNames[] = {"owner SIGKILL",
+                                        "broker down",
+                                        "Produce errors",
+                                        "broker latency",
+                                        "desk killed",
+                                        "connector SIGKILL",
+                                        "rebalance (owner SIGTERM, rejoins)"};
     progress(fmt::format(
         "{:%Y-%m-%dT%H:%M:%S}Z after {} posted: {}",
         fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())),
         posted.load(), kFaultNames[kinds[static_cast<size_t>(f)]]));
     switch (kinds[static_cast<size_t>(f)]) {
-      case 0: {
-        std::lock_guard lock(procs_mu);
-        router.stop(SIGKILL);
-        router.start();
-      }
+      case 0:  // the instance that owns the workspace dies; the other takes over
+        routers.owner_kill();
         ++res.router_kills;
+        break;
+      case 6:  // the owner hands over cleanly and joins again
+        routers.rebalance();
         break;
       case 1: {  // a broker goes away for a while
         const int b = 1 + static_cast<int>(rng() % 3);
@@ -304,7 +284,7 @@ workspaces:
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 800));
         std::lock_guard lock(desks_mu);
-        desks[d] = std::make_unique<ChaosDesk>(endpoint, fmt::format("a{}", d));
+        desks[d] = std::make_unique<AnsweringDesk>(endpoint, fmt::format("a{}", d));
         break;
       }
       case 5: {  // the connector restarts (killed: in-flight requests are lost, customers retry)
@@ -349,14 +329,11 @@ workspaces:
                                          secs(Clock::now() - started), posted.load(),
                                          distinct_replies().size()));
   }
-  for (auto* p : {&router, &connector}) {
-    progress(p == &router ? "stopping the router" : "stopping the connector");
-    p->stop(SIGTERM);
-    if (p->forced()) {
-      res.violations.push_back(fmt::format("the {} did not stop within 30 s of SIGTERM",
-                                           p == &router ? "router" : "connector"));
-    }
-  }
+  progress("stopping the routers (the owner last) and the connector");
+  const std::string state_dir = routers.stop_all(res.violations);
+  connector.stop(SIGTERM);
+  if (connector.forced())
+    res.violations.push_back("the connector did not stop within 30 s of SIGTERM");
   witness_stop = true;
   witness.join();
   progress("checking the state");
@@ -385,7 +362,7 @@ workspaces:
   // The router's state, compared with what a run without faults must hold: one conversation
   // per customer, holding exactly that customer's messages in the order posted, each
   // answered once, accepted once.
-  auto store = router::Store::open_read_only(router::workspace_dir(tmp + "/state", "acme"), err);
+  auto store = router::Store::open_read_only(router::workspace_dir(state_dir, "acme", 3), err);
   if (!store) {
     res.violations.push_back("state: " + err);
   } else {

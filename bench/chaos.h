@@ -1,5 +1,6 @@
-// The fault harness: a stream of customer messages through real processes (router and
-// webhook connector as child processes, the embedded Kafka cluster, desks over ZeroMQ)
+// The fault harness: a stream of customer messages through real processes (two routers in
+// one consumer group and the webhook connector as child processes, the embedded Kafka
+// cluster, desks over ZeroMQ following redirects)
 // while faults are injected, then checks that nothing was lost or duplicated.
 #pragma once
 
@@ -12,10 +13,12 @@ struct ChaosOptions {
   int messages = 100000;
   int customers = 2000;
   int agents = 8;
-  int router_kills = 20;
-  int other_faults = 20;  // broker down/up, request errors, latency, desk kills, connector restarts
+  int router_kills = 20;  // SIGKILLs of the router instance that owns the workspace
+  // broker down/up, request errors, latency, desk kills, connector restarts, rebalances (the
+  // owner stopped with SIGTERM, handing over, then started again)
+  int other_faults = 20;
   // Which other faults, by name ("broker-down", "produce-errors", "latency", "desk-kill",
-  // "connector-kill"); empty = all of them in turn. To aim a run at one suspect.
+  // "connector-kill", "rebalance"); empty = all of them in turn. To aim a run at one suspect.
   std::vector<std::string> fault_kinds;
   unsigned seed = 1;
   // Customers stop sending while this many messages are unanswered (people wait for

@@ -37,6 +37,8 @@ int cmd_normalize(const std::string& channel, const std::string& file,
                   const std::string& provider = "");
 int cmd_inspect(const Common& c, const std::string& what, const std::string& id,
                 const std::string& workspace);
+// Who owns which partition of omni.inbound (and its workspaces), from omni.routers.
+int cmd_inspect_owners(const Common& c);
 
 struct AgentOptions {
   std::string endpoint = "tcp://127.0.0.1:5570";

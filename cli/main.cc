@@ -10,6 +10,7 @@
 #include "bench/bench.h"
 #include "bench/board_bench.h"
 #include "bench/chaos.h"
+#include "bench/failover_bench.h"
 #include "bench/workspace_bench.h"
 #include "cli/commands.h"
 #include "connectors/sdk/connector.h"
@@ -128,9 +129,11 @@ int main(int argc, char** argv) {
   std::string what, id, workspace;
   inspect
       ->add_option("what", what,
-                   "conversation (history and decision trail) | queue | agent | offsets | outbox")
+                   "conversation (history and decision trail) | queue | agent | customer | "
+                   "offsets | outbox | owners (which router instance serves which workspaces)")
       ->required()
-      ->check(CLI::IsMember({"conversation", "queue", "agent", "customer", "offsets", "outbox"}));
+      ->check(CLI::IsMember(
+          {"conversation", "queue", "agent", "customer", "offsets", "outbox", "owners"}));
   inspect->add_option("id", id,
                       "Conversation, queue, agent or customer id (a customer also by "
                       "channel handle, e.g. email:ana@example.com)");
@@ -184,6 +187,16 @@ int main(int argc, char** argv) {
   bench->add_option("--ws-drops", wo.drops, "Workspace bench: forced WebSocket drops")
       ->capture_default_str();
   bool board_bench = false;
+  bool failover_bench = false;
+  omniroute::bench::FailoverOptions fo;
+  bench->add_flag("--failover", failover_bench,
+                  "Measure failover instead: two routers, the workspace's owner SIGKILLed under a "
+                  "steady stream, time until the first message after each kill is answered, "
+                  "with standby copies and without");
+  bench->add_option("--failover-rate", fo.rate, "Failover bench: messages per second")
+      ->capture_default_str();
+  bench->add_option("--failover-kills", fo.kills, "Failover bench: owner kills per mode")
+      ->capture_default_str();
   omniroute::bench::BoardOptions bdo;
   bench->add_flag("--board", board_bench,
                   "Measure the supervisors' wallboard instead: routing decision -> pushed picture "
@@ -196,11 +209,12 @@ int main(int argc, char** argv) {
   omniroute::bench::ChaosOptions co;
   bench->add_flag(
       "--chaos", chaos,
-      "Run the fault harness instead: SIGKILL the router, broker faults, desk and connector "
-      "restarts; exit 0 only if nothing was lost or duplicated");
+      "Run the fault harness instead: two routers in a group, the workspace's owner killed "
+      "(SIGKILL) or handed over (rebalance), broker faults, desk and connector restarts; exit 0 "
+      "only if nothing was lost or duplicated");
   bench->add_option("--chaos-messages", co.messages, "Fault harness: messages")
       ->capture_default_str();
-  bench->add_option("--chaos-kills", co.router_kills, "Fault harness: router SIGKILLs")
+  bench->add_option("--chaos-kills", co.router_kills, "Fault harness: owner SIGKILLs")
       ->capture_default_str();
   bench->add_option("--chaos-faults", co.other_faults, "Fault harness: other faults")
       ->capture_default_str();
@@ -208,10 +222,10 @@ int main(int argc, char** argv) {
   bench
       ->add_option("--chaos-fault-kinds", co.fault_kinds,
                    "Fault harness: only these other faults (broker-down, produce-errors, latency, "
-                   "desk-kill, connector-kill)")
+                   "desk-kill, connector-kill, rebalance)")
       ->delimiter(',')
-      ->check(CLI::IsMember(
-          {"broker-down", "produce-errors", "latency", "desk-kill", "connector-kill"}));
+      ->check(CLI::IsMember({"broker-down", "produce-errors", "latency", "desk-kill",
+                             "connector-kill", "rebalance"}));
   bench
       ->add_option("--chaos-max-unanswered", co.max_unanswered,
                    "Fault harness: customers wait while this many messages are unanswered")
@@ -251,7 +265,10 @@ int main(int argc, char** argv) {
     return cmd_agent(ao);
   }
   if (*normalize) return cmd_normalize(channel, file, provider);
-  if (*inspect) return cmd_inspect(common, what, id, workspace);
+  if (*inspect) {
+    if (what == "owners") return cmd_inspect_owners(common);
+    return cmd_inspect(common, what, id, workspace);
+  }
   if (*check) return cmd_config_check(check_path);
   if (*bench) {
     char self[PATH_MAX];
@@ -260,6 +277,11 @@ int main(int argc, char** argv) {
     if (workspace_bench) {
       wo.out_dir = bo.out_dir;
       return omniroute::bench::run_workspace(wo);
+    }
+    if (failover_bench) {
+      fo.binary = bo.binary;
+      fo.out_dir = bo.out_dir;
+      return omniroute::bench::run_failover(fo);
     }
     if (board_bench) {
       bdo.out_dir = bo.out_dir;

@@ -103,7 +103,7 @@ std::string Stack::reload(config::Config next) {
 std::string Stack::start_router() {
   pair_workspace_gateway();
   router_ = std::make_unique<router::Router>(cfg_, kcfg_);
-  if (auto err = router_->start(); !err.empty()) return err;
+  if (auto err = router_->start(&stop_requested()); !err.empty()) return err;
   router_thread_ = std::thread([this] { router_->run(router_stop_); });
   return {};
 }

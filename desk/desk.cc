@@ -9,7 +9,16 @@
 
 namespace omniroute::desk {
 
-Desk::Desk(Options opts, Handler handler) : opts_(std::move(opts)), handler_(std::move(handler)) {}
+Desk::Desk(Options opts, Handler handler)
+    : opts_(std::move(opts)),
+      handler_(std::move(handler)),
+      home_endpoint_(opts_.endpoint),
+      home_key_(opts_.server_key) {}
+
+void Desk::go_home() {
+  opts_.endpoint = home_endpoint_;
+  opts_.server_key = home_key_;
+}
 
 Desk::~Desk() {
   stop();
@@ -240,8 +249,20 @@ void Desk::loop() {
       last_hello_ms_ = now;
     }
     if (welcomed_ && now - last_recv_ms_ > heartbeat_timeout_ms_) {
-      // The router went silent: start over on a fresh connection and resume.
+      // The router went silent: start over on a fresh connection and resume, at the
+      // configured endpoint (an instance we were redirected to may be the one that died;
+      // the configured one redirects again to whoever owns the workspace now).
       if (handler_.on_status) handler_.on_status("router silent; reconnecting");
+      go_home();
+      connect();
+      continue;
+    }
+    if (!welcomed_ && opts_.endpoint != home_endpoint_ &&
+        now - redirected_ms_ > kRedirectPatienceMs) {
+      // Redirected to an instance that does not answer: back to the configured one.
+      if (handler_.on_status)
+        handler_.on_status("redirect target silent; back to " + home_endpoint_);
+      go_home();
       connect();
       continue;
     }
@@ -268,6 +289,7 @@ void Desk::loop() {
       opts_.endpoint = std::move(redirect_endpoint_);
       if (!opts_.server_key.empty() && !redirect_key_.empty()) opts_.server_key = redirect_key_;
       redirect_endpoint_.clear();
+      redirected_ms_ = steady_ms();
       connect();
       continue;
     }

@@ -137,6 +137,12 @@ class Desk {
   std::map<std::string, v1::AgentFrame> unacked_replies_;  // reply id -> frame
   std::set<std::string> accepted_offers_;
   std::string redirect_endpoint_, redirect_key_;  // a Redirect to follow after this poll
+  // The configured endpoint and key: where the desk goes back to when the instance it was
+  // redirected to is silent.
+  std::string home_endpoint_, home_key_;
+  int64_t redirected_ms_ = 0;
+  static constexpr int64_t kRedirectPatienceMs = 5000;
+  void go_home();
   std::string endpoint_now_;
 };
 

@@ -4,6 +4,16 @@
 
 namespace omniroute::router {
 
+std::string changelog_payload(const ChangelogRecord& r) {
+  return r.value ? "v" + *r.value : std::string();
+}
+
+ChangelogRecord changelog_record(std::string_view key, std::string_view payload) {
+  ChangelogRecord r{std::string(key), std::nullopt};
+  if (!payload.empty()) r.value = std::string(payload.substr(1));
+  return r;
+}
+
 std::vector<ChangelogRecord> changelog_of(const Store::Batch& b) {
   std::vector<ChangelogRecord> out;
   out.reserve(b.count());

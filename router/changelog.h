@@ -17,7 +17,12 @@ struct ChangelogRecord {
   std::optional<std::string> value;  // nullopt: the key was deleted (a tombstone)
 };
 
-// The records of a step's batch, in key order.
+// On the changelog topic the key is the record's key and the payload "v" + the value, or
+// null for a delete (a tombstone, which compaction removes): an empty value stays a value.
+std::string changelog_payload(const ChangelogRecord& r);  // "" = send a null payload
+ChangelogRecord changelog_record(std::string_view key, std::string_view payload);
+
+// The records of a step's batch, in key order (the local-only family left out).
 std::vector<ChangelogRecord> changelog_of(const Store::Batch& b);
 
 // Applies `records` in order to `b` (the latest write of a key wins, as compaction keeps

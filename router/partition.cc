@@ -94,6 +94,11 @@ std::vector<Partition::Step> Partition::unacknowledged() {
   return out;
 }
 
+void Partition::set_checkpoint(int64_t next) {
+  checkpoint_ = next;
+  batch_.put(Cf::kLocal, kCheckpoint, std::to_string(next));
+}
+
 void Partition::start_engine(std::shared_ptr<const config::Config> cfg, Clock& clock) {
   cfg_ = std::move(cfg);
   engine_ = std::make_unique<Engine>(*cfg_, *store_, clock);
@@ -119,8 +124,10 @@ std::optional<Store::CommitError> Partition::commit(bool with_engine) {
     }
     b.put(Cf::kLocal, step_key(step.seq), cs.SerializeAsString());
   }
-  if (b.count() == 0 && !engine_) return std::nullopt;
-  if (auto e = store_->try_commit(b)) return e;
+  // Nothing written (a step with only an Error for a desk, or nothing at all): no commit,
+  // no fsync with state.sync.
+  if (b.count() > 0)
+    if (auto e = store_->try_commit(b)) return e;
   b.clear();
   done_seqs_.clear();
   if (!step.records.empty()) ++next_seq_;

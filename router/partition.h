@@ -62,6 +62,8 @@ class Partition {
   const std::string& copy_id() const { return copy_id_; }
   // Changelog offset up to which this copy has everything (next to read).
   int64_t checkpoint() const { return checkpoint_; }
+  // The copy has everything before changelog offset `next` (written with the batch).
+  void set_checkpoint(int64_t next);
   // Steps committed here whose changelog records were never acknowledged, in order.
   std::vector<Step> unacknowledged();
 

@@ -35,6 +35,8 @@ Router::~Router() {
   if (consumer_) consumer_->close();  // a group member hands its partitions over here
   consumer_.reset();
   directory_reader_.reset();
+  standby_reader_.reset();
+  standbys_.clear();
   partitions_.clear();
   producer_.reset();  // flushes: every acknowledged record is deleted on the next start
   socket_.reset();
@@ -44,7 +46,7 @@ Router::~Router() {
   if (ack_fd_ >= 0) ::close(ack_fd_);
 }
 
-std::string Router::start() {
+std::string Router::start(const std::atomic<bool>* stop) {
   std::string err;
   const auto& topics = current_->kafka.topics;
   if (std::filesystem::exists(current_->state.dir + "/CURRENT"))
@@ -115,7 +117,8 @@ std::string Router::start() {
     // Started = serving what the group gives this instance (perhaps nothing, with more
     // instances than partitions). The steps run here, before run() takes the loop over.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!consumer_->assigned_once() && std::chrono::steady_clock::now() < deadline) {
+    while (!consumer_->assigned_once() && std::chrono::steady_clock::now() < deadline &&
+           !(stop && stop->load())) {
       step();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -267,6 +270,14 @@ void Router::apply_reload() {
   if (done) done(err);
 }
 
+// Connections come and go with new routing ids: the map keeps only those with a session.
+void Router::forget_gone_desks() {
+  std::unordered_map<std::string, int32_t> live;
+  for (auto& [p, part] : partitions_)
+    for (const auto& rid : part->engine().session_routing_ids()) live[rid] = p;
+  desk_partition_.swap(live);
+}
+
 void Router::redirect(const std::string& rid, const std::string& workspace) {
   v1::AgentFrame f;
   auto* r = f.mutable_redirect();
@@ -322,6 +333,9 @@ void Router::apply_desk_frames() {
           redirect(id, f.hello().workspace_id());
           continue;
         }
+        if (desk_partition_.size() >=
+            2 * static_cast<size_t>(current_->router.max_desk_connections))
+          forget_gone_desks();
         desk_partition_[id] = p;
       } else if (!partitions_.empty()) {
         part = partitions_.begin()->second.get();  // it answers: unknown session / bad frame
@@ -355,6 +369,7 @@ void Router::step() {
                                   m.value());
   }
   read_directory();
+  follow_standbys();
   apply_reload();
   apply_desk_frames();
 

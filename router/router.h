@@ -33,7 +33,8 @@ class Router {
   // Binds the agent endpoint and joins the group (router.membership: group) or takes every
   // partition (single): restores each from its local copy and the changelog, re-sends
   // what was not acknowledged. "" or an error text.
-  std::string start();
+  // `stop` (optional) ends the wait for the group's first assignment early.
+  std::string start(const std::atomic<bool>* stop = nullptr);
   // Runs the event loop on this thread until `stop` becomes true, then hands its partitions
   // over (leaves the group after the last changelog records are acknowledged).
   void run(const std::atomic<bool>& stop);
@@ -56,6 +57,7 @@ class Router {
   void apply_desk_frames();
   // A Hello for a workspace this instance does not own: where to go instead.
   void redirect(const std::string& rid, const std::string& workspace);
+  void forget_gone_desks();
   Partition* serving(int32_t p);
   void commit_or_exit(Partition& part);
   void report_metrics();
@@ -88,6 +90,12 @@ class Router {
   void announce(int32_t p, bool released);
   void read_directory();
 
+  // ---- standby copies (router_standby.cc)
+  // Follows every partition not owned here (router.standby_replicas > 0).
+  void refresh_standbys();
+  // Applies what the changelog brought for the standby copies.
+  void follow_standbys();
+
   // ---- the agent socket (router_socket.cc)
   std::string bind_agent_socket();
   std::string load_curve_keys(std::string& secret);
@@ -105,6 +113,8 @@ class Router {
   std::unordered_map<std::string, int32_t> desk_partition_;  // routing id -> partition
   std::map<int32_t, v1::store::RouterOwner> directory_;
   std::unique_ptr<kafka::Consumer> directory_reader_;
+  std::map<int32_t, std::unique_ptr<Partition>> standbys_;  // copies without an engine
+  std::unique_ptr<kafka::Consumer> standby_reader_;
 
   std::shared_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;

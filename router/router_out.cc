@@ -109,8 +109,7 @@ void Router::produce_changelog(Partition& part) {
   for (auto& step : part.pending()) {
     if (step.records.empty()) continue;
     for (auto& rec : step.records) {
-      std::string framed;
-      if (rec.value) framed = "v" + *rec.value;
+      const std::string framed = changelog_payload(rec);
       const std::string_view value(framed);
       auto acks = acks_;
       Acks::Changelog report{part.id(), part.copy_id(), step.seq, -1, RD_KAFKA_RESP_ERR_NO_ERROR,

@@ -14,7 +14,7 @@
 namespace omniroute::router {
 namespace {
 constexpr size_t kRestoreChunk = 20000;  // records per restore commit
-constexpr int kFlushPatienceMs = 30000;
+constexpr int kFlushPatienceMs = 20000;  // below a supervisor's usual 30 s stop grace
 const std::string kOwnerSlot = std::string(1, static_cast<char>(Cf::kMeta)) + "owner";
 }  // namespace
 
@@ -49,6 +49,13 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
         if (!part) return err;
         steps.clear();
       }
+      if (low > 0)
+        log_->error(
+            "partition {}: the changelog starts at offset {}: what was written before is "
+            "gone from the cluster (retention without compaction, or the embedded "
+            "broker's 5 MB per partition) and cannot be restored; keep standby copies "
+            "(router.standby_replicas) and a compacted topic",
+            p, low);
       from = low;
     }
     bool foreign = false;
@@ -60,7 +67,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
       auto flush_chunk = [&]() -> std::string {
         if (chunk.empty()) return {};
         if (std::string e = restore_into(part->batch(), chunk); !e.empty()) return e;
-        part->batch().put(Cf::kLocal, "changelog/next", std::to_string(next));
+        part->set_checkpoint(next);
         if (std::string e = part->store().commit(part->batch()); !e.empty()) return e;
         part->batch().clear();
         applied += chunk.size();
@@ -69,14 +76,13 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
       };
       int idle = 0;
       while (next < high) {
-        auto msgs = reader->poll(2000, 500);
-        if (msgs.empty() && ++idle > 120) return fmt::format("restore of partition {} stalled", p);
+        auto msgs = reader->poll(2000, 100);
+        if (msgs.empty() && ++idle > 600) return fmt::format("restore of partition {} stalled", p);
         for (auto& m : msgs) {
           if (m.is_error()) continue;
           idle = 0;
           next = m.offset() + 1;
-          ChangelogRecord r{std::string(m.key()), std::nullopt};
-          if (m.value().size() > 0) r.value = std::string(m.value().substr(1));
+          ChangelogRecord r = changelog_record(m.key(), m.value());
           if (r.key == kOwnerSlot && r.value && *r.value != part->copy_id()) foreign = true;
           chunk.push_back(std::move(r));
         }
@@ -127,6 +133,7 @@ std::vector<kafka::PartitionOffset> Router::take_over(
     const int32_t p = tp.partition;
     if (partitions_.count(p)) continue;
     ops::set_ready("router", false, fmt::format("restoring partition {}", p));
+    standbys_.erase(p);  // a warm copy: closed here, opened below as the owner's store
     std::string err;
     auto part =
         Partition::open(p, partition_dir(current_->state.dir, p), current_->state.sync, err);
@@ -160,6 +167,7 @@ std::vector<kafka::PartitionOffset> Router::take_over(
     owned_.clear();
     for (const auto& [p, part] : partitions_) owned_.push_back(p);
   }
+  refresh_standbys();
   ops::set_ready("router", true);
   return start;
 }
@@ -182,8 +190,12 @@ void Router::hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lo
         release_steps(part);
         if (part.pending().empty() && part.batch().count() == 0 && in_flight_ == 0) break;
         if (std::chrono::steady_clock::now() > deadline) {
-          log_->error("partition {}: hand-over flush incomplete after {} ms", tp.partition,
-                      kFlushPatienceMs);
+          size_t outstanding = 0;
+          for (const auto& s : part.pending()) outstanding += s.outstanding + s.records.size();
+          log_->error(
+              "partition {}: hand-over flush incomplete after {} ms ({} steps with {} "
+              "changelog records unacknowledged, {} outbox records in flight)",
+              tp.partition, kFlushPatienceMs, part.pending().size(), outstanding, in_flight_);
           break;
         }
       }
@@ -199,9 +211,12 @@ void Router::hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lo
     log_->info("partition {} {}", tp.partition, lost ? "lost (session expired)" : "handed over");
     partitions_.erase(it);
   }
-  std::lock_guard lock(owned_mu_);
-  owned_.clear();
-  for (const auto& [p, part] : partitions_) owned_.push_back(p);
+  {
+    std::lock_guard lock(owned_mu_);
+    owned_.clear();
+    for (const auto& [p, part] : partitions_) owned_.push_back(p);
+  }
+  refresh_standbys();
 }
 
 void Router::announce(int32_t p, bool released) {

@@ -1,7 +1,8 @@
 // Three router processes on one Kafka cluster share six workspaces by partition. Under a
 // stream of messages with desks accepting and replying: one owner is killed (SIGKILL),
-// another hands over (SIGTERM), both come back (scale 1 -> 3). Desks all connect to the
-// first instance and follow its redirects. At the end the changelog on the cluster (the
+// another hands over (SIGTERM), two new instances join (scale 1 -> 3). Desks all connect to
+// the first instance and follow its redirects; those sent to the killed one come back to
+// the first and are sent on. At the end the changelog on the cluster (the
 // truth a new owner restores from) holds every message once in its conversation, every
 // conversation accepted once, and every reply once.
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "common/text_file.h"
 #include "desk/desk.h"
 #include "omniroute/v1/store.pb.h"
+#include "router/changelog.h"
 #include "router/store.h"
 #include "tests/integration/harness.h"
 
@@ -87,10 +89,7 @@ std::map<std::string, std::string> read_changelog(const std::string& brokers) {
       for (auto& m : msgs) {
         if (m.is_error()) continue;
         next = m.offset() + 1;
-        if (m.value().empty())
-          latest[std::string(m.key())] = std::nullopt;
-        else
-          latest[std::string(m.key())] = std::string(m.value().substr(1));
+        latest[std::string(m.key())] = router::changelog_record(m.key(), m.value()).value;
       }
     }
   }
@@ -161,8 +160,10 @@ TEST(Failover, OwnerKillHandOverAndScaleOutLoseAndDuplicateNothing) {
       ASSERT_TRUE(cluster->create_topic(t, kPartitions, 1, err)) << err;
   }
   std::vector<std::unique_ptr<Instance>> routers;
-  for (int n = 0; n < 3; ++n) routers.push_back(std::make_unique<Instance>(dir.path(), brokers, n));
-  for (auto& r : routers) r->start();
+  // 0-2 start; 1 is killed, 2 stopped; 3 and 4 are new instances on new endpoints (the desks
+  // of the killed one find their way back through the configured endpoint).
+  for (int n = 0; n < 5; ++n) routers.push_back(std::make_unique<Instance>(dir.path(), brokers, n));
+  for (int n = 0; n < 3; ++n) routers[static_cast<size_t>(n)]->start();
   ASSERT_TRUE(wait_until([&] { return !routers[0]->public_key().empty(); }));
 
   // Every desk starts at the first instance and follows redirects. Replies carry an id
@@ -224,8 +225,8 @@ TEST(Failover, OwnerKillHandOverAndScaleOutLoseAndDuplicateNothing) {
       EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
     }
     if (i == 3 * kMessages / 4) {
-      routers[1]->start();  // and back out: 1 -> 3
-      routers[2]->start();
+      routers[3]->start();  // and back out: 1 -> 3
+      routers[4]->start();
     }
   }
   ASSERT_TRUE(producer->flush(10000));
@@ -308,8 +309,49 @@ TEST(Failover, OwnerKillHandOverAndScaleOutLoseAndDuplicateNothing) {
       },
       std::chrono::seconds(30)))
       << "every desk stayed on the first instance";
+  // `inspect owners` names a live instance for every partition, and its workspace.
+  {
+    const std::string cmd = fmt::format("{} inspect owners --config {}/r0.yaml --brokers {} 2>&1",
+                                        omniroute_binary(), dir.path(), brokers);
+    std::string out;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          out.clear();
+          FILE* f = popen(cmd.c_str(), "r");
+          char buf[4096];
+          while (f && fgets(buf, sizeof buf, f)) out += buf;
+          if (f) pclose(f);
+          for (int w = 0; w < kWorkspaces; ++w) {
+            // The workspace's row names one of the running instances.
+            const size_t at = out.find(" " + ws_id(w) + "\n");
+            if (at == std::string::npos) return false;
+            const std::string row = out.substr(out.rfind('\n', at) + 1, at - out.rfind('\n', at));
+            bool live = false;
+            for (size_t n : {0u, 3u, 4u})
+              live = live || row.find(routers[n]->endpoint() + " ") != std::string::npos;
+            if (!live) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(300));
+              return false;
+            }
+          }
+          return true;
+        },
+        std::chrono::seconds(30)))
+        << out;
+  }
   for (auto& d : desks) d->stop();
-  for (auto& r : routers) r->stop(SIGTERM);
+  for (size_t n : {0u, 3u, 4u}) {
+    const int status = routers[n]->stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "instance " << n << ": " << status;
+  }
+  // Clean hand-overs leave nothing waiting to be sent: every outbox record was acknowledged
+  // and its deletion is on the changelog.
+  state = read_changelog(brokers);
+  size_t waiting = 0;
+  each_with_prefix(state, slot(router::Cf::kOutbox, ""),
+                   [&](const std::string&, const std::string&) { ++waiting; });
+  EXPECT_EQ(waiting, 0u) << "outbox records never acknowledged";
 }
 
 }  // namespace

@@ -1,0 +1,91 @@
+// Standby copies (router.standby_replicas): the partitions this instance does not own are
+// followed from the changelog into local copies (<state.dir>/p<N>, no engine), so a take-over
+// reads only what the copy has not seen yet. Kafka Streams' standby tasks were the model.
+#include <fmt/format.h>
+
+#include "router/router.h"
+
+namespace omniroute::router {
+
+void Router::refresh_standbys() {
+  if (current_->router.standby_replicas <= 0 || partition_count_ <= 0) return;
+  const std::string& topic = current_->kafka.topics.changelog;
+  std::string err;
+  if (!standby_reader_) {
+    standby_reader_ = kafka::Consumer::create(kafka_cfg_, "omniroute-router-standby", err);
+    if (!standby_reader_) {
+      log_->error("standby reader: {}", err);
+      return;
+    }
+  }
+  bool changed = false;
+  for (int32_t p = 0; p < partition_count_; ++p) {
+    const bool owned = partitions_.count(p) > 0;
+    auto it = standbys_.find(p);
+    if (owned && it != standbys_.end()) {
+      standbys_.erase(it);  // closed: the take-over opens the same directory
+      changed = true;
+    } else if (!owned && it == standbys_.end()) {
+      const std::string dir = partition_dir(current_->state.dir, p);
+      auto copy = Partition::open(p, dir, false, err);
+      if (copy && !copy->unacknowledged().empty()) {
+        // Steps this copy committed as owner and Kafka never acknowledged: someone else owns
+        // the partition now, so they were never acted on. Start the copy over.
+        copy.reset();
+        Partition::wipe(dir);
+        copy = Partition::open(p, dir, false, err);
+      }
+      if (!copy) {
+        log_->error("standby copy of partition {}: {}", p, err);
+        continue;
+      }
+      standbys_[p] = std::move(copy);
+      changed = true;
+    }
+  }
+  if (!changed) return;
+  std::vector<kafka::PartitionOffset> assignment;
+  for (auto& [p, copy] : standbys_) {
+    int64_t low = 0, high = 0;
+    int64_t from = copy->checkpoint();
+    if (standby_reader_->query_watermarks(topic, p, low, high, 2000) && from < low) {
+      if (from > 0)
+        log_->warn(
+            "standby copy of partition {} is older than the changelog's start; restarting it", p);
+      const std::string dir = copy->dir();
+      copy.reset();
+      Partition::wipe(dir);
+      copy = Partition::open(p, dir, false, err);
+      if (!copy) continue;
+      from = low;
+    }
+    assignment.push_back({topic, p, from});
+  }
+  if (!standby_reader_->assign(assignment, err)) log_->error("standby assign: {}", err);
+}
+
+void Router::follow_standbys() {
+  if (!standby_reader_ || standbys_.empty()) return;
+  std::map<int32_t, std::vector<ChangelogRecord>> by_partition;
+  std::map<int32_t, int64_t> next;
+  for (auto& m : standby_reader_->poll(static_cast<size_t>(current_->router.max_batch) * 8, 0)) {
+    if (m.is_error()) continue;
+    if (!standbys_.count(m.partition())) continue;
+    by_partition[m.partition()].push_back(changelog_record(m.key(), m.value()));
+    next[m.partition()] = m.offset() + 1;
+  }
+  for (auto& [p, records] : by_partition) {
+    Partition& copy = *standbys_[p];
+    if (std::string e = restore_into(copy.batch(), records); !e.empty()) {
+      log_->error("standby copy of partition {}: {}", p, e);
+      copy.batch().clear();
+      continue;
+    }
+    copy.set_checkpoint(next[p]);
+    if (std::string e = copy.store().commit(copy.batch()); !e.empty())
+      log_->error("standby copy of partition {}: {}", p, e);
+    copy.batch().clear();
+  }
+}
+
+}  // namespace omniroute::router
