@@ -127,7 +127,7 @@ workspaces:
   RouterFleet routers(o.binary, tmp, 2, 3, instance_yaml, cluster->bootstraps(),
                       cfg->kafka.topics.routers, "acme");
   const std::string cfg_path = routers.config_path(0);
-  const std::string endpoint = routers.home_endpoint();
+  const std::string endpoint = routers.desk_endpoints();
 
   // A witness on the outbound topic: every answer the router put on Kafka, as it appears
   // (the embedded broker evicts old records, so looking afterwards is too late). A missing

@@ -103,11 +103,17 @@ int RouterFleet::pick_owner() {
   return 0;
 }
 
-void RouterFleet::owner_kill() {
+int RouterFleet::owner_kill(bool restart) {
   const int o = pick_owner();
   std::lock_guard lock(mu_);
   instances_[static_cast<size_t>(o)]->proc->stop(SIGKILL);
-  instances_[static_cast<size_t>(o)]->proc->start();
+  if (restart) instances_[static_cast<size_t>(o)]->proc->start();
+  return o;
+}
+
+void RouterFleet::start_instance(int i) {
+  std::lock_guard lock(mu_);
+  instances_[static_cast<size_t>(i)]->proc->start();
 }
 
 void RouterFleet::rebalance() {

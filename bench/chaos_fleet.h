@@ -40,10 +40,19 @@ class RouterFleet {
   void start();
   // Desks connect here (instance 0; it redirects them).
   const std::string& home_endpoint() const { return instances_[0]->endpoint; }
+  // Every instance's endpoint, comma-separated (a desk moves on when one is silent).
+  std::string desk_endpoints() const {
+    std::string out;
+    for (const auto& in : instances_) out += (out.empty() ? "" : ",") + in->endpoint;
+    return out;
+  }
   const std::string& config_path(size_t i) const { return instances_[i]->config; }
   // The instance owning the workspace now (omni.routers); -1 while unknown or moving.
   int owner();
-  void owner_kill();
+  // SIGKILL the owner; restarted at once, or (restart = false) left down: returns which one,
+  // for start_instance() later.
+  int owner_kill(bool restart = true);
+  void start_instance(int i);
   void rebalance();
   // Processes that ended by themselves are named in `deaths` and started again.
   void restart_ended(std::vector<std::string>& deaths);

@@ -10,12 +10,26 @@
 namespace omniroute::desk {
 
 Desk::Desk(Options opts, Handler handler)
-    : opts_(std::move(opts)),
-      handler_(std::move(handler)),
-      home_endpoint_(opts_.endpoint),
-      home_key_(opts_.server_key) {}
+    : opts_(std::move(opts)), handler_(std::move(handler)), home_key_(opts_.server_key) {
+  // "tcp://a:5570,tcp://b:5570": any router instance will do; the desk starts at the first
+  // and moves to the next when the one it uses is silent.
+  std::string list = opts_.endpoint;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start) homes_.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (homes_.empty()) homes_.push_back(list);
+  home_endpoint_ = homes_[0];
+  opts_.endpoint = home_endpoint_;
+}
 
 void Desk::go_home() {
+  // The next configured endpoint when the current one is a configured one that went silent;
+  // the first configured one after a redirect target went silent.
+  const auto it = std::find(homes_.begin(), homes_.end(), opts_.endpoint);
+  if (it != homes_.end() && homes_.size() > 1)
+    home_endpoint_ = *(it + 1 == homes_.end() ? homes_.begin() : it + 1);
   opts_.endpoint = home_endpoint_;
   opts_.server_key = home_key_;
 }
@@ -212,6 +226,7 @@ void Desk::connect() {
   }
   welcomed_ = false;
   last_recv_ms_ = steady_ms();
+  connected_ms_ = last_recv_ms_;
   last_hello_ms_ = 0;
 }
 
@@ -257,9 +272,10 @@ void Desk::loop() {
       connect();
       continue;
     }
-    if (!welcomed_ && opts_.endpoint != home_endpoint_ &&
-        now - redirected_ms_ > kRedirectPatienceMs) {
-      // Redirected to an instance that does not answer: back to the configured one.
+    if (!welcomed_ && (opts_.endpoint != home_endpoint_ || homes_.size() > 1) &&
+        now - connected_ms_ > kRedirectPatienceMs) {
+      // No Welcome from this instance for a while (it is gone, or was a redirect target that
+      // does not answer): the next configured endpoint.
       if (handler_.on_status)
         handler_.on_status("redirect target silent; back to " + home_endpoint_);
       go_home();
@@ -289,7 +305,6 @@ void Desk::loop() {
       opts_.endpoint = std::move(redirect_endpoint_);
       if (!opts_.server_key.empty() && !redirect_key_.empty()) opts_.server_key = redirect_key_;
       redirect_endpoint_.clear();
-      redirected_ms_ = steady_ms();
       connect();
       continue;
     }

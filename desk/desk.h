@@ -21,7 +21,9 @@
 namespace omniroute::desk {
 
 struct Options {
-  std::string endpoint;  // tcp://host:port of the router's agent endpoint
+  // tcp://host:port of the router's agent endpoint; several, comma-separated, for several
+  // router instances (any of them redirects to the owner of the workspace).
+  std::string endpoint;
   std::string workspace_id;
   std::string agent_id;
   std::string token;  // router.agent_auth: token
@@ -139,8 +141,9 @@ class Desk {
   std::string redirect_endpoint_, redirect_key_;  // a Redirect to follow after this poll
   // The configured endpoint and key: where the desk goes back to when the instance it was
   // redirected to is silent.
+  std::vector<std::string> homes_;  // the configured endpoints
   std::string home_endpoint_, home_key_;
-  int64_t redirected_ms_ = 0;
+  int64_t connected_ms_ = 0;  // when the current connection was opened
   static constexpr int64_t kRedirectPatienceMs = 5000;
   void go_home();
   std::string endpoint_now_;
