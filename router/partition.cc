@@ -53,6 +53,15 @@ void Partition::wipe(const std::string& dir) {
   std::filesystem::remove_all(dir, ec);
 }
 
+std::unique_ptr<Partition> Partition::recreate(std::unique_ptr<Partition> part, bool sync,
+                                               std::string& err) {
+  const int32_t id = part->id_;
+  const std::string dir = part->dir_;
+  part.reset();
+  wipe(dir);
+  return open(id, dir, sync, err);
+}
+
 std::unique_ptr<Partition> Partition::open(int32_t id, const std::string& dir, bool sync,
                                            std::string& err) {
   auto store = Store::open(dir, sync, err);

@@ -53,6 +53,9 @@ class Partition {
                                          std::string& err);
   // Deletes the store's files (a stale copy that must be restored from scratch).
   static void wipe(const std::string& dir);
+  // Closes `part`, deletes its files and opens an empty copy in the same place (nullptr + err).
+  static std::unique_ptr<Partition> recreate(std::unique_ptr<Partition> part, bool sync,
+                                             std::string& err);
   int32_t id() const { return id_; }
   Store& store() { return *store_; }
   const std::string& dir() const { return dir_; }

@@ -42,10 +42,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
       if (from > 0 || !steps.empty()) {
         // The changelog no longer holds what this copy misses (retention): start over.
         log_->warn("partition {}: local copy older than the changelog; restoring from scratch", p);
-        const std::string dir = part->dir();
-        part.reset();
-        Partition::wipe(dir);
-        part = Partition::open(p, dir, current_->state.sync, err);
+        part = Partition::recreate(std::move(part), current_->state.sync, err);
         if (!part) return err;
         steps.clear();
       }
@@ -99,10 +96,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
           "partition {}: dropping {} unacknowledged local steps (another instance owned "
           "it since); restoring from scratch",
           p, steps.size());
-      const std::string dir = part->dir();
-      part.reset();
-      Partition::wipe(dir);
-      part = Partition::open(p, dir, current_->state.sync, err);
+      part = Partition::recreate(std::move(part), current_->state.sync, err);
       if (!part) return err;
       steps.clear();
       continue;

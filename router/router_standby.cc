@@ -31,9 +31,7 @@ void Router::refresh_standbys() {
       if (copy && !copy->unacknowledged().empty()) {
         // Steps this copy committed as owner and Kafka never acknowledged: someone else owns
         // the partition now, so they were never acted on. Start the copy over.
-        copy.reset();
-        Partition::wipe(dir);
-        copy = Partition::open(p, dir, false, err);
+        copy = Partition::recreate(std::move(copy), false, err);
       }
       if (!copy) {
         log_->error("standby copy of partition {}: {}", p, err);
@@ -46,16 +44,14 @@ void Router::refresh_standbys() {
   if (!changed) return;
   std::vector<kafka::PartitionOffset> assignment;
   for (auto& [p, copy] : standbys_) {
+    if (!copy) continue;
     int64_t low = 0, high = 0;
     int64_t from = copy->checkpoint();
     if (standby_reader_->query_watermarks(topic, p, low, high, 2000) && from < low) {
       if (from > 0)
         log_->warn(
             "standby copy of partition {} is older than the changelog's start; restarting it", p);
-      const std::string dir = copy->dir();
-      copy.reset();
-      Partition::wipe(dir);
-      copy = Partition::open(p, dir, false, err);
+      copy = Partition::recreate(std::move(copy), false, err);
       if (!copy) continue;
       from = low;
     }
@@ -70,7 +66,8 @@ void Router::follow_standbys() {
   std::map<int32_t, int64_t> next;
   for (auto& m : standby_reader_->poll(static_cast<size_t>(current_->router.max_batch) * 8, 0)) {
     if (m.is_error()) continue;
-    if (!standbys_.count(m.partition())) continue;
+    auto it = standbys_.find(m.partition());
+    if (it == standbys_.end() || !it->second) continue;
     by_partition[m.partition()].push_back(changelog_record(m.key(), m.value()));
     next[m.partition()] = m.offset() + 1;
   }
