@@ -25,8 +25,7 @@ constexpr int64_t kCommitPatienceMs = 30000;
 }  // namespace
 
 Router::Router(const config::Config& cfg, kafka::ClientConfig kafka_cfg)
-    : cfg_(cfg),
-      current_(std::make_shared<const config::Config>(cfg)),
+    : current_(std::make_shared<const config::Config>(cfg)),
       kafka_cfg_(std::move(kafka_cfg)),
       log_(log::get("router")),
       instance_(new_uuid()) {}

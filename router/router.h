@@ -100,7 +100,6 @@ class Router {
   std::string bind_agent_socket();
   std::string load_curve_keys(std::string& secret);
 
-  const config::Config& cfg_;
   std::shared_ptr<const config::Config> current_;  // the whole config (after reloads)
   kafka::ClientConfig kafka_cfg_;
   log::Logger log_;

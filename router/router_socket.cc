@@ -52,8 +52,8 @@ std::string advertise(const std::string& bound) {
 // (created on first start, owner-only), with the public half beside it in router.pub.
 std::string Router::load_curve_keys(std::string& secret) {
   char pub[41] = {0};
-  secret = cfg_.router.curve_secret_key;
-  const std::string key_file = cfg_.state.dir + "/router.key";
+  secret = current_->router.curve_secret_key;
+  const std::string key_file = current_->state.dir + "/router.key";
   if (secret.empty() && std::filesystem::exists(key_file))
     secret = read_trimmed(key_file).value_or("");
   if (secret.empty()) {
@@ -69,12 +69,12 @@ std::string Router::load_curve_keys(std::string& secret) {
   if (secret.size() != 40 || zmq_curve_public(pub, secret.c_str()) != 0)
     return "the router's CURVE secret key is not a 40-character Z85 key";
   curve_public_ = pub;
-  std::ofstream(cfg_.state.dir + "/router.pub") << curve_public_ << "\n";
+  std::ofstream(current_->state.dir + "/router.pub") << curve_public_ << "\n";
   return {};
 }
 
 std::string Router::bind_agent_socket() {
-  const auto& rc = cfg_.router;
+  const auto& rc = current_->router;
   // Peers must never take the descriptors the store needs: the soft limit goes up to the
   // hard one, and desk connections stop `fd_reserve` short of it.
   const int64_t limit = raise_fd_limit();
@@ -104,7 +104,7 @@ std::string Router::bind_agent_socket() {
     socket_->set(zmq::sockopt::curve_secretkey, secret);
   }
   gate_ = std::make_unique<AgentGate>(zctx_, rc.agent_auth, cap);
-  gate_->set_keys(agent_keys(cfg_));
+  gate_->set_keys(agent_keys(*current_));
   if (std::string e = gate_->start(*socket_); !e.empty()) return e;
   try {
     socket_->bind(rc.agent_endpoint);

@@ -110,7 +110,8 @@ workspaces:
   // The router's state: one conversation holding mail, reply, and Ana's answer.
   stack.stop();
   std::string err;
-  auto store = router::Store::open_read_only(router::workspace_dir(dir.path() + "/state", "acme"), err);
+  auto store =
+      router::Store::open_read_only(router::workspace_dir(dir.path() + "/state", "acme"), err);
   ASSERT_TRUE(store) << err;
   std::vector<std::string> texts;
   store->scan(router::Cf::kMessages, "acme/", [&](std::string_view k, std::string_view v) {

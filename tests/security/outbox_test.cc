@@ -16,7 +16,8 @@ class RefusedOutbox : public StackFixture {
   void adjust(ConfigParams& p) override {
     // The state a router left behind: one outbound reply of 2 MB in its outbox.
     std::string err;
-    auto store = router::Store::open(router::workspace_dir(p.state_dir, "acme", p.partitions), false, err);
+    auto store =
+        router::Store::open(router::workspace_dir(p.state_dir, "acme", p.partitions), false, err);
     ASSERT_TRUE(store) << err;
     v1::OutboundMessage m;
     m.set_outbound_id("acme/C1/2");
@@ -52,7 +53,8 @@ TEST_F(RefusedOutbox, GoesToTheDlqWithTheReasonInsteadOfSpinning) {
   stack_->stop();
   stack_.reset();
   std::string err;
-  auto store = router::Store::open(router::workspace_dir(params_.state_dir, "acme", params_.partitions), false, err);
+  auto store = router::Store::open(
+      router::workspace_dir(params_.state_dir, "acme", params_.partitions), false, err);
   ASSERT_TRUE(store) << err;
   std::string v;
   EXPECT_FALSE(store->get(router::Cf::kOutbox, "00000000000000000001", &v));
