@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/ids.h"
 
 namespace omniroute::bench {
@@ -24,6 +26,7 @@ void DeskPool::start() {
     a.sock->set(zmq::sockopt::rcvhwm, 0);
     a.sock->set(zmq::sockopt::reconnect_ivl, 50);
     a.sock->connect(opts_.endpoint);
+    a.endpoint = opts_.endpoint;
     agents_.push_back(std::move(a));
   }
   thread_ = std::thread([this] { loop(); });
@@ -89,6 +92,21 @@ void DeskPool::handle(Agent& a, const v1::AgentFrame& f) {
         r.mutable_reply()->set_text_body("re:" + m.external_message_id());
         send(a, r);
         if (hooks_.reply_sent) hooks_.reply_sent(r.reply().text_body(), Clock::now());
+      }
+      break;
+    }
+    case v1::AgentFrame::kRedirect: {
+      // Another instance owns the workspace (several routers): go there, or wait out a move.
+      const auto& r = f.redirect();
+      if (a.welcomed) --welcomed_;
+      a.welcomed = false;
+      if (!r.endpoint().empty() && r.endpoint() != a.endpoint) {
+        a.sock->disconnect(a.endpoint);
+        a.endpoint = r.endpoint();
+        a.sock->connect(a.endpoint);
+        a.last_hello_ms = 0;
+      } else {
+        a.last_hello_ms = steady_ms() - 200 + std::max<int64_t>(50, r.retry_after_ms());
       }
       break;
     }

@@ -1,6 +1,7 @@
 // Many simulated desks on one thread, for load: each agent has its own DEALER socket;
 // offers are accepted at once, every assignment and customer message is answered. Records
-// when each offer and customer message arrived, and when each reply was sent.
+// when each offer and customer message arrived, and when each reply was sent. Desks follow
+// Redirects to the instance that owns their workspace.
 #pragma once
 
 #include <atomic>
@@ -45,6 +46,7 @@ class DeskPool {
   void loop();
   struct Agent {
     std::string workspace, id;
+    std::string endpoint;  // where it is connected now (redirects move it)
     std::unique_ptr<zmq::socket_t> sock;
     bool welcomed = false;
     int64_t last_send_ms = 0, last_hello_ms = 0;

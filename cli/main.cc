@@ -11,6 +11,7 @@
 #include "bench/board_bench.h"
 #include "bench/chaos.h"
 #include "bench/failover_bench.h"
+#include "bench/scale_bench.h"
 #include "bench/workspace_bench.h"
 #include "cli/commands.h"
 #include "connectors/sdk/connector.h"
@@ -205,6 +206,17 @@ int main(int argc, char** argv) {
   bench->add_option("--board-queues", bdo.queues, "Board bench: queues")->capture_default_str();
   bench->add_option("--board-conversations", bdo.conversations, "Board bench: open conversations")
       ->capture_default_str();
+  omniroute::bench::ScaleOptions so;
+  auto* instances_opt =
+      bench
+          ->add_option(
+              "--instances", so.instances,
+              "Measure scale-out instead: the same load through this many router "
+              "instances in one group, each count on a fresh embedded cluster (e.g. 1,2,3)")
+          ->delimiter(',')
+          ->check(CLI::Range(1, 6));
+  bench->add_option("--scale-messages", so.messages, "Scale bench: messages per instance count")
+      ->capture_default_str();
   bool chaos = false;
   omniroute::bench::ChaosOptions co;
   bench->add_flag(
@@ -282,6 +294,11 @@ int main(int argc, char** argv) {
       fo.binary = bo.binary;
       fo.out_dir = bo.out_dir;
       return omniroute::bench::run_failover(fo);
+    }
+    if (instances_opt->count() > 0) {
+      so.binary = bo.binary;
+      so.out_dir = bo.out_dir;
+      return omniroute::bench::run_scale(so);
     }
     if (board_bench) {
       bdo.out_dir = bo.out_dir;

@@ -94,13 +94,58 @@ std::vector<Partition::Step> Partition::unacknowledged() {
     if (!cs.ParseFromArray(v.data(), static_cast<int>(v.size()))) return true;
     Step s;
     s.seq = std::stoull(std::string(k.substr(kStepPrefix.size())));
-    for (const auto& w : cs.writes())
+    s.has_previous = cs.has_previous();
+    for (const auto& w : cs.writes()) {
       s.records.push_back(
           {w.key(), w.deleted() ? std::nullopt : std::optional<std::string>(w.value())});
+      s.previous.push_back(
+          {w.key(), w.previous_absent() ? std::nullopt : std::optional<std::string>(w.previous())});
+    }
     out.push_back(std::move(s));
     return true;
   });
   return out;
+}
+
+bool Partition::roll_back(const std::vector<Step>& steps, std::string& err) {
+  err.clear();
+  for (const auto& s : steps)
+    if (!s.has_previous) return false;
+  Store::Batch b = store_->begin();
+  // Latest step first: each key ends with what it held before the earliest step.
+  for (auto s = steps.rbegin(); s != steps.rend(); ++s) {
+    if (std::string e = restore_into(b, s->previous); !e.empty()) {
+      err = e;
+      return false;
+    }
+  }
+  for (const auto& s : steps) b.del(Cf::kLocal, step_key(s.seq));
+  err = store_->commit(b);
+  return err.empty();
+}
+
+bool Partition::reapply(const std::vector<Step>& steps, std::string& err) {
+  Store::Batch b = store_->begin();
+  for (const auto& s : steps) {
+    v1::store::ChangelogStep cs;
+    cs.set_has_previous(true);
+    for (const auto& r : s.records) {
+      auto* w = cs.add_writes();
+      w->set_key(r.key);
+      if (r.value)
+        w->set_value(*r.value);
+      else
+        w->set_deleted(true);
+      // Through the batch: a key an earlier step here wrote has that step's value before.
+      const auto cf = static_cast<Cf>(static_cast<unsigned char>(r.key[0]));
+      if (!b.get(cf, std::string_view(r.key).substr(1), w->mutable_previous()))
+        w->set_previous_absent(true);
+    }
+    if (err = restore_into(b, s.records); !err.empty()) return false;
+    b.put(Cf::kLocal, step_key(s.seq), cs.SerializeAsString());
+  }
+  err = store_->commit(b);
+  return err.empty();
 }
 
 void Partition::set_checkpoint(int64_t next) {
@@ -123,6 +168,7 @@ std::optional<Store::CommitError> Partition::commit(bool with_engine) {
   if (!step.records.empty()) {
     step.seq = next_seq_;
     v1::store::ChangelogStep cs;
+    cs.set_has_previous(true);
     for (const auto& r : step.records) {
       auto* w = cs.add_writes();
       w->set_key(r.key);
@@ -130,6 +176,10 @@ std::optional<Store::CommitError> Partition::commit(bool with_engine) {
         w->set_value(*r.value);
       else
         w->set_deleted(true);
+      // The before-image (the store before this step; earlier steps are in it).
+      const auto cf = static_cast<Cf>(static_cast<unsigned char>(r.key[0]));
+      if (!store_->get(cf, std::string_view(r.key).substr(1), w->mutable_previous()))
+        w->set_previous_absent(true);
     }
     b.put(Cf::kLocal, step_key(step.seq), cs.SerializeAsString());
   }

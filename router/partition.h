@@ -46,6 +46,10 @@ class Partition {
     int64_t last_offset = -1;              // changelog offset of the last acknowledged one
     std::vector<DeskFrame> frames;
     std::vector<OutboxRecord> outbox;
+    // From unacknowledged() only: what each record's key held before the step (same order;
+    // nullopt value: absent), and whether the step kept that at all.
+    std::vector<ChangelogRecord> previous;
+    bool has_previous = false;
   };
 
   // Opens (creating) the partition's store. nullptr + err.
@@ -69,6 +73,13 @@ class Partition {
   void set_checkpoint(int64_t next);
   // Steps committed here whose changelog records were never acknowledged, in order.
   std::vector<Step> unacknowledged();
+  // Puts back what the keys of `steps` (unacknowledged(), in order) held before them and
+  // drops the steps, in one commit: the copy is what it was at its checkpoint. False
+  // (nothing done) when a step kept no before-images, or on a store error (`err`).
+  bool roll_back(const std::vector<Step>& steps, std::string& err);
+  // Applies rolled-back `steps` again and keeps them as unacknowledged steps (with fresh
+  // before-images), in one commit. False + `err` on a store error.
+  bool reapply(const std::vector<Step>& steps, std::string& err);
 
   // ---- serving
   void start_engine(std::shared_ptr<const config::Config> cfg, Clock& clock);

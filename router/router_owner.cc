@@ -35,6 +35,13 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
     ok = reader->query_watermarks(topic, p, low, high, 2000);
   if (!ok) return fmt::format("cannot read the watermarks of {} [{}]", topic, p);
   auto steps = part->unacknowledged();
+  // Back to the checkpoint first: the changelog from there is the truth, and these steps go
+  // on top again below only if nobody else owned the partition since.
+  bool rolled_back = false;
+  if (!steps.empty()) {
+    rolled_back = part->roll_back(steps, err);
+    if (!err.empty()) return fmt::format("partition {}: rolling back: {}", p, err);
+  }
   const auto started = std::chrono::steady_clock::now();
   for (int pass = 0; pass < 2; ++pass) {
     int64_t from = part->checkpoint();
@@ -89,9 +96,17 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
       if (std::string e = flush_chunk(); !e.empty()) return e;
       (void)reader->assign({}, err);
     }
-    if (foreign && !steps.empty()) {
+    if (foreign && !steps.empty() && rolled_back) {
       // Another instance owned the partition since this copy's last acknowledged step: the
       // steps it never got acknowledged were never acted on and are not the truth any more.
+      // The copy was rolled back to its checkpoint, so it now is what the changelog says.
+      log_->warn(
+          "partition {}: dropped {} unacknowledged local steps (another instance owned "
+          "it since)",
+          p, steps.size());
+      steps.clear();
+    } else if (foreign && !steps.empty()) {
+      // Steps from before before-images were kept: start over.
       log_->warn(
           "partition {}: dropping {} unacknowledged local steps (another instance owned "
           "it since); restoring from scratch",
@@ -110,10 +125,14 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
   if (!steps.empty()) {
     // Committed here, never acknowledged: the changelog records just read may predate
     // them, so they are applied again, then produced again.
-    for (const auto& s : steps)
-      if (std::string e = restore_into(part->batch(), s.records); !e.empty()) return e;
-    if (std::string e = part->store().commit(part->batch()); !e.empty()) return e;
-    part->batch().clear();
+    if (rolled_back) {
+      if (!part->reapply(steps, err)) return err;
+    } else {
+      for (const auto& s : steps)
+        if (std::string e = restore_into(part->batch(), s.records); !e.empty()) return e;
+      if (std::string e = part->store().commit(part->batch()); !e.empty()) return e;
+      part->batch().clear();
+    }
     log_->info("partition {}: producing {} unacknowledged steps again", p, steps.size());
     part->requeue(std::move(steps));
   }

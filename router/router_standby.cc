@@ -28,10 +28,18 @@ void Router::refresh_standbys() {
     } else if (!owned && it == standbys_.end()) {
       const std::string dir = partition_dir(current_->state.dir, p);
       auto copy = Partition::open(p, dir, false, err);
-      if (copy && !copy->unacknowledged().empty()) {
+      if (copy) {
         // Steps this copy committed as owner and Kafka never acknowledged: someone else owns
-        // the partition now, so they were never acted on. Start the copy over.
-        copy = Partition::recreate(std::move(copy), false, err);
+        // the partition now, so they were never acted on. Back to the checkpoint (the
+        // changelog from there is the truth), or, without before-images, start over.
+        auto steps = copy->unacknowledged();
+        if (!steps.empty() && !copy->roll_back(steps, err)) {
+          log_->warn(
+              "standby copy of partition {}: cannot roll back {} unacknowledged steps{}; "
+              "starting the copy over",
+              p, steps.size(), err.empty() ? "" : " (" + err + ")");
+          copy = Partition::recreate(std::move(copy), false, err);
+        }
       }
       if (!copy) {
         log_->error("standby copy of partition {}: {}", p, err);
@@ -53,6 +61,12 @@ void Router::refresh_standbys() {
             "standby copy of partition {} is older than the changelog's start; restarting it", p);
       copy = Partition::recreate(std::move(copy), false, err);
       if (!copy) continue;
+      if (low > 0)
+        log_->error(
+            "standby copy of partition {}: the changelog starts at offset {}: what was written "
+            "before is gone from the cluster (retention without compaction, or the embedded "
+            "broker's 5 MB per partition); this copy will be incomplete",
+            p, low);
       from = low;
     }
     assignment.push_back({topic, p, from});
