@@ -47,6 +47,7 @@ class RouterFleet {
     return out;
   }
   const std::string& config_path(size_t i) const { return instances_[i]->config; }
+  const std::string& endpoint(size_t i) const { return instances_[i]->endpoint; }
   // The instance owning the workspace now (omni.routers); -1 while unknown or moving.
   int owner();
   // SIGKILL the owner; restarted at once, or (restart = false) left down: returns which one,

@@ -198,6 +198,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench->add_option("--failover-kills", fo.kills, "Failover bench: owner kills per mode")
       ->capture_default_str();
+  bench
+      ->add_option("--failover-session-timeout", fo.session_timeout_ms,
+                   "Failover bench: router.session_timeout_ms (how soon the group notices a "
+                   "dead instance)")
+      ->capture_default_str()
+      ->check(CLI::Range(1000, 60000));
   omniroute::bench::BoardOptions bdo;
   bench->add_flag("--board", board_bench,
                   "Measure the supervisors' wallboard instead: routing decision -> pushed picture "

@@ -48,6 +48,9 @@ class Desks {
   }
   void on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h,
                 const std::string& peer_key);
+  // The runtime dropped frames to this desk and asked it to say Hello again: that Hello
+  // gets a Welcome even right after the last one.
+  void resync(const std::string& rid);
   // The desk went away (signed off, silent past the heartbeat timeout, revoked): open
   // offers go to someone else at once, held conversations after the presence grace.
   void gone(Store::Batch& b, AgentRt& a, const std::string& why);

@@ -136,6 +136,10 @@ std::vector<std::string> Engine::session_routing_ids() const {
   return p_->desks.routing_ids();
 }
 
+void Engine::resync_desk(const std::string& rid) {
+  p_->desks.resync(rid);
+}
+
 std::optional<Store::CommitError> Engine::try_commit(Store::Batch& b) {
   p_->outbox.flush_seqs(b);
   return p_->store.try_commit(b);

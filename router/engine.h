@@ -51,6 +51,9 @@ class Engine {
   void prepare_commit(Store::Batch& b);
   // The routing ids of the desks with a session here.
   std::vector<std::string> session_routing_ids() const;
+  // Frames to this desk were dropped and it was asked to resync: its next Hello is
+  // welcomed with the whole state.
+  void resync_desk(const std::string& rid);
   // Writes what the step kept in memory (id counters) into `b` and commits it. Every
   // step must end here, never in Store::commit directly.
   [[nodiscard]] std::string commit(Store::Batch& b);

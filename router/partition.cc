@@ -1,5 +1,6 @@
 #include "router/partition.h"
 
+#include <atomic>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -46,7 +47,10 @@ std::shared_ptr<const config::Config> config_for_partition(const config::Config&
 }
 
 Partition::Partition(int32_t id, std::string dir, std::unique_ptr<Store> store)
-    : id_(id), dir_(std::move(dir)), store_(std::move(store)), batch_(store_->begin()) {}
+    : id_(id), dir_(std::move(dir)), store_(std::move(store)), batch_(store_->begin()) {
+  static std::atomic<uint64_t> opened{0};
+  incarnation_ = ++opened;
+}
 
 void Partition::wipe(const std::string& dir) {
   std::error_code ec;
@@ -203,6 +207,8 @@ std::optional<Store::CommitError> Partition::commit(bool with_engine) {
 void Partition::requeue(std::vector<Step> steps) {
   for (auto& s : steps) {
     s.outstanding = s.records.size();
+    s.produced = 0;
+    s.again.clear();
     next_seq_ = std::max(next_seq_, s.seq + 1);
     pending_.push_back(std::move(s));
   }
@@ -220,7 +226,8 @@ void Partition::acknowledged(uint64_t seq, int64_t offset) {
 std::vector<Partition::Step> Partition::released() {
   std::vector<Step> out;
   while (!pending_.empty() && pending_.front().outstanding == 0 &&
-         pending_.front().records.empty()) {
+         pending_.front().produced == pending_.front().records.size() &&
+         pending_.front().again.empty()) {
     Step s = std::move(pending_.front());
     pending_.pop_front();
     if (s.seq != 0) done_seqs_.push_back(s.seq);

@@ -41,7 +41,9 @@ class Partition {
   // A committed step waiting for its changelog records.
   struct Step {
     uint64_t seq = 0;
-    std::vector<ChangelogRecord> records;  // to produce (emptied once handed to Kafka)
+    std::vector<ChangelogRecord> records;  // kept until the step is released
+    size_t produced = 0;                   // records[0, produced) handed to Kafka
+    std::vector<size_t> again;             // records Kafka refused: to produce again
     size_t outstanding = 0;                // records not acknowledged yet
     int64_t last_offset = -1;              // changelog offset of the last acknowledged one
     std::vector<DeskFrame> frames;
@@ -67,6 +69,9 @@ class Partition {
   // ---- the local copy (kLocal)
   // This copy's id, made when the store was created (the changelog's owner marker).
   const std::string& copy_id() const { return copy_id_; }
+  // Unique per opened copy in this process: an acknowledgement for a copy closed since
+  // (handed over, reopened) is not this one's.
+  uint64_t incarnation() const { return incarnation_; }
   // Changelog offset up to which this copy has everything (next to read).
   int64_t checkpoint() const { return checkpoint_; }
   // The copy has everything before changelog offset `next` (written with the batch).
@@ -111,6 +116,7 @@ class Partition {
   std::shared_ptr<const config::Config> cfg_;
   std::unique_ptr<Engine> engine_;
   std::string copy_id_;
+  uint64_t incarnation_ = 0;
   int64_t checkpoint_ = 0;
   uint64_t next_seq_ = 1;
   std::deque<Step> pending_;

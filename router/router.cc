@@ -275,6 +275,7 @@ void Router::forget_gone_desks() {
   for (auto& [p, part] : partitions_)
     for (const auto& rid : part->engine().session_routing_ids()) live[rid] = p;
   desk_partition_.swap(live);
+  std::erase_if(resync_, [&](const std::string& rid) { return !desk_partition_.count(rid); });
 }
 
 void Router::redirect(const std::string& rid, const std::string& workspace) {
@@ -320,6 +321,7 @@ void Router::apply_desk_frames() {
     }
     if (n + 1 == max) last_step_full_ = true;
     const std::string id = rid.to_string();
+    if (!resync_.empty() && resync_.count(id)) ask_resync(id, body);
     Partition* part = nullptr;
     if (auto it = desk_partition_.find(id); it != desk_partition_.end()) part = serving(it->second);
     if (!part) {

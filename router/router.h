@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <zmq.hpp>
@@ -71,6 +72,11 @@ class Router {
   void send_outbox(std::vector<Out> records, int attempts = 0);
   void send_frames(std::vector<DeskFrame>& frames);
   void send_direct(const std::string& rid, const v1::AgentFrame& f);
+  // False when the desk's queue is full (the frame is dropped; the desk is asked to resync).
+  bool send_one(const std::string& rid, const v1::AgentFrame& f);
+  // A frame from a desk that missed frames (its queue was full): tell it to say Hello again
+  // (its Welcome carries everything) as soon as the queue has room.
+  void ask_resync(const std::string& rid, const zmq::message_t& body);
   // Produces the changelog records of every step of `part` not handed to Kafka yet.
   void produce_changelog(Partition& part);
   // Applies what the producer reported since the last call (acks, failures).
@@ -110,6 +116,7 @@ class Router {
   mutable std::mutex owned_mu_;
   std::vector<int32_t> owned_;  // copy of the keys of partitions_, for other threads
   std::unordered_map<std::string, int32_t> desk_partition_;  // routing id -> partition
+  std::unordered_set<std::string> resync_;  // desks that missed frames (routing ids)
   std::map<int32_t, v1::store::RouterOwner> directory_;
   std::unique_ptr<kafka::Consumer> directory_reader_;
   std::map<int32_t, std::unique_ptr<Partition>> standbys_;  // copies without an engine
@@ -143,14 +150,17 @@ class Router {
     std::vector<Failed> failed;
     struct Changelog {
       int32_t partition;
-      std::string copy;  // the partition copy that produced it
+      uint64_t incarnation;  // the partition copy that produced it
       uint64_t seq;
+      size_t index;  // in the step's records (kept there to produce again after a failure)
       int64_t offset;
       rd_kafka_resp_err_t code;
-      ChangelogRecord record;  // kept to produce again after a failure
     };
     std::vector<Changelog> changelog;
     int fd = -1;
+    // Wakes the loop when the first report lands in empty lists (the loop reads the fd
+    // before it takes the lists, so one wake per batch of reports is enough).
+    void wake_if_first() const;
   };
   std::shared_ptr<Acks> acks_ = std::make_shared<Acks>();
   struct Retry {

@@ -18,6 +18,10 @@ void poke_fd(int fd) {
 constexpr int64_t kFirstRetryMs = 50, kMaxRetryMs = 10000;
 }  // namespace
 
+void Router::Acks::wake_if_first() const {
+  if (done.empty() && failed.empty() && changelog.empty()) poke_fd(fd);
+}
+
 void Router::retry_later(Out r, int attempts) {
   int64_t delay = kFirstRetryMs;
   for (int i = 1; i < attempts && delay < kMaxRetryMs; ++i) delay *= 2;
@@ -41,11 +45,11 @@ void Router::send_outbox(std::vector<Out> records, int attempts) {
         r.record.entry.topic(), r.record.entry.key(), r.record.entry.value(),
         [acks, attempts, copy = std::move(copy)](const kafka::DeliveryReport& rep) mutable {
           std::lock_guard lock(acks->mu);
+          acks->wake_if_first();
           if (rep.ok())
             acks->done.push_back({copy.partition, copy.record.key});
           else
             acks->failed.push_back({std::move(copy), rep.err, attempts + 1});
-          poke_fd(acks->fd);
         },
         &err, &code);
     if (queued) {
@@ -83,63 +87,84 @@ void Router::send_due_retries(std::vector<Out> fresh) {
 }
 
 void Router::send_direct(const std::string& rid, const v1::AgentFrame& f) {
-  std::vector<DeskFrame> one{{rid, f}};
-  send_frames(one);
+  (void)send_one(rid, f);
 }
 
 void Router::send_frames(std::vector<DeskFrame>& frames) {
-  for (auto& df : frames) {
-    try {
-      std::string bytes = df.frame.SerializeAsString();
-      if (!socket_->send(zmq::buffer(df.routing_id),
-                         zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
-          !socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) {
-        log_->warn("desk queue full; frame dropped (the desk resyncs on its next Hello)");
-      }
-    } catch (const zmq::error_t& e) {
-      log_->debug("desk gone before a frame could be sent: {}", e.what());
-    }
+  for (auto& df : frames) (void)send_one(df.routing_id, df.frame);
+}
+
+bool Router::send_one(const std::string& rid, const v1::AgentFrame& f) {
+  try {
+    std::string bytes = f.SerializeAsString();
+    if (socket_->send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
+        socket_->send(zmq::buffer(bytes), zmq::send_flags::dontwait))
+      return true;
+    // The desk does not read fast enough: it would miss this frame without knowing. Its
+    // next frame is answered "say Hello again"; the Welcome carries every conversation.
+    if (resync_.insert(rid).second)
+      log_->warn("desk queue full: frames dropped; the desk will be asked to resync");
+  } catch (const zmq::error_t& e) {
+    log_->debug("desk gone before a frame could be sent: {}", e.what());
   }
+  return false;
+}
+
+void Router::ask_resync(const std::string& rid, const zmq::message_t& body) {
+  v1::AgentFrame in;
+  if (in.ParseFromArray(body.data(), static_cast<int>(body.size())) && in.has_hello()) {
+    resync_.erase(rid);  // its Welcome is the resync (a dropped one asks again)
+    return;
+  }
+  v1::AgentFrame e;
+  e.mutable_error()->set_code(v1::Error::CODE_UNKNOWN_SESSION);
+  e.mutable_error()->set_message(
+      "frames to this desk were dropped (its queue was full): say Hello again");
+  resync_.erase(rid);
+  if (!send_one(rid, e)) return;  // still full: asked again on its next frame
+  if (auto it = desk_partition_.find(rid); it != desk_partition_.end())
+    if (Partition* part = serving(it->second)) part->engine().resync_desk(rid);
 }
 
 // Changelog values carry one leading byte, so an empty value is not a tombstone (a null
 // record is).
 void Router::produce_changelog(Partition& part) {
   const std::string& topic = current_->kafka.topics.changelog;
-  for (auto& step : part.pending()) {
-    if (step.records.empty()) continue;
-    for (auto& rec : step.records) {
-      const std::string framed = changelog_payload(rec);
-      const std::string_view value(framed);
-      auto acks = acks_;
-      Acks::Changelog report{part.id(), part.copy_id(), step.seq, -1, RD_KAFKA_RESP_ERR_NO_ERROR,
-                             rec};
-      for (int attempt = 0;; ++attempt) {
-        std::string err;
-        rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
-        if (producer_->produce_to(
-                topic, part.id(), rec.key, rec.value ? &value : nullptr,
-                [acks, report](const kafka::DeliveryReport& rep) mutable {
-                  std::lock_guard lock(acks->mu);
-                  report.offset = rep.offset;
-                  report.code = rep.err;
-                  acks->changelog.push_back(std::move(report));
-                  poke_fd(acks->fd);
-                },
-                &err, &code))
-          break;
-        if (kafka::permanent_produce_error(code)) {
-          log_->critical(
-              "changelog record refused by Kafka ({}); exiting: state that cannot be "
-              "made durable on the cluster must not be acted on",
-              err);
-          std::_Exit(3);
-        }
-        // The producer's queue is full: let it drain.
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100, 1 + attempt)));
+  auto produce = [&](const Partition::Step& step, size_t index) {
+    const ChangelogRecord& rec = step.records[index];
+    const std::string framed = changelog_payload(rec);
+    const std::string_view value(framed);
+    for (int attempt = 0;; ++attempt) {
+      std::string err;
+      rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
+      if (producer_->produce_to(
+              topic, part.id(), rec.key, rec.value ? &value : nullptr,
+              [acks = acks_, report = Acks::Changelog{part.id(), part.incarnation(), step.seq,
+                                                      index, -1, RD_KAFKA_RESP_ERR_NO_ERROR}](
+                  const kafka::DeliveryReport& rep) mutable {
+                std::lock_guard lock(acks->mu);
+                report.offset = rep.offset;
+                report.code = rep.err;
+                acks->wake_if_first();
+                acks->changelog.push_back(report);
+              },
+              &err, &code))
+        return;
+      if (kafka::permanent_produce_error(code)) {
+        log_->critical(
+            "changelog record refused by Kafka ({}); exiting: state that cannot be "
+            "made durable on the cluster must not be acted on",
+            err);
+        std::_Exit(3);
       }
+      // The producer's queue is full: let it drain.
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100, 1 + attempt)));
     }
-    step.records.clear();
+  };
+  for (auto& step : part.pending()) {
+    for (size_t i : step.again) produce(step, i);
+    step.again.clear();
+    for (; step.produced < step.records.size(); ++step.produced) produce(step, step.produced);
   }
 }
 
@@ -166,7 +191,7 @@ void Router::drain_acks() {
   }
   for (auto& c : changelog) {
     auto it = partitions_.find(c.partition);
-    if (it == partitions_.end() || it->second->copy_id() != c.copy) continue;
+    if (it == partitions_.end() || it->second->incarnation() != c.incarnation) continue;
     Partition& part = *it->second;
     if (c.code == RD_KAFKA_RESP_ERR_NO_ERROR) {
       part.acknowledged(c.seq, c.offset);
@@ -175,12 +200,8 @@ void Router::drain_acks() {
     // No delivery timeout: this is a broker refusal. Produce it again in its step.
     log_->warn("changelog record for partition {} failed ({}); producing it again", c.partition,
                rd_kafka_err2str(c.code));
-    for (auto& s : part.pending()) {
-      if (s.seq != c.seq) continue;
-      --s.outstanding;
-      s.records.push_back(std::move(c.record));
-      ++s.outstanding;
-    }
+    for (auto& s : part.pending())
+      if (s.seq == c.seq) s.again.push_back(c.index);  // still outstanding
   }
   for (auto& [p, part] : partitions_) produce_changelog(*part);
 }

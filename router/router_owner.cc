@@ -204,7 +204,7 @@ void Router::hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lo
         if (part.pending().empty() && part.batch().count() == 0 && in_flight_ == 0) break;
         if (std::chrono::steady_clock::now() > deadline) {
           size_t outstanding = 0;
-          for (const auto& s : part.pending()) outstanding += s.outstanding + s.records.size();
+          for (const auto& s : part.pending()) outstanding += s.outstanding;
           log_->error(
               "partition {}: hand-over flush incomplete after {} ms ({} steps with {} "
               "changelog records unacknowledged, {} outbox records in flight)",

@@ -92,9 +92,15 @@ std::string Router::bind_agent_socket() {
   socket_->set(zmq::sockopt::rcvhwm, 1000);
   socket_->set(zmq::sockopt::maxmsgsize, rc.max_frame_bytes);
   socket_->set(zmq::sockopt::handshake_ivl, rc.handshake_timeout_ms);
-  socket_->set(zmq::sockopt::heartbeat_ivl, rc.heartbeat_interval_ms);
-  socket_->set(zmq::sockopt::heartbeat_timeout, rc.heartbeat_timeout_ms);
-  socket_->set(zmq::sockopt::heartbeat_ttl, rc.heartbeat_timeout_ms);
+  // Dead peers are found by TCP keepalive, not ZMTP heartbeats: libzmq 4.3.4 (and its
+  // master) aborts in the heartbeat timer (stream_engine_base.cpp:331, !_io_error) when a
+  // desk whose input queue was full disconnects before the router read it all, which a
+  // busy router with a burst from a desk does (seen in the fault harness). The agent
+  // protocol's own heartbeats say when a desk is offline.
+  socket_->set(zmq::sockopt::tcp_keepalive, 1);
+  socket_->set(zmq::sockopt::tcp_keepalive_idle, std::max(1, rc.heartbeat_timeout_ms / 1000));
+  socket_->set(zmq::sockopt::tcp_keepalive_intvl, std::max(1, rc.heartbeat_interval_ms / 1000));
+  socket_->set(zmq::sockopt::tcp_keepalive_cnt, 3);
   // A ZAP domain makes libzmq ask the handler about NULL-mechanism peers too (the cap).
   socket_->set(zmq::sockopt::zap_domain, "omniroute");
   if (rc.agent_auth == config::AgentAuth::kCurve) {

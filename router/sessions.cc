@@ -49,6 +49,10 @@ Status Desks::refuse_hello(AgentRt* a, const v1::Hello& h, const std::string& pe
   return {};
 }
 
+void Desks::resync(const std::string& rid) {
+  if (AgentRt* a = session(rid)) a->welcomed_at_ms = 0;
+}
+
 void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h,
                      const std::string& peer_key) {
   AgentRt* a = p_.agents.find(h.workspace_id(), h.agent_id());

@@ -1,14 +1,18 @@
 // The agent endpoint under hostile peers: unknown and borrowed keys, no CURVE, Hello
 // floods, stalled handshakes, oversized frames and replies, two desks of one agent,
 // revoked keys, and more connections than the cap. During each attack a signed customer
-// message still reaches a legitimate desk.
+// message still reaches a legitimate desk. A desk too slow to read all its frames is told
+// to resync.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <zmq.hpp>
@@ -23,10 +27,16 @@ namespace {
 // A raw DEALER, to say what a hostile desk would.
 class RawPeer {
  public:
+  // `small_buffers`: a desk that reads slowly fills its queues soon (few frames, a small
+  // kernel receive buffer).
   RawPeer(zmq::context_t& ctx, const std::string& endpoint, const std::string& server_key,
-          const std::string& secret_key)
+          const std::string& secret_key, bool small_buffers = false)
       : sock_(ctx, zmq::socket_type::dealer) {
     sock_.set(zmq::sockopt::linger, 0);
+    if (small_buffers) {
+      sock_.set(zmq::sockopt::rcvhwm, 10);
+      sock_.set(zmq::sockopt::rcvbuf, 65536);
+    }
     if (!server_key.empty()) {
       char pub[41] = {0};
       zmq_curve_public(pub, secret_key.c_str());
@@ -279,6 +289,81 @@ TEST_F(AgentKeysFolder, DeletingAKeyFileAndReloadingEndsTheSessionWithinAHeartbe
   old_key.hello("alice");
   EXPECT_FALSE(old_key.next(1500)) << "the deleted key still passes the handshake";
   still_routes(bob, "m1");
+}
+
+class SlowDesk : public AgentSocketAttack {
+ protected:
+  void adjust(ConfigParams& p) override {
+    AgentSocketAttack::adjust(p);
+    p.extra_router_yaml = "  desk_send_queue_frames: 10\n";
+    p.max_body_bytes = 200000;
+    p.heartbeat_timeout_ms = 5000;  // alive throughout (it sends heartbeats, reads nothing)
+  }
+};
+
+TEST_F(SlowDesk, ADeskThatMissedFramesIsAskedToResyncAndGetsEverything) {
+  RawPeer alice(ctx_, router().agent_endpoint(), router().curve_public_key(),
+                test_agent_keys("acme", "alice").secret_key, true);
+  alice.hello("alice");
+  ASSERT_TRUE(alice.until(v1::AgentFrame::kWelcome, 5000));
+  ASSERT_EQ(post("m0", "slow@example.com", "first"), 202);
+  auto offer = alice.until(v1::AgentFrame::kOffer, 5000);
+  ASSERT_TRUE(offer);
+  v1::AgentFrame accept;
+  accept.mutable_accept()->set_offer_id(offer->offer().offer_id());
+  alice.send(accept);
+  ASSERT_TRUE(alice.until(v1::AgentFrame::kAssignment, 5000));
+
+  // The customer writes 150 long messages while the desk reads nothing (it only says it is
+  // alive): about 9 MB, more than its queues and the kernel's buffers hold.
+  constexpr int kMessages = 150;
+  std::atomic<bool> posted{false};
+  std::atomic<int> refused{0};
+  std::thread customer([&] {
+    for (int i = 1; i <= kMessages; ++i)
+      if (post(fmt::format("m{}", i), "slow@example.com", std::string(60000, 'a' + i % 26)) != 202)
+        ++refused;
+    posted = true;
+  });
+  v1::AgentFrame hb;
+  hb.mutable_heartbeat();
+  while (!posted) {
+    alice.send(hb);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  customer.join();
+  ASSERT_EQ(refused, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  // Now it reads: some messages were dropped on the way, and the router says so on the
+  // desk's next frame.
+  int messages = 0;
+  bool asked = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!asked && std::chrono::steady_clock::now() < deadline) {
+    alice.send(hb);
+    while (auto f = alice.next(100)) {
+      if (f->has_customer_message()) ++messages;
+      if (f->has_error() && f->error().code() == v1::Error::CODE_UNKNOWN_SESSION) asked = true;
+    }
+  }
+  ASSERT_TRUE(asked) << "the desk missed frames and was never told";
+  EXPECT_LT(messages, kMessages) << "nothing was dropped: the test did not fill the queue";
+  alice.hello("alice");
+  std::optional<v1::AgentFrame> welcome;
+  const auto welcome_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!welcome && std::chrono::steady_clock::now() < welcome_deadline) {
+    auto f = alice.next(200);
+    if (!f) continue;
+    if (f->has_welcome()) welcome = f;
+  }
+  ASSERT_TRUE(welcome) << "no Welcome after the resync";
+  ASSERT_EQ(welcome->welcome().open_conversations_size(), 1);
+  const auto& history = welcome->welcome().open_conversations(0).history();
+  std::set<std::string> seen;
+  for (const auto& m : history) seen.insert(m.external_message_id());
+  for (int i = 0; i <= kMessages; ++i)
+    EXPECT_TRUE(seen.count(fmt::format("m{}", i))) << "m" << i << " is not in the Welcome";
 }
 
 TEST(LogLines, PeerBytesAreEscaped) {
