@@ -96,7 +96,11 @@ workspaces:
     std::string derr;
     auto c = kafka::Consumer::create({cluster->bootstraps(), {}}, "failover-directory", derr);
     const int32_t part = kafka::partition_for_key("acme", 6);
-    (void)c->assign({{cfg->kafka.topics.routers, part, RD_KAFKA_OFFSET_END}}, derr);
+    // Keyed by the inbound partition: any partition of omni.routers may carry it.
+    std::vector<kafka::PartitionOffset> all;
+    for (int32_t p = 0; p < 6; ++p)
+      all.push_back({cfg->kafka.topics.routers, p, RD_KAFKA_OFFSET_END});
+    (void)c->assign(all, derr);
     while (!stop) {
       for (auto& m : c->poll(100, 20)) {
         if (m.is_error()) continue;
