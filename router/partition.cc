@@ -17,6 +17,24 @@ constexpr std::string_view kStepPrefix = "step/";
 std::string step_key(uint64_t seq) {
   return fmt::format("{}{:020}", kStepPrefix, seq);
 }
+// A step's `local` copy: its writes, each with what the key held before (`previous`).
+template <typename Get>
+std::string local_copy(const std::vector<ChangelogRecord>& records, Get previous) {
+  v1::store::ChangelogStep cs;
+  cs.set_has_previous(true);
+  for (const auto& r : records) {
+    auto* w = cs.add_writes();
+    w->set_key(r.key);
+    if (r.value)
+      w->set_value(*r.value);
+    else
+      w->set_deleted(true);
+    const auto cf = static_cast<Cf>(static_cast<unsigned char>(r.key[0]));
+    if (!previous(cf, std::string_view(r.key).substr(1), w->mutable_previous()))
+      w->set_previous_absent(true);
+  }
+  return cs.SerializeAsString();
+}
 }  // namespace
 
 int32_t partition_of(std::string_view workspace, int32_t count) {
@@ -131,22 +149,11 @@ bool Partition::roll_back(const std::vector<Step>& steps, std::string& err) {
 bool Partition::reapply(const std::vector<Step>& steps, std::string& err) {
   Store::Batch b = store_->begin();
   for (const auto& s : steps) {
-    v1::store::ChangelogStep cs;
-    cs.set_has_previous(true);
-    for (const auto& r : s.records) {
-      auto* w = cs.add_writes();
-      w->set_key(r.key);
-      if (r.value)
-        w->set_value(*r.value);
-      else
-        w->set_deleted(true);
-      // Through the batch: a key an earlier step here wrote has that step's value before.
-      const auto cf = static_cast<Cf>(static_cast<unsigned char>(r.key[0]));
-      if (!b.get(cf, std::string_view(r.key).substr(1), w->mutable_previous()))
-        w->set_previous_absent(true);
-    }
+    // Through the batch: a key an earlier step here wrote has that step's value before.
+    const std::string local = local_copy(
+        s.records, [&](Cf cf, std::string_view k, std::string* v) { return b.get(cf, k, v); });
     if (err = restore_into(b, s.records); !err.empty()) return false;
-    b.put(Cf::kLocal, step_key(s.seq), cs.SerializeAsString());
+    b.put(Cf::kLocal, step_key(s.seq), local);
   }
   err = store_->commit(b);
   return err.empty();
@@ -171,21 +178,11 @@ std::optional<Store::CommitError> Partition::commit(bool with_engine) {
   step.records = changelog_of(b);
   if (!step.records.empty()) {
     step.seq = next_seq_;
-    v1::store::ChangelogStep cs;
-    cs.set_has_previous(true);
-    for (const auto& r : step.records) {
-      auto* w = cs.add_writes();
-      w->set_key(r.key);
-      if (r.value)
-        w->set_value(*r.value);
-      else
-        w->set_deleted(true);
-      // The before-image (the store before this step; earlier steps are in it).
-      const auto cf = static_cast<Cf>(static_cast<unsigned char>(r.key[0]));
-      if (!store_->get(cf, std::string_view(r.key).substr(1), w->mutable_previous()))
-        w->set_previous_absent(true);
-    }
-    b.put(Cf::kLocal, step_key(step.seq), cs.SerializeAsString());
+    // The before-images: the store before this step (earlier steps are in it).
+    b.put(Cf::kLocal, step_key(step.seq),
+          local_copy(step.records, [&](Cf cf, std::string_view k, std::string* v) {
+            return store_->get(cf, k, v);
+          }));
   }
   // Nothing written (a step with only an Error for a desk, or nothing at all): no commit,
   // no fsync with state.sync.
