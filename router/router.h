@@ -93,6 +93,8 @@ class Router {
   void hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lost);
   // Restores `part` from its local copy and the changelog; "" or why not.
   std::string restore(std::unique_ptr<Partition>& part);
+  // A copy restored from scratch finds the changelog partition starting at `low` > 0.
+  void log_truncated_changelog(int32_t p, int64_t low, const char* copy);
   void announce(int32_t p, bool released);
   void read_directory();
 

@@ -18,6 +18,15 @@ constexpr int kFlushPatienceMs = 20000;  // below a supervisor's usual 30 s stop
 const std::string kOwnerSlot = std::string(1, static_cast<char>(Cf::kMeta)) + "owner";
 }  // namespace
 
+void Router::log_truncated_changelog(int32_t p, int64_t low, const char* copy) {
+  log_->error(
+      "partition {}: the changelog starts at offset {}: what was written before is gone from "
+      "the cluster (retention without compaction, or the embedded broker's 5 MB per "
+      "partition), so {} restored from it is incomplete; keep standby copies "
+      "(router.standby_replicas) and a compacted topic",
+      p, low, copy);
+}
+
 std::vector<int32_t> Router::owned_partitions() const {
   std::lock_guard lock(owned_mu_);
   return owned_;
@@ -53,13 +62,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
         if (!part) return err;
         steps.clear();
       }
-      if (low > 0)
-        log_->error(
-            "partition {}: the changelog starts at offset {}: what was written before is "
-            "gone from the cluster (retention without compaction, or the embedded "
-            "broker's 5 MB per partition) and cannot be restored; keep standby copies "
-            "(router.standby_replicas) and a compacted topic",
-            p, low);
+      if (low > 0) log_truncated_changelog(p, low, "this copy");
       from = low;
     }
     bool foreign = false;

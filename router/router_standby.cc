@@ -61,12 +61,7 @@ void Router::refresh_standbys() {
             "standby copy of partition {} is older than the changelog's start; restarting it", p);
       copy = Partition::recreate(std::move(copy), false, err);
       if (!copy) continue;
-      if (low > 0)
-        log_->error(
-            "standby copy of partition {}: the changelog starts at offset {}: what was written "
-            "before is gone from the cluster (retention without compaction, or the embedded "
-            "broker's 5 MB per partition); this copy will be incomplete",
-            p, low);
+      if (low > 0) log_truncated_changelog(p, low, "the standby copy");
       from = low;
     }
     assignment.push_back({topic, p, from});
