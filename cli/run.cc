@@ -173,6 +173,9 @@ int run_alone(const Common& c, const char* name, std::string (Stack::*start)(),
   }
   install_signal_handlers();
   Stack stack(std::move(*cfg));
+  // The front door opens first (/livez answers during a long start), but /readyz says
+  // "starting" until the component has started and speaks for itself.
+  ops::set_ready("start", false, fmt::format("starting {}", name));
   std::string err = stack.serve_operations();
   if (err.empty()) err = stack.start_kafka();
   if (err.empty()) err = (stack.*start)();
@@ -180,6 +183,7 @@ int run_alone(const Common& c, const char* name, std::string (Stack::*start)(),
     fmt::print(stderr, "omniroute {}: {}\n", name, err);
     return 1;
   }
+  ops::forget_check("start");
   fmt::print("{}\n", started(stack));
   std::fflush(stdout);
   wait_for_stop(reloads ? &c : nullptr, &stack);

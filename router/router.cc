@@ -121,7 +121,7 @@ std::string Router::start(const std::atomic<bool>* stop) {
       step();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (!consumer_->assigned_once())
+    if (!consumer_->assigned_once() && !(stop && stop->load()))
       log_->warn("no assignment from the group after 60 s; serving once one comes");
   } else {
     std::vector<kafka::PartitionOffset> all;

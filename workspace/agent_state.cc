@@ -30,10 +30,12 @@ void AgentState::apply(json& e) {
       conversations_[str(a["conversation"], "conversation_id")] = a;
     for (const auto& o : w.value("pending_offers", json::array())) offers_[str(o, "offer_id")] = o;
     canned_ = w.value("canned_responses", json::array());
+    welcomed_ = true;
   } else if (type == "presence") {
     presence_ = str(e, "presence");
   } else if (type == "router") {
     router_ = str(e, "status");
+    if (router_ != "connected") welcomed_ = false;
   } else if (type == "offer") {
     offers_[str(e["offer"], "offer_id")] = e["offer"];
   } else if (type == "offer_withdrawn") {
@@ -89,11 +91,9 @@ json AgentState::snapshot() const {
   json offers = json::array(), conversations = json::array();
   for (const auto& [id, o] : offers_) offers.push_back(o);
   for (const auto& [id, a] : conversations_) conversations.push_back(a);
-  return {{"offers", std::move(offers)},
-          {"conversations", std::move(conversations)},
-          {"presence", presence_},
-          {"router", router_},
-          {"canned", canned_}};
+  return {{"offers", std::move(offers)}, {"conversations", std::move(conversations)},
+          {"presence", presence_},       {"router", router_},
+          {"welcomed", welcomed_},       {"canned", canned_}};
 }
 
 }  // namespace omniroute::workspace

@@ -28,6 +28,7 @@ class AgentState {
   std::map<std::string, nlohmann::json> pending_replies_;  // reply id -> message
   std::string presence_ = "away";
   std::string router_ = "unreachable";  // the gateway's session with the router
+  bool welcomed_ = false;               // the router's picture (its Welcome) is in this state
   nlohmann::json canned_ = nlohmann::json::array();
 };
 

@@ -353,10 +353,16 @@ TEST_F(WorkspaceBrowserTest, LongListsAndHistoriesStayVirtualized) {
   ASSERT_TRUE(tab->ok()) << tab->error();
   ASSERT_TRUE(sign_in(*tab, "ana", "correct horse"));
   ASSERT_TRUE(wait_until([&] { return text(*tab, "#link") == "Live"; }, std::chrono::seconds(20)));
-  // The gateway's own (empty) state first: "Live" shows when the socket opens, and a state
-  // arriving after the one made up below would replace it (seen under ASan).
-  ASSERT_TRUE(
-      wait_until([&] { return tab->run("return !!window.omniroute.stats.firstStateMs") == true; }));
+  // The router's picture first (its Welcome, through the gateway): "Live" shows when the
+  // socket opens, and a Welcome arriving after the state made up below would replace it
+  // (seen under ASan, where the router's session comes up after the page's).
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return tab->run(
+                   "const s = window.omniroute.stats; return !!s.firstStateMs && "
+                   "s.welcomed") == true;
+      },
+      std::chrono::seconds(60)));
   const json took = tab->run(R"(
     const conversations = [];
     const history = [];

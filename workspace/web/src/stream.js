@@ -15,7 +15,8 @@ let tick = Date.now();
 const pendingReplies = new Map(); // reply_id -> command, re-sent until the router acks it
 
 // firstStateMs: ms from navigation start until the first whole state was on screen.
-export const stats = { events: 0, duplicates: 0, gaps: 0, connects: 0, firstStateMs: 0 };
+// welcomed: the page holds the router's picture (its Welcome), not only the gateway's.
+export const stats = { events: 0, duplicates: 0, gaps: 0, connects: 0, firstStateMs: 0, welcomed: false };
 
 function wsUrl() {
   const u = new URL('ws', location.href);
@@ -36,6 +37,7 @@ function onEvent(e) {
     epoch = e.epoch || '';
     lastSeq.value = e.seq;
     apply(e);
+    stats.welcomed = !!e.welcomed;
     if (!stats.firstStateMs)
       requestAnimationFrame(() => setTimeout(() => (stats.firstStateMs = performance.now())));
     for (const cmd of pendingReplies.values()) send(cmd);
@@ -54,6 +56,8 @@ function onEvent(e) {
   stats.events += 1;
   if (e.type === 'reply_ack') pendingReplies.delete(e.reply_ack.reply_id);
   const offer = apply(e);
+  if (e.type === 'welcome') stats.welcomed = true;
+  else if (e.type === 'router' && e.status !== 'connected') stats.welcomed = false;
   if (offer) announceOffer(offer);
 }
 
