@@ -12,27 +12,39 @@
 
 namespace omniroute::bench {
 
-RoutingFixture::RoutingFixture(int agents, int queues)
-    : dir_((std::filesystem::temp_directory_path() /
-            fmt::format("omniroute-decisions-{}-{}", getpid(), static_cast<const void*>(this)))
-               .string()),
-      queues_(queues) {
-  std::filesystem::remove_all(dir_);
+std::string RoutingFixture::workspace_yaml(const std::string& workspace, int agents, int queues) {
   std::mt19937 rng(7);
-  std::string yaml = fmt::format(
-      "log_level: warn\nstate: {{dir: \"{}\"}}\nrouter: {{agent_auth: none, insecure: true}}\n"
-      "workspaces:\n  - id: w\n    queues:\n",
-      dir_);
+  std::string yaml = fmt::format("  - id: {}\n    queues:\n", workspace);
   for (int q = 0; q < queues; ++q) yaml += fmt::format("      - {{id: q{}}}\n", q);
   yaml += "    inboxes:\n";
   for (int q = 0; q < queues; ++q)
-    yaml += fmt::format("      - {{id: i{}, channel: webhook, queue: q{}}}\n", q, q);
+    yaml += fmt::format(
+        "      - {{id: i{}, channel: webhook, queue: q{}, settings: {{secret: s}}}}\n", q, q);
   yaml += "    agents:\n";
   for (int a = 0; a < agents; ++a) {
     std::string qs;
     for (int k = 0; k < 10; ++k) qs += fmt::format("{}q{}", k ? ", " : "", rng() % queues);
     yaml += fmt::format("      - {{id: a{}, queues: [{}], capacity: {{webhook: 1000}}}}\n", a, qs);
   }
+  return yaml;
+}
+
+RoutingFixture::RoutingFixture(int agents, int queues, std::string workspace, size_t text_bytes)
+    : dir_((std::filesystem::temp_directory_path() /
+            fmt::format("omniroute-decisions-{}-{}", getpid(), static_cast<const void*>(this)))
+               .string()),
+      workspace_(std::move(workspace)),
+      queues_(queues) {
+  std::filesystem::remove_all(dir_);
+  // Customer text like a chat line's, not one repeated byte (compression would flatter it).
+  static constexpr std::string_view kWords[] = {"my ",  "order ", "has ", "not ",   "arrived ",
+                                                "yet ", "could ", "you ", "check ", "please "};
+  for (size_t i = 0; text_.size() < text_bytes; ++i) text_ += kWords[(i * 7 + i / 10) % 10];
+  text_.resize(text_bytes);
+  const std::string yaml = fmt::format(
+      "log_level: warn\nstate: {{dir: \"{}\"}}\nrouter: {{agent_auth: none, insecure: true}}\n"
+      "workspaces:\n{}",
+      dir_, workspace_yaml(workspace_, agents, queues));
   std::vector<std::string> errors;
   cfg_ = *config::parse(yaml, errors);
   std::string err;
@@ -43,11 +55,12 @@ RoutingFixture::RoutingFixture(int agents, int queues)
   for (int a = 0; a < agents; ++a) {
     v1::AgentFrame f;
     f.mutable_hello()->set_protocol_version(1);
-    f.mutable_hello()->set_workspace_id("w");
+    f.mutable_hello()->set_workspace_id(workspace_);
     f.mutable_hello()->set_agent_id(fmt::format("a{}", a));
     engine_->apply_desk(b, fmt::format("d{}", a), f.SerializeAsString());
   }
   (void)engine_->commit(b);
+  setup_ = router::changelog_of(b);
   engine_->take_frames();
 }
 
@@ -62,13 +75,13 @@ void RoutingFixture::new_conversation(router::Store::Batch& b) {
   rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
   v1::Envelope env;
   auto* m = env.mutable_message();
-  m->set_workspace_id("w");
+  m->set_workspace_id(workspace_);
   m->set_inbox_id(fmt::format("i{}", (rng_ >> 33) % static_cast<uint64_t>(queues_)));
   m->set_customer_handle(fmt::format("c{}", n_));
   m->set_external_message_id(fmt::format("e{}", n_));
-  m->set_text_body("hello");
+  m->set_text_body(text_);
   ++n_;
-  engine_->apply_record(b, "t", 0, static_cast<int64_t>(n_), "w", env.SerializeAsString());
+  engine_->apply_record(b, "t", 0, static_cast<int64_t>(n_), workspace_, env.SerializeAsString());
 }
 
 DecisionFigures measure_decisions(int agents, int queues, int conversations) {

@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
+#include "router/changelog.h"
 #include "router/engine.h"
 #include "router/store.h"
 
@@ -15,22 +17,30 @@ namespace omniroute::bench {
 
 class RoutingFixture {
  public:
-  RoutingFixture(int agents, int queues);
+  // `workspace`: its id (the restore bench makes one per partition); `text_bytes`: the
+  // customer's first message.
+  RoutingFixture(int agents, int queues, std::string workspace = "w", size_t text_bytes = 5);
+  // The workspace as a `workspaces:` list item (queues q0.., inboxes i0.., agents a0..),
+  // the same for the same arguments: a router configured with it can load the state.
+  static std::string workspace_yaml(const std::string& workspace, int agents, int queues);
   ~RoutingFixture();
   // Applies one new conversation in a random queue (identity, threading, classification,
   // queueing, SLA timers, the decision and its trail) into `b`.
   void new_conversation(router::Store::Batch& b);
   router::Store& store() { return *store_; }
+  // The changelog of the setup (the agents' sessions), written before any conversation.
+  const std::vector<router::ChangelogRecord>& setup_changelog() const { return setup_; }
   router::Engine& engine() { return *engine_; }
 
  private:
-  std::string dir_;
+  std::string dir_, workspace_, text_;
   int queues_;
   config::Config cfg_;
   router::SystemClock clock_;
   std::unique_ptr<router::Store> store_;
   std::unique_ptr<router::Engine> engine_;
   uint64_t n_ = 0, rng_ = 11;
+  std::vector<router::ChangelogRecord> setup_;
 };
 
 struct DecisionFigures {

@@ -56,20 +56,26 @@ int cmd_inspect_owners(const Common& common) {
   std::map<int32_t, std::vector<std::string>> workspaces;
   for (const auto& w : cfg->workspaces)
     workspaces[router::partition_of(w.id, inbound)].push_back(w.id);
-  fmt::print("{:<9} {:<28} {:<10} {:<20} {}\n", "partition", "owner", "instance", "since (UTC)",
-             "workspaces");
+  // "restored": changelog records the owner applied before serving, and in how long ("-":
+  // its local copy was already current).
+  fmt::print("{:<9} {:<28} {:<10} {:<20} {:<22} {}\n", "partition", "owner", "instance",
+             "since (UTC)", "restored", "workspaces");
   for (int32_t p = 0; p < inbound; ++p) {
     auto it = owners.find(p);
-    std::string owner = "(none yet)", instance = "", since = "";
+    std::string owner = "(none yet)", instance = "", since = "", restored = "";
     if (it != owners.end()) {
       owner = it->second.released() ? "(moving)" : it->second.endpoint();
       instance = it->second.instance().substr(0, 8);
       since = fmt::format("{:%Y-%m-%d %H:%M:%S}",
                           fmt::gmtime(static_cast<std::time_t>(it->second.since_ms() / 1000)));
+      restored = it->second.released() || it->second.restored_records() == 0
+                     ? "-"
+                     : fmt::format("{} rec in {:.2f} s", it->second.restored_records(),
+                                   static_cast<double>(it->second.restore_ms()) / 1000);
     }
     std::string ws;
     for (const auto& w : workspaces[p]) ws += (ws.empty() ? "" : " ") + w;
-    fmt::print("{:<9} {:<28} {:<10} {:<20} {}\n", p, owner, instance, since, ws);
+    fmt::print("{:<9} {:<28} {:<10} {:<20} {:<22} {}\n", p, owner, instance, since, restored, ws);
   }
   return 0;
 }

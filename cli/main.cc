@@ -11,6 +11,7 @@
 #include "bench/board_bench.h"
 #include "bench/chaos.h"
 #include "bench/failover_bench.h"
+#include "bench/restore_bench.h"
 #include "bench/scale_bench.h"
 #include "bench/workspace_bench.h"
 #include "cli/commands.h"
@@ -223,6 +224,19 @@ int main(int argc, char** argv) {
           ->check(CLI::Range(1, 6));
   bench->add_option("--scale-messages", so.messages, "Scale bench: messages per instance count")
       ->capture_default_str();
+  omniroute::bench::RestoreOptions ro;
+  auto* restore_opt =
+      bench
+          ->add_option("--restore", ro.conversations,
+                       "Measure a restore instead: the changelog of this many conversations, "
+                       "then a router with no local state restores every partition before it "
+                       "serves (e.g. 1000000)")
+          ->check(CLI::Range(1, 100000000));
+  bench
+      ->add_option("--restore-partitions", ro.partitions,
+                   "Restore bench: partitions (the embedded broker keeps ~5 MB of each)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   bool chaos = false;
   omniroute::bench::ChaosOptions co;
   bench->add_flag(
@@ -305,6 +319,11 @@ int main(int argc, char** argv) {
       so.binary = bo.binary;
       so.out_dir = bo.out_dir;
       return omniroute::bench::run_scale(so);
+    }
+    if (restore_opt->count() > 0) {
+      ro.binary = bo.binary;
+      ro.out_dir = bo.out_dir;
+      return omniroute::bench::run_restore(ro);
     }
     if (board_bench) {
       bdo.out_dir = bo.out_dir;

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "router/store.h"
@@ -21,6 +22,11 @@ struct ChangelogRecord {
 // null for a delete (a tombstone, which compaction removes): an empty value stays a value.
 std::string changelog_payload(const ChangelogRecord& r);  // "" = send a null payload
 ChangelogRecord changelog_record(std::string_view key, std::string_view payload);
+// The value a payload carries, as a view into it; nullopt for a tombstone.
+inline std::optional<std::string_view> changelog_value(std::string_view payload) {
+  if (payload.empty()) return std::nullopt;
+  return payload.substr(1);
+}
 
 // The records of a step's batch, in key order (the local-only family left out).
 std::vector<ChangelogRecord> changelog_of(const Store::Batch& b);

@@ -164,6 +164,13 @@ void Partition::set_checkpoint(int64_t next) {
   batch_.put(Cf::kLocal, kCheckpoint, std::to_string(next));
 }
 
+std::string Partition::commit_replay(Store::Replay& replay, int64_t next) {
+  replay.put(Cf::kLocal, kCheckpoint, std::to_string(next));
+  if (std::string e = store_->commit(replay); !e.empty()) return e;
+  checkpoint_ = next;
+  return {};
+}
+
 void Partition::start_engine(std::shared_ptr<const config::Config> cfg, Clock& clock) {
   cfg_ = std::move(cfg);
   engine_ = std::make_unique<Engine>(*cfg_, *store_, clock);

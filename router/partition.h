@@ -76,6 +76,9 @@ class Partition {
   int64_t checkpoint() const { return checkpoint_; }
   // The copy has everything before changelog offset `next` (written with the batch).
   void set_checkpoint(int64_t next);
+  // A restore's chunk of changelog records, committed with the checkpoint `next` in the
+  // same write. "" or the store's error.
+  std::string commit_replay(Store::Replay& replay, int64_t next);
   // Steps committed here whose changelog records were never acknowledged, in order.
   std::vector<Step> unacknowledged();
   // Puts back what the keys of `steps` (unacknowledged(), in order) held before them and
@@ -106,6 +109,14 @@ class Partition {
   std::vector<Step> released();
   // Re-queues unacknowledged steps found at open (their records are produced again).
   void requeue(std::vector<Step> steps);
+
+  // How this copy was made ready to serve: changelog records read and applied, and how
+  // long the whole restore took (announced with the owner, `inspect owners`).
+  struct RestoreFigures {
+    int64_t records = 0;
+    int64_t ms = 0;
+  };
+  RestoreFigures restored;
 
  private:
   Partition(int32_t id, std::string dir, std::unique_ptr<Store> store);

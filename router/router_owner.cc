@@ -33,6 +33,7 @@ std::vector<int32_t> Router::owned_partitions() const {
 }
 
 std::string Router::restore(std::unique_ptr<Partition>& part) {
+  const auto started = std::chrono::steady_clock::now();
   const std::string& topic = current_->kafka.topics.changelog;
   const int32_t p = part->id();
   std::string err;
@@ -51,7 +52,6 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
     rolled_back = part->roll_back(steps, err);
     if (!err.empty()) return fmt::format("partition {}: rolling back: {}", p, err);
   }
-  const auto started = std::chrono::steady_clock::now();
   for (int pass = 0; pass < 2; ++pass) {
     int64_t from = part->checkpoint();
     if (from < low) {
@@ -70,16 +70,13 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
     if (from < high) {
       if (!reader->assign({{topic, p, from}}, err)) return "restore assign: " + err;
       int64_t next = from;
-      std::vector<ChangelogRecord> chunk;
+      // Straight from the fetched records into one RocksDB write per chunk: no copies in
+      // between, no per-key merging (the latest write of a key wins in order).
+      Store::Replay replay = part->store().begin_replay();
       auto flush_chunk = [&]() -> std::string {
-        if (chunk.empty()) return {};
-        if (std::string e = restore_into(part->batch(), chunk); !e.empty()) return e;
-        part->set_checkpoint(next);
-        if (std::string e = part->store().commit(part->batch()); !e.empty()) return e;
-        part->batch().clear();
-        applied += chunk.size();
-        chunk.clear();
-        return {};
+        if (replay.count() == 0) return {};
+        applied += replay.count();
+        return part->commit_replay(replay, next);
       };
       int idle = 0;
       while (next < high) {
@@ -89,11 +86,15 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
           if (m.is_error()) continue;
           idle = 0;
           next = m.offset() + 1;
-          ChangelogRecord r = changelog_record(m.key(), m.value());
-          if (r.key == kOwnerSlot && r.value && *r.value != part->copy_id()) foreign = true;
-          chunk.push_back(std::move(r));
+          const auto value = changelog_value(m.value());
+          if (m.key() == kOwnerSlot && value && *value != part->copy_id()) foreign = true;
+          if (!replay.add(m.key(), value ? &*value : nullptr))
+            return fmt::format(
+                "partition {}: changelog record at offset {} is not a router "
+                "state key",
+                p, m.offset());
         }
-        if (chunk.size() >= kRestoreChunk)
+        if (replay.count() >= kRestoreChunk)
           if (std::string e = flush_chunk(); !e.empty()) return e;
       }
       if (std::string e = flush_chunk(); !e.empty()) return e;
@@ -121,6 +122,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
     }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    part->restored = {static_cast<int64_t>(applied), static_cast<int64_t>(secs * 1000)};
     if (applied > 0)
       log_->info("partition {}: restored {} changelog records in {:.2f} s", p, applied, secs);
     break;
@@ -243,6 +245,10 @@ void Router::announce(int32_t p, bool released) {
   o.set_instance(instance_);
   o.set_since_ms(clock_.now_ms());
   o.set_released(released);
+  if (auto it = partitions_.find(p); it != partitions_.end() && !released) {
+    o.set_restored_records(it->second->restored.records);
+    o.set_restore_ms(it->second->restored.ms);
+  }
   directory_[p] = o;
   const std::string bytes = o.SerializeAsString();
   log::Logger log = log_;

@@ -1,6 +1,9 @@
 // Standby copies (router.standby_replicas): the partitions this instance does not own are
 // followed from the changelog into local copies (<state.dir>/p<N>, no engine), so a take-over
 // reads only what the copy has not seen yet. Kafka Streams' standby tasks were the model.
+#include <map>
+#include <set>
+
 #include <fmt/format.h>
 
 #include "router/router.h"
@@ -71,27 +74,30 @@ void Router::refresh_standbys() {
 
 void Router::follow_standbys() {
   if (!standby_reader_ || standbys_.empty()) return;
-  std::map<int32_t, std::vector<ChangelogRecord>> by_partition;
+  std::map<int32_t, Store::Replay> replays;
   std::map<int32_t, int64_t> next;
+  std::set<int32_t> broken;
   for (auto& m : standby_reader_->poll(static_cast<size_t>(current_->router.max_batch) * 8, 0)) {
     if (m.is_error()) continue;
-    auto it = standbys_.find(m.partition());
-    if (it == standbys_.end() || !it->second) continue;
-    by_partition[m.partition()].push_back(changelog_record(m.key(), m.value()));
-    next[m.partition()] = m.offset() + 1;
-  }
-  for (auto& [p, records] : by_partition) {
-    Partition& copy = *standbys_[p];
-    if (std::string e = restore_into(copy.batch(), records); !e.empty()) {
-      log_->error("standby copy of partition {}: {}", p, e);
-      copy.batch().clear();
+    const int32_t p = m.partition();
+    auto it = standbys_.find(p);
+    if (it == standbys_.end() || !it->second || broken.count(p)) continue;
+    auto r = replays.try_emplace(p, it->second->store().begin_replay()).first;
+    const auto value = changelog_value(m.value());
+    if (!r->second.add(m.key(), value ? &*value : nullptr)) {
+      log_->error(
+          "standby copy of partition {}: changelog record at offset {} is not a router "
+          "state key",
+          p, m.offset());
+      broken.insert(p);  // this poll's records of it are dropped; the copy stays behind
+      replays.erase(r);
       continue;
     }
-    copy.set_checkpoint(next[p]);
-    if (std::string e = copy.store().commit(copy.batch()); !e.empty())
-      log_->error("standby copy of partition {}: {}", p, e);
-    copy.batch().clear();
+    next[p] = m.offset() + 1;
   }
+  for (auto& [p, replay] : replays)
+    if (std::string e = standbys_[p]->commit_replay(replay, next[p]); !e.empty())
+      log_->error("standby copy of partition {}: {}", p, e);
 }
 
 }  // namespace omniroute::router

@@ -232,6 +232,34 @@ std::optional<Store::CommitError> Store::try_commit(Batch& batch) {
                      st.ToString()};
 }
 
+bool Store::Replay::add(std::string_view slot, const std::string_view* value) {
+  if (slot.size() < 2 || static_cast<unsigned char>(slot[0]) >= static_cast<size_t>(Cf::kLocal))
+    return false;
+  rocksdb::ColumnFamilyHandle* cf = store_.h(static_cast<Cf>(static_cast<unsigned char>(slot[0])));
+  const rocksdb::Slice key(slot.data() + 1, slot.size() - 1);
+  if (value)
+    wb_.Put(cf, key, rocksdb::Slice(value->data(), value->size()));
+  else
+    wb_.Delete(cf, key);
+  ++count_;
+  return true;
+}
+
+void Store::Replay::put(Cf cf, std::string_view key, std::string_view value) {
+  wb_.Put(store_.h(cf), rocksdb::Slice(key.data(), key.size()),
+          rocksdb::Slice(value.data(), value.size()));
+  ++count_;
+}
+
+std::string Store::commit(Replay& replay) {
+  if (replay.count_ == 0) return {};
+  rocksdb::Status st = db_->Write(write_options_, &replay.wb_);
+  if (!st.ok()) return st.ToString();
+  replay.wb_.Clear();
+  replay.count_ = 0;
+  return {};
+}
+
 bool Store::resume() {
   return db_->Resume().ok();
 }

@@ -75,6 +75,25 @@ class Store {
     std::unordered_map<std::string, Write> writes_;  // column family byte + key
   };
 
+  // A restore's write: changelog records straight into one RocksDB write batch, in the order
+  // given (no reads, no per-key merging: the latest write of a key wins, as on a compacted
+  // topic), committed by commit(Replay&).
+  class Replay {
+   public:
+    // False (nothing added) when `slot` is not a key of the replicated state (too short, an
+    // unknown column family, or kLocal). A null `value` is a delete.
+    bool add(std::string_view slot, const std::string_view* value);
+    void put(Cf cf, std::string_view key, std::string_view value);
+    size_t count() const { return count_; }
+
+   private:
+    friend class Store;
+    explicit Replay(Store& s) : store_(s) {}
+    Store& store_;
+    rocksdb::WriteBatch wb_;
+    size_t count_ = 0;
+  };
+
   // Opens (creating if needed) the state directory. nullptr + `err` on failure.
   static std::unique_ptr<Store> open(const std::string& dir, bool sync, std::string& err);
   // Opens an existing state directory read-only (inspection while a router runs).
@@ -82,6 +101,9 @@ class Store {
   ~Store();
 
   Batch begin() { return Batch(*this); }
+  Replay begin_replay() { return Replay(*this); }
+  // Writes the replay atomically and empties it; "" or the error (nothing written then).
+  [[nodiscard]] std::string commit(Replay& replay);
   // Applies the batch atomically. "" or an error text; on error nothing was applied.
   // Why a commit failed. `retriable`: the disk or the process ran short of something (an
   // I/O error such as "too many open files", no space, busy) and the same batch may be

@@ -74,6 +74,57 @@ TEST_F(Changelog, ReplayedIntoAnEmptyStoreItIsTheSameState) {
   EXPECT_TRUE(restored->get(Cf::kConversations, "acme/C3", &v)) << "the next id, not C1 again";
 }
 
+// A restore's path (Store::Replay): the payloads as they come off the topic, straight into
+// RocksDB writes in order, give the same state; a key that is not replicated state is
+// refused and a later write of a key wins over an earlier one.
+TEST_F(Changelog, PayloadsReplayedStraightIntoTheStoreGiveTheSameState) {
+  hello("d1", "alice");
+  message("m1", "cust1");
+  message("m2", "cust2");
+  accept("d1", "C1/1");
+  reply("d1", "C1", "r1");
+  tick(40000);
+  resolve("d1", "C1");
+  ASSERT_FALSE(changelog_.empty());
+
+  testing::TempDir other;
+  std::string err;
+  auto restored = Store::open(other.path() + "/state", false, err);
+  ASSERT_TRUE(restored) << err;
+  auto replay = restored->begin_replay();
+  for (size_t i = 0; i < changelog_.size(); ++i) {
+    const std::string payload = changelog_payload(changelog_[i]);
+    const auto value = changelog_value(payload);
+    ASSERT_TRUE(replay.add(changelog_[i].key, value ? &*value : nullptr)) << i;
+    if (i % 50 == 49) {
+      ASSERT_EQ(restored->commit(replay), "");
+    }
+  }
+  ASSERT_EQ(restored->commit(replay), "");
+  EXPECT_EQ(replay.count(), 0u) << "emptied by the commit";
+  EXPECT_EQ(dump(*restored), dump(*store_));
+
+  const std::string local = std::string(1, static_cast<char>(Cf::kLocal)) + "x";
+  const std::string unknown = std::string(1, static_cast<char>(Cf::kCount)) + "y";
+  const std::string_view v = "1";
+  EXPECT_FALSE(replay.add(local, &v)) << "this copy's own records are never replicated";
+  EXPECT_FALSE(replay.add(unknown, &v));
+  EXPECT_FALSE(replay.add(std::string(1, '\0'), &v)) << "a family byte without a key";
+  EXPECT_EQ(replay.count(), 0u);
+
+  const std::string slot = std::string(1, static_cast<char>(Cf::kMeta)) + "k";
+  const std::string_view first = "first", second = "second";
+  ASSERT_TRUE(replay.add(slot, &first));
+  ASSERT_TRUE(replay.add(slot, &second));
+  ASSERT_EQ(restored->commit(replay), "");
+  std::string got;
+  ASSERT_TRUE(restored->get(Cf::kMeta, "k", &got));
+  EXPECT_EQ(got, "second");
+  ASSERT_TRUE(replay.add(slot, nullptr));
+  ASSERT_EQ(restored->commit(replay), "");
+  EXPECT_FALSE(restored->get(Cf::kMeta, "k", &got)) << "a tombstone deletes";
+}
+
 TEST_F(Changelog, ARecordThatIsNotOursIsRefusedWhole) {
   auto b = store_->begin();
   const std::vector<ChangelogRecord> bad = {

@@ -1,0 +1,266 @@
+#include "bench/restore_bench.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bench/baselines.h"
+#include "bench/decision.h"
+#include "bench/stats.h"
+#include "common/child_process.h"
+#include "common/free_port.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "kafka/kafka.h"
+#include "omniroute/v1/store.pb.h"
+#include "router/changelog.h"
+#include "router/partition.h"
+
+namespace omniroute::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One workspace per partition: the first id "rs<k>" that hashes there.
+std::vector<std::string> workspace_per_partition(int partitions) {
+  std::vector<std::string> out(static_cast<size_t>(partitions));
+  int found = 0;
+  for (int k = 0; found < partitions; ++k) {
+    const std::string id = fmt::format("rs{}", k);
+    std::string& slot = out[static_cast<size_t>(router::partition_of(id, partitions))];
+    if (slot.empty()) slot = id, ++found;
+  }
+  return out;
+}
+
+struct Written {
+  int64_t records = 0, bytes = 0;
+};
+
+// The changelog of `n` new conversations of `workspace`, as the router produces it: every
+// record of every step, to the workspace's partition, in commit order.
+Written write_changelog(kafka::Producer& producer, const std::string& topic, int32_t p,
+                        const std::string& workspace, int n, const RestoreOptions& o) {
+  RoutingFixture fx(o.agents, o.queues, workspace, static_cast<size_t>(o.text_bytes));
+  Written w;
+  auto send = [&](const std::vector<router::ChangelogRecord>& records) {
+    for (const auto& r : records) {
+      const std::string payload = router::changelog_payload(r);
+      const std::string_view v(payload);
+      for (int attempt = 0; !producer.produce_to(topic, p, r.key, r.value ? &v : nullptr,
+                                                 [](const kafka::DeliveryReport&) {});
+           ++attempt) {
+        if (attempt > 200000) throw std::runtime_error("the producer's queue stays full");
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      ++w.records;
+      w.bytes += static_cast<int64_t>(r.key.size() + payload.size());
+    }
+  };
+  send(fx.setup_changelog());
+  auto b = fx.store().begin();
+  for (int i = 1; i <= n; ++i) {
+    fx.new_conversation(b);
+    if (i % 512 != 0 && i != n) continue;
+    // Delivered, as in a running router: the outbox records are deleted in the same step
+    // (tombstones on the changelog; compaction drops both on a real cluster).
+    for (const auto& r : fx.engine().take_outbox()) fx.engine().outbox_done(b, r.key);
+    if (std::string e = fx.engine().commit(b); !e.empty()) throw std::runtime_error(e);
+    send(router::changelog_of(b));
+    fx.engine().take_frames();
+    b.clear();
+  }
+  return w;
+}
+
+std::string router_yaml(const RestoreOptions& o, const std::string& brokers,
+                        const std::string& state, const std::vector<std::string>& workspaces) {
+  std::string out = fmt::format(R"(log_level: warn
+kafka: {{brokers: "{}", partitions: {}, replication_factor: 1}}
+state: {{dir: "{}"}}
+router: {{agent_endpoint: "tcp://127.0.0.1:{}", agent_auth: none, insecure: true,
+          standby_replicas: 0}}
+workspaces:
+)",
+                                brokers, o.partitions, state, free_tcp_port());
+  for (const auto& w : workspaces) out += RoutingFixture::workspace_yaml(w, o.agents, o.queues);
+  return out;
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json run(const RestoreOptions& o, const std::string& tmp) {
+  std::string err;
+  auto cluster = kafka::EmbeddedCluster::start(3, err);
+  if (!cluster) throw std::runtime_error(err);
+  const kafka::ClientConfig kc{cluster->bootstraps(), {}};
+  const auto workspaces = workspace_per_partition(o.partitions);
+  const std::string state = tmp + "/state", cfg_path = tmp + "/router.yaml";
+  const std::string yaml = router_yaml(o, kc.brokers, state, workspaces);
+  std::ofstream(cfg_path) << yaml;
+  std::vector<std::string> errors;
+  auto cfg = config::parse(yaml, errors);
+  if (!cfg) throw std::runtime_error(errors.front());
+  for (const auto& t : cfg->all_topics())
+    if (!cluster->create_topic(t, o.partitions, 1, err)) throw std::runtime_error(err);
+  const std::string& changelog = cfg->kafka.topics.changelog;
+
+  // 1. The changelog, written by the real engine.
+  fmt::print("writing the changelog of {} conversations over {} partitions ...\n", o.conversations,
+             o.partitions);
+  std::fflush(stdout);
+  auto producer = kafka::Producer::create(
+      kc, err, {{"linger.ms", "20"}, {"queue.buffering.max.messages", "2000000"}});
+  if (!producer) throw std::runtime_error(err);
+  Written total;
+  const auto gen_t0 = Clock::now();
+  for (int p = 0; p < o.partitions; ++p) {
+    const int n = o.conversations / o.partitions + (p < o.conversations % o.partitions ? 1 : 0);
+    const Written w =
+        write_changelog(*producer, changelog, p, workspaces[static_cast<size_t>(p)], n, o);
+    total.records += w.records;
+    total.bytes += w.bytes;
+  }
+  if (!producer->flush(600000)) throw std::runtime_error("changelog not acknowledged in 10 min");
+  const double gen_s = secs(Clock::now() - gen_t0);
+
+  // What the embedded broker kept: its log holds ~5 MB per partition and drops the oldest
+  // record sets beyond that; a truncated changelog would make the count below wrong.
+  auto check = kafka::Consumer::create(kc, "bench-restore-check", err);
+  if (!check) throw std::runtime_error(err);
+  int truncated = 0;
+  int64_t on_broker = 0;
+  for (int p = 0; p < o.partitions; ++p) {
+    int64_t low = 0, high = 0;
+    if (!check->query_watermarks(changelog, p, low, high, 10000))
+      throw std::runtime_error("cannot read the changelog's watermarks");
+    truncated += low > 0;
+    on_broker += high - low;
+  }
+  if (truncated > 0)
+    throw std::runtime_error(fmt::format(
+        "the embedded broker dropped the start of {} of {} changelog partitions (it keeps ~5 "
+        "MB each): use more --restore-partitions",
+        truncated, o.partitions));
+
+  // 2. A router with an empty state dir takes every partition: restore, then serve.
+  fmt::print("starting a router with no local state ...\n");
+  std::fflush(stdout);
+  auto directory = kafka::Consumer::create(kc, "bench-restore-directory", err);
+  if (!directory) throw std::runtime_error(err);
+  {
+    std::vector<kafka::PartitionOffset> parts;
+    for (int p = 0; p < o.partitions; ++p)
+      parts.push_back({cfg->kafka.topics.routers, p, RD_KAFKA_OFFSET_BEGINNING});
+    if (!directory->assign(parts, err)) throw std::runtime_error(err);
+  }
+  ChildProcess router(o.binary, {"router", "--config", cfg_path, "--log-level", "warn"});
+  const int64_t start_ms = wall_ms();
+  router.start();
+  std::map<int32_t, v1::store::RouterOwner> owners;
+  while (static_cast<int>(owners.size()) < o.partitions &&
+         secs(Clock::now() - router.started()) < 900) {
+    if (router.ended()) throw std::runtime_error("the router exited during the restore");
+    for (auto& m : directory->poll(1000, 200)) {
+      if (m.is_error()) continue;
+      v1::store::RouterOwner ow;
+      if (ow.ParseFromArray(m.value().data(), static_cast<int>(m.value().size())) && !ow.released())
+        owners[ow.partition()] = ow;
+    }
+  }
+  if (static_cast<int>(owners.size()) < o.partitions)
+    throw std::runtime_error(
+        fmt::format("{} of {} partitions served after 15 min", owners.size(), o.partitions));
+  int64_t records = 0, restore_ms = 0, first_restore_ms = INT64_MAX, served_ms = 0;
+  for (const auto& [p, ow] : owners) {
+    records += ow.restored_records();
+    restore_ms += ow.restore_ms();
+    first_restore_ms = std::min(first_restore_ms, ow.since_ms() - ow.restore_ms());
+    served_ms = std::max(served_ms, ow.since_ms());
+  }
+  const uint64_t peak_rss = proc_mem(router.pid(), "VmHWM");
+  const int status = router.stop(SIGTERM);
+
+  // 3. What it restored: the conversations in its stores.
+  int64_t restored = 0;
+  for (int p = 0; p < o.partitions; ++p) {
+    auto store = router::Store::open_read_only(router::partition_dir(state, p), err);
+    if (!store) throw std::runtime_error(err);
+    store->scan(router::Cf::kConversations, "", [&](std::string_view, std::string_view) {
+      ++restored;
+      return true;
+    });
+  }
+  const double restore_s = static_cast<double>(restore_ms) / 1000;
+  return {
+      {"conversations", o.conversations},
+      {"partitions", o.partitions},
+      {"text_bytes", o.text_bytes},
+      {"changelog_records", total.records},
+      {"changelog_bytes", total.bytes},
+      {"records_on_broker", on_broker},
+      {"write_seconds", gen_s},
+      {"restored_records", records},
+      {"restored_conversations", restored},
+      {"all_conversations_restored", restored == o.conversations},
+      {"restore_seconds", restore_s},
+      {"conversations_per_second", restore_s > 0 ? o.conversations / restore_s : 0},
+      {"records_per_second", restore_s > 0 ? static_cast<double>(records) / restore_s : 0},
+      {"start_to_first_restore_seconds", static_cast<double>(first_restore_ms - start_ms) / 1000},
+      {"start_to_all_served_seconds", static_cast<double>(served_ms - start_ms) / 1000},
+      {"router_peak_rss_bytes", peak_rss},
+      {"state_bytes", dir_size(state)},
+      {"router_exit_status", status}};
+}
+
+}  // namespace
+
+int run_restore(const RestoreOptions& o) {
+  log::set_level("warn");
+  const std::string tmp =
+      (fs::temp_directory_path() / fmt::format("omniroute-restore-{}", getpid())).string();
+  fs::create_directories(tmp);
+  json result;
+  result["machine"] = {
+      {"cores", std::thread::hardware_concurrency()},
+      {"cpu", shell_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'")}};
+  result["commit"] = shell_line("git rev-parse --short HEAD 2>/dev/null");
+  bool ok = false;
+  try {
+    json r = run(o, tmp);
+    ok = r["all_conversations_restored"].get<bool>();
+    fmt::print(
+        "restored {} of {} conversations ({} changelog records) in {:.2f} s: {:.0f} "
+        "conversations/s, {:.0f} records/s; router start -> all {} partitions served {:.2f} s "
+        "(group join {:.2f} s); peak RSS {:.0f} MB\n",
+        r["restored_conversations"].get<int64_t>(), o.conversations,
+        r["restored_records"].get<int64_t>(), r["restore_seconds"].get<double>(),
+        r["conversations_per_second"].get<double>(), r["records_per_second"].get<double>(),
+        o.partitions, r["start_to_all_served_seconds"].get<double>(),
+        r["start_to_first_restore_seconds"].get<double>(),
+        static_cast<double>(r["router_peak_rss_bytes"].get<uint64_t>()) / 1e6);
+    result["restore"] = std::move(r);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench --restore: {}\n", e.what());
+    result["error"] = e.what();
+  }
+  fs::create_directories(o.out_dir);
+  std::ofstream(o.out_dir + "/restore.json") << result.dump(2) << "\n";
+  fmt::print("wrote {}/restore.json\n", o.out_dir);
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  return ok ? 0 : 1;
+}
+
+}  // namespace omniroute::bench
