@@ -182,10 +182,15 @@ json run(const RestoreOptions& o, const std::string& tmp) {
   if (static_cast<int>(owners.size()) < o.partitions)
     throw std::runtime_error(
         fmt::format("{} of {} partitions served after 15 min", owners.size(), o.partitions));
-  int64_t records = 0, restore_ms = 0, first_restore_ms = INT64_MAX, served_ms = 0;
+  // Partitions restore side by side and are announced together after the last one: the
+  // restore's wall time runs from the earliest start (announced time − its restore time) to
+  // the last announcement.
+  int64_t records = 0, restore_ms_sum = 0, restore_ms_max = 0, first_restore_ms = INT64_MAX,
+          served_ms = 0;
   for (const auto& [p, ow] : owners) {
     records += ow.restored_records();
-    restore_ms += ow.restore_ms();
+    restore_ms_sum += ow.restore_ms();
+    restore_ms_max = std::max(restore_ms_max, ow.restore_ms());
     first_restore_ms = std::min(first_restore_ms, ow.since_ms() - ow.restore_ms());
     served_ms = std::max(served_ms, ow.since_ms());
   }
@@ -202,7 +207,7 @@ json run(const RestoreOptions& o, const std::string& tmp) {
       return true;
     });
   }
-  const double restore_s = static_cast<double>(restore_ms) / 1000;
+  const double restore_s = static_cast<double>(served_ms - first_restore_ms) / 1000;
   return {
       {"conversations", o.conversations},
       {"partitions", o.partitions},
@@ -215,6 +220,8 @@ json run(const RestoreOptions& o, const std::string& tmp) {
       {"restored_conversations", restored},
       {"all_conversations_restored", restored == o.conversations},
       {"restore_seconds", restore_s},
+      {"partition_restore_seconds_sum", static_cast<double>(restore_ms_sum) / 1000},
+      {"partition_restore_seconds_max", static_cast<double>(restore_ms_max) / 1000},
       {"conversations_per_second", restore_s > 0 ? o.conversations / restore_s : 0},
       {"records_per_second", restore_s > 0 ? static_cast<double>(records) / restore_s : 0},
       {"start_to_first_restore_seconds", static_cast<double>(first_restore_ms - start_ms) / 1000},

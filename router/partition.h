@@ -111,7 +111,7 @@ class Partition {
   void requeue(std::vector<Step> steps);
 
   // How this copy was made ready to serve: changelog records read and applied, and how
-  // long the whole restore took (announced with the owner, `inspect owners`).
+  // long from opening it to serving it (announced with the owner, `inspect owners`).
   struct RestoreFigures {
     int64_t records = 0;
     int64_t ms = 0;

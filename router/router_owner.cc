@@ -4,7 +4,9 @@
 // ownership on omni.routers, then consume omni.inbound from the offset in the store.
 // Handing one over: the last changelog records acknowledged, the step's frames and outbox
 // sent, desks told the workspace is moving, the store closed.
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -122,7 +124,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
     }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    part->restored = {static_cast<int64_t>(applied), static_cast<int64_t>(secs * 1000)};
+    part->restored.records = static_cast<int64_t>(applied);
     if (applied > 0)
       log_->info("partition {}: restored {} changelog records in {:.2f} s", p, applied, secs);
     break;
@@ -147,19 +149,42 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
 std::vector<kafka::PartitionOffset> Router::take_over(
     const std::vector<kafka::PartitionOffset>& parts) {
   std::vector<kafka::PartitionOffset> start;
-  for (const auto& tp : parts) {
-    const int32_t p = tp.partition;
-    if (partitions_.count(p)) continue;
-    ops::set_ready("router", false, fmt::format("restoring partition {}", p));
-    standbys_.erase(p);  // a warm copy: closed here, opened below as the owner's store
-    std::string err;
-    auto part =
-        Partition::open(p, partition_dir(current_->state.dir, p), current_->state.sync, err);
-    if (part) err = restore(part);
-    if (!err.empty()) {
-      log_->critical("partition {}: {}; exiting so another instance takes it", p, err);
+  std::vector<int32_t> todo;
+  for (const auto& tp : parts)
+    if (!partitions_.count(tp.partition)) todo.push_back(tp.partition);
+  if (!todo.empty())
+    ops::set_ready("router", false, fmt::format("restoring {} partitions", todo.size()));
+  // Restores run side by side, one per core: taking several partitions over costs about the
+  // longest restore, not their sum. Each has its own store and changelog reader.
+  std::vector<std::unique_ptr<Partition>> restored(todo.size());
+  std::vector<std::string> errors(todo.size());
+  std::vector<std::chrono::steady_clock::time_point> began(todo.size());
+  for (int32_t p : todo) standbys_.erase(p);  // a warm copy: closed here, reopened as the owner's
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < todo.size();) {
+      const int32_t p = todo[i];
+      began[i] = std::chrono::steady_clock::now();
+      restored[i] = Partition::open(p, partition_dir(current_->state.dir, p), current_->state.sync,
+                                    errors[i]);
+      if (restored[i]) errors[i] = restore(restored[i]);
+    }
+  };
+  {
+    const size_t n =
+        std::min<size_t>(todo.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> helpers;
+    for (size_t k = 1; k < n; ++k) helpers.emplace_back(work);
+    work();
+    for (auto& t : helpers) t.join();
+  }
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const int32_t p = todo[i];
+    if (!errors[i].empty()) {
+      log_->critical("partition {}: {}; exiting so another instance takes it", p, errors[i]);
       std::_Exit(3);
     }
+    auto part = std::move(restored[i]);
     // The changelog's mark that this copy owns the partition from here on.
     part->batch().put(Cf::kMeta, "owner", part->copy_id());
     part->start_engine(config_for_partition(*current_, p, partition_count_), clock_);
@@ -176,7 +201,12 @@ std::vector<kafka::PartitionOffset> Router::take_over(
     produce_changelog(ref);
     const auto offsets = ref.engine().stored_offsets(current_->kafka.topics.inbound);
     auto it = offsets.find(p);
-    start.push_back({tp.topic, p, it == offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second});
+    start.push_back({current_->kafka.topics.inbound, p,
+                     it == offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second});
+    // From opening the copy to serving it (restore and loading the engine), announced.
+    ref.restored.ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - began[i])
+                          .count();
     announce(p, false);
     log_->info("partition {} is served here ({} workspaces)", p, ref.config()->workspaces.size());
   }
