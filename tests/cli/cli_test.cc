@@ -195,5 +195,22 @@ TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
   EXPECT_NE(r.out.find("ratio end to end / slowest baseline"), std::string::npos);
 }
 
+// A router with no local state takes 8 partitions over at once and restores them from the
+// changelog side by side: every conversation the engine wrote is in its stores afterwards,
+// and each partition's announcement says how many records it restored.
+TEST(Cli, RestoreBenchRestoresEveryConversationFromTheChangelog) {
+  TempDir dir;
+  Result r = run(fmt::format("bench --restore 3000 --restore-partitions 8 --out {}", dir.path()));
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream in(dir.file("restore.json"));
+  ASSERT_TRUE(in.good());
+  const auto j = nlohmann::json::parse(in)["restore"];
+  EXPECT_EQ(j["restored_conversations"].get<int>(), 3000);
+  EXPECT_EQ(j["restored_records"].get<int64_t>(), j["changelog_records"].get<int64_t>())
+      << "every record written, read back once";
+  EXPECT_GT(j["conversations_per_second"].get<double>(), 0);
+  EXPECT_EQ(j["router_exit_status"].get<int>(), 0) << "SIGTERM after the restore: a clean exit";
+}
+
 }  // namespace
 }  // namespace omniroute::testing
