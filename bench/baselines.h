@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,16 @@ inline std::string shell_line(const std::string& cmd) {
   }
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
+}
+
+// What every result file starts with: the machine (cores, CPU, memory, kernel) and the commit.
+inline json run_header() {
+  return {{"machine",
+           {{"cores", std::thread::hardware_concurrency()},
+            {"cpu", shell_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'")},
+            {"memory", shell_line("grep MemTotal /proc/meminfo | awk '{print $2\" kB\"}'")},
+            {"kernel", shell_line("uname -r")}}},
+          {"commit", shell_line("git rev-parse --short HEAD 2>/dev/null")}};
 }
 
 inline json percentiles_json(std::vector<double>& v) {

@@ -57,13 +57,7 @@ int64_t index_of(const std::string& s, size_t prefix) {
 int run(const Options& o) {
   log::set_level("warn");
   const auto started = Clock::now();
-  json result;
-  result["machine"] = {
-      {"cores", std::thread::hardware_concurrency()},
-      {"cpu", shell_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'")},
-      {"memory", shell_line("grep MemTotal /proc/meminfo | awk '{print $2\" kB\"}'")},
-      {"kernel", shell_line("uname -r")}};
-  result["commit"] = shell_line("git rev-parse --short HEAD 2>/dev/null");
+  json result = run_header();
   result["config"] = {{"messages", o.messages},
                       {"workspaces", o.workspaces},
                       {"conversations", o.conversations},

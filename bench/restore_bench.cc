@@ -238,11 +238,7 @@ int run_restore(const RestoreOptions& o) {
   const std::string tmp =
       (fs::temp_directory_path() / fmt::format("omniroute-restore-{}", getpid())).string();
   fs::create_directories(tmp);
-  json result;
-  result["machine"] = {
-      {"cores", std::thread::hardware_concurrency()},
-      {"cpu", shell_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'")}};
-  result["commit"] = shell_line("git rev-parse --short HEAD 2>/dev/null");
+  json result = run_header();
   bool ok = false;
   try {
     json r = run(o, tmp);

@@ -210,11 +210,7 @@ int run_scale(const ScaleOptions& so) {
   log::set_level("warn");
   const std::string tmp =
       (fs::temp_directory_path() / fmt::format("omniroute-scale-{}", getpid())).string();
-  json result;
-  result["machine"] = {
-      {"cores", std::thread::hardware_concurrency()},
-      {"cpu", shell_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'")}};
-  result["commit"] = shell_line("git rev-parse --short HEAD 2>/dev/null");
+  json result = run_header();
   result["config"] = {{"messages", so.messages},
                       {"workspaces", so.workspaces},
                       {"conversations", so.conversations},
