@@ -185,12 +185,9 @@ json run(const RestoreOptions& o, const std::string& tmp) {
   // Partitions restore side by side and are announced together after the last one: the
   // restore's wall time runs from the earliest start (announced time − its restore time) to
   // the last announcement.
-  int64_t records = 0, restore_ms_sum = 0, restore_ms_max = 0, first_restore_ms = INT64_MAX,
-          served_ms = 0;
+  int64_t records = 0, first_restore_ms = INT64_MAX, served_ms = 0;
   for (const auto& [p, ow] : owners) {
     records += ow.restored_records();
-    restore_ms_sum += ow.restore_ms();
-    restore_ms_max = std::max(restore_ms_max, ow.restore_ms());
     first_restore_ms = std::min(first_restore_ms, ow.since_ms() - ow.restore_ms());
     served_ms = std::max(served_ms, ow.since_ms());
   }
@@ -220,8 +217,6 @@ json run(const RestoreOptions& o, const std::string& tmp) {
       {"restored_conversations", restored},
       {"all_conversations_restored", restored == o.conversations},
       {"restore_seconds", restore_s},
-      {"partition_restore_seconds_sum", static_cast<double>(restore_ms_sum) / 1000},
-      {"partition_restore_seconds_max", static_cast<double>(restore_ms_max) / 1000},
       {"conversations_per_second", restore_s > 0 ? o.conversations / restore_s : 0},
       {"records_per_second", restore_s > 0 ? static_cast<double>(records) / restore_s : 0},
       {"start_to_first_restore_seconds", static_cast<double>(first_restore_ms - start_ms) / 1000},
