@@ -159,11 +159,6 @@ bool Partition::reapply(const std::vector<Step>& steps, std::string& err) {
   return err.empty();
 }
 
-void Partition::set_checkpoint(int64_t next) {
-  checkpoint_ = next;
-  batch_.put(Cf::kLocal, kCheckpoint, std::to_string(next));
-}
-
 std::string Partition::commit_replay(Store::Replay& replay, int64_t next) {
   replay.put(Cf::kLocal, kCheckpoint, std::to_string(next));
   if (std::string e = store_->commit(replay); !e.empty()) return e;

@@ -74,8 +74,6 @@ class Partition {
   uint64_t incarnation() const { return incarnation_; }
   // Changelog offset up to which this copy has everything (next to read).
   int64_t checkpoint() const { return checkpoint_; }
-  // The copy has everything before changelog offset `next` (written with the batch).
-  void set_checkpoint(int64_t next);
   // A restore's chunk of changelog records, committed with the checkpoint `next` in the
   // same write. "" or the store's error.
   std::string commit_replay(Store::Replay& replay, int64_t next);
