@@ -106,7 +106,7 @@ workspaces:
         if (m.is_error()) continue;
         v1::store::RouterOwner ro;
         if (!ro.ParseFromArray(m.value().data(), static_cast<int>(m.value().size())) ||
-            ro.partition() != part || ro.released())
+            ro.partition() != part || ro.released() || ro.restoring())
           continue;
         std::lock_guard lock(mu);
         announcements.emplace_back(Clock::now(), ro.endpoint());

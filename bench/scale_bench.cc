@@ -51,7 +51,7 @@ class Directory {
       if (m.is_error()) continue;
       v1::store::RouterOwner o;
       if (!o.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()))) continue;
-      owners_[o.partition()] = o.released() ? "" : o.endpoint();
+      owners_[o.partition()] = o.released() || o.restoring() ? "" : o.endpoint();
     }
     return owners_;
   }

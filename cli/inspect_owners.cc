@@ -68,7 +68,8 @@ int cmd_inspect_owners(const Common& common) {
       instance = it->second.instance().substr(0, 8);
       since = fmt::format("{:%Y-%m-%d %H:%M:%S}",
                           fmt::gmtime(static_cast<std::time_t>(it->second.since_ms() / 1000)));
-      restored = it->second.released() || it->second.restored_records() == 0
+      restored = it->second.restoring() ? "restoring now"
+                 : it->second.released() || it->second.restored_records() == 0
                      ? "-"
                      : fmt::format("{} rec in {:.2f} s", it->second.restored_records(),
                                    static_cast<double>(it->second.restore_ms()) / 1000);

@@ -61,10 +61,22 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   const bool lost = err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk);
   if (on->revoked) on->revoked(to_vector(parts), lost);
   if (cooperative) {
-    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
+    // Only what is consumed here: a partition the handler never started consuming (still
+    // restoring) is not in the local assignment, and librdkafka refuses the whole list then.
+    rd_kafka_topic_partition_list_t* current = nullptr;
+    if (rd_kafka_assignment(rk, &current) != RD_KAFKA_RESP_ERR_NO_ERROR) current = nullptr;
+    auto* consumed = rd_kafka_topic_partition_list_new(parts ? parts->cnt : 0);
+    for (int i = 0; parts && current && i < parts->cnt; ++i)
+      if (rd_kafka_topic_partition_list_find(current, parts->elems[i].topic,
+                                             parts->elems[i].partition))
+        rd_kafka_topic_partition_list_add(consumed, parts->elems[i].topic,
+                                          parts->elems[i].partition);
+    if (current) rd_kafka_topic_partition_list_destroy(current);
+    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, consumed)) {
       log->error("incremental unassign: {}", rd_kafka_error_string(e));
       rd_kafka_error_destroy(e);
     }
+    rd_kafka_topic_partition_list_destroy(consumed);
   } else {
     rd_kafka_assign(rk, nullptr);
   }
@@ -91,6 +103,20 @@ bool Consumer::before_first_assignment() {
     queue_ = nullptr;
   }
   (void)rk_.release();  // intentionally not destroyed: see above
+  return false;
+}
+
+bool Consumer::cooperative() {
+  return std::string_view(rd_kafka_rebalance_protocol(rk_.get())) == "COOPERATIVE";
+}
+
+bool Consumer::add_assignment(const std::vector<PartitionOffset>& parts, std::string& err) {
+  rd_kafka_topic_partition_list_t* list = to_list(parts);
+  rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_.get(), list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (!e) return true;
+  err = rd_kafka_error_string(e);
+  rd_kafka_error_destroy(e);
   return false;
 }
 

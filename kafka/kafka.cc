@@ -451,6 +451,15 @@ void EmbeddedCluster::set_broker_rtt(int32_t broker_id, int rtt_ms) {
   rd_kafka_mock_broker_set_rtt(mock_.get(), broker_id, rtt_ms);
 }
 
+void EmbeddedCluster::set_partition_leader(const std::string& topic, int32_t partition,
+                                           int32_t broker_id) {
+  rd_kafka_mock_partition_set_leader(mock_.get(), topic.c_str(), partition, broker_id);
+}
+
+void EmbeddedCluster::set_group_coordinator(const std::string& group, int32_t broker_id) {
+  rd_kafka_mock_coordinator_set(mock_.get(), "group", group.c_str(), broker_id);
+}
+
 void EmbeddedCluster::push_request_errors(int16_t api_key,
                                           const std::vector<rd_kafka_resp_err_t>& errs) {
   rd_kafka_mock_push_request_errors_array(mock_.get(), api_key, errs.size(), errs.data());

@@ -114,7 +114,7 @@ struct PartitionOffset {
 // change). Runs on the thread that polls the consumer, inside poll().
 struct Rebalance {
   // Partitions given to this member; returns where to start reading each (offsets filled
-  // in; a partition left out is not consumed). Restoring state happens here.
+  // in; a partition left out is not consumed now: Consumer::add_assignment later).
   std::function<std::vector<PartitionOffset>(const std::vector<PartitionOffset>&)> assigned;
   // Partitions taken away. `lost`: the member's session ended before it could hand them
   // over (another member may own them already): do not flush anything for them.
@@ -143,6 +143,12 @@ class Consumer {
 
   [[nodiscard]] bool assign(const std::vector<PartitionOffset>& parts, std::string& err);
   [[nodiscard]] bool subscribe(const std::vector<std::string>& topics, std::string& err);
+  // A group member (cooperative) starts consuming partitions the group gave it earlier,
+  // outside the rebalance handler (e.g. once their state is restored).
+  // Cooperative protocol only (cooperative()).
+  [[nodiscard]] bool add_assignment(const std::vector<PartitionOffset>& parts, std::string& err);
+  // The group's rebalance protocol is cooperative (incremental).
+  bool cooperative();
   // Up to `max` records; waits at most `timeout_ms` for the first one.
   std::vector<Message> poll(size_t max, int timeout_ms);
   // Makes librdkafka write a byte to `fd` whenever the queue turns non-empty, so an
@@ -200,6 +206,9 @@ class EmbeddedCluster {
   // Fault injection (tests, chaos harness).
   void set_broker_down(int32_t broker_id, bool down);
   void set_broker_rtt(int32_t broker_id, int rtt_ms);
+  // Which broker leads a partition / coordinates a group (brokers are numbered from 1).
+  void set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id);
+  void set_group_coordinator(const std::string& group, int32_t broker_id);
   void push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errs);
 
  private:

@@ -66,6 +66,11 @@ std::string Router::start(const std::atomic<bool>* stop) {
   kafka_wake_fd_ = pipe_fds[1];
   ack_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   acks_->fd = ack_fd_;
+  restores_ = std::make_unique<RestoreJobs>(std::max(1u, std::thread::hardware_concurrency()),
+                                            [fd = ack_fd_] {
+                                              const uint64_t one = 1;
+                                              (void)!::write(fd, &one, sizeof one);
+                                            });
 
   // The socket first: the directory names this endpoint.
   ops::set_ready("router", false, "binding the agent endpoint");
@@ -84,7 +89,9 @@ std::string Router::start(const std::atomic<bool>* stop) {
   kafka::Rebalance on;
   if (group) {
     on.assigned = [this](const std::vector<kafka::PartitionOffset>& parts) {
-      return take_over(parts);
+      // Cooperative: restored beside the loop, consumed once served. An eager strategy set
+      // by the operator revokes everything at each rebalance: restored here, as it waits.
+      return take_over(parts, !consumer_->cooperative());
     };
     on.revoked = [this](const std::vector<kafka::PartitionOffset>& parts, bool lost) {
       hand_over(parts, lost);
@@ -126,7 +133,7 @@ std::string Router::start(const std::atomic<bool>* stop) {
   } else {
     std::vector<kafka::PartitionOffset> all;
     for (int32_t p = 0; p < partition_count_; ++p) all.push_back({topics.inbound, p});
-    auto start = take_over(all);
+    auto start = take_over(all, true);
     if (!consumer_->assign(start, err)) return "kafka assign: " + err;
     log_->info("serving every partition of {} ({})", topics.inbound, partition_count_);
   }
@@ -284,7 +291,8 @@ void Router::redirect(const std::string& rid, const std::string& workspace) {
   r->set_workspace_id(workspace);
   const int32_t p = partition_of(workspace, partition_count_);
   auto it = directory_.find(p);
-  if (it == directory_.end() || it->second.released() || it->second.instance() == instance_ ||
+  if (restores_->holds(p) || it == directory_.end() || it->second.released() ||
+      it->second.restoring() || it->second.instance() == instance_ ||
       it->second.endpoint().empty()) {
     r->set_moving(true);
     r->set_retry_after_ms(500);
@@ -368,6 +376,13 @@ void Router::step() {
     if (Partition* part = serving(m.partition()))
       part->engine().apply_record(part->batch(), m.topic(), m.partition(), m.offset(), m.key(),
                                   m.value());
+  }
+  if (auto start = serve_restored(); !start.empty()) {
+    std::string err;
+    if (!consumer_->add_assignment(start, err)) {
+      log_->critical("kafka: cannot consume the restored partitions: {}; exiting", err);
+      std::_Exit(3);
+    }
   }
   read_directory();
   follow_standbys();

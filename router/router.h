@@ -23,6 +23,7 @@
 #include "omniroute/v1/store.pb.h"
 #include "router/agent_gate.h"
 #include "router/partition.h"
+#include "router/restore_jobs.h"
 
 namespace omniroute::router {
 
@@ -89,13 +90,25 @@ class Router {
   void send_due_retries(std::vector<Out> fresh);
 
   // ---- ownership (router_owner.cc)
-  std::vector<kafka::PartitionOffset> take_over(const std::vector<kafka::PartitionOffset>& parts);
+  // Starts restoring the partitions given to this instance (beside the loop); with `wait`,
+  // waits for them and returns where to consume each (single membership), else {} (the
+  // loop assigns each once it is served: serve_restored()).
+  std::vector<kafka::PartitionOffset> take_over(const std::vector<kafka::PartitionOffset>& parts,
+                                                bool wait);
+  // Starts serving the partitions whose restore finished; where to consume each.
+  std::vector<kafka::PartitionOffset> serve_restored();
   void hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lost);
-  // Restores `part` from its local copy and the changelog; "" or why not.
-  std::string restore(std::unique_ptr<Partition>& part);
+  // Restores `part` from its local copy and the changelog (on a restore worker; reads
+  // only `cfg`, the Kafka settings and `part`); "" or why not. Stops early on `cancel`.
+  std::string restore(std::unique_ptr<Partition>& part, const config::Config& cfg,
+                      const std::atomic<bool>& cancel);
+  // After partitions came or went: the list for other threads, standby copies, /readyz.
+  void owned_changed();
+  void update_readiness();
   // A copy restored from scratch finds the changelog partition starting at `low` > 0.
   void log_truncated_changelog(int32_t p, int64_t low, const char* copy);
-  void announce(int32_t p, bool released);
+  enum class Ownership { kRestoring, kServing, kReleased };
+  void announce(int32_t p, Ownership what);
   void read_directory();
 
   // ---- standby copies (router_standby.cc)
@@ -180,6 +193,8 @@ class Router {
     std::shared_ptr<const config::Config> next;
     std::function<void(const std::string&)> done;
   } reload_;
+  // Last: its workers use the members above, so it stops them first.
+  std::unique_ptr<RestoreJobs> restores_;
 };
 
 }  // namespace omniroute::router

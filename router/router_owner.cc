@@ -16,6 +16,7 @@
 namespace omniroute::router {
 namespace {
 constexpr size_t kRestoreChunk = 20000;  // records per restore commit
+const std::string kCancelled = "cancelled";
 constexpr int kFlushPatienceMs = 20000;  // below a supervisor's usual 30 s stop grace
 const std::string kOwnerSlot = std::string(1, static_cast<char>(Cf::kMeta)) + "owner";
 }  // namespace
@@ -34,9 +35,10 @@ std::vector<int32_t> Router::owned_partitions() const {
   return owned_;
 }
 
-std::string Router::restore(std::unique_ptr<Partition>& part) {
+std::string Router::restore(std::unique_ptr<Partition>& part, const config::Config& cfg,
+                            const std::atomic<bool>& cancel) {
   const auto started = std::chrono::steady_clock::now();
-  const std::string& topic = current_->kafka.topics.changelog;
+  const std::string& topic = cfg.kafka.topics.changelog;
   const int32_t p = part->id();
   std::string err;
   auto reader = kafka::Consumer::create(kafka_cfg_, "omniroute-router-restore", err);
@@ -60,7 +62,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
       if (from > 0 || !steps.empty()) {
         // The changelog no longer holds what this copy misses (retention): start over.
         log_->warn("partition {}: local copy older than the changelog; restoring from scratch", p);
-        part = Partition::recreate(std::move(part), current_->state.sync, err);
+        part = Partition::recreate(std::move(part), cfg.state.sync, err);
         if (!part) return err;
         steps.clear();
       }
@@ -82,6 +84,11 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
       };
       int idle = 0;
       while (next < high) {
+        if (cancel) {
+          // Taken away meanwhile: what was read so far stays (a warm copy), nothing else.
+          if (std::string e = flush_chunk(); !e.empty()) return e;
+          return kCancelled;
+        }
         auto msgs = reader->poll(2000, 100);
         if (msgs.empty() && ++idle > 600) return fmt::format("restore of partition {} stalled", p);
         for (auto& m : msgs) {
@@ -117,7 +124,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
           "partition {}: dropping {} unacknowledged local steps (another instance owned "
           "it since); restoring from scratch",
           p, steps.size());
-      part = Partition::recreate(std::move(part), current_->state.sync, err);
+      part = Partition::recreate(std::move(part), cfg.state.sync, err);
       if (!part) return err;
       steps.clear();
       continue;
@@ -147,44 +154,39 @@ std::string Router::restore(std::unique_ptr<Partition>& part) {
 }
 
 std::vector<kafka::PartitionOffset> Router::take_over(
-    const std::vector<kafka::PartitionOffset>& parts) {
-  std::vector<kafka::PartitionOffset> start;
-  std::vector<int32_t> todo;
-  for (const auto& tp : parts)
-    if (!partitions_.count(tp.partition)) todo.push_back(tp.partition);
-  if (!todo.empty())
-    ops::set_ready("router", false, fmt::format("restoring {} partitions", todo.size()));
-  // Restores run side by side, one per core: taking several partitions over costs about the
-  // longest restore, not their sum. Each has its own store and changelog reader.
-  std::vector<std::unique_ptr<Partition>> restored(todo.size());
-  std::vector<std::string> errors(todo.size());
-  std::vector<std::chrono::steady_clock::time_point> began(todo.size());
-  for (int32_t p : todo) standbys_.erase(p);  // a warm copy: closed here, reopened as the owner's
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next++) < todo.size();) {
-      const int32_t p = todo[i];
-      began[i] = std::chrono::steady_clock::now();
-      restored[i] = Partition::open(p, partition_dir(current_->state.dir, p), current_->state.sync,
-                                    errors[i]);
-      if (restored[i]) errors[i] = restore(restored[i]);
-    }
-  };
-  {
-    const size_t n =
-        std::min<size_t>(todo.size(), std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> helpers;
-    for (size_t k = 1; k < n; ++k) helpers.emplace_back(work);
-    work();
-    for (auto& t : helpers) t.join();
+    const std::vector<kafka::PartitionOffset>& parts, bool wait) {
+  // Restores run beside the loop, one per core: the partitions this instance serves
+  // already go on being served meanwhile, and taking several over costs about the longest
+  // restore, not their sum. Each has its own store and changelog reader.
+  for (const auto& tp : parts) {
+    const int32_t p = tp.partition;
+    if (partitions_.count(p) || restores_->holds(p)) continue;
+    standbys_.erase(p);  // a warm copy: closed here, reopened as the owner's
+    announce(p, Ownership::kRestoring);
+    auto cfg = current_;
+    restores_->start(p, [this, cfg](int32_t q, const std::atomic<bool>& cancel, std::string& err) {
+      auto part = Partition::open(q, partition_dir(cfg->state.dir, q), cfg->state.sync, err);
+      if (part) err = restore(part, *cfg, cancel);
+      return part;
+    });
   }
-  for (size_t i = 0; i < todo.size(); ++i) {
-    const int32_t p = todo[i];
-    if (!errors[i].empty()) {
-      log_->critical("partition {}: {}; exiting so another instance takes it", p, errors[i]);
+  update_readiness();
+  if (!wait) return {};
+  restores_->wait_idle();
+  return serve_restored();
+}
+
+std::vector<kafka::PartitionOffset> Router::serve_restored() {
+  std::vector<kafka::PartitionOffset> start;
+  auto finished = restores_->take_finished();
+  if (finished.empty()) return start;
+  for (auto& done : finished) {
+    const int32_t p = done.partition;
+    if (!done.error.empty()) {
+      log_->critical("partition {}: {}; exiting so another instance takes it", p, done.error);
       std::_Exit(3);
     }
-    auto part = std::move(restored[i]);
+    auto part = std::move(done.part);
     // The changelog's mark that this copy owns the partition from here on.
     part->batch().put(Cf::kMeta, "owner", part->copy_id());
     part->start_engine(config_for_partition(*current_, p, partition_count_), clock_);
@@ -205,23 +207,47 @@ std::vector<kafka::PartitionOffset> Router::take_over(
                      it == offsets.end() ? RD_KAFKA_OFFSET_BEGINNING : it->second});
     // From opening the copy to serving it (restore and loading the engine), announced.
     ref.restored.ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now() - began[i])
+                          std::chrono::steady_clock::now() - done.began)
                           .count();
-    announce(p, false);
-    log_->info("partition {} is served here ({} workspaces)", p, ref.config()->workspaces.size());
+    announce(p, Ownership::kServing);
+    log_->info("partition {} is served here, {} ({} workspaces)", p, advertised_,
+               ref.config()->workspaces.size());
   }
+  owned_changed();
+  return start;
+}
+
+void Router::update_readiness() {
+  // Not ready only while there is nothing to serve yet: an instance that serves some
+  // partitions keeps serving them while it restores others.
+  const size_t restoring = restores_->size();
+  if (restoring > 0 && partitions_.empty())
+    ops::set_ready("router", false, fmt::format("restoring {} partitions", restoring));
+  else
+    ops::set_ready("router", true);
+}
+
+void Router::owned_changed() {
   {
     std::lock_guard lock(owned_mu_);
     owned_.clear();
     for (const auto& [p, part] : partitions_) owned_.push_back(p);
   }
   refresh_standbys();
-  ops::set_ready("router", true);
-  return start;
+  update_readiness();
 }
 
 void Router::hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lost) {
   for (const auto& tp : parts) {
+    if (restores_->holds(tp.partition)) {
+      // Taken away before it was served: nobody was told anything from this copy. What it
+      // restored so far stays on disk as a standby copy.
+      restores_->cancel(tp.partition);
+      if (!lost) announce(tp.partition, Ownership::kReleased);
+      log_->info("partition {}: restore cancelled at {} (the group moved it elsewhere)",
+                 tp.partition, advertised_);
+      continue;
+    }
     auto it = partitions_.find(tp.partition);
     if (it == partitions_.end()) continue;
     Partition& part = *it->second;
@@ -255,27 +281,24 @@ void Router::hand_over(const std::vector<kafka::PartitionOffset>& parts, bool lo
       send_direct(rid, moving);
       desk_partition_.erase(rid);
     }
-    if (!lost) announce(tp.partition, true);
-    log_->info("partition {} {}", tp.partition, lost ? "lost (session expired)" : "handed over");
+    if (!lost) announce(tp.partition, Ownership::kReleased);
+    log_->info("partition {} {} by {}", tp.partition,
+               lost ? "lost (session expired)" : "handed over", advertised_);
     partitions_.erase(it);
   }
-  {
-    std::lock_guard lock(owned_mu_);
-    owned_.clear();
-    for (const auto& [p, part] : partitions_) owned_.push_back(p);
-  }
-  refresh_standbys();
+  owned_changed();
 }
 
-void Router::announce(int32_t p, bool released) {
+void Router::announce(int32_t p, Ownership what) {
   v1::store::RouterOwner o;
   o.set_partition(p);
   o.set_endpoint(advertised_);
   o.set_server_key(curve_public_);
   o.set_instance(instance_);
   o.set_since_ms(clock_.now_ms());
-  o.set_released(released);
-  if (auto it = partitions_.find(p); it != partitions_.end() && !released) {
+  o.set_released(what == Ownership::kReleased);
+  o.set_restoring(what == Ownership::kRestoring);
+  if (auto it = partitions_.find(p); it != partitions_.end() && what == Ownership::kServing) {
     o.set_restored_records(it->second->restored.records);
     o.set_restore_ms(it->second->restored.ms);
   }

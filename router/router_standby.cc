@@ -23,7 +23,7 @@ void Router::refresh_standbys() {
   }
   bool changed = false;
   for (int32_t p = 0; p < partition_count_; ++p) {
-    const bool owned = partitions_.count(p) > 0;
+    const bool owned = partitions_.count(p) > 0 || restores_->holds(p);
     auto it = standbys_.find(p);
     if (owned && it != standbys_.end()) {
       standbys_.erase(it);  // closed: the take-over opens the same directory
