@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -183,7 +184,7 @@ class Router {
     int attempts = 0;
     int64_t due_ms = 0;
   };
-  std::vector<Retry> retries_;
+  std::deque<Retry> retries_;  // in due order; taken from the front
   // Records Kafka refused for good, with why: to the DLQ at the next step.
   std::vector<std::pair<Out, std::string>> refused_;
   std::unique_ptr<AgentGate> gate_;

@@ -72,7 +72,7 @@ void Router::send_due_retries(std::vector<Out> fresh) {
     std::vector<Retry> due;
     while (!retries_.empty() && retries_.front().due_ms <= now) {
       due.push_back(std::move(retries_.front()));
-      retries_.erase(retries_.begin());
+      retries_.pop_front();
     }
     if (!due.empty())
       log_->warn("producing {} outbox records again (attempt {})", due.size(), due[0].attempts + 1);
