@@ -41,8 +41,12 @@ RoutingFixture::RoutingFixture(int agents, int queues, std::string workspace, si
                                                 "yet ", "could ", "you ", "check ", "please "};
   for (size_t i = 0; text_.size() < text_bytes; ++i) text_ += kWords[(i * 7 + i / 10) % 10];
   text_.resize(text_bytes);
+  // Offers open for an hour: the restore bench restores them minutes after they were made,
+  // and with the default timeout they would all expire at once after the load and be
+  // re-routed while other partitions still restore (the engine's work, not the restore's).
   const std::string yaml = fmt::format(
-      "log_level: warn\nstate: {{dir: \"{}\"}}\nrouter: {{agent_auth: none, insecure: true}}\n"
+      "log_level: warn\nstate: {{dir: \"{}\"}}\n"
+      "router: {{agent_auth: none, insecure: true, offer_timeout_ms: 3600000}}\n"
       "workspaces:\n{}",
       dir_, workspace_yaml(workspace_, agents, queues));
   std::vector<std::string> errors;
