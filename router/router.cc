@@ -130,6 +130,11 @@ std::string Router::start(const std::atomic<bool>* stop) {
     }
     if (!consumer_->assigned_once() && !(stop && stop->load()))
       log_->warn("no assignment from the group after 60 s; serving once one comes");
+    // The restores of that first assignment run beside the loop: started means served.
+    while (restores_->size() > 0 && !(stop && stop->load())) {
+      step();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   } else {
     std::vector<kafka::PartitionOffset> all;
     for (int32_t p = 0; p < partition_count_; ++p) all.push_back({topics.inbound, p});
