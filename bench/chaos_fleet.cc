@@ -86,7 +86,9 @@ int RouterFleet::owner() {
     if (m.is_error()) continue;
     v1::store::RouterOwner o;
     if (!o.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()))) continue;
-    if (o.partition() == partition_) owner_endpoint_ = o.released() ? "" : o.endpoint();
+    // The owner is the instance that serves it: one still restoring it has not started.
+    if (o.partition() == partition_)
+      owner_endpoint_ = o.released() || o.restoring() ? "" : o.endpoint();
   }
   for (size_t i = 0; i < instances_.size(); ++i)
     if (instances_[i]->endpoint == owner_endpoint_) return static_cast<int>(i);

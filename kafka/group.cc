@@ -106,6 +106,29 @@ bool Consumer::before_first_assignment() {
   return false;
 }
 
+bool Consumer::remove_assignment(const std::vector<PartitionOffset>& parts, std::string& err) {
+  if (!cooperative()) {
+    err = "the group's protocol is eager: partitions are removed only by a rebalance";
+    return false;
+  }
+  rd_kafka_topic_partition_list_t* current = nullptr;
+  if (rd_kafka_assignment(rk_.get(), &current) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    err = "cannot read the assignment";
+    return false;
+  }
+  auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  for (const auto& p : parts)
+    if (rd_kafka_topic_partition_list_find(current, p.topic.c_str(), p.partition))
+      rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition);
+  rd_kafka_topic_partition_list_destroy(current);
+  rd_kafka_error_t* e = list->cnt > 0 ? rd_kafka_incremental_unassign(rk_.get(), list) : nullptr;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (!e) return true;
+  err = rd_kafka_error_string(e);
+  rd_kafka_error_destroy(e);
+  return false;
+}
+
 bool Consumer::cooperative() {
   return std::string_view(rd_kafka_rebalance_protocol(rk_.get())) == "COOPERATIVE";
 }

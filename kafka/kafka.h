@@ -147,6 +147,8 @@ class Consumer {
   // outside the rebalance handler (e.g. once their state is restored).
   // Cooperative protocol only (cooperative()).
   [[nodiscard]] bool add_assignment(const std::vector<PartitionOffset>& parts, std::string& err);
+  // Stops consuming partitions (those not consumed now are skipped); cooperative only.
+  [[nodiscard]] bool remove_assignment(const std::vector<PartitionOffset>& parts, std::string& err);
   // The group's rebalance protocol is cooperative (incremental).
   bool cooperative();
   // Up to `max` records; waits at most `timeout_ms` for the first one.

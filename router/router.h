@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -134,6 +135,8 @@ class Router {
   std::unordered_map<std::string, int32_t> desk_partition_;  // routing id -> partition
   std::unordered_set<std::string> resync_;  // desks that missed frames (routing ids)
   std::map<int32_t, v1::store::RouterOwner> directory_;
+  std::map<int32_t, std::string> own_claim_;  // our latest restoring/serving announcement
+  std::set<int32_t> claim_read_back_;         // ... and it came back from omni.routers
   std::unique_ptr<kafka::Consumer> directory_reader_;
   std::map<int32_t, std::unique_ptr<Partition>> standbys_;  // copies without an engine
   std::unique_ptr<kafka::Consumer> standby_reader_;

@@ -304,6 +304,9 @@ void Router::announce(int32_t p, Ownership what) {
   }
   directory_[p] = o;
   const std::string bytes = o.SerializeAsString();
+  // Fencing (read_directory): this claim counts once it is read back from the topic.
+  own_claim_[p] = what == Ownership::kReleased ? std::string() : bytes;
+  claim_read_back_.erase(p);
   log::Logger log = log_;
   if (!producer_->produce(current_->kafka.topics.routers, std::to_string(p), bytes,
                           [log, p](const kafka::DeliveryReport& r) {
@@ -318,9 +321,33 @@ void Router::read_directory() {
     if (m.is_error()) continue;
     v1::store::RouterOwner o;
     if (!o.ParseFromArray(m.value().data(), static_cast<int>(m.value().size()))) continue;
+    const int32_t p = o.partition();
     // Our own announcements are applied when made; an older one of ours read back later
     // must not undo a newer state.
-    if (o.instance() == instance_) continue;
+    if (o.instance() == instance_) {
+      if (auto c = own_claim_.find(p);
+          c != own_claim_.end() && !c->second.empty() && c->second == m.value())
+        claim_read_back_.insert(p);
+      continue;
+    }
+    // Another instance restores or serves a partition this one holds, announced after our
+    // own claim (the topic orders both): the group gave it away while this instance did not
+    // notice (its session ended under a slow broker; a zombie). Stop at once, without
+    // flushing: the new owner restores from the changelog, and two owners must not both
+    // take messages and answer desks.
+    if (!o.released() && claim_read_back_.count(p) &&
+        (partitions_.count(p) || restores_->holds(p))) {
+      log_->error(
+          "partition {}: {} took it over while this instance still held it (its group "
+          "session ended unnoticed); dropping it here without flushing",
+          p, o.endpoint());
+      std::string err;
+      if (!consumer_->remove_assignment({{current_->kafka.topics.inbound, p}}, err))
+        log_->warn("partition {}: {}", p, err);
+      hand_over({{current_->kafka.topics.inbound, p}}, true);
+      claim_read_back_.erase(p);
+      own_claim_.erase(p);
+    }
     auto it = directory_.find(o.partition());
     if (it != directory_.end() && it->second.instance() == instance_ &&
         partitions_.count(o.partition()))
