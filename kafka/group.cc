@@ -25,6 +25,20 @@ rd_kafka_topic_partition_list_t* to_list(const std::vector<PartitionOffset>& par
   return list;
 }
 
+// Those of `parts` this consumer consumes now (librdkafka refuses an unassign list naming a
+// partition that is not in the assignment, e.g. one still restoring). Caller destroys it.
+rd_kafka_topic_partition_list_t* consumed_of(rd_kafka_t* rk,
+                                             const std::vector<PartitionOffset>& parts) {
+  auto* out = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  rd_kafka_topic_partition_list_t* current = nullptr;
+  if (rd_kafka_assignment(rk, &current) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  for (const auto& p : parts)
+    if (rd_kafka_topic_partition_list_find(current, p.topic.c_str(), p.partition))
+      rd_kafka_topic_partition_list_add(out, p.topic.c_str(), p.partition);
+  rd_kafka_topic_partition_list_destroy(current);
+  return out;
+}
+
 }  // namespace
 
 int32_t partition_for_key(std::string_view key, int32_t partitions) {
@@ -63,15 +77,7 @@ void Consumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   if (cooperative) {
     // Only what is consumed here: a partition the handler never started consuming (still
     // restoring) is not in the local assignment, and librdkafka refuses the whole list then.
-    rd_kafka_topic_partition_list_t* current = nullptr;
-    if (rd_kafka_assignment(rk, &current) != RD_KAFKA_RESP_ERR_NO_ERROR) current = nullptr;
-    auto* consumed = rd_kafka_topic_partition_list_new(parts ? parts->cnt : 0);
-    for (int i = 0; parts && current && i < parts->cnt; ++i)
-      if (rd_kafka_topic_partition_list_find(current, parts->elems[i].topic,
-                                             parts->elems[i].partition))
-        rd_kafka_topic_partition_list_add(consumed, parts->elems[i].topic,
-                                          parts->elems[i].partition);
-    if (current) rd_kafka_topic_partition_list_destroy(current);
+    rd_kafka_topic_partition_list_t* consumed = consumed_of(rk, to_vector(parts));
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, consumed)) {
       log->error("incremental unassign: {}", rd_kafka_error_string(e));
       rd_kafka_error_destroy(e);
@@ -111,16 +117,7 @@ bool Consumer::remove_assignment(const std::vector<PartitionOffset>& parts, std:
     err = "the group's protocol is eager: partitions are removed only by a rebalance";
     return false;
   }
-  rd_kafka_topic_partition_list_t* current = nullptr;
-  if (rd_kafka_assignment(rk_.get(), &current) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    err = "cannot read the assignment";
-    return false;
-  }
-  auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
-  for (const auto& p : parts)
-    if (rd_kafka_topic_partition_list_find(current, p.topic.c_str(), p.partition))
-      rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition);
-  rd_kafka_topic_partition_list_destroy(current);
+  rd_kafka_topic_partition_list_t* list = consumed_of(rk_.get(), parts);
   rd_kafka_error_t* e = list->cnt > 0 ? rd_kafka_incremental_unassign(rk_.get(), list) : nullptr;
   rd_kafka_topic_partition_list_destroy(list);
   if (!e) return true;

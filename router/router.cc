@@ -296,9 +296,9 @@ void Router::redirect(const std::string& rid, const std::string& workspace) {
   r->set_workspace_id(workspace);
   const int32_t p = partition_of(workspace, partition_count_);
   auto it = directory_.find(p);
-  if (restores_->holds(p) || it == directory_.end() || it->second.released() ||
-      it->second.restoring() || it->second.instance() == instance_ ||
-      it->second.endpoint().empty()) {
+  // A partition restoring here has our own "restoring" entry (instance_).
+  if (it == directory_.end() || it->second.released() || it->second.restoring() ||
+      it->second.instance() == instance_ || it->second.endpoint().empty()) {
     r->set_moving(true);
     r->set_retry_after_ms(500);
   } else {
