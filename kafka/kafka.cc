@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -245,6 +246,14 @@ void Consumer::close() {
   rd_kafka_consumer_close(rk_.get());
   if (queue_) rd_kafka_queue_destroy(queue_);
   queue_ = nullptr;
+  // librdkafka 2.0.2 race (confluentinc/librdkafka#3608, seen once in CI as
+  // "rd_kafka_broker_destroy_final: Assertion thrd_is_current" after a router stopped):
+  // ending the group clears the coordinator's node name, and the coordinator's thread then
+  // starts a "broker down" metadata refresh that borrows another broker. When
+  // rd_kafka_destroy follows at once, that broker can be decommissioned while borrowed and
+  // its last reference dropped on the wrong thread, which aborts the process. Giving the
+  // coordinator's thread a moment to finish first closes the window in practice.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
 bool Consumer::assign(const std::vector<PartitionOffset>& parts, std::string& err) {

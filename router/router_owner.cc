@@ -41,7 +41,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
   const std::string& topic = cfg.kafka.topics.changelog;
   const int32_t p = part->id();
   std::string err;
-  auto reader = kafka::Consumer::create(kafka_cfg_, "omniroute-router-restore", err);
+  auto reader = restore_readers_->take(err);
   if (!reader) return "restore consumer: " + err;
   int64_t low = 0, high = 0;
   bool ok = false;
