@@ -1,8 +1,6 @@
 #include "kafka/kafka.h"
 #include "kafka/conf.h"
 
-#include <librdkafka/rdkafka_mock.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -402,76 +400,6 @@ bool ensure_topics(const ClientConfig& cfg, const std::vector<std::string>& topi
   rd_kafka_NewTopic_destroy_array(nts.data(), nts.size());
   rd_kafka_queue_destroy(q);
   return ok;
-}
-
-// ---------------------------------------------------------------- EmbeddedCluster
-
-void EmbeddedCluster::MockDeleter::operator()(rd_kafka_mock_cluster_t* c) const {
-  rd_kafka_mock_cluster_destroy(c);
-}
-
-std::unique_ptr<EmbeddedCluster> EmbeddedCluster::start(int brokers, std::string& err) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char errstr[512];
-  rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    err = errstr;
-    return nullptr;
-  }
-  std::unique_ptr<EmbeddedCluster> c(new EmbeddedCluster());
-  c->rk_.reset(rk);
-  rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(rk, brokers);
-  if (!mc) {
-    err = "could not start the embedded Kafka cluster";
-    return nullptr;
-  }
-  c->mock_.reset(mc);
-  c->bootstraps_ = rd_kafka_mock_cluster_bootstraps(mc);
-  c->brokers_ = brokers;
-  return c;
-}
-
-EmbeddedCluster::~EmbeddedCluster() {
-  mock_.reset();  // before the handle that owns its threads
-  rk_.reset();
-}
-
-bool EmbeddedCluster::create_topic(const std::string& topic, int partitions, int replication_factor,
-                                   std::string& err) {
-  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mock_.get(), topic.c_str(), partitions,
-                                                     std::min(replication_factor, brokers_));
-  if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-    err = fmt::format("topic {}: {}", topic, rd_kafka_err2str(e));
-    return false;
-  }
-  return true;
-}
-
-void EmbeddedCluster::set_broker_down(int32_t broker_id, bool down) {
-  if (down)
-    rd_kafka_mock_broker_set_down(mock_.get(), broker_id);
-  else
-    rd_kafka_mock_broker_set_up(mock_.get(), broker_id);
-}
-
-void EmbeddedCluster::set_broker_rtt(int32_t broker_id, int rtt_ms) {
-  rd_kafka_mock_broker_set_rtt(mock_.get(), broker_id, rtt_ms);
-}
-
-void EmbeddedCluster::set_partition_leader(const std::string& topic, int32_t partition,
-                                           int32_t broker_id) {
-  rd_kafka_mock_partition_set_leader(mock_.get(), topic.c_str(), partition, broker_id);
-}
-
-void EmbeddedCluster::set_group_coordinator(const std::string& group, int32_t broker_id) {
-  rd_kafka_mock_coordinator_set(mock_.get(), "group", group.c_str(), broker_id);
-}
-
-void EmbeddedCluster::push_request_errors(int16_t api_key,
-                                          const std::vector<rd_kafka_resp_err_t>& errs) {
-  rd_kafka_mock_push_request_errors_array(mock_.get(), api_key, errs.size(), errs.data());
 }
 
 }  // namespace omniroute::kafka

@@ -205,8 +205,10 @@ class EmbeddedCluster {
   int brokers() const { return brokers_; }
   [[nodiscard]] bool create_topic(const std::string& topic, int partitions, int replication_factor,
                                   std::string& err);
-  // Fault injection (tests, chaos harness).
-  void set_broker_down(int32_t broker_id, bool down);
+  // Fault injection (tests, chaos harness). Taking a broker down is refused (false) while
+  // a socket other than the broker's own holds its port (up to 3 s): the mock could not
+  // bind it again and would abort the process.
+  [[nodiscard]] bool set_broker_down(int32_t broker_id, bool down);
   void set_broker_rtt(int32_t broker_id, int rtt_ms);
   // Which broker leads a partition / coordinates a group (brokers are numbered from 1).
   void set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id);

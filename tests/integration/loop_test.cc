@@ -143,10 +143,10 @@ TEST_F(BadInput, KafkaUnavailableGets503AndNothingIsPublished) {
   auto* cluster = stack_->cluster();
   ASSERT_NE(cluster, nullptr);
   ASSERT_EQ(post("warm-up", "c0", "first"), 202);  // the producer is connected
-  for (int b = 1; b <= 3; ++b) cluster->set_broker_down(b, true);
+  for (int b = 1; b <= 3; ++b) ASSERT_TRUE(cluster->set_broker_down(b, true));
   std::string resp;
   EXPECT_EQ(post("lost", "c1", "while down", &resp), 503) << resp;
-  for (int b = 1; b <= 3; ++b) cluster->set_broker_down(b, false);
+  for (int b = 1; b <= 3; ++b) ASSERT_TRUE(cluster->set_broker_down(b, false));
   ASSERT_TRUE(
       wait_until([&] { return post("after-" + std::to_string(rand()), "c2", "back") == 202; },
                  std::chrono::seconds(30)));
