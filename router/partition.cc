@@ -14,6 +14,7 @@ namespace {
 constexpr std::string_view kCopyId = "id";
 constexpr std::string_view kCheckpoint = "changelog/next";
 constexpr std::string_view kStepPrefix = "step/";
+constexpr std::string_view kUnlogged = "restore/unlogged";  // a restore without the WAL runs
 std::string step_key(uint64_t seq) {
   return fmt::format("{}{:020}", kStepPrefix, seq);
 }
@@ -88,8 +89,19 @@ std::unique_ptr<Partition> Partition::open(int32_t id, const std::string& dir, b
                                            std::string& err) {
   auto store = Store::open(dir, sync, err);
   if (!store) return nullptr;
-  std::unique_ptr<Partition> p(new Partition(id, dir, std::move(store)));
   std::string v;
+  bool wiped = false;
+  if (store->get(Cf::kLocal, kUnlogged, &v)) {
+    // A restore without the write-ahead log did not finish: what it wrote may be partly
+    // lost, in any family. Start again from an empty copy.
+    store.reset();
+    wipe(dir);
+    store = Store::open(dir, sync, err);
+    if (!store) return nullptr;
+    wiped = true;
+  }
+  std::unique_ptr<Partition> p(new Partition(id, dir, std::move(store)));
+  p->wiped_at_open_ = wiped;
   if (p->store_->get(Cf::kLocal, kCopyId, &v)) {
     p->copy_id_ = v;
   } else {
@@ -161,8 +173,27 @@ bool Partition::reapply(const std::vector<Step>& steps, std::string& err) {
 
 std::string Partition::commit_replay(Store::Replay& replay, int64_t next) {
   replay.put(Cf::kLocal, kCheckpoint, std::to_string(next));
-  if (std::string e = store_->commit(replay); !e.empty()) return e;
+  if (std::string e = store_->commit(replay, !unlogged_); !e.empty()) return e;
   checkpoint_ = next;
+  return {};
+}
+
+std::string Partition::begin_unlogged() {
+  if (unlogged_) return {};
+  auto b = store_->begin();
+  b.put(Cf::kLocal, kUnlogged, "");
+  if (std::string e = store_->commit(b); !e.empty()) return e;
+  unlogged_ = true;
+  return {};
+}
+
+std::string Partition::end_unlogged() {
+  if (!unlogged_) return {};
+  if (std::string e = store_->flush(); !e.empty()) return e;
+  auto b = store_->begin();
+  b.del(Cf::kLocal, kUnlogged);
+  if (std::string e = store_->commit(b); !e.empty()) return e;
+  unlogged_ = false;
   return {};
 }
 

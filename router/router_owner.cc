@@ -73,6 +73,10 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
     size_t applied = 0;
     if (from < high) {
       if (!reader->assign({{topic, p, from}}, err)) return "restore assign: " + err;
+      // Into an empty copy, without the write-ahead log: a crash meanwhile only means
+      // starting again from scratch, which is where this restore starts anyway.
+      if (part->checkpoint() == 0 && steps.empty())
+        if (std::string e = part->begin_unlogged(); !e.empty()) return e;
       int64_t next = from;
       // Straight from the fetched records into one RocksDB write per chunk: no copies in
       // between, no per-key merging (the latest write of a key wins in order).
@@ -87,6 +91,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
         if (cancel) {
           // Taken away meanwhile: what was read so far stays (a warm copy), nothing else.
           if (std::string e = flush_chunk(); !e.empty()) return e;
+          if (std::string e = part->end_unlogged(); !e.empty()) return e;
           return kCancelled;
         }
         auto msgs = reader->poll(2000, 100);
@@ -107,6 +112,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
           if (std::string e = flush_chunk(); !e.empty()) return e;
       }
       if (std::string e = flush_chunk(); !e.empty()) return e;
+      if (std::string e = part->end_unlogged(); !e.empty()) return e;
       (void)reader->assign({}, err);
     }
     if (foreign && !steps.empty() && rolled_back) {
@@ -166,6 +172,11 @@ std::vector<kafka::PartitionOffset> Router::take_over(
     auto cfg = current_;
     restores_->start(p, [this, cfg](int32_t q, const std::atomic<bool>& cancel, std::string& err) {
       auto part = Partition::open(q, partition_dir(cfg->state.dir, q), cfg->state.sync, err);
+      if (part && part->wiped_at_open())
+        log_->warn(
+            "partition {}: the last restore into this copy did not finish; restoring "
+            "from scratch",
+            q);
       if (part) err = restore(part, *cfg, cancel);
       return part;
     });
@@ -330,12 +341,14 @@ void Router::read_directory() {
         claim_read_back_.insert(p);
       continue;
     }
-    // Another instance restores or serves a partition this one holds, announced after our
+    // Another instance starts taking over a partition this one holds, announced after our
     // own claim (the topic orders both): the group gave it away while this instance did not
     // notice (its session ended under a slow broker; a zombie). Stop at once, without
     // flushing: the new owner restores from the changelog, and two owners must not both
-    // take messages and answer desks.
-    if (!o.released() && claim_read_back_.count(p) &&
+    // take messages and answer desks. Only a take-over's first announcement ("restoring")
+    // fences: a "serving" one after ours can be an older owner's restore ending late (that
+    // one is the zombie, and fencing here would leave the partition to nobody).
+    if (o.restoring() && claim_read_back_.count(p) &&
         (partitions_.count(p) || restores_->holds(p))) {
       log_->error(
           "partition {}: {} took it over while this instance still held it (its group "

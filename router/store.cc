@@ -251,13 +251,29 @@ void Store::Replay::put(Cf cf, std::string_view key, std::string_view value) {
   ++count_;
 }
 
-std::string Store::commit(Replay& replay) {
+std::string Store::commit(Replay& replay, bool logged) {
   if (replay.count_ == 0) return {};
-  rocksdb::Status st = db_->Write(write_options_, &replay.wb_);
+  rocksdb::WriteOptions o = write_options_;
+  if (!logged) {
+    o.disableWAL = true;
+    o.sync = false;
+  }
+  rocksdb::Status st = db_->Write(o, &replay.wb_);
   if (!st.ok()) return st.ToString();
   replay.wb_.Clear();
   replay.count_ = 0;
   return {};
+}
+
+std::string Store::flush() {
+  rocksdb::FlushOptions o;
+  o.wait = true;
+  o.allow_write_stall = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  for (auto* h : handles_)
+    if (h) all.push_back(h);
+  rocksdb::Status st = db_->Flush(o, all);
+  return st.ok() ? std::string() : st.ToString();
 }
 
 bool Store::resume() {

@@ -103,7 +103,11 @@ class Store {
   Batch begin() { return Batch(*this); }
   Replay begin_replay() { return Replay(*this); }
   // Writes the replay atomically and empties it; "" or the error (nothing written then).
-  [[nodiscard]] std::string commit(Replay& replay);
+  // `logged` false: without the write-ahead log, so a crash loses it until flush() returned.
+  [[nodiscard]] std::string commit(Replay& replay, bool logged = true);
+  // Writes every family's memtable to files and waits: what was committed without the
+  // write-ahead log is durable once it returns "".
+  [[nodiscard]] std::string flush();
   // Applies the batch atomically. "" or an error text; on error nothing was applied.
   // Why a commit failed. `retriable`: the disk or the process ran short of something (an
   // I/O error such as "too many open files", no space, busy) and the same batch may be

@@ -15,111 +15,21 @@
 #include "common/child_process.h"
 #include "config/config.h"
 #include "omniroute/v1/store.pb.h"
-#include "tests/integration/harness.h"
+#include "tests/integration/group_helpers.h"
 
 namespace omniroute::testing {
 namespace {
 
+using group::Directory;
+using group::now_ms;
+using group::publish;
+using group::served_by;
+
 constexpr int kPartitions = 2;
 constexpr int kSlowRttMs = 600;
 
-// The first "r<k>" that hashes to partition `p`.
 std::string ws_on(int32_t p) {
-  for (int k = 0;; ++k) {
-    const std::string id = fmt::format("r{}", k);
-    if (kafka::partition_for_key(id, kPartitions) == p) return id;
-  }
-}
-
-std::string router_yaml(const std::string& brokers, const std::string& state,
-                        const std::string& endpoint) {
-  std::string workspaces;
-  for (int32_t p = 0; p < kPartitions; ++p)
-    workspaces += fmt::format(R"(  - id: {}
-    queues: [{{id: general}}]
-    inboxes:
-      - {{id: api, channel: webhook, queue: general, settings: {{secret: s, callback_url: "http://127.0.0.1:1/x"}}}}
-    agents:
-      - {{id: a, capacity: {{webhook: 100}}}}
-)",
-                              ws_on(p));
-  // No standby copies: the new owner restores the whole partition from the changelog.
-  return fmt::format(R"(log_level: warn
-kafka: {{brokers: "{}", partitions: {}, replication_factor: 1}}
-state: {{dir: "{}"}}
-router:
-  agent_endpoint: "{}"
-  agent_auth: none
-  insecure: true
-  membership: group
-  standby_replicas: 0
-  session_timeout_ms: 3000
-  heartbeat_interval_ms: 200
-  heartbeat_timeout_ms: 1500
-  presence_grace_ms: 600000
-workspaces:
-{})",
-                     brokers, kPartitions, state, endpoint, workspaces);
-}
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// omni.routers read as it grows: the latest announcement per partition.
-class Directory {
- public:
-  explicit Directory(const std::string& brokers) {
-    std::string err;
-    c_ = kafka::Consumer::create({brokers, {}}, "test-directory", err);
-    std::vector<kafka::PartitionOffset> parts;
-    for (int32_t p = 0; p < kPartitions; ++p)
-      parts.push_back({"omni.routers", p, RD_KAFKA_OFFSET_BEGINNING});
-    EXPECT_TRUE(c_ && c_->assign(parts, err)) << err;
-  }
-  // Waits until `pred(latest)` holds; false after `secs`.
-  template <typename Pred>
-  bool wait_for(Pred pred, int secs = 60) {
-    return wait_until(
-        [&] {
-          for (auto& m : c_->poll(100, 20)) {
-            v1::store::RouterOwner o;
-            if (!m.is_error() &&
-                o.ParseFromArray(m.value().data(), static_cast<int>(m.value().size())))
-              latest_[o.partition()] = o;
-          }
-          return pred(latest_);
-        },
-        std::chrono::seconds(secs));
-  }
-  const std::map<int32_t, v1::store::RouterOwner>& latest() const { return latest_; }
-
- private:
-  std::unique_ptr<kafka::Consumer> c_;
-  std::map<int32_t, v1::store::RouterOwner> latest_;
-};
-
-bool served_by(const std::map<int32_t, v1::store::RouterOwner>& d, int32_t p,
-               const std::string& endpoint) {
-  auto it = d.find(p);
-  return it != d.end() && it->second.endpoint() == endpoint && !it->second.released() &&
-         !it->second.restoring();
-}
-
-void publish(kafka::Producer& producer, const std::string& ws, const std::string& customer,
-             const std::string& id) {
-  v1::Envelope env;
-  auto* m = env.mutable_message();
-  m->set_workspace_id(ws);
-  m->set_inbox_id("api");
-  m->set_channel(v1::CHANNEL_WEBHOOK);
-  m->set_event_id("ev-" + id);
-  m->set_customer_handle(customer);
-  m->set_external_message_id(id);
-  m->set_text_body("message " + id);
-  ASSERT_TRUE(producer.produce("omni.inbound", ws, env.SerializeAsString(), [](const auto&) {}));
+  return group::ws_on(p, kPartitions);
 }
 
 TEST(RestoreBeside, AnInstanceKeepsServingItsWorkspacesWhileItRestoresAnother) {
@@ -132,12 +42,12 @@ TEST(RestoreBeside, AnInstanceKeepsServingItsWorkspacesWhileItRestoresAnother) {
   for (int n = 0; n < 2; ++n) {
     endpoints.push_back(fmt::format("tcp://127.0.0.1:{}", free_port()));
     configs.push_back(fmt::format("{}/r{}.yaml", dir.path(), n));
-    std::ofstream(configs.back()) << router_yaml(brokers, fmt::format("{}/r{}", dir.path(), n),
-                                                 endpoints.back());
+    std::ofstream(configs.back()) << group::router_yaml(
+        brokers, kPartitions, fmt::format("{}/r{}", dir.path(), n), endpoints.back());
   }
   {
     std::vector<std::string> errors;
-    auto cfg = config::parse(router_yaml(brokers, "x", endpoints[0]), errors);
+    auto cfg = config::parse(group::router_yaml(brokers, kPartitions, "x", endpoints[0]), errors);
     ASSERT_TRUE(cfg) << errors.front();
     for (const auto& t : cfg->all_topics()) {
       ASSERT_TRUE(cluster->create_topic(t, kPartitions, 1, err)) << err;
@@ -150,7 +60,7 @@ TEST(RestoreBeside, AnInstanceKeepsServingItsWorkspacesWhileItRestoresAnother) {
   }
   ChildProcess a(omniroute_binary(), {"router", "--config", configs[0]});
   ChildProcess b(omniroute_binary(), {"router", "--config", configs[1]});
-  Directory directory(brokers);
+  Directory directory(brokers, kPartitions);
 
   // A serves both partitions; then B joins and the group gives it one of them (X).
   a.start();

@@ -4,6 +4,10 @@
 #include "router/partition.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "tests/support/support.h"
 
@@ -100,6 +104,66 @@ TEST_F(PartitionCopy, StepsWithoutBeforeImagesAreNotRolledBack) {
   EXPECT_EQ(err, "");
   EXPECT_EQ(value(*p, Cf::kConversations, "acme/C1"), "C1 open") << "nothing was touched";
   EXPECT_EQ(p->unacknowledged().size(), 1u);
+}
+
+// A restore into an empty copy writes without RocksDB's write-ahead log. Each case runs in
+// a child process (this test binary again) that ends with _exit, as a killed router would:
+// nothing is closed, so what was only in memory is gone.
+void restore_and_die(const std::string& dir, bool finish) {
+  std::string err;
+  auto p = Partition::open(3, dir, false, err);
+  if (!p || !p->begin_unlogged().empty()) _exit(2);
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    auto replay = p->store().begin_replay();
+    for (int i = 0; i < 500; ++i) {
+      const std::string slot = std::string(1, static_cast<char>(Cf::kConversations)) + "acme/C" +
+                               std::to_string(chunk * 500 + i);
+      const std::string_view v = "open";
+      if (!replay.add(slot, &v)) _exit(3);
+    }
+    if (!p->commit_replay(replay, (chunk + 1) * 500).empty()) _exit(4);
+  }
+  if (finish && !p->end_unlogged().empty()) _exit(5);
+  _exit(0);  // killed: no close, no flush
+}
+
+TEST_F(PartitionCopy, ARestoreWithoutTheWalIsKeptWhenItEndedAndStartedOverWhenItDidNot) {
+  constexpr const char* kChild = "OMNIROUTE_TEST_RESTORE_CHILD";
+  if (const char* c = std::getenv(kChild)) restore_and_die(c + 1, c[0] == 'F');
+  const auto restore_in_child = [&](const std::string& dir, bool finish) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      setenv(kChild, ((finish ? "F" : "C") + dir).c_str(), 1);
+      execl("/proc/self/exe", "store_test", "--gtest_filter=PartitionCopy.ARestoreWithoutTheWal*",
+            nullptr);
+      _exit(9);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  };
+  const std::string cut = dir_.path() + "/cut", ended = dir_.path() + "/ended";
+  restore_in_child(cut, false);
+  restore_in_child(ended, true);
+
+  std::string err;
+  auto p = Partition::open(3, cut, false, err);
+  ASSERT_TRUE(p) << err;
+  EXPECT_TRUE(p->wiped_at_open()) << "the mark of an unfinished restore was found";
+  EXPECT_EQ(p->checkpoint(), 0);
+  EXPECT_EQ(value(*p, Cf::kConversations, "acme/C0"), std::nullopt);
+  EXPECT_EQ(value(*p, Cf::kConversations, "acme/C1999"), std::nullopt);
+
+  p = Partition::open(3, ended, false, err);
+  ASSERT_TRUE(p) << err;
+  EXPECT_FALSE(p->wiped_at_open());
+  EXPECT_EQ(p->checkpoint(), 2000) << "flushed to files before the mark was removed";
+  EXPECT_EQ(value(*p, Cf::kConversations, "acme/C0"), "open");
+  EXPECT_EQ(value(*p, Cf::kConversations, "acme/C1999"), "open");
+  p.reset();
+  p = Partition::open(3, ended, false, err);
+  ASSERT_TRUE(p) << err;
+  EXPECT_FALSE(p->wiped_at_open()) << "a finished restore leaves no mark";
 }
 
 }  // namespace
