@@ -56,6 +56,11 @@ Metrics::Metrics()
                        .Help("Records in a partition the router has not read yet (high "
                              "watermark minus position).")
                        .Register(registry)),
+      partitions(BuildGauge()
+                     .Name("omniroute_router_partitions")
+                     .Help("Partitions of omni.inbound this instance holds, by role: 1 while "
+                           "it serves, restores or keeps a standby copy of the partition.")
+                     .Register(registry)),
       outbox_depth(BuildGauge()
                        .Name("omniroute_outbox_records")
                        .Help("Outbox records produced or waiting to be, not yet acknowledged "

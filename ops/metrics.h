@@ -25,6 +25,7 @@ struct Metrics {
   prometheus::Histogram& step_seconds;
   prometheus::Histogram& commit_writes;
   prometheus::Family<prometheus::Gauge>& consumer_lag;  // {topic, partition}
+  prometheus::Family<prometheus::Gauge>& partitions;    // {partition, role}
   prometheus::Gauge& outbox_depth;
   prometheus::Family<prometheus::Gauge>& waiting;           // {workspace, queue}
   prometheus::Family<prometheus::Gauge>& longest_wait;      // {workspace, queue}

@@ -115,8 +115,16 @@ class Router {
   void read_directory();
 
   // ---- standby copies (router_standby.cc)
-  // Follows every partition not owned here (router.standby_replicas > 0).
+  // Keeps a copy of each partition this instance is a standby for (placement below) and
+  // follows them from the changelog; drops copies it is no longer one for.
   void refresh_standbys();
+  // Whether this instance keeps a standby copy of partition `p` (not owned here): the
+  // instances known from the directory (with a claim on some partition) and this one, in
+  // the order of their ids, as a ring; the `router.standby_replicas` instances after the
+  // partition's owner keep one. A partition without a known owner: every instance does.
+  bool standby_here(int32_t p) const;
+  // omniroute_router_partitions: what this instance holds, by role.
+  void report_roles();
   // Applies what the changelog brought for the standby copies.
   void follow_standbys();
 

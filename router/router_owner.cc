@@ -182,6 +182,7 @@ std::vector<kafka::PartitionOffset> Router::take_over(
     });
   }
   update_readiness();
+  report_roles();
   if (!wait) return {};
   restores_->wait_idle();
   return serve_restored();
@@ -328,6 +329,7 @@ void Router::announce(int32_t p, Ownership what) {
 
 void Router::read_directory() {
   if (!directory_reader_) return;
+  bool placement_changed = false;
   for (auto& m : directory_reader_->poll(500, 0)) {
     if (m.is_error()) continue;
     v1::store::RouterOwner o;
@@ -365,8 +367,13 @@ void Router::read_directory() {
     if (it != directory_.end() && it->second.instance() == instance_ &&
         partitions_.count(o.partition()))
       continue;  // we own it now: a late record of the previous owner changes nothing
+    // Who owns what decides where standby copies are kept.
+    if (it == directory_.end() || it->second.instance() != o.instance() ||
+        it->second.released() != o.released())
+      placement_changed = true;
     directory_[o.partition()] = o;
   }
+  if (placement_changed) refresh_standbys();
 }
 
 }  // namespace omniroute::router

@@ -1,17 +1,54 @@
-// Standby copies (router.standby_replicas): the partitions this instance does not own are
+// Standby copies (router.standby_replicas): partitions this instance does not own are
 // followed from the changelog into local copies (<state.dir>/p<N>, no engine), so a take-over
-// reads only what the copy has not seen yet. Kafka Streams' standby tasks were the model.
+// reads only what the copy has not seen yet. Kafka Streams' standby tasks were the model;
+// their placement by the group leader's assignor is done here from the directory instead
+// (librdkafka's cooperative-sticky assignor cannot be given a standby placement).
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "ops/metrics.h"
 #include "router/router.h"
 
 namespace omniroute::router {
 
+bool Router::standby_here(int32_t p) const {
+  const int n = current_->router.standby_replicas;
+  if (n <= 0) return false;
+  auto owner = directory_.find(p);
+  if (owner == directory_.end() || owner->second.released()) return true;
+  std::vector<std::string> ring{instance_};
+  for (const auto& [q, o] : directory_)
+    if (!o.released() && !o.instance().empty()) ring.push_back(o.instance());
+  std::sort(ring.begin(), ring.end());
+  ring.erase(std::unique(ring.begin(), ring.end()), ring.end());
+  const auto at = std::find(ring.begin(), ring.end(), owner->second.instance());
+  if (at == ring.end()) return true;
+  const size_t from = static_cast<size_t>(at - ring.begin());
+  const size_t keep = std::min(static_cast<size_t>(n), ring.size() - 1);
+  for (size_t k = 1; k <= keep; ++k)
+    if (ring[(from + k) % ring.size()] == instance_) return true;
+  return false;
+}
+
+void Router::report_roles() {
+  auto& family = ops::metrics().partitions;
+  for (int32_t p = 0; p < partition_count_; ++p) {
+    const std::string part = std::to_string(p);
+    family.Add({{"partition", part}, {"role", "serving"}}).Set(partitions_.count(p) ? 1 : 0);
+    family.Add({{"partition", part}, {"role", "restoring"}}).Set(restores_->holds(p) ? 1 : 0);
+    family.Add({{"partition", part}, {"role", "standby"}}).Set(standbys_.count(p) ? 1 : 0);
+  }
+}
+
 void Router::refresh_standbys() {
-  if (current_->router.standby_replicas <= 0 || partition_count_ <= 0) return;
+  if (partition_count_ <= 0) return;
+  if (current_->router.standby_replicas <= 0) {
+    report_roles();
+    return;
+  }
   const std::string& topic = current_->kafka.topics.changelog;
   std::string err;
   if (!standby_reader_) {
@@ -24,11 +61,14 @@ void Router::refresh_standbys() {
   bool changed = false;
   for (int32_t p = 0; p < partition_count_; ++p) {
     const bool owned = partitions_.count(p) > 0 || restores_->holds(p);
+    const bool wanted = !owned && standby_here(p);
     auto it = standbys_.find(p);
-    if (owned && it != standbys_.end()) {
-      standbys_.erase(it);  // closed: the take-over opens the same directory
+    if (!wanted && it != standbys_.end()) {
+      // Owned here now (the take-over opens the same directory), or another instance keeps
+      // the standby: closed; its files stay for a later catch-up from their checkpoint.
+      standbys_.erase(it);
       changed = true;
-    } else if (!owned && it == standbys_.end()) {
+    } else if (wanted && it == standbys_.end()) {
       const std::string dir = partition_dir(current_->state.dir, p);
       auto copy = Partition::open(p, dir, false, err);
       if (copy) {
@@ -52,6 +92,7 @@ void Router::refresh_standbys() {
       changed = true;
     }
   }
+  report_roles();
   if (!changed) return;
   std::vector<kafka::PartitionOffset> assignment;
   for (auto& [p, copy] : standbys_) {

@@ -24,10 +24,15 @@ inline std::string ws_on(int32_t p, int partitions) {
   }
 }
 
-// A router of the group with one workspace per partition (agent "a" in each), no standby
-// copies (the new owner restores from the changelog), a 3 s group session.
+struct RouterOptions {
+  int standby_replicas = 0;  // 0: the new owner restores from the changelog
+  int ops_port = 0;          // operations.listen (/metrics with token "scrape"), 0: none
+};
+
+// A router of the group with one workspace per partition (agent "a" in each), a 3 s group
+// session.
 inline std::string router_yaml(const std::string& brokers, int partitions, const std::string& state,
-                               const std::string& endpoint) {
+                               const std::string& endpoint, const RouterOptions& opt = {}) {
   std::string workspaces;
   for (int32_t p = 0; p < partitions; ++p)
     workspaces += fmt::format(R"(  - id: {}
@@ -38,22 +43,27 @@ inline std::string router_yaml(const std::string& brokers, int partitions, const
       - {{id: a, capacity: {{webhook: 100}}}}
 )",
                               ws_on(p, partitions));
+  const std::string ops =
+      opt.ops_port
+          ? fmt::format("operations: {{listen: \"127.0.0.1:{}\", metrics_token: scrape}}\n",
+                        opt.ops_port)
+          : "";
   return fmt::format(R"(log_level: warn
 kafka: {{brokers: "{}", partitions: {}, replication_factor: 1}}
 state: {{dir: "{}"}}
-router:
+{}router:
   agent_endpoint: "{}"
   agent_auth: none
   insecure: true
   membership: group
-  standby_replicas: 0
+  standby_replicas: {}
   session_timeout_ms: 3000
   heartbeat_interval_ms: 200
   heartbeat_timeout_ms: 1500
   presence_grace_ms: 600000
 workspaces:
 {})",
-                     brokers, partitions, state, endpoint, workspaces);
+                     brokers, partitions, state, ops, endpoint, opt.standby_replicas, workspaces);
 }
 
 inline int64_t now_ms() {

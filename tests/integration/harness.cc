@@ -100,6 +100,26 @@ std::vector<v1::ReplyAck> RecordingDesk::acks() const {
   return acks_;
 }
 
+connectors::http::ClientResponse http_get(const std::string& url, std::vector<std::string> headers,
+                                          const std::string& method) {
+  connectors::http::ClientRequest r;
+  r.method = method;
+  r.url = url;
+  r.headers = std::move(headers);
+  r.timeout_ms = 5000;
+  r.max_response_bytes = 4 << 20;
+  return connectors::http::send(r);
+}
+
+double metric_sample(const std::string& text, const std::string& series) {
+  size_t at = 0;
+  while ((at = text.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') return std::stod(text.substr(at + series.size() + 1));
+    at += series.size();
+  }
+  return -1;
+}
+
 std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic,
                                     int partitions, size_t expect, int wait_ms) {
   std::string err;

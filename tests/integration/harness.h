@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/stack.h"
+#include "connectors/http/client.h"
 #include "connectors/webhook/callback_receiver.h"
 #include "desk/desk.h"
 #include "kafka/kafka.h"
@@ -64,6 +65,14 @@ desk::Options test_curve_options(const std::string& ws, const std::string& agent
 
 // Reads the records of `topic` from the beginning: until `expect` records arrived (then
 // 300 ms more, to catch any extra) or `wait_ms` passed.
+// An HTTP request as an operator's tools make it (5 s timeout, up to 4 MB of answer).
+connectors::http::ClientResponse http_get(const std::string& url,
+                                          std::vector<std::string> headers = {},
+                                          const std::string& method = "GET");
+// The value of the first sample in a Prometheus text exposition whose line starts with
+// `series` (name and labels, as exposed), or -1.
+double metric_sample(const std::string& text, const std::string& series);
+
 std::vector<std::string> read_topic(const std::string& brokers, const std::string& topic,
                                     int partitions, size_t expect = SIZE_MAX, int wait_ms = 10000);
 

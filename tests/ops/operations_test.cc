@@ -19,23 +19,10 @@ namespace {
 
 connectors::http::ClientResponse get(const std::string& url, std::vector<std::string> headers = {},
                                      const std::string& method = "GET") {
-  connectors::http::ClientRequest r;
-  r.method = method;
-  r.url = url;
-  r.headers = std::move(headers);
-  r.timeout_ms = 5000;
-  r.max_response_bytes = 4 << 20;
-  return connectors::http::send(r);
+  return http_get(url, std::move(headers), method);
 }
-
-// The value of the first sample whose line starts with `series` (name and labels), or -1.
 double sample(const std::string& text, const std::string& series) {
-  size_t at = 0;
-  while ((at = text.find(series + " ", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == '\n') return std::stod(text.substr(at + series.size() + 1));
-    at += series.size();
-  }
-  return -1;
+  return metric_sample(text, series);
 }
 
 // promtool's verdict on an exposition: "" when it passes, else what it said.
