@@ -251,7 +251,7 @@ void Consumer::close() {
   // rd_kafka_destroy follows at once, that broker can be decommissioned while borrowed and
   // its last reference dropped on the wrong thread, which aborts the process. Giving the
   // coordinator's thread a moment to finish first closes the window in practice.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (settle_on_close_) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
 bool Consumer::assign(const std::vector<PartitionOffset>& parts, std::string& err) {

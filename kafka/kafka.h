@@ -170,6 +170,9 @@ class Consumer {
   bool assigned_once() const { return assigned_once_; }
   // Leaves the group (revoking what it owns through the Rebalance handler) and closes.
   void close();
+  // close() does not wait for librdkafka to settle (short-lived readers made by the dozen,
+  // e.g. one per partition restored; they keep librdkafka#3608's small risk).
+  void skip_settle_on_close() { settle_on_close_ = false; }
 
  private:
   Consumer() = default;
@@ -181,6 +184,7 @@ class Consumer {
   HandlePtr rk_;
   rd_kafka_queue_t* queue_ = nullptr;
   bool closed_ = false;
+  bool settle_on_close_ = true;
 };
 
 // Whether retrying a produce that failed with `e` can never succeed (the record is too

@@ -97,7 +97,6 @@ std::string Router::start(const std::atomic<bool>* stop) {
       hand_over(parts, lost);
     };
   }
-  restore_readers_ = std::make_unique<kafka::ConsumerPool>(kafka_cfg_, "omniroute-router-restore");
   consumer_ =
       kafka::Consumer::create_member(kafka_cfg_, "omniroute-router", std::move(on), err, tuning);
   if (!consumer_) return "kafka consumer: " + err;

@@ -22,7 +22,6 @@
 
 #include "config/config.h"
 #include "kafka/kafka.h"
-#include "kafka/pool.h"
 #include "omniroute/v1/store.pb.h"
 #include "router/agent_gate.h"
 #include "router/partition.h"
@@ -206,7 +205,6 @@ class Router {
     std::shared_ptr<const config::Config> next;
     std::function<void(const std::string&)> done;
   } reload_;
-  std::unique_ptr<kafka::ConsumerPool> restore_readers_;  // changelog readers, one per worker
   // Last: its workers use the members above, so it stops them first.
   std::unique_ptr<RestoreJobs> restores_;
 };

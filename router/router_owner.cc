@@ -41,8 +41,11 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
   const std::string& topic = cfg.kafka.topics.changelog;
   const int32_t p = part->id();
   std::string err;
-  auto reader = restore_readers_->take(err);
+  // A fresh reader for each restore: a reused one could still hold records it fetched for
+  // an earlier (cancelled) restore, which librdkafka may hand out after the reassignment.
+  auto reader = kafka::Consumer::create(kafka_cfg_, "omniroute-router-restore", err);
   if (!reader) return "restore consumer: " + err;
+  reader->skip_settle_on_close();  // short-lived, many per take-over (see Consumer::close)
   int64_t low = 0, high = 0;
   bool ok = false;
   for (int attempt = 0; attempt < 30 && !ok; ++attempt)
@@ -98,6 +101,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
         if (msgs.empty() && ++idle > 600) return fmt::format("restore of partition {} stalled", p);
         for (auto& m : msgs) {
           if (m.is_error()) continue;
+          if (m.partition() != p || m.topic() != topic) continue;  // not this copy's
           idle = 0;
           next = m.offset() + 1;
           const auto value = changelog_value(m.value());
