@@ -78,9 +78,10 @@ struct Router {
   // A member silent this long is out of the group and its partitions move (Kafka
   // session.timeout.ms; a real broker bounds it by group.min.session.timeout.ms).
   int session_timeout_ms = 6000;
-  // Warm copies: with 1 or more, this instance follows the changelog of every partition it
-  // does not own into a local copy, so taking one over reads only the last moments (and
-  // never depends on the broker still holding old changelog records). 0: none.
+  // Warm copies of each partition at this many instances other than its owner (the next
+  // ones in the ring of instance ids): they follow its changelog into a local copy, so
+  // taking it over reads only the last moments (and never depends on the broker still
+  // holding old changelog records). 0: none.
   int standby_replicas = 1;
   AgentAuth agent_auth = AgentAuth::kCurve;
   bool insecure = false;  // Allows agent_auth: none (loopback endpoints only).
