@@ -380,20 +380,24 @@ workspaces:
       }
       std::vector<std::string> customer_ids;
       std::multiset<std::string> answers;
+      std::map<std::string, std::vector<std::string>> by;  // answer → "agent@seq" each time
       store->scan(router::Cf::kMessages, std::string(k) + "/",
                   [&](std::string_view, std::string_view mv) {
                     v1::ConversationMessage m;
                     m.ParseFromArray(mv.data(), static_cast<int>(mv.size()));
-                    if (m.author() == v1::AUTHOR_CUSTOMER)
+                    if (m.author() == v1::AUTHOR_CUSTOMER) {
                       customer_ids.push_back(m.external_message_id());
-                    else
+                    } else {
                       answers.insert(m.text_body());
+                      by[m.text_body()].push_back(m.author_id() + "@" + m.outbound_id());
+                    }
                     return true;
                   });
       for (const auto& id : customer_ids) {
         if (answers.count("re:" + id) != 1) {
-          res.violations.push_back(
-              fmt::format("{}: {} answered {} times in state", k, id, answers.count("re:" + id)));
+          res.violations.push_back(fmt::format("{}: {} answered {} times in state ({})", k, id,
+                                               answers.count("re:" + id),
+                                               fmt::join(by["re:" + id], ", ")));
         }
       }
       if (answers.size() != customer_ids.size()) {

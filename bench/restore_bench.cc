@@ -41,7 +41,7 @@ std::vector<std::string> workspace_per_partition(int partitions) {
 }
 
 struct Written {
-  int64_t records = 0, bytes = 0;
+  int64_t records = 0, commits = 0, bytes = 0;  // state records; steps' commit records
 };
 
 // The changelog of `n` new conversations of `workspace`, as the router produces it: every
@@ -50,18 +50,23 @@ Written write_changelog(kafka::Producer& producer, const std::string& topic, int
                         const std::string& workspace, int n, const RestoreOptions& o) {
   RoutingFixture fx(o.agents, o.queues, workspace, static_cast<size_t>(o.text_bytes));
   Written w;
+  // One writer, steps tagged and committed as the router's (router/changelog.h).
+  const router::StepTag writer{0x0b0e0c0000000000ULL + static_cast<uint64_t>(p) + 1, 0};
+  uint64_t seq = 0;
   auto send = [&](const std::vector<router::ChangelogRecord>& records) {
-    for (const auto& r : records) {
-      const std::string payload = router::changelog_payload(r);
+    if (records.empty()) return;
+    const router::StepFrames frames(records, {writer.writer, ++seq});
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const auto [key, payload] = frames.at(i);
       const std::string_view v(payload);
-      for (int attempt = 0; !producer.produce_to(topic, p, r.key, r.value ? &v : nullptr,
+      for (int attempt = 0; !producer.produce_to(topic, p, key, payload.empty() ? nullptr : &v,
                                                  [](const kafka::DeliveryReport&) {});
            ++attempt) {
         if (attempt > 200000) throw std::runtime_error("the producer's queue stays full");
         std::this_thread::sleep_for(std::chrono::microseconds(100));
       }
-      ++w.records;
-      w.bytes += static_cast<int64_t>(r.key.size() + payload.size());
+      ++(router::is_commit_slot(key) ? w.commits : w.records);
+      w.bytes += static_cast<int64_t>(key.size() + payload.size());
     }
   };
   send(fx.setup_changelog());
@@ -134,6 +139,7 @@ json run(const RestoreOptions& o, const std::string& tmp) {
     const Written w =
         write_changelog(*producer, changelog, p, workspaces[static_cast<size_t>(p)], n, o);
     total.records += w.records;
+    total.commits += w.commits;
     total.bytes += w.bytes;
   }
   if (!producer->flush(600000)) throw std::runtime_error("changelog not acknowledged in 10 min");
@@ -216,6 +222,7 @@ json run(const RestoreOptions& o, const std::string& tmp) {
       {"partitions", o.partitions},
       {"text_bytes", o.text_bytes},
       {"changelog_records", total.records},
+      {"changelog_commit_records", total.commits},
       {"changelog_bytes", total.bytes},
       {"records_on_broker", on_broker},
       {"write_seconds", gen_s},

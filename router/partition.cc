@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -69,6 +70,9 @@ Partition::Partition(int32_t id, std::string dir, std::unique_ptr<Store> store)
     : id_(id), dir_(std::move(dir)), store_(std::move(store)), batch_(store_->begin()) {
   static std::atomic<uint64_t> opened{0};
   incarnation_ = ++opened;
+  std::random_device rd;
+  do writer_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  while (writer_ == 0);
 }
 
 void Partition::wipe(const std::string& dir) {
@@ -224,7 +228,6 @@ std::optional<Store::CommitError> Partition::commit(bool with_engine) {
   b.clear();
   done_seqs_.clear();
   if (!step.records.empty()) ++next_seq_;
-  step.outstanding = step.records.size();
   if (engine_) {
     step.frames = engine_->take_frames();
     step.outbox = engine_->take_outbox();
@@ -236,9 +239,8 @@ std::optional<Store::CommitError> Partition::commit(bool with_engine) {
 
 void Partition::requeue(std::vector<Step> steps) {
   for (auto& s : steps) {
-    s.outstanding = s.records.size();
+    s.outstanding = 0;
     s.produced = 0;
-    s.again.clear();
     next_seq_ = std::max(next_seq_, s.seq + 1);
     pending_.push_back(std::move(s));
   }
@@ -253,11 +255,21 @@ void Partition::acknowledged(uint64_t seq, int64_t offset) {
   }
 }
 
+void Partition::refused(uint64_t seq) {
+  bool from_here = false;
+  for (auto& s : pending_) {
+    if (s.seq == seq && s.outstanding > 0) {
+      --s.outstanding;
+      from_here = true;
+    }
+    if (from_here) s.produced = 0;
+  }
+}
+
 std::vector<Partition::Step> Partition::released() {
   std::vector<Step> out;
   while (!pending_.empty() && pending_.front().outstanding == 0 &&
-         pending_.front().produced == pending_.front().records.size() &&
-         pending_.front().again.empty()) {
+         pending_.front().produced == pending_.front().frames_total()) {
     Step s = std::move(pending_.front());
     pending_.pop_front();
     if (s.seq != 0) done_seqs_.push_back(s.seq);

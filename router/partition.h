@@ -42,10 +42,13 @@ class Partition {
   struct Step {
     uint64_t seq = 0;
     std::vector<ChangelogRecord> records;  // kept until the step is released
-    size_t produced = 0;                   // records[0, produced) handed to Kafka
-    std::vector<size_t> again;             // records Kafka refused: to produce again
-    size_t outstanding = 0;                // records not acknowledged yet
-    int64_t last_offset = -1;              // changelog offset of the last acknowledged one
+    size_t produced = 0;       // frames [0, produced) handed to Kafka (StepFrames: + commit)
+    size_t outstanding = 0;    // frames handed to Kafka and not reported on yet
+    int64_t last_offset = -1;  // changelog offset of the last acknowledged one
+    // Frames this step puts on the changelog: its records and its commit (none: no records).
+    size_t frames_total() const {
+      return records.empty() ? 0 : records.size() + 1 + (records.front().value ? 0 : 1);
+    }
     std::vector<DeskFrame> frames;
     std::vector<OutboxRecord> outbox;
     // From unacknowledged() only: what each record's key held before the step (same order;
@@ -109,8 +112,13 @@ class Partition {
   // waits in pending(); nullopt. The batch is kept on failure.
   [[nodiscard]] std::optional<Store::CommitError> commit(bool with_engine = true);
   std::deque<Step>& pending() { return pending_; }
-  // Kafka acknowledged one record of step `seq` at `offset`.
+  // This serving's writer id on the changelog (random; every opened copy has its own).
+  uint64_t writer() const { return writer_; }
+  // Kafka acknowledged one frame of step `seq` at `offset`.
   void acknowledged(uint64_t seq, int64_t offset);
+  // Kafka refused a frame of step `seq`: that step and every later one are produced again
+  // from their first frame, so the topic ends with the latest value of every key.
+  void refused(uint64_t seq);
   // Steps whose records are all acknowledged, in order (their kLocal copies are deleted
   // and the checkpoint advanced by the next commit).
   std::vector<Step> released();
@@ -135,6 +143,7 @@ class Partition {
   std::unique_ptr<Engine> engine_;
   std::string copy_id_;
   uint64_t incarnation_ = 0;
+  uint64_t writer_ = 0;
   int64_t checkpoint_ = 0;
   uint64_t next_seq_ = 1;
   std::deque<Step> pending_;

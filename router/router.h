@@ -148,6 +148,7 @@ class Router {
   std::unique_ptr<kafka::Consumer> directory_reader_;
   std::map<int32_t, std::unique_ptr<Partition>> standbys_;  // copies without an engine
   std::unique_ptr<kafka::Consumer> standby_reader_;
+  std::map<int32_t, StepGate<kafka::Message>> standby_gates_;  // per standby copy
 
   std::shared_ptr<kafka::Producer> producer_;
   std::unique_ptr<kafka::Consumer> consumer_;
@@ -179,7 +180,6 @@ class Router {
       int32_t partition;
       uint64_t incarnation;  // the partition copy that produced it
       uint64_t seq;
-      size_t index;  // in the step's records (kept there to produce again after a failure)
       int64_t offset;
       rd_kafka_resp_err_t code;
     };

@@ -126,21 +126,21 @@ void Router::ask_resync(const std::string& rid, const zmq::message_t& body) {
     if (Partition* part = serving(it->second)) part->engine().resync_desk(rid);
 }
 
-// Changelog values carry one leading byte, so an empty value is not a tombstone (a null
-// record is).
+// A step goes on the changelog as StepFrames (router/changelog.h): its records tagged with
+// this copy's writer id and the step, then its commit record; readers apply a step only
+// once its commit is there, so a step cut off by a crash is never half applied.
 void Router::produce_changelog(Partition& part) {
   const std::string& topic = current_->kafka.topics.changelog;
-  auto produce = [&](const Partition::Step& step, size_t index) {
-    const ChangelogRecord& rec = step.records[index];
-    const std::string framed = changelog_payload(rec);
+  auto produce = [&](Partition::Step& step, const StepFrames& frames, size_t index) {
+    const auto [key, framed] = frames.at(index);
     const std::string_view value(framed);
     for (int attempt = 0;; ++attempt) {
       std::string err;
       rd_kafka_resp_err_t code = RD_KAFKA_RESP_ERR_NO_ERROR;
       if (producer_->produce_to(
-              topic, part.id(), rec.key, rec.value ? &value : nullptr,
-              [acks = acks_, report = Acks::Changelog{part.id(), part.incarnation(), step.seq,
-                                                      index, -1, RD_KAFKA_RESP_ERR_NO_ERROR}](
+              topic, part.id(), key, framed.empty() ? nullptr : &value,
+              [acks = acks_, report = Acks::Changelog{part.id(), part.incarnation(), step.seq, -1,
+                                                      RD_KAFKA_RESP_ERR_NO_ERROR}](
                   const kafka::DeliveryReport& rep) mutable {
                 std::lock_guard lock(acks->mu);
                 report.offset = rep.offset;
@@ -148,8 +148,10 @@ void Router::produce_changelog(Partition& part) {
                 acks->wake_if_first();
                 acks->changelog.push_back(report);
               },
-              &err, &code))
+              &err, &code)) {
+        ++step.outstanding;
         return;
+      }
       if (kafka::permanent_produce_error(code)) {
         log_->critical(
             "changelog record refused by Kafka ({}); exiting: state that cannot be "
@@ -162,9 +164,9 @@ void Router::produce_changelog(Partition& part) {
     }
   };
   for (auto& step : part.pending()) {
-    for (size_t i : step.again) produce(step, i);
-    step.again.clear();
-    for (; step.produced < step.records.size(); ++step.produced) produce(step, step.produced);
+    if (step.produced >= step.frames_total()) continue;
+    const StepFrames frames(step.records, {part.writer(), step.seq});
+    for (; step.produced < frames.size(); ++step.produced) produce(step, frames, step.produced);
   }
 }
 
@@ -197,11 +199,11 @@ void Router::drain_acks() {
       part.acknowledged(c.seq, c.offset);
       continue;
     }
-    // No delivery timeout: this is a broker refusal. Produce it again in its step.
+    // No delivery timeout: this is a broker refusal. The step and those after it go again
+    // (a later step may have written the same keys: the topic must end with its values).
     log_->warn("changelog record for partition {} failed ({}); producing it again", c.partition,
                rd_kafka_err2str(c.code));
-    for (auto& s : part.pending())
-      if (s.seq == c.seq) s.again.push_back(c.index);  // still outstanding
+    part.refused(c.seq);
   }
   for (auto& [p, part] : partitions_) produce_changelog(*part);
 }

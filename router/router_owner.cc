@@ -82,12 +82,23 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
         if (std::string e = part->begin_unlogged(); !e.empty()) return e;
       int64_t next = from;
       // Straight from the fetched records into one RocksDB write per chunk: no copies in
-      // between, no per-key merging (the latest write of a key wins in order).
+      // between, no per-key merging (the latest write of a key wins in order). Only whole
+      // steps: the gate holds a step's records until its commit record (a step cut off by
+      // its writer's death stays out, and the checkpoint stays before it).
       Store::Replay replay = part->store().begin_replay();
+      StepGate<kafka::Message> gate;
+      std::string bad;
+      auto apply = [&](kafka::Message& m) {
+        const auto value = changelog_value(m.value());
+        if (!replay.add(m.key(), value ? &*value : nullptr) && bad.empty())
+          bad = fmt::format("partition {}: changelog record at offset {} is not a router state key",
+                            p, m.offset());
+      };
       auto flush_chunk = [&]() -> std::string {
+        if (!bad.empty()) return bad;
         if (replay.count() == 0) return {};
         applied += replay.count();
-        return part->commit_replay(replay, next);
+        return part->commit_replay(replay, gate.resume_at(next));
       };
       int idle = 0;
       while (next < high) {
@@ -104,13 +115,13 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
           if (m.partition() != p || m.topic() != topic) continue;  // not this copy's
           idle = 0;
           next = m.offset() + 1;
-          const auto value = changelog_value(m.value());
-          if (m.key() == kOwnerSlot && value && *value != part->copy_id()) foreign = true;
-          if (!replay.add(m.key(), value ? &*value : nullptr))
-            return fmt::format(
-                "partition {}: changelog record at offset {} is not a router "
-                "state key",
-                p, m.offset());
+          if (m.key() == kOwnerSlot) {
+            const auto value = changelog_value(m.value());
+            if (value && *value != part->copy_id()) foreign = true;
+          }
+          const std::string_view key = m.key(), payload = m.value();
+          const int64_t offset = m.offset();
+          gate.offer(std::move(m), key, payload, offset, apply);
         }
         if (replay.count() >= kRestoreChunk)
           if (std::string e = flush_chunk(); !e.empty()) return e;
@@ -118,6 +129,11 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
       if (std::string e = flush_chunk(); !e.empty()) return e;
       if (std::string e = part->end_unlogged(); !e.empty()) return e;
       (void)reader->assign({}, err);
+      if (gate.dropped() > 0 || gate.held() > 0)
+        log_->warn(
+            "partition {}: {} changelog records of steps their writers never committed left "
+            "out (a writer stopped while producing a step)",
+            p, gate.dropped() + gate.held());
     }
     if (foreign && !steps.empty() && rolled_back) {
       // Another instance owned the partition since this copy's last acknowledged step: the
@@ -172,6 +188,7 @@ std::vector<kafka::PartitionOffset> Router::take_over(
     const int32_t p = tp.partition;
     if (partitions_.count(p) || restores_->holds(p)) continue;
     standbys_.erase(p);  // a warm copy: closed here, reopened as the owner's
+    standby_gates_.erase(p);
     announce(p, Ownership::kRestoring);
     auto cfg = current_;
     restores_->start(p, [this, cfg](int32_t q, const std::atomic<bool>& cancel, std::string& err) {

@@ -94,6 +94,8 @@ void Router::refresh_standbys() {
   }
   report_roles();
   if (!changed) return;
+  // Every copy is read again from its checkpoint, where any step held back starts.
+  standby_gates_.clear();
   std::vector<kafka::PartitionOffset> assignment;
   for (auto& [p, copy] : standbys_) {
     if (!copy) continue;
@@ -124,17 +126,27 @@ void Router::follow_standbys() {
     auto it = standbys_.find(p);
     if (it == standbys_.end() || !it->second || broken.count(p)) continue;
     auto r = replays.try_emplace(p, it->second->store().begin_replay()).first;
-    const auto value = changelog_value(m.value());
-    if (!r->second.add(m.key(), value ? &*value : nullptr)) {
-      log_->error(
-          "standby copy of partition {}: changelog record at offset {} is not a router "
-          "state key",
-          p, m.offset());
+    // Whole steps only, as in a restore (the gate keeps a step until its commit arrives).
+    auto& gate = standby_gates_[p];
+    bool bad = false;
+    const std::string_view key = m.key(), payload = m.value();
+    const int64_t offset = m.offset();
+    gate.offer(std::move(m), key, payload, offset, [&](kafka::Message& rec) {
+      const auto value = changelog_value(rec.value());
+      if (!bad && !r->second.add(rec.key(), value ? &*value : nullptr)) {
+        log_->error(
+            "standby copy of partition {}: changelog record at offset {} is not a router "
+            "state key",
+            p, rec.offset());
+        bad = true;
+      }
+    });
+    if (bad) {
       broken.insert(p);  // this poll's records of it are dropped; the copy stays behind
       replays.erase(r);
       continue;
     }
-    next[p] = m.offset() + 1;
+    next[p] = gate.resume_at(offset + 1);
   }
   for (auto& [p, replay] : replays)
     if (std::string e = standbys_[p]->commit_replay(replay, next[p]); !e.empty())

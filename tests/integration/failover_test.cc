@@ -83,13 +83,15 @@ std::map<std::string, std::string> read_changelog(const std::string& brokers) {
     if (!c->query_watermarks("omni.changelog.router", p, low, high, 5000) || high <= low) continue;
     EXPECT_TRUE(c->assign({{"omni.changelog.router", p, low}}, err)) << err;
     int64_t next = low;
+    router::StepGate<router::ChangelogRecord> gate;  // whole steps, as a restore reads them
     for (int idle = 0; next < high && idle < 50;) {
       auto msgs = c->poll(5000, 200);
       idle = msgs.empty() ? idle + 1 : 0;
       for (auto& m : msgs) {
         if (m.is_error()) continue;
         next = m.offset() + 1;
-        latest[std::string(m.key())] = router::changelog_record(m.key(), m.value()).value;
+        gate.offer(router::changelog_record(m.key(), m.value()), m.key(), m.value(), m.offset(),
+                   [&](router::ChangelogRecord& r) { latest[r.key] = r.value; });
       }
     }
   }

@@ -32,7 +32,9 @@ class PartitionCopy : public ::testing::Test {
   static void acknowledged_step(Partition& p, int64_t offset) {
     ASSERT_FALSE(p.commit(false));
     auto& s = p.pending().back();
-    s.produced = s.records.size();  // handed to Kafka, as Router::produce_changelog does
+    // Every frame (records and commit) handed to Kafka, as Router::produce_changelog does.
+    s.produced = s.frames_total();
+    s.outstanding = s.produced;
     const size_t n = s.outstanding;
     for (size_t i = 0; i < n; ++i) p.acknowledged(s.seq, offset + static_cast<int64_t>(i));
     ASSERT_EQ(p.released().size(), 1u);
@@ -45,7 +47,9 @@ TEST_F(PartitionCopy, UnacknowledgedStepsRollBackToTheCheckpointAndForward) {
   p->batch().put(Cf::kConversations, "acme/C1", "C1 open");
   p->batch().put(Cf::kConversations, "acme/C3", "C3 open");
   p->batch().put(Cf::kMeta, "offset/0", "10");
-  acknowledged_step(*p, 0);  // offsets 0..2: the checkpoint moves to 3 with the next commit
+  // Offsets 0..3 (three records and the step's commit record): the checkpoint moves to 4
+  // with the next commit.
+  acknowledged_step(*p, 0);
 
   // Two steps committed here, never acknowledged (the process dies before Kafka answers).
   p->batch().put(Cf::kConversations, "acme/C1", "C1 assigned");
@@ -60,7 +64,7 @@ TEST_F(PartitionCopy, UnacknowledgedStepsRollBackToTheCheckpointAndForward) {
   p.reset();
 
   p = open();
-  EXPECT_EQ(p->checkpoint(), 3);
+  EXPECT_EQ(p->checkpoint(), 4);
   auto steps = p->unacknowledged();
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_TRUE(steps[0].has_previous);
