@@ -230,14 +230,15 @@ void Desk::connect() {
   last_hello_ms_ = 0;
 }
 
-void Desk::send(const v1::AgentFrame& f) {
-  if (frozen_) return;
+bool Desk::send(const v1::AgentFrame& f) {
+  if (frozen_) return true;
   std::string bytes = f.SerializeAsString();
   try {
-    sock_->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    if (!sock_->send(zmq::buffer(bytes), zmq::send_flags::dontwait)) return false;
     last_send_ms_ = steady_ms();
   } catch (const zmq::error_t&) {
   }
+  return true;
 }
 
 void Desk::loop() {
@@ -318,8 +319,10 @@ void Desk::loop() {
       if (f.has_reply()) unacked_replies_[f.reply().reply_id()] = f;
       if (f.has_note()) unacked_replies_["note:" + f.note().note_id()] = f;
       if (f.has_accept()) accepted_offers_.insert(f.accept().offer_id());
-      send(f);
+      unsent_.push_back(std::move(f));
     }
+    // As much as the socket takes now; the rest on the next turn, in order.
+    while (!unsent_.empty() && send(unsent_.front())) unsent_.pop_front();
   }
   sock_.reset();
 }
@@ -329,6 +332,11 @@ void Desk::handle(const v1::AgentFrame& f) {
     case v1::AgentFrame::kWelcome: {
       const auto& w = f.welcome();
       welcomed_ = true;
+      // Replies, notes and accepts still waiting for room were for the session before: the
+      // unacknowledged ones go again below (accepts from the Welcome's offers).
+      std::erase_if(unsent_, [](const v1::AgentFrame& u) {
+        return u.has_reply() || u.has_note() || u.has_accept();
+      });
       heartbeat_interval_ms_ = static_cast<int>(w.heartbeat_interval_ms());
       heartbeat_timeout_ms_ = static_cast<int>(w.heartbeat_timeout_ms());
       if (handler_.on_status) handler_.on_status("connected");
@@ -340,12 +348,12 @@ void Desk::handle(const v1::AgentFrame& f) {
         if (accepted_offers_.count(o.offer_id())) {
           v1::AgentFrame acc;  // accepted before the router lost it: say it again
           acc.mutable_accept()->set_offer_id(o.offer_id());
-          send(acc);
+          unsent_.push_back(std::move(acc));
         } else if (handler_.on_offer) {
           handler_.on_offer(o);
         }
       }
-      for (const auto& [id, r] : unacked_replies_) send(r);
+      for (const auto& [id, r] : unacked_replies_) unsent_.push_back(r);
       break;
     }
     case v1::AgentFrame::kHeartbeat:

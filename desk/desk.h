@@ -116,7 +116,8 @@ class Desk {
  private:
   void loop();
   void connect();
-  void send(const v1::AgentFrame& f);
+  // False when the socket's queue is full (the frame was not sent).
+  bool send(const v1::AgentFrame& f);
   void enqueue(v1::AgentFrame f);
   void handle(const v1::AgentFrame& f);
 
@@ -133,6 +134,9 @@ class Desk {
   bool parked_now_ = false;  // loop thread: handle() saw a parking error
   mutable std::mutex mu_;
   std::deque<v1::AgentFrame> outq_;
+  // The loop's frames waiting for room in the socket's queue, in order (a burst, such as the
+  // answers to a Welcome with many conversations, must not lose any).
+  std::deque<v1::AgentFrame> unsent_;
   // Loop-thread state.
   int64_t last_recv_ms_ = 0, last_send_ms_ = 0, last_hello_ms_ = 0;
   int heartbeat_interval_ms_ = 1000, heartbeat_timeout_ms_ = 3000;
