@@ -247,10 +247,15 @@ void Desk::loop() {
   while (!stop_) {
     const int64_t now = steady_ms();
     if (resume_.exchange(false)) {
-      std::lock_guard lock(mu_);
-      parked_.clear();
+      {
+        std::lock_guard lock(mu_);
+        parked_.clear();
+      }
       parked = false;
-      last_hello_ms_ = 0;
+      // On a new connection: the router keeps a session against Hellos from connections
+      // older than its own (a reconnected desk's stale socket), so taking it back needs one.
+      connect();
+      continue;
     }
     if (!parked && !welcomed_ && now - last_hello_ms_ >= opts_.hello_retry_ms && !frozen_) {
       v1::AgentFrame h;

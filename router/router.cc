@@ -296,9 +296,12 @@ void Router::redirect(const std::string& rid, const std::string& workspace) {
   r->set_workspace_id(workspace);
   const int32_t p = partition_of(workspace, partition_count_);
   auto it = directory_.find(p);
-  // A partition restoring here has our own "restoring" entry (instance_).
+  // A partition restoring here has our own "restoring" entry (instance_); an entry with our
+  // endpoint but another instance id is this endpoint's previous process (killed): sending
+  // the desk back here would make it bounce between Hello and Redirect until we serve.
   if (it == directory_.end() || it->second.released() || it->second.restoring() ||
-      it->second.instance() == instance_ || it->second.endpoint().empty()) {
+      it->second.instance() == instance_ || it->second.endpoint().empty() ||
+      it->second.endpoint() == advertised_) {
     r->set_moving(true);
     r->set_retry_after_ms(500);
   } else {

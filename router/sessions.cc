@@ -49,6 +49,12 @@ Status Desks::refuse_hello(AgentRt* a, const v1::Hello& h, const std::string& pe
   return {};
 }
 
+// libzmq's ROUTER names a peer without an id of its own 0 + a 32-bit counter (big-endian):
+// a later connection has a greater id. Other ids are not compared.
+static bool older_connection(const std::string& a, const std::string& b) {
+  return a.size() == 5 && b.size() == 5 && a[0] == 0 && b[0] == 0 && a < b;
+}
+
 void Desks::resync(const std::string& rid) {
   if (AgentRt* a = session(rid)) a->welcomed_at_ms = 0;
 }
@@ -77,6 +83,16 @@ void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h
       p_.log->warn("hello refused for {}/{}: {}", h.workspace_id(), h.agent_id(),
                    refused.message());
     error_to(rid, desk_code(refused.code()), refused.message(), {});
+    return;
+  }
+  if (!a->routing_id.empty() && a->routing_id != rid && older_connection(rid, a->routing_id) &&
+      now - a->last_seen_ms < p_.cfg->router.heartbeat_timeout_ms) {
+    // A Hello from a connection older than the live session's: a desk's previous socket,
+    // whose last bytes arrive after the desk reconnected and said Hello on a new one (a
+    // desk that wants the session opens a new connection, which always has a newer id).
+    // Taking the session back for it would tell the live desk it was replaced, and park it.
+    p_.log->debug("{}/{}: Hello from an older connection than the live session's: ignored",
+                  a->workspace, a->cfg->id);
     return;
   }
   if (!a->routing_id.empty() && a->routing_id != rid) {

@@ -150,6 +150,31 @@ TEST_F(AgentSocketAttack, ASecondDeskTakesTheSessionAndTheFirstStaysAway) {
   EXPECT_TRUE(second.desk().parked().empty());
 }
 
+// A desk that reconnected (a new socket) can have its old socket's last bytes, a Hello among
+// them, reach the router after the new socket's Hello. That stale Hello must not take the
+// session back: the live desk would be told it was replaced and stop reconnecting (the
+// fault harness's long run stalled on exactly that). A desk opened later still does.
+TEST_F(AgentSocketAttack, AHelloFromAnOlderConnectionDoesNotTakeTheLiveSession) {
+  const std::string secret = test_agent_keys("acme", "alice").secret_key;
+  RawPeer stale(ctx_, router().agent_endpoint(), router().curve_public_key(), secret);
+  v1::AgentFrame hb;
+  hb.mutable_heartbeat();
+  stale.send(hb);  // connected (and known to the router) before the live desk
+  ASSERT_TRUE(stale.until(v1::AgentFrame::kError, 5000));
+  RecordingDesk live(router(), "acme", "alice", {});
+  ASSERT_TRUE(wait_until([&] { return live.desk().connected(); }));
+  stale.hello("alice");
+  EXPECT_FALSE(stale.until(v1::AgentFrame::kWelcome, 1500)) << "the older connection got it";
+  EXPECT_TRUE(live.desk().connected());
+  EXPECT_TRUE(live.desk().parked().empty()) << "the live desk was told it was replaced";
+  still_routes(live, "m-stale");
+
+  RawPeer newer(ctx_, router().agent_endpoint(), router().curve_public_key(), secret);
+  newer.hello("alice");
+  EXPECT_TRUE(newer.until(v1::AgentFrame::kWelcome, 5000)) << "a desk opened later is refused";
+  EXPECT_TRUE(wait_until([&] { return !live.desk().parked().empty(); }));
+}
+
 TEST_F(AgentSocketAttack, AHelloFloodBuildsFewWelcomes) {
   RecordingDesk bob(router(), "acme", "bob", {});
   ASSERT_TRUE(wait_until([&] { return bob.desk().connected(); }));
