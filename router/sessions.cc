@@ -85,12 +85,14 @@ void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h
     error_to(rid, desk_code(refused.code()), refused.message(), {});
     return;
   }
-  if (!a->routing_id.empty() && a->routing_id != rid && older_connection(rid, a->routing_id) &&
-      now - a->last_seen_ms < p_.cfg->router.heartbeat_timeout_ms) {
+  if (!a->routing_id.empty() && a->routing_id != rid && older_connection(rid, a->routing_id)) {
     // A Hello from a connection older than the live session's: a desk's previous socket,
     // whose last bytes arrive after the desk reconnected and said Hello on a new one (a
     // desk that wants the session opens a new connection, which always has a newer id).
     // Taking the session back for it would tell the live desk it was replaced, and park it.
+    // (Not only while the live session looks fresh: a busy router reads the stale Hello
+    // late. Once the live desk is gone, its session is cleared and any connection may
+    // take it.)
     p_.log->debug("{}/{}: Hello from an older connection than the live session's: ignored",
                   a->workspace, a->cfg->id);
     return;
