@@ -72,7 +72,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
       if (low > 0) log_truncated_changelog(p, low, "this copy");
       from = low;
     }
-    bool foreign = false;
+    bool foreign = false;  // set by `apply` below
     size_t applied = 0;
     if (from < high) {
       if (!reader->assign({{topic, p, from}}, err)) return "restore assign: " + err;
@@ -90,6 +90,8 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
       std::string bad;
       auto apply = [&](kafka::Message& m) {
         const auto value = changelog_value(m.value());
+        // Another owner's mark counts once its step is committed (a cut-off one never acted).
+        if (m.key() == kOwnerSlot && value && *value != part->copy_id()) foreign = true;
         if (!replay.add(m.key(), value ? &*value : nullptr) && bad.empty())
           bad = fmt::format("partition {}: changelog record at offset {} is not a router state key",
                             p, m.offset());
@@ -115,10 +117,6 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
           if (m.partition() != p || m.topic() != topic) continue;  // not this copy's
           idle = 0;
           next = m.offset() + 1;
-          if (m.key() == kOwnerSlot) {
-            const auto value = changelog_value(m.value());
-            if (value && *value != part->copy_id()) foreign = true;
-          }
           const std::string_view key = m.key(), payload = m.value();
           const int64_t offset = m.offset();
           gate.offer(std::move(m), key, payload, offset, apply);

@@ -170,5 +170,30 @@ TEST_F(PartitionCopy, ARestoreWithoutTheWalIsKeptWhenItEndedAndStartedOverWhenIt
   EXPECT_FALSE(p->wiped_at_open()) << "a finished restore leaves no mark";
 }
 
+// A frame Kafka refused makes its step and every later one go again from their first frame
+// (a later step may have written the same keys); nothing is released until all of it is
+// acknowledged again.
+TEST_F(PartitionCopy, ARefusedFrameProducesItsStepAndTheLaterOnesAgain) {
+  auto p = open();
+  p->batch().put(Cf::kMeta, "k", "1");
+  ASSERT_FALSE(p->commit(false));
+  p->batch().put(Cf::kMeta, "k", "2");
+  ASSERT_FALSE(p->commit(false));
+  for (auto& s : p->pending()) s.outstanding = s.produced = s.frames_total();
+  const uint64_t first = p->pending().front().seq, second = p->pending().back().seq;
+  p->refused(first);
+  EXPECT_EQ(p->pending().front().produced, 0u);
+  EXPECT_EQ(p->pending().back().produced, 0u) << "the later step would end older on the topic";
+  EXPECT_EQ(p->pending().front().outstanding, p->pending().front().frames_total() - 1);
+  // The other reports of the first attempt come in; nothing goes out before the second.
+  for (size_t i = 0; i + 1 < p->pending().front().frames_total(); ++i) p->acknowledged(first, 0);
+  for (size_t i = 0; i < p->pending().back().frames_total(); ++i) p->acknowledged(second, 1);
+  EXPECT_TRUE(p->released().empty());
+  for (auto& s : p->pending()) s.outstanding = s.produced = s.frames_total();  // produced again
+  for (size_t i = 0; i < p->pending().front().frames_total(); ++i) p->acknowledged(first, 2);
+  for (size_t i = 0; i < p->pending().back().frames_total(); ++i) p->acknowledged(second, 3);
+  EXPECT_EQ(p->released().size(), 2u);
+}
+
 }  // namespace
 }  // namespace omniroute::router
