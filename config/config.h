@@ -83,6 +83,10 @@ struct Router {
   // taking it over reads only the last moments (and never depends on the broker still
   // holding old changelog records). 0: none.
   int standby_replicas = 1;
+  // Partitions restored at once, each on its own thread with its own changelog reader.
+  // 0: twice the cores (a restore waits on the broker's fetches and on its store's flushes
+  // between bursts of work, so two per core keep the cores busy).
+  int restore_threads = 0;
   AgentAuth agent_auth = AgentAuth::kCurve;
   bool insecure = false;  // Allows agent_auth: none (loopback endpoints only).
   // The router's CURVE secret key (Z85, 40 characters). Sensitive. Empty: kept in

@@ -111,6 +111,7 @@ void parse_router(MapReader& top, Config& c, Errors& errors) {
   R.session_timeout_ms =
       static_cast<int>(r.integer("session_timeout_ms", R.session_timeout_ms, 1000, 300000));
   R.standby_replicas = static_cast<int>(r.integer("standby_replicas", R.standby_replicas, 0, 8));
+  R.restore_threads = static_cast<int>(r.integer("restore_threads", R.restore_threads, 0, 64));
   R.max_history = static_cast<int>(r.integer("max_history", R.max_history, 1, 100000));
   R.max_trail = static_cast<int>(r.integer("max_trail", R.max_trail, 1, 100000));
   R.max_record_bytes = r.integer("max_record_bytes", R.max_record_bytes, 1024, int64_t{1} << 30);

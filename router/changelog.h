@@ -56,7 +56,11 @@ bool is_commit_slot(std::string_view slot);
 class StepFrames {
  public:
   StepFrames(const std::vector<ChangelogRecord>& records, StepTag tag);
-  size_t size() const { return records_.size() + 1 + (begin_ ? 1 : 0); }
+  // How many frames a step with `records` puts on the topic (none for a step without any).
+  static size_t count(const std::vector<ChangelogRecord>& records) {
+    return records.empty() ? 0 : records.size() + 1 + (records.front().value ? 0 : 1);
+  }
+  size_t size() const { return count(records_); }
   // Frame i's key and payload ("": a null payload).
   std::pair<std::string_view, std::string> at(size_t i) const;
 

@@ -46,9 +46,7 @@ class Partition {
     size_t outstanding = 0;    // frames handed to Kafka and not reported on yet
     int64_t last_offset = -1;  // changelog offset of the last acknowledged one
     // Frames this step puts on the changelog: its records and its commit (none: no records).
-    size_t frames_total() const {
-      return records.empty() ? 0 : records.size() + 1 + (records.front().value ? 0 : 1);
-    }
+    size_t frames_total() const { return StepFrames::count(records); }
     std::vector<DeskFrame> frames;
     std::vector<OutboxRecord> outbox;
     // From unacknowledged() only: what each record's key held before the step (same order;

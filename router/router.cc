@@ -66,11 +66,14 @@ std::string Router::start(const std::atomic<bool>* stop) {
   kafka_wake_fd_ = pipe_fds[1];
   ack_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   acks_->fd = ack_fd_;
-  restores_ = std::make_unique<RestoreJobs>(std::max(1u, std::thread::hardware_concurrency()),
-                                            [fd = ack_fd_] {
-                                              const uint64_t one = 1;
-                                              (void)!::write(fd, &one, sizeof one);
-                                            });
+  const int restore_threads =
+      current_->router.restore_threads > 0
+          ? current_->router.restore_threads
+          : 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  restores_ = std::make_unique<RestoreJobs>(static_cast<size_t>(restore_threads), [fd = ack_fd_] {
+    const uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof one);
+  });
 
   // The socket first: the directory names this endpoint.
   ops::set_ready("router", false, "binding the agent endpoint");

@@ -41,10 +41,8 @@ TEST(WholeSteps, ANewOwnerLeavesOutAStepItsWriterNeverCommitted) {
     std::ofstream(configs.back()) << group::router_yaml(
         brokers, 1, fmt::format("{}/r{}", dir.path(), n), endpoints.back());
   }
-  std::vector<std::string> errors;
-  auto cfg = config::parse(group::router_yaml(brokers, 1, "x", endpoints[0]), errors);
-  ASSERT_TRUE(cfg) << errors.front();
-  for (const auto& t : cfg->all_topics()) ASSERT_TRUE(cluster->create_topic(t, 1, 1, err)) << err;
+  ASSERT_EQ(group::create_topics(*cluster, group::router_yaml(brokers, 1, "x", endpoints[0]), 1),
+            "");
   auto producer = kafka::Producer::create({brokers, {}}, err);
   ASSERT_TRUE(producer) << err;
   Directory directory(brokers, 1);
@@ -75,7 +73,7 @@ TEST(WholeSteps, ANewOwnerLeavesOutAStepItsWriterNeverCommitted) {
   for (size_t i = 0; i + 1 < frames.size(); ++i) {  // all but the commit record
     const auto [key, payload] = frames.at(i);
     const std::string_view v(payload);
-    ASSERT_TRUE(producer->produce_to(cfg->kafka.topics.changelog, 0, key,
+    ASSERT_TRUE(producer->produce_to(config::Topics{}.changelog, 0, key,
                                      payload.empty() ? nullptr : &v, [](const auto&) {}));
   }
   ASSERT_TRUE(producer->flush(10000));

@@ -21,6 +21,7 @@
 #include "omniroute/v1/store.pb.h"
 #include "router/changelog.h"
 #include "router/store.h"
+#include "tests/integration/group_helpers.h"
 #include "tests/integration/harness.h"
 
 namespace omniroute::testing {
@@ -156,13 +157,9 @@ TEST(Failover, OwnerKillHandOverAndScaleOutLoseAndDuplicateNothing) {
   auto cluster = kafka::EmbeddedCluster::start(3, err);
   ASSERT_TRUE(cluster) << err;
   const std::string brokers = cluster->bootstraps();
-  {
-    std::vector<std::string> errors;
-    auto cfg = config::parse(router_yaml(brokers, "x", "tcp://127.0.0.1:1"), errors);
-    ASSERT_TRUE(cfg) << errors.front();
-    for (const auto& t : cfg->all_topics())
-      ASSERT_TRUE(cluster->create_topic(t, kPartitions, 1, err)) << err;
-  }
+  ASSERT_EQ(
+      group::create_topics(*cluster, router_yaml(brokers, "x", "tcp://127.0.0.1:1"), kPartitions),
+      "");
   std::vector<std::unique_ptr<Instance>> routers;
   // 0-2 start; 1 is killed, 2 stopped; 3 and 4 are new instances on new endpoints (the desks
   // of the killed one find their way back through the configured endpoint).

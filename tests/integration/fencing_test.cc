@@ -41,13 +41,7 @@ TEST(Fencing, AnInstanceStopsServingAPartitionAnotherInstanceStartsToTakeOver) {
   const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", free_port());
   const std::string yaml =
       group::router_yaml(brokers, kPartitions, dir.path() + "/state", endpoint);
-  {
-    std::vector<std::string> errors;
-    auto cfg = config::parse(yaml, errors);
-    ASSERT_TRUE(cfg) << errors.front();
-    for (const auto& t : cfg->all_topics())
-      ASSERT_TRUE(cluster->create_topic(t, kPartitions, 1, err)) << err;
-  }
+  ASSERT_EQ(group::create_topics(*cluster, yaml, kPartitions), "");
   std::ofstream(dir.path() + "/router.yaml") << yaml;
   ChildProcess a(omniroute_binary(), {"router", "--config", dir.path() + "/router.yaml"});
   a.start();

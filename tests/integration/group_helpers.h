@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "config/config.h"
 #include "kafka/kafka.h"
 #include "omniroute/v1/events.pb.h"
 #include "omniroute/v1/store.pb.h"
@@ -64,6 +65,19 @@ state: {{dir: "{}"}}
 workspaces:
 {})",
                      brokers, partitions, state, ops, endpoint, opt.standby_replicas, workspaces);
+}
+
+// Creates every topic the router config `yaml` names, with `partitions` partitions each.
+// "" or what went wrong.
+inline std::string create_topics(kafka::EmbeddedCluster& cluster, const std::string& yaml,
+                                 int partitions) {
+  std::vector<std::string> errors;
+  auto cfg = config::parse(yaml, errors);
+  if (!cfg) return errors.empty() ? "config does not parse" : errors.front();
+  std::string err;
+  for (const auto& t : cfg->all_topics())
+    if (!cluster.create_topic(t, partitions, 1, err)) return t + ": " + err;
+  return {};
 }
 
 inline int64_t now_ms() {

@@ -28,10 +28,7 @@ TEST(RestartRedirect, ARestartedRouterSaysMovingInsteadOfSendingDesksToItself) {
   const std::string endpoint = fmt::format("tcp://127.0.0.1:{}", free_port());
   const std::string config = dir.file("r.yaml");
   std::ofstream(config) << group::router_yaml(brokers, 1, dir.path() + "/state", endpoint);
-  std::vector<std::string> errors;
-  auto cfg = config::parse(group::router_yaml(brokers, 1, "x", endpoint), errors);
-  ASSERT_TRUE(cfg) << errors.front();
-  for (const auto& t : cfg->all_topics()) ASSERT_TRUE(cluster->create_topic(t, 1, 1, err)) << err;
+  ASSERT_EQ(group::create_topics(*cluster, group::router_yaml(brokers, 1, "x", endpoint), 1), "");
   group::Directory directory(brokers, 1);
 
   ChildProcess r(omniroute_binary(), {"router", "--config", config});

@@ -71,11 +71,7 @@ TEST(StandbyPlacement, EachPartitionHasItsStandbyCopiesAtTheNextInstancesNotAtAl
                            fmt::format("tcp://127.0.0.1:{}", free_port()),
                            {.standby_replicas = 1, .ops_port = ops[n]});
     if (n == 0) {
-      std::vector<std::string> errors;
-      auto cfg = config::parse(yaml, errors);
-      ASSERT_TRUE(cfg) << errors.front();
-      for (const auto& t : cfg->all_topics())
-        ASSERT_TRUE(cluster->create_topic(t, kPartitions, 1, err)) << err;
+      ASSERT_EQ(group::create_topics(*cluster, yaml, kPartitions), "");
     }
     const std::string path = fmt::format("{}/r{}.yaml", dir.path(), n);
     std::ofstream(path) << yaml;
