@@ -92,9 +92,12 @@ void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h
     // Taking the session back for it would tell the live desk it was replaced, and park it.
     // (Not only while the live session looks fresh: a busy router reads the stale Hello
     // late. Once the live desk is gone, its session is cleared and any connection may
-    // take it.)
-    p_.log->debug("{}/{}: Hello from an older connection than the live session's: ignored",
+    // take it.) It is told so, as a replaced desk is: a desk's closed socket never reads
+    // it, and any other client gets a clear answer, not silence.
+    p_.log->debug("{}/{}: Hello from an older connection than the live session's: refused",
                   a->workspace, a->cfg->id);
+    error_to(rid, v1::Error::CODE_SESSION_REPLACED,
+             "a newer connection of this agent holds the session", {});
     return;
   }
   if (!a->routing_id.empty() && a->routing_id != rid) {
