@@ -79,6 +79,9 @@ std::string Stack::reload(config::Config next) {
   if (next.all_topics() != cfg_.all_topics()) fixed.push_back("kafka.topics");
   if (next.router.agent_endpoint != cfg_.router.agent_endpoint)
     fixed.push_back("router.agent_endpoint");
+  // The restore workers are made at start.
+  if (next.router.restore_threads != cfg_.router.restore_threads)
+    fixed.push_back("router.restore_threads");
   // The socket's security and limits are set when it binds.
   if (next.router.agent_auth != cfg_.router.agent_auth) fixed.push_back("router.agent_auth");
   if (next.router.curve_secret_key != cfg_.router.curve_secret_key)
