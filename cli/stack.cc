@@ -73,24 +73,8 @@ std::string Stack::reload(config::Config next) {
     for (const auto& ws : next.workspaces) g.workspaces.insert(ws.id);
     next.router.gateways.push_back(std::move(g));
   }
-  std::vector<std::string> fixed;
-  if (next.state.dir != cfg_.state.dir) fixed.push_back("state.dir");
+  std::vector<std::string> fixed = config::restart_only_changes(cfg_, next);
   if (next.kafka.brokers != configured_brokers_) fixed.push_back("kafka.brokers");
-  if (next.all_topics() != cfg_.all_topics()) fixed.push_back("kafka.topics");
-  if (next.router.agent_endpoint != cfg_.router.agent_endpoint)
-    fixed.push_back("router.agent_endpoint");
-  // The restore workers are made at start.
-  if (next.router.restore_threads != cfg_.router.restore_threads)
-    fixed.push_back("router.restore_threads");
-  // The socket's security and limits are set when it binds.
-  if (next.router.agent_auth != cfg_.router.agent_auth) fixed.push_back("router.agent_auth");
-  if (next.router.curve_secret_key != cfg_.router.curve_secret_key)
-    fixed.push_back("router.curve_secret_key");
-  if (next.router.max_frame_bytes != cfg_.router.max_frame_bytes ||
-      next.router.max_desk_connections != cfg_.router.max_desk_connections ||
-      next.router.desk_send_queue_frames != cfg_.router.desk_send_queue_frames ||
-      next.router.handshake_timeout_ms != cfg_.router.handshake_timeout_ms)
-    fixed.push_back("router socket limits");
   if (!fixed.empty())
     return fmt::format("{} cannot change while running (restart to apply)", fmt::join(fixed, ", "));
   next.kafka.brokers = cfg_.kafka.brokers;  // the resolved embedded address

@@ -349,4 +349,9 @@ std::optional<Config> parse(const std::string& yaml_text, std::vector<std::strin
 std::optional<Config> load_file(const std::string& path, std::vector<std::string>& errors,
                                 const ParseOptions& options = {});
 
+// The settings a running router reads only at start, named where `next` differs from
+// `running` (a SIGHUP reload that changes any of them is refused as a whole). kafka.brokers
+// is left to the caller: the embedded broker's address is resolved at start.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& next);
+
 }  // namespace omniroute::config

@@ -388,5 +388,28 @@ TEST(Csat, SurveySettingsAreReadAndMistakesNamed) {
   EXPECT_TRUE(any_contains(with(R"({question: {en: ""}})").second, "1-1000 bytes"));
 }
 
+// A SIGHUP reload refuses these (the router reads them once); the rest apply live.
+TEST(Reload, SettingsReadOnlyAtStartAreNamedAndTheRestAreNot) {
+  Config running;
+  running.state.dir = "/var/lib/omniroute";
+  EXPECT_TRUE(restart_only_changes(running, running).empty());
+  Config live = running;
+  live.router.offer_timeout_ms = 1;
+  live.router.standby_replicas = 3;
+  live.router.heartbeat_timeout_ms = 9000;
+  EXPECT_TRUE(restart_only_changes(running, live).empty()) << "these apply at the reload";
+  Config next = running;
+  next.state.dir = "/elsewhere";
+  next.router.membership = Membership::kSingle;
+  next.router.session_timeout_ms = 3000;
+  next.router.restore_threads = 7;
+  next.router.advertised_endpoint = "tcp://router-2:5570";
+  next.router.fd_reserve = 1;
+  EXPECT_EQ(restart_only_changes(running, next),
+            (std::vector<std::string>{"state.dir", "router.advertised_endpoint",
+                                      "router.membership", "router.session_timeout_ms",
+                                      "router.restore_threads", "router socket limits"}));
+}
+
 }  // namespace
 }  // namespace omniroute::config
