@@ -89,16 +89,19 @@ Written write_changelog(kafka::Producer& producer, const std::string& topic, int
 // heartbeat timeout) is made long, so partitions served early do not re-route their offers
 // while the others still restore. That is the engine's work after a restore, not the
 // restore, and with desks it does not happen.
+// The group's session is the embedded broker's floor (3 s), as in the failover bench: the
+// kill phase's detection time depends on it.
 std::string router_yaml(const RestoreOptions& o, const std::string& brokers,
-                        const std::string& state, const std::vector<std::string>& workspaces) {
+                        const std::string& state, const std::string& endpoint,
+                        const std::vector<std::string>& workspaces) {
   std::string out = fmt::format(R"(log_level: warn
 kafka: {{brokers: "{}", partitions: {}, replication_factor: 1}}
 state: {{dir: "{}"}}
-router: {{agent_endpoint: "tcp://127.0.0.1:{}", agent_auth: none, insecure: true,
+router: {{agent_endpoint: "{}", agent_auth: none, insecure: true, session_timeout_ms: 3000,
           standby_replicas: 0, heartbeat_timeout_ms: 600000}}
 workspaces:
 )",
-                                brokers, o.partitions, state, free_tcp_port());
+                                brokers, o.partitions, state, endpoint);
   for (const auto& w : workspaces) out += RoutingFixture::workspace_yaml(w, o.agents, o.queues);
   return out;
 }
@@ -109,16 +112,83 @@ int64_t wall_ms() {
       .count();
 }
 
+// A router process on its own state dir and agent endpoint (`omniroute router`).
+struct Instance {
+  std::string state, endpoint, config;
+  std::unique_ptr<ChildProcess> process;
+};
+
+Instance make_instance(const RestoreOptions& o, const std::string& dir, const std::string& brokers,
+                       const std::vector<std::string>& workspaces) {
+  Instance in;
+  in.state = dir + "/state";
+  in.endpoint = fmt::format("tcp://127.0.0.1:{}", free_tcp_port());
+  in.config = dir + "/router.yaml";
+  fs::create_directories(dir);
+  std::ofstream(in.config) << router_yaml(o, brokers, in.state, in.endpoint, workspaces);
+  in.process = std::make_unique<ChildProcess>(
+      o.binary, std::vector<std::string>{"router", "--config", in.config, "--log-level",
+                                         std::getenv("OMNIROUTE_RESTORE_LOG") ? "info" : "warn"});
+  return in;
+}
+
+// Every partition announced served by `in` (its endpoint), read from omni.routers.
+struct Served {
+  int64_t records = 0, first_restore_ms = INT64_MAX, last_served_ms = 0;
+};
+
+Served wait_served(kafka::Consumer& directory, const Instance& in, int partitions) {
+  std::map<int32_t, v1::store::RouterOwner> owners;
+  const auto t0 = Clock::now();
+  while (static_cast<int>(owners.size()) < partitions && secs(Clock::now() - t0) < 900) {
+    if (in.process->ended()) throw std::runtime_error("the router exited during the restore");
+    for (auto& m : directory.poll(1000, 200)) {
+      if (m.is_error()) continue;
+      v1::store::RouterOwner ow;
+      if (ow.ParseFromArray(m.value().data(), static_cast<int>(m.value().size())) &&
+          ow.endpoint() == in.endpoint && !ow.released() && !ow.restoring())
+        owners[ow.partition()] = ow;
+    }
+  }
+  if (static_cast<int>(owners.size()) < partitions)
+    throw std::runtime_error(
+        fmt::format("{} of {} partitions served after 15 min", owners.size(), partitions));
+  // Partitions restore side by side, each announced when it is served: the restore's wall
+  // time runs from the earliest start (announced time − its restore time) to the last
+  // announcement.
+  Served out;
+  for (const auto& [p, ow] : owners) {
+    out.records += ow.restored_records();
+    out.first_restore_ms = std::min(out.first_restore_ms, ow.since_ms() - ow.restore_ms());
+    out.last_served_ms = std::max(out.last_served_ms, ow.since_ms());
+  }
+  return out;
+}
+
+int64_t conversations_in(const std::string& state, int partitions) {
+  std::string err;
+  int64_t n = 0;
+  for (int p = 0; p < partitions; ++p) {
+    auto store = router::Store::open_read_only(router::partition_dir(state, p), err);
+    if (!store) throw std::runtime_error(err);
+    store->scan(router::Cf::kConversations, "", [&](std::string_view, std::string_view) {
+      ++n;
+      return true;
+    });
+  }
+  return n;
+}
+
 json run(const RestoreOptions& o, const std::string& tmp) {
   std::string err;
   auto cluster = kafka::EmbeddedCluster::start(3, err);
   if (!cluster) throw std::runtime_error(err);
   const kafka::ClientConfig kc{cluster->bootstraps(), {}};
   const auto workspaces = workspace_per_partition(o.partitions);
-  const std::string state = tmp + "/state", cfg_path = tmp + "/router.yaml";
-  const std::string yaml = router_yaml(o, kc.brokers, state, workspaces);
-  std::ofstream(cfg_path) << yaml;
+  Instance first = make_instance(o, tmp + "/first", kc.brokers, workspaces);
   std::vector<std::string> errors;
+  std::ifstream yaml_in(first.config);
+  const std::string yaml((std::istreambuf_iterator<char>(yaml_in)), {});
   auto cfg = config::parse(yaml, errors);
   if (!cfg) throw std::runtime_error(errors.front());
   for (const auto& t : cfg->all_topics())
@@ -164,9 +234,6 @@ json run(const RestoreOptions& o, const std::string& tmp) {
         "MB each): use more --restore-partitions",
         truncated, o.partitions));
 
-  // 2. A router with an empty state dir takes every partition: restore, then serve.
-  fmt::print("starting a router with no local state ...\n");
-  std::fflush(stdout);
   auto directory = kafka::Consumer::create(kc, "bench-restore-directory", err);
   if (!directory) throw std::runtime_error(err);
   {
@@ -175,48 +242,33 @@ json run(const RestoreOptions& o, const std::string& tmp) {
       parts.push_back({cfg->kafka.topics.routers, p, RD_KAFKA_OFFSET_BEGINNING});
     if (!directory->assign(parts, err)) throw std::runtime_error(err);
   }
-  ChildProcess router(o.binary, {"router", "--config", cfg_path, "--log-level",
-                                 std::getenv("OMNIROUTE_RESTORE_LOG") ? "info" : "warn"});
-  const int64_t start_ms = wall_ms();
-  router.start();
-  std::map<int32_t, v1::store::RouterOwner> owners;
-  while (static_cast<int>(owners.size()) < o.partitions &&
-         secs(Clock::now() - router.started()) < 900) {
-    if (router.ended()) throw std::runtime_error("the router exited during the restore");
-    for (auto& m : directory->poll(1000, 200)) {
-      if (m.is_error()) continue;
-      v1::store::RouterOwner ow;
-      if (ow.ParseFromArray(m.value().data(), static_cast<int>(m.value().size())) &&
-          !ow.released() && !ow.restoring())
-        owners[ow.partition()] = ow;
-    }
-  }
-  if (static_cast<int>(owners.size()) < o.partitions)
-    throw std::runtime_error(
-        fmt::format("{} of {} partitions served after 15 min", owners.size(), o.partitions));
-  // Partitions restore side by side (one per core), each announced when it is served: the
-  // restore's wall time runs from the earliest start (announced time − its restore time) to
-  // the last announcement.
-  int64_t records = 0, first_restore_ms = INT64_MAX, served_ms = 0;
-  for (const auto& [p, ow] : owners) {
-    records += ow.restored_records();
-    first_restore_ms = std::min(first_restore_ms, ow.since_ms() - ow.restore_ms());
-    served_ms = std::max(served_ms, ow.since_ms());
-  }
-  const uint64_t peak_rss = proc_mem(router.pid(), "VmHWM");
-  const int status = router.stop(SIGTERM);
 
-  // 3. What it restored: the conversations in its stores.
-  int64_t restored = 0;
-  for (int p = 0; p < o.partitions; ++p) {
-    auto store = router::Store::open_read_only(router::partition_dir(state, p), err);
-    if (!store) throw std::runtime_error(err);
-    store->scan(router::Cf::kConversations, "", [&](std::string_view, std::string_view) {
-      ++restored;
-      return true;
-    });
-  }
-  const double restore_s = static_cast<double>(served_ms - first_restore_ms) / 1000;
+  // 2. A router with an empty state dir takes every partition: restore, then serve.
+  fmt::print("starting a router with no local state ...\n");
+  std::fflush(stdout);
+  const int64_t start_ms = wall_ms();
+  first.process->start();
+  const Served a = wait_served(*directory, first, o.partitions);
+  const uint64_t peak_rss = proc_mem(first.process->pid(), "VmHWM");
+
+  // 3. That owner killed (SIGKILL), a second router with no local copy started at once:
+  // the group notices the dead member (its session), gives the second every partition, and
+  // it restores them all from the changelog. Kill to every partition served.
+  fmt::print("killing it (SIGKILL); a second router with no local state takes over ...\n");
+  std::fflush(stdout);
+  Instance second = make_instance(o, tmp + "/second", kc.brokers, workspaces);
+  const int64_t kill_ms = wall_ms();
+  first.process->stop(SIGKILL);
+  second.process->start();
+  const Served b = wait_served(*directory, second, o.partitions);
+  const uint64_t second_rss = proc_mem(second.process->pid(), "VmHWM");
+  const int status = second.process->stop(SIGTERM);
+
+  // 4. What they restored: the conversations in their stores.
+  const int64_t restored = conversations_in(first.state, o.partitions);
+  const int64_t taken_over = conversations_in(second.state, o.partitions);
+  const double restore_s = static_cast<double>(a.last_served_ms - a.first_restore_ms) / 1000;
+  const double second_restore_s = static_cast<double>(b.last_served_ms - b.first_restore_ms) / 1000;
   return {
       {"conversations", o.conversations},
       {"partitions", o.partitions},
@@ -226,16 +278,25 @@ json run(const RestoreOptions& o, const std::string& tmp) {
       {"changelog_bytes", total.bytes},
       {"records_on_broker", on_broker},
       {"write_seconds", gen_s},
-      {"restored_records", records},
+      {"restored_records", a.records},
       {"restored_conversations", restored},
       {"all_conversations_restored", restored == o.conversations},
       {"restore_seconds", restore_s},
       {"conversations_per_second", restore_s > 0 ? o.conversations / restore_s : 0},
-      {"records_per_second", restore_s > 0 ? static_cast<double>(records) / restore_s : 0},
-      {"start_to_first_restore_seconds", static_cast<double>(first_restore_ms - start_ms) / 1000},
-      {"start_to_all_served_seconds", static_cast<double>(served_ms - start_ms) / 1000},
+      {"records_per_second", restore_s > 0 ? static_cast<double>(a.records) / restore_s : 0},
+      {"start_to_first_restore_seconds", static_cast<double>(a.first_restore_ms - start_ms) / 1000},
+      {"start_to_all_served_seconds", static_cast<double>(a.last_served_ms - start_ms) / 1000},
       {"router_peak_rss_bytes", peak_rss},
-      {"state_bytes", dir_size(state)},
+      {"state_bytes", dir_size(first.state)},
+      {"kill",
+       {{"session_timeout_ms", 3000},
+        {"taken_over_conversations", taken_over},
+        {"all_conversations_taken_over", taken_over == o.conversations},
+        {"restored_records", b.records},
+        {"kill_to_first_restore_seconds", static_cast<double>(b.first_restore_ms - kill_ms) / 1000},
+        {"restore_seconds", second_restore_s},
+        {"kill_to_all_served_seconds", static_cast<double>(b.last_served_ms - kill_ms) / 1000},
+        {"router_peak_rss_bytes", second_rss}}},
       {"router_exit_status", status}};
 }
 
@@ -250,7 +311,8 @@ int run_restore(const RestoreOptions& o) {
   bool ok = false;
   try {
     json r = run(o, tmp);
-    ok = r["all_conversations_restored"].get<bool>();
+    ok = r["all_conversations_restored"].get<bool>() &&
+         r["kill"]["all_conversations_taken_over"].get<bool>();
     fmt::print(
         "restored {} of {} conversations ({} changelog records) in {:.2f} s: {:.0f} "
         "conversations/s, {:.0f} records/s; router start -> all {} partitions served {:.2f} s "
@@ -261,6 +323,15 @@ int run_restore(const RestoreOptions& o) {
         o.partitions, r["start_to_all_served_seconds"].get<double>(),
         r["start_to_first_restore_seconds"].get<double>(),
         static_cast<double>(r["router_peak_rss_bytes"].get<uint64_t>()) / 1e6);
+    const json& k = r["kill"];
+    fmt::print(
+        "owner killed (SIGKILL) -> a router with no local state serving all {} partitions: "
+        "{:.2f} s (the group's detection and its start {:.2f} s, restore {:.2f} s); {} of {} "
+        "conversations taken over; peak RSS {:.0f} MB\n",
+        o.partitions, k["kill_to_all_served_seconds"].get<double>(),
+        k["kill_to_first_restore_seconds"].get<double>(), k["restore_seconds"].get<double>(),
+        k["taken_over_conversations"].get<int64_t>(), o.conversations,
+        static_cast<double>(k["router_peak_rss_bytes"].get<uint64_t>()) / 1e6);
     result["restore"] = std::move(r);
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench --restore: {}\n", e.what());

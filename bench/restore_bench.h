@@ -4,7 +4,10 @@
 // every record of the step, by the real engine), spread over one workspace per partition;
 // then a real `omniroute router` process starts on an empty state dir and the bench times
 // it from start to every partition announced, reads each partition's restore time from its
-// announcement, and counts the conversations in its stores afterwards.
+// announcement, and counts the conversations in its stores afterwards. Then that router is
+// killed (SIGKILL) and a second one with no local copy is started at once: the bench times
+// the kill to every partition served by the second (the group's detection of the dead
+// member, the second's start and join, its restore of everything) and counts again.
 #pragma once
 
 #include <string>

@@ -1,5 +1,7 @@
 #include "router/agents.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "router/keys.h"
@@ -60,8 +62,16 @@ void Agents::load() {
     for (const auto& a : ws.agents) {
       AgentRt rt = make(ws, a, nullptr);
       const std::string held = keys::held_by(ws.id, a.id);
-      p_.store.scan(Cf::kAgents, held, [&](std::string_view k, std::string_view) {
+      p_.store.scan(Cf::kAgents, held, [&](std::string_view k, std::string_view v) {
         const std::string cid(k.substr(held.size()));
+        // The channel is in the record (a decimal v1::Channel); records written before it
+        // was are empty, and the conversation says.
+        int ch = 0;
+        if (!v.empty() && std::from_chars(v.data(), v.data() + v.size(), ch).ec == std::errc() &&
+            v1::Channel_IsValid(ch)) {
+          rt.hold(cid, static_cast<v1::Channel>(ch));
+          return true;
+        }
         std::string cv;
         v1::store::Conversation c;
         if (!p_.store.get(Cf::kConversations, keys::scoped(ws.id, cid), &cv) ||
@@ -126,7 +136,7 @@ void Agents::save(Store::Batch& b, const AgentRt& a) {
 
 void Agents::hold(Store::Batch& b, AgentRt& a, const std::string& cid, v1::Channel ch) {
   a.hold(cid, ch);
-  b.put(Cf::kAgents, keys::held(a.workspace, a.cfg->id, cid), "");
+  b.put(Cf::kAgents, keys::held(a.workspace, a.cfg->id, cid), std::to_string(static_cast<int>(ch)));
   a.idle_since_ms = p_.clock.now_ms();
   save(b, a);
 }

@@ -12,7 +12,6 @@ namespace {
 
 constexpr int64_t kMaxMs = 9999999999999;  // 13 digits: newest first in ascending key order
 constexpr int kMaxUnlinked = 64;
-const char* kUpgradeKey = "upgrade/customers-v2";
 
 bool contains(const google::protobuf::RepeatedPtrField<std::string>& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
@@ -280,59 +279,6 @@ std::vector<std::string> Customers::conversations(const std::string& ws,
     out.push_back(std::move(c));
   }
   return out;
-}
-
-Status Customers::upgrade(Store& store) {
-  std::string v;
-  if (store.get(Cf::kMeta, kUpgradeKey, &v)) return {};
-  auto b = store.begin();
-  std::string err;
-  auto flush = [&]() {
-    if (b.count() < 10000) return;
-    err = store.commit(b);
-    b.clear();
-  };
-  // Customers stored as "<ws>/<channel>:<handle>" -> Customer.
-  store.scan(Cf::kCustomers, "", [&](std::string_view k, std::string_view value) {
-    const size_t slash = k.find('/');
-    if (slash == std::string_view::npos) return true;
-    const std::string_view rest = k.substr(slash + 1);
-    if (rest.size() >= 2 && rest[1] == '/' &&
-        (rest[0] == 'h' || rest[0] == 'i' || rest[0] == 'u' || rest[0] == 'x'))
-      return true;  // already in the current layout
-    v1::store::Customer c;
-    if (!c.ParseFromArray(value.data(), static_cast<int>(value.size()))) return true;
-    const std::string ws(k.substr(0, slash));
-    const std::string handle(rest);
-    b.put(Cf::kCustomers, handle_key(ws, handle), c.customer_id());
-    std::string existing;
-    if (!b.get(Cf::kCustomers, record_key(ws, c.customer_id()), &existing)) {
-      if (c.workspace_id().empty()) c.set_workspace_id(ws);
-      b.put(Cf::kCustomers, record_key(ws, c.customer_id()), c.SerializeAsString());
-    }
-    b.del(Cf::kCustomers, k);
-    flush();
-    return err.empty();
-  });
-  if (!err.empty()) return {Errc::kConflict, err};
-  // Conversations opened before the customer index existed.
-  store.scan(Cf::kConversations, "", [&](std::string_view, std::string_view value) {
-    v1::store::Conversation c;
-    if (!c.ParseFromArray(value.data(), static_cast<int>(value.size()))) return true;
-    const auto& s = c.summary();
-    if (s.customer_id().empty()) return true;
-    b.put(Cf::kCustomers,
-          keys::customer_conversation(s.workspace_id(), s.customer_id(),
-                                      kMaxMs - std::clamp<int64_t>(s.created_at_ms(), 0, kMaxMs),
-                                      s.conversation_id()),
-          "");
-    flush();
-    return err.empty();
-  });
-  if (!err.empty()) return {Errc::kConflict, err};
-  b.put(Cf::kMeta, kUpgradeKey, "1");
-  if (std::string e = store.commit(b); !e.empty()) return {Errc::kConflict, e};
-  return {};
 }
 
 }  // namespace omniroute::router

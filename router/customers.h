@@ -76,10 +76,6 @@ class Customers {
                                          const std::vector<std::string>& customer_ids,
                                          size_t limit);
 
-  // Rewrites customers stored before identity linking ("<ws>/<channel>:<handle>" ->
-  // Customer) into the layout above. Idempotent; refused (kConflict) with the store's error.
-  static Status upgrade(Store& store);
-
  private:
   static std::string handle_key(const std::string& ws, const std::string& handle);
   static std::string record_key(const std::string& ws, const std::string& id);

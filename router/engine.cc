@@ -20,9 +20,6 @@ Engine::~Engine() = default;
 void Engine::load() {
   Parts& p = *p_;
   const int64_t now = p.clock.now_ms();
-  if (Status st = Customers::upgrade(p.store))
-    p.log->error("upgrading stored customers failed (linking may miss old handles): {}",
-                 st.message());
   p.agents.load();
   p.queues.index();
   const size_t queued = p.queues.load();

@@ -197,7 +197,8 @@ TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
 
 // A router with no local state takes 8 partitions over at once and restores them from the
 // changelog side by side: every conversation the engine wrote is in its stores afterwards,
-// and each partition's announcement says how many records it restored.
+// and each partition's announcement says how many records it restored. Then it is killed and
+// a second router with no local copy restores everything again.
 TEST(Cli, RestoreBenchRestoresEveryConversationFromTheChangelog) {
   TempDir dir;
   Result r = run(fmt::format("bench --restore 3000 --restore-partitions 8 --out {}", dir.path()));
@@ -210,6 +211,13 @@ TEST(Cli, RestoreBenchRestoresEveryConversationFromTheChangelog) {
       << "every record written, read back once";
   EXPECT_GT(j["conversations_per_second"].get<double>(), 0);
   EXPECT_EQ(j["router_exit_status"].get<int>(), 0) << "SIGTERM after the restore: a clean exit";
+  // Its owner killed, a router with no local copy takes every partition over.
+  EXPECT_EQ(j["kill"]["taken_over_conversations"].get<int>(), 3000);
+  // Everything written, and at least the first owner's mark on each of the 8 partitions.
+  EXPECT_GE(j["kill"]["restored_records"].get<int64_t>(),
+            j["changelog_records"].get<int64_t>() + 8);
+  EXPECT_GT(j["kill"]["kill_to_all_served_seconds"].get<double>(),
+            j["kill"]["restore_seconds"].get<double>());
 }
 
 }  // namespace

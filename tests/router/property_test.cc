@@ -214,7 +214,7 @@ class Sequence {
     // Held conversations per agent, from the store.
     std::map<std::string, std::map<v1::Channel, int>> held;
     std::map<std::string, int> held_total;
-    std::set<std::string> held_keys;
+    std::map<std::string, std::string> held_keys;  // key -> the held conversation's channel
     std::map<std::string, v1::store::Agent> records;
     store_->scan(Cf::kAgents, "", [&](std::string_view k, std::string_view v) {
       std::string key(k);
@@ -225,7 +225,7 @@ class Sequence {
         records[key] = a;
         return true;
       }
-      held_keys.insert(key);
+      held_keys[key] = std::string(v);
       return true;
     });
     std::map<std::string, Conversation> convs;
@@ -263,12 +263,14 @@ class Sequence {
       if (c->second.state() == v1::store::CONVERSATION_STATE_RESOLVED && kind != "0")
         return "timer kept for a resolved conversation: " + t;
     }
-    for (const auto& hk : held_keys) {
+    for (const auto& [hk, channel] : held_keys) {
       const auto p2 = hk.find('/', hk.find('/') + 1);
       const std::string agent_key = hk.substr(0, p2);
       const std::string ws = hk.substr(0, hk.find('/'));
       auto c = convs.find(ws + "/" + hk.substr(p2 + 1));
       if (c == convs.end()) return "held conversation does not exist: " + hk;
+      if (channel != std::to_string(static_cast<int>(c->second.summary().channel())))
+        return "held record " + hk + " names channel '" + channel + "', not the conversation's";
       ++held[agent_key][c->second.summary().channel()];
       ++held_total[agent_key];
     }
@@ -311,7 +313,7 @@ class Sequence {
           return key + " has no state";
       }
     }
-    for (const auto& hk : held_keys) {
+    for (const auto& [hk, unused] : held_keys) {
       const auto p2 = hk.find('/', hk.find('/') + 1);
       const std::string ws = hk.substr(0, hk.find('/'));
       const auto& c = convs[ws + "/" + hk.substr(p2 + 1)];

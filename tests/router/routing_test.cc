@@ -743,30 +743,6 @@ TEST_F(Linking, TypedButUnverifiedEmailDoesNotLinkButAnAgentCan) {
   EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_NOT_FOUND);
 }
 
-TEST_F(Linking, CustomersStoredBeforeLinkingAreUpgradedAndKeepTheirAgent) {
-  // A state directory from before identity linking: "<ws>/<channel>:<handle>" -> Customer.
-  v1::store::Customer old;
-  old.set_customer_id("U77");
-  old.set_workspace_id("acme");
-  old.add_handles("webhook:old-timer");
-  old.set_last_agent_id("bob");
-  old.set_last_served_ms(clock_.t - 1000);
-  {
-    auto b = store_->begin();
-    b.put(Cf::kCustomers, "acme/webhook:old-timer", old.SerializeAsString());
-    b.del(Cf::kMeta, "upgrade/customers-v2");
-    ASSERT_EQ(store_->commit(b), "");
-  }
-  restart();
-  hello("da", "alice");
-  hello("db", "bob");
-  msg("m1", "old-timer", "api", "hello again");
-  EXPECT_EQ(offers("db"), std::vector<std::string>{"C1"}) << "still sticky to bob";
-  EXPECT_EQ(conversation("C1").summary().customer_id(), "U77");
-  std::string v;
-  EXPECT_FALSE(store_->get(Cf::kCustomers, "acme/webhook:old-timer", &v));
-}
-
 class Reload : public RoutingTest {
   Parts parts() override {
     Parts p;
