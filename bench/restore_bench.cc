@@ -250,6 +250,7 @@ json run(const RestoreOptions& o, const std::string& tmp) {
   first.process->start();
   const Served a = wait_served(*directory, first, o.partitions);
   const uint64_t peak_rss = proc_mem(first.process->pid(), "VmHWM");
+  const double cpu_s = proc_cpu_seconds(first.process->pid());
 
   // 3. That owner killed (SIGKILL), a second router with no local copy started at once:
   // the group notices the dead member (its session), gives the second every partition, and
@@ -262,6 +263,7 @@ json run(const RestoreOptions& o, const std::string& tmp) {
   second.process->start();
   const Served b = wait_served(*directory, second, o.partitions);
   const uint64_t second_rss = proc_mem(second.process->pid(), "VmHWM");
+  const double second_cpu_s = proc_cpu_seconds(second.process->pid());
   const int status = second.process->stop(SIGTERM);
 
   // 4. What they restored: the conversations in their stores.
@@ -287,6 +289,8 @@ json run(const RestoreOptions& o, const std::string& tmp) {
       {"start_to_first_restore_seconds", static_cast<double>(a.first_restore_ms - start_ms) / 1000},
       {"start_to_all_served_seconds", static_cast<double>(a.last_served_ms - start_ms) / 1000},
       {"router_peak_rss_bytes", peak_rss},
+      // The router's CPU (user + system, every thread) from its start to all served.
+      {"router_cpu_seconds", cpu_s},
       {"state_bytes", dir_size(first.state)},
       {"kill",
        {{"session_timeout_ms", 3000},
@@ -296,7 +300,8 @@ json run(const RestoreOptions& o, const std::string& tmp) {
         {"kill_to_first_restore_seconds", static_cast<double>(b.first_restore_ms - kill_ms) / 1000},
         {"restore_seconds", second_restore_s},
         {"kill_to_all_served_seconds", static_cast<double>(b.last_served_ms - kill_ms) / 1000},
-        {"router_peak_rss_bytes", second_rss}}},
+        {"router_peak_rss_bytes", second_rss},
+        {"router_cpu_seconds", second_cpu_s}}},
       {"router_exit_status", status}};
 }
 
@@ -316,22 +321,24 @@ int run_restore(const RestoreOptions& o) {
     fmt::print(
         "restored {} of {} conversations ({} changelog records) in {:.2f} s: {:.0f} "
         "conversations/s, {:.0f} records/s; router start -> all {} partitions served {:.2f} s "
-        "(group join {:.2f} s); peak RSS {:.0f} MB\n",
+        "(group join {:.2f} s); peak RSS {:.0f} MB, router CPU {:.1f} s\n",
         r["restored_conversations"].get<int64_t>(), o.conversations,
         r["restored_records"].get<int64_t>(), r["restore_seconds"].get<double>(),
         r["conversations_per_second"].get<double>(), r["records_per_second"].get<double>(),
         o.partitions, r["start_to_all_served_seconds"].get<double>(),
         r["start_to_first_restore_seconds"].get<double>(),
-        static_cast<double>(r["router_peak_rss_bytes"].get<uint64_t>()) / 1e6);
+        static_cast<double>(r["router_peak_rss_bytes"].get<uint64_t>()) / 1e6,
+        r["router_cpu_seconds"].get<double>());
     const json& k = r["kill"];
     fmt::print(
         "owner killed (SIGKILL) -> a router with no local state serving all {} partitions: "
         "{:.2f} s (the group's detection and its start {:.2f} s, restore {:.2f} s); {} of {} "
-        "conversations taken over; peak RSS {:.0f} MB\n",
+        "conversations taken over; peak RSS {:.0f} MB, router CPU {:.1f} s\n",
         o.partitions, k["kill_to_all_served_seconds"].get<double>(),
         k["kill_to_first_restore_seconds"].get<double>(), k["restore_seconds"].get<double>(),
         k["taken_over_conversations"].get<int64_t>(), o.conversations,
-        static_cast<double>(k["router_peak_rss_bytes"].get<uint64_t>()) / 1e6);
+        static_cast<double>(k["router_peak_rss_bytes"].get<uint64_t>()) / 1e6,
+        k["router_cpu_seconds"].get<double>());
     result["restore"] = std::move(r);
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench --restore: {}\n", e.what());

@@ -182,6 +182,14 @@ std::string Partition::commit_replay(Store::Replay& replay, int64_t next) {
   return {};
 }
 
+std::string Partition::commit_load(Store::Load& load, int64_t next) {
+  if (std::string e = store_->ingest(load); !e.empty()) return e;
+  // The checkpoint goes in after the data: a crash in between leaves the unlogged mark,
+  // and the copy is restored from scratch again.
+  Store::Replay checkpoint = store_->begin_replay();
+  return commit_replay(checkpoint, next);
+}
+
 std::string Partition::begin_unlogged() {
   if (unlogged_) return {};
   auto b = store_->begin();

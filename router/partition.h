@@ -78,6 +78,9 @@ class Partition {
   // A restore's chunk of changelog records, committed with the checkpoint `next` in the
   // same write. "" or the store's error.
   std::string commit_replay(Store::Replay& replay, int64_t next);
+  // A restore into an empty copy (between begin_unlogged and end_unlogged): what `load`
+  // gathered is ingested, then the checkpoint `next` written. "" or the store's error.
+  std::string commit_load(Store::Load& load, int64_t next);
   // A restore into an empty copy writes without RocksDB's write-ahead log (about a third
   // of its write time): begin_unlogged() puts a durable mark, the chunks go unlogged, and
   // end_unlogged() flushes them to files and removes the mark. A copy found with the mark

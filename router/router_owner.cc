@@ -16,6 +16,9 @@
 namespace omniroute::router {
 namespace {
 constexpr size_t kRestoreChunk = 20000;  // records per restore commit
+// Bytes gathered per ingestion of a restore into an empty copy (a partition of 1M
+// conversations over 128 partitions is about 15 MB of changelog: one ingestion).
+constexpr size_t kLoadBytes = 32 << 20;
 const std::string kCancelled = "cancelled";
 constexpr int kFlushPatienceMs = 20000;  // below a supervisor's usual 30 s stop grace
 const std::string kOwnerSlot = std::string(1, static_cast<char>(Cf::kMeta)) + "owner";
@@ -77,27 +80,39 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
     if (from < high) {
       if (!reader->assign({{topic, p, from}}, err)) return "restore assign: " + err;
       // Into an empty copy, without the write-ahead log: a crash meanwhile only means
-      // starting again from scratch, which is where this restore starts anyway.
-      if (part->checkpoint() == 0 && steps.empty())
+      // starting again from scratch, which is where this restore starts anyway. And as a
+      // bulk load: sorted files ingested, no memtables (Store::Load).
+      const bool into_empty = part->checkpoint() == 0 && steps.empty();
+      if (into_empty)
         if (std::string e = part->begin_unlogged(); !e.empty()) return e;
       int64_t next = from;
-      // Straight from the fetched records into one RocksDB write per chunk: no copies in
-      // between, no per-key merging (the latest write of a key wins in order). Only whole
-      // steps: the gate holds a step's records until its commit record (a step cut off by
-      // its writer's death stays out, and the checkpoint stays before it).
+      // Straight from the fetched records into one RocksDB write (or ingestion) per chunk:
+      // no per-key merging (the latest write of a key wins in order). Only whole steps: the
+      // gate holds a step's records until its commit record (a step cut off by its writer's
+      // death stays out, and the checkpoint stays before it).
       Store::Replay replay = part->store().begin_replay();
+      Store::Load load = part->store().begin_load();
       StepGate<kafka::Message> gate;
       std::string bad;
       auto apply = [&](kafka::Message& m) {
         const auto value = changelog_value(m.value());
         // Another owner's mark counts once its step is committed (a cut-off one never acted).
         if (m.key() == kOwnerSlot && value && *value != part->copy_id()) foreign = true;
-        if (!replay.add(m.key(), value ? &*value : nullptr) && bad.empty())
+        const std::string_view* v = value ? &*value : nullptr;
+        if (!(into_empty ? load.add(m.key(), v) : replay.add(m.key(), v)) && bad.empty())
           bad = fmt::format("partition {}: changelog record at offset {} is not a router state key",
                             p, m.offset());
       };
+      auto chunk_full = [&] {
+        return into_empty ? load.bytes() >= kLoadBytes : replay.count() >= kRestoreChunk;
+      };
       auto flush_chunk = [&]() -> std::string {
         if (!bad.empty()) return bad;
+        if (into_empty) {
+          if (load.count() == 0) return {};
+          applied += load.count();
+          return part->commit_load(load, gate.resume_at(next));
+        }
         if (replay.count() == 0) return {};
         applied += replay.count();
         return part->commit_replay(replay, gate.resume_at(next));
@@ -121,7 +136,7 @@ std::string Router::restore(std::unique_ptr<Partition>& part, const config::Conf
           const int64_t offset = m.offset();
           gate.offer(std::move(m), key, payload, offset, apply);
         }
-        if (replay.count() >= kRestoreChunk)
+        if (chunk_full())
           if (std::string e = flush_chunk(); !e.empty()) return e;
       }
       if (std::string e = flush_chunk(); !e.empty()) return e;
@@ -244,6 +259,8 @@ std::vector<kafka::PartitionOffset> Router::serve_restored() {
     log_->info("partition {} is served here, {} ({} workspaces)", p, advertised_,
                ref.config()->workspaces.size());
   }
+  // The restores' memory kept for the next one goes back once none is left.
+  if (restores_->size() == 0) Store::Load::release_spare_memory();
   owned_changed();
   return start;
 }
