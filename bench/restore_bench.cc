@@ -89,19 +89,19 @@ Written write_changelog(kafka::Producer& producer, const std::string& topic, int
 // heartbeat timeout) is made long, so partitions served early do not re-route their offers
 // while the others still restore. That is the engine's work after a restore, not the
 // restore, and with desks it does not happen.
-// The group's session is the embedded broker's floor (3 s), as in the failover bench: the
-// kill phase's detection time depends on it.
+// The group's session (RestoreOptions::session_timeout_ms): the kill phase's detection
+// time depends on it.
 std::string router_yaml(const RestoreOptions& o, const std::string& brokers,
                         const std::string& state, const std::string& endpoint,
                         const std::vector<std::string>& workspaces) {
   std::string out = fmt::format(R"(log_level: warn
 kafka: {{brokers: "{}", partitions: {}, replication_factor: 1}}
 state: {{dir: "{}"}}
-router: {{agent_endpoint: "{}", agent_auth: none, insecure: true, session_timeout_ms: 3000,
+router: {{agent_endpoint: "{}", agent_auth: none, insecure: true, session_timeout_ms: {},
           standby_replicas: 0, heartbeat_timeout_ms: 600000}}
 workspaces:
 )",
-                                brokers, o.partitions, state, endpoint);
+                                brokers, o.partitions, state, endpoint, o.session_timeout_ms);
   for (const auto& w : workspaces) out += RoutingFixture::workspace_yaml(w, o.agents, o.queues);
   return out;
 }
@@ -293,7 +293,7 @@ json run(const RestoreOptions& o, const std::string& tmp) {
       {"router_cpu_seconds", cpu_s},
       {"state_bytes", dir_size(first.state)},
       {"kill",
-       {{"session_timeout_ms", 3000},
+       {{"session_timeout_ms", o.session_timeout_ms},
         {"taken_over_conversations", taken_over},
         {"all_conversations_taken_over", taken_over == o.conversations},
         {"restored_records", b.records},

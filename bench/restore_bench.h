@@ -21,6 +21,10 @@ struct RestoreOptions {
   int partitions = 64;
   int agents = 10, queues = 10;  // per workspace
   int text_bytes = 200;          // the customer's first message
+  // Both routers' router.session_timeout_ms: how soon the group notices the killed one.
+  // 3 s is the embedded broker's floor (as in the failover bench); its first join also
+  // waits 3 s, so on a heavily loaded machine a longer session forms the group more surely.
+  int session_timeout_ms = 3000;
   std::string out_dir = "bench/results";
   std::string binary;
 };

@@ -237,6 +237,12 @@ int main(int argc, char** argv) {
                    "Restore bench: partitions (the embedded broker keeps ~5 MB of each)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  bench
+      ->add_option("--restore-session-ms", ro.session_timeout_ms,
+                   "Restore bench: the routers' group session (how soon the killed one's "
+                   "partitions move)")
+      ->capture_default_str()
+      ->check(CLI::Range(1000, 300000));
   bool chaos = false;
   omniroute::bench::ChaosOptions co;
   bench->add_flag(

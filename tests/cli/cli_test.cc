@@ -201,7 +201,9 @@ TEST(Cli, BenchWithATinyRunWritesCompleteResults) {
 // a second router with no local copy restores everything again.
 TEST(Cli, RestoreBenchRestoresEveryConversationFromTheChangelog) {
   TempDir dir;
-  Result r = run(fmt::format("bench --restore 3000 --restore-partitions 8 --out {}", dir.path()));
+  Result r = run(
+      fmt::format("bench --restore 3000 --restore-partitions 8 --restore-session-ms 6000 --out {}",
+                  dir.path()));
   ASSERT_EQ(r.code, 0) << r.out;
   std::ifstream in(dir.file("restore.json"));
   ASSERT_TRUE(in.good());
