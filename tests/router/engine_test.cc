@@ -1,4 +1,5 @@
 // Routing engine behaviour with a controllable clock and a real RocksDB on a temp dir.
+#include "router/keys.h"
 #include "tests/router/engine_fixture.h"
 
 namespace omniroute::router {
@@ -69,6 +70,35 @@ TEST_F(EngineTest, CapacityIsNeverExceededAndFreedCapacityDrainsTheQueue) {
   auto next = take("d1", K::kOffer);
   ASSERT_EQ(next.size(), 1u);                                         // at once, no sweep
   EXPECT_EQ(next[0].offer().conversation().conversation_id(), "C4");  // arrival order
+}
+
+// What an agent holds is loaded with its channel from the held record; records written
+// before they carried it (empty) are still counted, through the conversation.
+TEST_F(EngineTest, HeldConversationsCountAfterARestartWhateverTheirRecordHolds) {
+  hello("d1", "alice");  // capacity 3, bob offline
+  for (int i = 0; i < 3; ++i) message("m" + std::to_string(i), "c" + std::to_string(i));
+  auto offers = take("d1", K::kOffer);
+  ASSERT_EQ(offers.size(), 3u);
+  for (const auto& o : offers) accept("d1", o.offer().offer_id());
+  take("d1", K::kWelcome);
+  std::string v;
+  ASSERT_TRUE(store_->get(Cf::kAgents, keys::held("acme", "alice", "C2"), &v));
+  EXPECT_FALSE(v.empty()) << "the channel is in the record";
+  {
+    auto b = store_->begin();
+    b.put(Cf::kAgents, keys::held("acme", "alice", "C1"), "");      // as written before
+    b.put(Cf::kAgents, keys::held("acme", "alice", "C3"), "junk");  // not a channel
+    ASSERT_EQ(store_->commit(b), "");
+  }
+  restart();
+  hello("d1", "alice");
+  auto w = take("d1", K::kWelcome);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].welcome().open_conversations_size(), 3);
+  message("m3", "c3");
+  EXPECT_TRUE(take("d1", K::kOffer).empty()) << "alice is full: all three still count";
+  resolve("d1", "C1");
+  EXPECT_EQ(take("d1", K::kOffer).size(), 1u) << "and a freed one makes room";
 }
 
 TEST_F(EngineTest, RejectedOfferGoesToTheNextAgentAndIsRemembered) {
