@@ -114,7 +114,7 @@ int64_t wall_ms() {
 
 // A router process on its own state dir and agent endpoint (`omniroute router`).
 struct Instance {
-  std::string state, endpoint, config;
+  std::string state, endpoint, config, yaml;
   std::unique_ptr<ChildProcess> process;
 };
 
@@ -125,7 +125,8 @@ Instance make_instance(const RestoreOptions& o, const std::string& dir, const st
   in.endpoint = fmt::format("tcp://127.0.0.1:{}", free_tcp_port());
   in.config = dir + "/router.yaml";
   fs::create_directories(dir);
-  std::ofstream(in.config) << router_yaml(o, brokers, in.state, in.endpoint, workspaces);
+  in.yaml = router_yaml(o, brokers, in.state, in.endpoint, workspaces);
+  std::ofstream(in.config) << in.yaml;
   in.process = std::make_unique<ChildProcess>(
       o.binary, std::vector<std::string>{"router", "--config", in.config, "--log-level",
                                          std::getenv("OMNIROUTE_RESTORE_LOG") ? "info" : "warn"});
@@ -187,9 +188,7 @@ json run(const RestoreOptions& o, const std::string& tmp) {
   const auto workspaces = workspace_per_partition(o.partitions);
   Instance first = make_instance(o, tmp + "/first", kc.brokers, workspaces);
   std::vector<std::string> errors;
-  std::ifstream yaml_in(first.config);
-  const std::string yaml((std::istreambuf_iterator<char>(yaml_in)), {});
-  auto cfg = config::parse(yaml, errors);
+  auto cfg = config::parse(first.yaml, errors);
   if (!cfg) throw std::runtime_error(errors.front());
   for (const auto& t : cfg->all_topics())
     if (!cluster->create_topic(t, o.partitions, 1, err)) throw std::runtime_error(err);

@@ -233,9 +233,9 @@ std::optional<Store::CommitError> Store::try_commit(Batch& batch) {
 }
 
 bool Store::Replay::add(std::string_view slot, const std::string_view* value) {
-  if (slot.size() < 2 || static_cast<unsigned char>(slot[0]) >= static_cast<size_t>(Cf::kLocal))
-    return false;
-  rocksdb::ColumnFamilyHandle* cf = store_.h(static_cast<Cf>(static_cast<unsigned char>(slot[0])));
+  const auto family = state_family(slot);
+  if (!family) return false;
+  rocksdb::ColumnFamilyHandle* cf = store_.h(*family);
   const rocksdb::Slice key(slot.data() + 1, slot.size() - 1);
   if (value)
     wb_.Put(cf, key, rocksdb::Slice(value->data(), value->size()));

@@ -105,7 +105,6 @@ class Store {
     size_t count() const { return count_; }
     size_t bytes() const { return bytes_; }
 
-    Load(Load&&) = default;
     ~Load();
     // The memory restores keep for the next one (the blocks of finished loads): given back
     // to the system when no restore runs.
@@ -113,7 +112,7 @@ class Store {
 
    private:
     friend class Store;
-    explicit Load(Store& s) : store_(s) {}
+    Load() = default;
     struct Entry {
       const char* key;
       uint32_t key_size, value_size;  // the value follows the key
@@ -122,7 +121,6 @@ class Store {
     static constexpr size_t kFamilies = static_cast<size_t>(Cf::kLocal);
     char* room(size_t n);  // n bytes in the current block, or a new one
     void clear();
-    Store& store_;
     // Keys and values back to back in blocks that never move (no copy as they grow), reused
     // from one restore to the next: fresh pages cost a page fault each, which was a large
     // part of a restore's time.
@@ -148,7 +146,7 @@ class Store {
   // The store must have been empty when `load` began. Writes what `load` holds into files
   // and ingests them (every family at once: all or nothing), then empties it; "" or the
   // error. Durable when it returns "".
-  Load begin_load() { return Load(*this); }
+  Load begin_load() { return Load(); }
   [[nodiscard]] std::string ingest(Load& load);
   // Writes every family's memtable to files and waits: what was committed without the
   // write-ahead log is durable once it returns "".
@@ -186,6 +184,13 @@ class Store {
                                           rocksdb::DB**)>& opener,
       std::string& err, bool read_only = false);
   rocksdb::ColumnFamilyHandle* h(Cf cf) const { return handles_[static_cast<size_t>(cf)]; }
+  // The family of a changelog slot (family byte + key) of the replicated state; nullopt
+  // when it is too short, names an unknown family, or kLocal (Replay::add, Load::add).
+  static std::optional<Cf> state_family(std::string_view slot) {
+    if (slot.size() < 2 || static_cast<unsigned char>(slot[0]) >= static_cast<size_t>(Cf::kLocal))
+      return std::nullopt;
+    return static_cast<Cf>(static_cast<unsigned char>(slot[0]));
+  }
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
   std::vector<rocksdb::ColumnFamilyHandle*> unknown_;

@@ -68,8 +68,9 @@ void Store::Load::clear() {
 }
 
 bool Store::Load::add(std::string_view slot, const std::string_view* value) {
-  if (slot.size() < 2 || static_cast<unsigned char>(slot[0]) >= kFamilies) return false;
-  const size_t cf = static_cast<unsigned char>(slot[0]);
+  const auto family = state_family(slot);
+  if (!family) return false;
+  const auto cf = static_cast<size_t>(*family);
   const std::string_view key = slot.substr(1);
   const std::string_view v = value ? *value : std::string_view();
   char* at = room(key.size() + v.size());
