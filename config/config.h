@@ -42,9 +42,12 @@ struct Kafka {
   int embedded_brokers = 3;    // Brokers in the embedded cluster (1..9).
   int partitions = 6;          // Partitions per topic when omniroute creates topics.
   int replication_factor = 3;  // For topics omniroute creates (embedded: <= brokers).
-  std::map<std::string, std::string> properties;  // Passed to librdkafka as-is (SASL, TLS...).
-  // The largest record producers may send: properties["message.max.bytes"] or librdkafka's
-  // default (1,000,000). Bodies that cannot fit are refused before they are accepted.
+  // Passed to librdkafka as-is (SASL, TLS...); `consumer.`/`producer.` + a name: to that kind
+  // of client only.
+  std::map<std::string, std::string> properties;
+  // The largest record producers may send: properties["producer.message.max.bytes"] or
+  // ["message.max.bytes"] or librdkafka's default (1,000,000). Bodies that cannot fit are refused
+  // before they are accepted.
   int64_t max_message_bytes() const;
   Topics topics;
   bool embedded() const { return brokers == "embedded"; }

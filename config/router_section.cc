@@ -21,7 +21,8 @@ const char* agent_auth_name(AgentAuth a) {
 }
 
 int64_t Kafka::max_message_bytes() const {
-  auto it = properties.find("message.max.bytes");
+  auto it = properties.find("producer.message.max.bytes");
+  if (it == properties.end()) it = properties.find("message.max.bytes");
   if (it == properties.end()) return 1000000;
   try {
     return std::stoll(it->second);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -22,8 +23,18 @@ log::Logger logger() {
 
 }  // namespace
 
+ScopedProperty scoped_property(std::string_view key) {
+  for (const auto& [prefix, scope] :
+       {std::pair{std::string_view("consumer."), PropertyScope::kConsumer},
+        std::pair{std::string_view("producer."), PropertyScope::kProducer}}) {
+    if (key.size() > prefix.size() && key.substr(0, prefix.size()) == prefix)
+      return {scope, key.substr(prefix.size())};
+  }
+  return {PropertyScope::kAll, key};
+}
+
 // Builds a librdkafka conf: defaults < user properties < overrides. Returns null on error.
-rd_kafka_conf_t* make_conf(const ClientConfig& cfg,
+rd_kafka_conf_t* make_conf(const ClientConfig& cfg, bool consumer,
                            const std::map<std::string, std::string>& defaults,
                            const std::map<std::string, std::string>& overrides, std::string& err) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -38,7 +49,11 @@ rd_kafka_conf_t* make_conf(const ClientConfig& cfg,
   };
   bool ok = set("bootstrap.servers", cfg.brokers);
   for (const auto& [k, v] : defaults) ok = ok && set(k, v);
-  for (const auto& [k, v] : cfg.properties) ok = ok && set(k, v);
+  for (const auto& [k, v] : cfg.properties) {
+    const auto [scope, name] = scoped_property(k);
+    if (scope == PropertyScope::kAll || (scope == PropertyScope::kConsumer) == consumer)
+      ok = ok && set(std::string(name), v);
+  }
   for (const auto& [k, v] : overrides) ok = ok && set(k, v);
   if (!ok) {
     rd_kafka_conf_destroy(conf);
@@ -96,7 +111,7 @@ std::unique_ptr<Producer> Producer::create(const ClientConfig& cfg, std::string&
       // same function (partition_for_key).
       {"partitioner", "consistent_random"},
   };
-  rd_kafka_conf_t* conf = make_conf(cfg, kDefaults, overrides, err);
+  rd_kafka_conf_t* conf = make_conf(cfg, /*consumer=*/false, kDefaults, overrides, err);
   if (!conf) return nullptr;
   rd_kafka_conf_set_dr_msg_cb(conf, &Producer::on_delivery);
   char errstr[512];
@@ -209,7 +224,7 @@ std::unique_ptr<Consumer> Consumer::create_member(
   ov.emplace("group.id", group_id);
   const bool member = on.assigned || on.revoked;
   if (member) ov.emplace("partition.assignment.strategy", "cooperative-sticky");
-  rd_kafka_conf_t* conf = make_conf(cfg, kDefaults, ov, err);
+  rd_kafka_conf_t* conf = make_conf(cfg, /*consumer=*/true, kDefaults, ov, err);
   if (!conf) return nullptr;
   std::unique_ptr<Consumer> c(new Consumer());
   if (member) {
@@ -339,7 +354,7 @@ int Consumer::partition_count(const std::string& topic, int timeout_ms) {
 
 bool ensure_topics(const ClientConfig& cfg, const std::vector<std::string>& topics, int partitions,
                    int replication_factor, std::string& err) {
-  rd_kafka_conf_t* conf = make_conf(cfg, {}, {}, err);
+  rd_kafka_conf_t* conf = make_conf(cfg, /*consumer=*/false, {}, {}, err);
   if (!conf) return false;
   char errstr[512];
   HandlePtr rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr));

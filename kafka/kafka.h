@@ -19,10 +19,19 @@
 namespace omniroute::kafka {
 
 // Where clients connect and the pass-through librdkafka properties (SASL, TLS, tuning).
+// A property named `consumer.<name>` or `producer.<name>` is `<name>` for that kind of client
+// only (as Kafka Streams scopes its client settings); librdkafka names no property so.
 struct ClientConfig {
   std::string brokers;
   std::map<std::string, std::string> properties;
 };
+
+enum class PropertyScope { kAll, kConsumer, kProducer };
+struct ScopedProperty {
+  PropertyScope scope;
+  std::string_view name;  // without the scope's prefix
+};
+ScopedProperty scoped_property(std::string_view key);
 
 // The outcome of one produce, delivered once Kafka acknowledged (or gave up on) it.
 struct DeliveryReport {

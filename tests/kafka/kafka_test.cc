@@ -103,5 +103,36 @@ TEST(Kafka, EveryRecordReportedDeliveredIsInTheLogDespiteRetriableProduceErrors)
   EXPECT_EQ(in_log, acked) << acked - in_log << " records acknowledged but not in the log";
 }
 
+// kafka.properties named `consumer.x` / `producer.x` reach that kind of client only (an
+// invalid value shows where each one went); unscoped ones reach both.
+TEST(Kafka, ScopedPropertiesReachOnlyTheirKindOfClient) {
+  std::string err;
+  ClientConfig cfg;
+  cfg.brokers = "127.0.0.1:1";  // never contacted: creating a client does not connect
+
+  cfg.properties = {{"consumer.fetch.wait.max.ms", "-5"}};
+  EXPECT_TRUE(Producer::create(cfg, err)) << err;
+  err.clear();
+  EXPECT_FALSE(Consumer::create(cfg, "g", err));
+  EXPECT_NE(err.find("kafka property fetch.wait.max.ms"), std::string::npos) << err;
+
+  cfg.properties = {{"producer.linger.ms", "-5"}};
+  err.clear();
+  EXPECT_TRUE(Consumer::create(cfg, "g", err)) << err;
+  EXPECT_FALSE(Producer::create(cfg, err));
+  EXPECT_NE(err.find("kafka property linger.ms"), std::string::npos) << err;
+
+  cfg.properties = {{"socket.timeout.ms", "-5"}};
+  EXPECT_FALSE(Producer::create(cfg, err));
+  EXPECT_FALSE(Consumer::create(cfg, "g", err));
+
+  // A bare prefix names no property: refused, not applied to everything.
+  cfg.properties = {{"consumer.", "1"}};
+  EXPECT_FALSE(Consumer::create(cfg, "g", err));
+  EXPECT_EQ(scoped_property("producer.acks").name, "acks");
+  EXPECT_EQ(scoped_property("producer.acks").scope, PropertyScope::kProducer);
+  EXPECT_EQ(scoped_property("acks").scope, PropertyScope::kAll);
+}
+
 }  // namespace
 }  // namespace omniroute::kafka
