@@ -140,6 +140,19 @@ Producer::~Producer() {
   rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   rd_kafka_poll(rk_.get(), 0);
   for (int i = 0; i < 100 && rd_kafka_outq_len(rk_.get()) > 0; ++i) rd_kafka_poll(rk_.get(), 10);
+  for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+}
+
+rd_kafka_topic_t* Producer::topic_handle(const std::string& topic) {
+  std::lock_guard lock(topics_mu_);
+  auto it = topics_.find(topic);
+  if (it != topics_.end()) return it->second;
+  // rd_kafka_topic_new asks for the topic's leaders at once; a record produced by name to a
+  // topic this producer has not seen waits for librdkafka's next 1 s scan instead (measured:
+  // a new router's first answer on a channel came 1 s after its reply).
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr);
+  if (rkt) topics_.emplace(topic, rkt);
+  return rkt;
 }
 
 void Producer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
@@ -161,9 +174,16 @@ bool Producer::produce(const std::string& topic, std::string_view key, std::stri
 bool Producer::produce_to(const std::string& topic, int32_t partition, std::string_view key,
                           const std::string_view* value, Completion done, std::string* err,
                           rd_kafka_resp_err_t* code) {
+  rd_kafka_topic_t* rkt = topic_handle(topic);
+  if (!rkt) {
+    const rd_kafka_resp_err_t e = rd_kafka_last_error();
+    if (err) *err = rd_kafka_err2str(e);
+    if (code) *code = e;
+    return false;
+  }
   auto* opaque = new Completion(std::move(done));
   rd_kafka_resp_err_t e = rd_kafka_producev(
-      rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+      rk_.get(), RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
       RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
       RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
                        value ? value->size() : 0),

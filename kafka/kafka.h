@@ -8,9 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <librdkafka/rdkafka.h>
@@ -81,9 +83,12 @@ class Producer {
  private:
   Producer() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*);
+  rd_kafka_topic_t* topic_handle(const std::string& topic);
   HandlePtr rk_;
   std::atomic<bool> stop_{false};
   std::thread poller_;
+  std::mutex topics_mu_;
+  std::unordered_map<std::string, rd_kafka_topic_t*> topics_;  // destroyed before rk_
 };
 
 struct MessageDeleter {
