@@ -20,10 +20,10 @@ AnsweringDesk::AnsweringDesk(const std::string& endpoint, const std::string& age
   auto cell = std::make_shared<desk::Desk*>(nullptr);
   desk::Handler h;
   h.on_offer = [cell](const v1::Offer& o) { (*cell)->accept(o.offer_id()); };
-  // Connection events on stderr (rare: reconnects, redirects, a parked desk), for the
+  // Connection events on stderr (rare: welcomes, reconnects, redirects, a parked desk), for the
   // fault harness's log.
   h.on_status = [agent](const std::string& status) {
-    if (status != "connected") fmt::print(stderr, "desk {}: {}\n", agent, status);
+    fmt::print(stderr, "desk {}: {}\n", agent, status);
   };
   h.on_assignment = [cell](const v1::Assignment& a) {
     std::set<std::string> answered;

@@ -142,6 +142,9 @@ workspaces:
     // The machine is gone: the survivor takes over alone (a restart at once would make the
     // group wait for the dead member's session in the middle of the next rebalance).
     const int killed = routers.owner_kill(false);
+    fmt::print("  standby_replicas {}: kill {}: instance {} killed\n", mode.standby_replicas, k + 1,
+               killed);
+    std::fflush(stdout);
     send_for(o.seconds_between);
     // Wait for that message's answer (a slow takeover shows as a long wait, not a miss).
     for (int i = 0; i < 600; ++i) {
@@ -169,6 +172,7 @@ workspaces:
         "  standby_replicas {}: kill {}: the survivor owned the workspace {:.0f} ms after the "
         "kill; the first message after it answered after {:.0f} ms\n",
         mode.standby_replicas, k + 1, mode.owner_announced_ms.back(), mode.takeover_ms.back());
+    std::fflush(stdout);
   }
   for (int i = 0; i < 300; ++i) {
     {
