@@ -24,22 +24,7 @@ Desk::Desk(Options opts, Handler handler)
   opts_.endpoint = home_endpoint_;
 }
 
-int64_t Desk::redirect_patience_ms(int64_t now) const {
-  // An instance this desk found silent a moment ago may be dead while the others still name
-  // it the owner (the group notices a death only after its session timeout): a short look,
-  // so the desk is back soon after another one serves. For a while only: an instance too
-  // slow to answer within it gets the usual patience after that.
-  if (opts_.endpoint == silent_endpoint_ && now - silent_ms_ < kSilentMemoryMs)
-    return kSilentPatienceMs;
-  return kRedirectPatienceMs;
-}
-
 void Desk::go_home() {
-  const int64_t now = steady_ms();
-  if (opts_.endpoint != silent_endpoint_ || now - silent_ms_ >= kSilentMemoryMs) {
-    silent_endpoint_ = opts_.endpoint;
-    silent_ms_ = now;  // since it was first found silent
-  }
   // The next configured endpoint when the current one is a configured one that went silent;
   // the first configured one after a redirect target went silent.
   const auto it = std::find(homes_.begin(), homes_.end(), opts_.endpoint);
@@ -241,6 +226,7 @@ void Desk::connect() {
   }
   welcomed_ = false;
   last_recv_ms_ = steady_ms();
+  connected_ms_ = last_recv_ms_;
   last_hello_ms_ = 0;
 }
 
@@ -293,9 +279,9 @@ void Desk::loop() {
       continue;
     }
     if (!welcomed_ && (opts_.endpoint != home_endpoint_ || homes_.size() > 1) &&
-        now - last_recv_ms_ > redirect_patience_ms(now)) {
-      // Nothing from this instance for a while (it is gone, or was a redirect target that
-      // does not answer; one that says "moving" is alive): the next configured endpoint.
+        now - connected_ms_ > kRedirectPatienceMs) {
+      // No Welcome from this instance for a while (it is gone, or was a redirect target that
+      // does not answer): the next configured endpoint.
       if (handler_.on_status)
         handler_.on_status("redirect target silent; back to " + home_endpoint_);
       go_home();
@@ -351,7 +337,6 @@ void Desk::handle(const v1::AgentFrame& f) {
     case v1::AgentFrame::kWelcome: {
       const auto& w = f.welcome();
       welcomed_ = true;
-      silent_endpoint_.clear();
       // Replies, notes and accepts still waiting for room were for the session before: the
       // unacknowledged ones go again below (accepts from the Welcome's offers).
       std::erase_if(unsent_, [](const v1::AgentFrame& u) {

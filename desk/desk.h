@@ -147,13 +147,8 @@ class Desk {
   // redirected to is silent.
   std::vector<std::string> homes_;  // the configured endpoints
   std::string home_endpoint_, home_key_;
+  int64_t connected_ms_ = 0;  // when the current connection was opened
   static constexpr int64_t kRedirectPatienceMs = 5000;
-  // The endpoint this desk last left because it was silent (cleared by a Welcome) and since
-  // when: a redirect back to it gets less patience for kSilentMemoryMs.
-  std::string silent_endpoint_;
-  int64_t silent_ms_ = 0;
-  static constexpr int64_t kSilentMemoryMs = 30000, kSilentPatienceMs = 1000;
-  int64_t redirect_patience_ms(int64_t now) const;
   void go_home();
   std::string endpoint_now_;
 };
