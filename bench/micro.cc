@@ -1,6 +1,7 @@
 // Micro-benchmarks of the hot pieces (Google Benchmark): normalizing a channel payload,
 // one routing decision among 10,000 agents and 1,000 queues, and the store's
-// read-modify-write of a conversation per message, and one /metrics scrape at 1,000 queues.
+// read-modify-write of a conversation per message, and one /metrics scrape at 1,000 queues
+// (and one Welcome: welcome_micro.cc).
 #include <filesystem>
 #include <random>
 

@@ -61,22 +61,26 @@ Status Conversations::load_assigned(Store::Batch& b, const AgentRt& a, const std
   return {};
 }
 
+std::vector<v1::ConversationMessage> Conversations::messages(Store::Batch& b, const std::string& ws,
+                                                             const std::string& id, uint64_t first,
+                                                             uint64_t last) {
+  std::vector<std::string> keys;
+  for (uint64_t s = first; s <= last; ++s) keys.push_back(keys::message(ws, id, s));
+  std::vector<v1::ConversationMessage> out;
+  out.reserve(keys.size());
+  b.get_sorted(Cf::kMessages, keys, [&](size_t, std::string_view v) {
+    v1::ConversationMessage m;
+    if (m.ParseFromArray(v.data(), static_cast<int>(v.size()))) out.push_back(std::move(m));
+  });
+  return out;
+}
+
 std::vector<v1::ConversationMessage> Conversations::history(Store::Batch& b,
                                                             const Conversation& c) {
-  std::vector<v1::ConversationMessage> out;
   const uint64_t n = c.message_count();
   const uint64_t max = static_cast<uint64_t>(p_.cfg->router.max_history);
-  const uint64_t first = n > max ? n - max + 1 : 1;
-  for (uint64_t s = first; s <= n; ++s) {
-    std::string v;
-    v1::ConversationMessage m;
-    if (b.get(Cf::kMessages,
-              keys::message(c.summary().workspace_id(), c.summary().conversation_id(), s), &v) &&
-        m.ParseFromString(v)) {
-      out.push_back(std::move(m));
-    }
-  }
-  return out;
+  return messages(b, c.summary().workspace_id(), c.summary().conversation_id(),
+                  n > max ? n - max + 1 : 1, n);
 }
 
 v1::ConversationSummary Conversations::summary(const Conversation& c) const {
@@ -129,12 +133,7 @@ v1::Assignment Conversations::assignment(Store::Batch& b, const Conversation& c,
       const uint64_t keep = static_cast<uint64_t>(p_.cfg->router.customer_history_messages);
       const uint64_t first = n > keep ? n - keep + 1 : 1;
       p->set_history_truncated(first > 1);
-      for (uint64_t s = first; s <= n; ++s) {
-        std::string v;
-        v1::ConversationMessage m;
-        if (b.get(Cf::kMessages, keys::message(ws, id, s), &v) && m.ParseFromString(v))
-          *p->add_history() = std::move(m);
-      }
+      for (auto& m : messages(b, ws, id, first, n)) *p->add_history() = std::move(m);
     }
   }
   return a;

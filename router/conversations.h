@@ -35,6 +35,10 @@ class Conversations {
                        v1::store::Conversation& c);
   // The summary a desk sees: the stored one plus the language and the SLA due time.
   v1::ConversationSummary summary(const v1::store::Conversation& c) const;
+  // Messages first..last of conversation `id` (those stored), read in one pass.
+  std::vector<v1::ConversationMessage> messages(Store::Batch& b, const std::string& ws,
+                                                const std::string& id, uint64_t first,
+                                                uint64_t last);
   // The latest router.max_history messages.
   std::vector<v1::ConversationMessage> history(Store::Batch& b, const v1::store::Conversation& c);
   v1::Assignment assignment(Store::Batch& b, const v1::store::Conversation& c,

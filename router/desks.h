@@ -58,6 +58,9 @@ class Desks {
   void end_revoked_sessions(Store::Batch& b);
   // Heartbeat timer: silent desks are gone, the others get a heartbeat.
   void heartbeat(Store::Batch& b);
+  // Every desk frame that arrived before `ms` has been applied. A desk's silence is counted
+  // up to then, not to now: frames a busy router has not read yet are not silence.
+  void read_until(int64_t ms) { read_until_ms_ = ms; }
   // Reconnect-grace timer after a start: desks not back since are gone.
   void reconnect_grace_over(Store::Batch& b);
 
@@ -73,6 +76,7 @@ class Desks {
   Parts& p_;
   std::vector<DeskFrame> frames_;
   std::map<std::string, std::string> sessions_;  // routing id -> "<ws>/<agent>"
+  int64_t read_until_ms_ = INT64_MAX;            // never set: every frame is read (tests)
 };
 
 }  // namespace omniroute::router

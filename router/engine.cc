@@ -137,6 +137,10 @@ void Engine::resync_desk(const std::string& rid) {
   p_->desks.resync(rid);
 }
 
+void Engine::desks_read_until(int64_t ms) {
+  p_->desks.read_until(ms);
+}
+
 std::optional<Store::CommitError> Engine::try_commit(Store::Batch& b) {
   p_->outbox.flush_seqs(b);
   return p_->store.try_commit(b);

@@ -54,6 +54,9 @@ class Engine {
   // Frames to this desk were dropped and it was asked to resync: its next Hello is
   // welcomed with the whole state.
   void resync_desk(const std::string& rid);
+  // Every desk frame that arrived before `ms` (this engine's clock) has been applied:
+  // desks are judged silent up to then (Desks::read_until).
+  void desks_read_until(int64_t ms);
   // Writes what the step kept in memory (id counters) into `b` and commits it. Every
   // step must end here, never in Store::commit directly.
   [[nodiscard]] std::string commit(Store::Batch& b);

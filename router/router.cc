@@ -316,9 +316,15 @@ void Router::redirect(const std::string& rid, const std::string& workspace) {
 
 void Router::apply_desk_frames() {
   const size_t max = static_cast<size_t>(current_->router.max_batch);
+  // Frames that arrived before this moment are all read once the socket runs dry: up to
+  // then a silent desk is silent, whatever this step or the last one cost.
+  const int64_t reading_from = clock_.now_ms();
   for (size_t n = 0; n < max; ++n) {
     zmq::message_t rid, body;
-    if (!socket_->recv(rid, zmq::recv_flags::dontwait)) break;
+    if (!socket_->recv(rid, zmq::recv_flags::dontwait)) {
+      for (auto& [p, part] : partitions_) part->engine().desks_read_until(reading_from);
+      break;
+    }
     if (!rid.more()) continue;
     if (!socket_->recv(body, zmq::recv_flags::dontwait)) break;
     std::string peer_key;

@@ -113,7 +113,11 @@ bool Router::send_one(const std::string& rid, const v1::AgentFrame& f) {
 void Router::ask_resync(const std::string& rid, const zmq::message_t& body) {
   v1::AgentFrame in;
   if (in.ParseFromArray(body.data(), static_cast<int>(body.size())) && in.has_hello()) {
-    resync_.erase(rid);  // its Welcome is the resync (a dropped one asks again)
+    // Its Welcome is the resync (a dropped one asks again): a new one, even if the frames
+    // dropped came after the last.
+    resync_.erase(rid);
+    if (auto it = desk_partition_.find(rid); it != desk_partition_.end())
+      if (Partition* part = serving(it->second)) part->engine().resync_desk(rid);
     return;
   }
   v1::AgentFrame e;

@@ -63,11 +63,13 @@ void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h
                      const std::string& peer_key) {
   AgentRt* a = p_.agents.find(h.workspace_id(), h.agent_id());
   const int64_t now = p_.clock.now_ms();
-  if (a && a->routing_id == rid && a->session_key == peer_key &&
-      now - a->welcomed_at_ms < p_.cfg->router.heartbeat_timeout_ms) {
-    // The desk repeats Hello while its Welcome is on the way: another Welcome (the agent's
-    // whole state) per repeat would pile up in the socket. The session stays as it is,
-    // but the presence the desk states now counts.
+  if (a && a->routing_id == rid && a->session_key == peer_key && a->welcomed_at_ms != 0) {
+    // The desk repeats Hello while its Welcome is on the way. That Welcome reaches this
+    // connection (a desk that reconnects has a new one; a desk whose frames were dropped
+    // is resynced: welcomed_at_ms = 0), however late: it waits for its step's changelog
+    // records, which a broker fault can hold up for seconds. Another Welcome (the agent's
+    // whole state) per repeat would only pile up behind it and keep the router building
+    // them. The session stays as it is, but the presence the desk states now counts.
     a->last_seen_ms = now;
     const v1::Presence pr =
         h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
@@ -207,10 +209,11 @@ void Desks::end_revoked_sessions(Store::Batch& b) {
 
 void Desks::heartbeat(Store::Batch& b) {
   const int64_t now = p_.clock.now_ms();
+  const int64_t read = std::min(now, read_until_ms_);
   for (auto& [k, a] : p_.agents.all()) {
     if (a.routing_id.empty()) continue;
-    if (now - a.last_seen_ms > p_.cfg->router.heartbeat_timeout_ms) {
-      gone(b, a, fmt::format("no heartbeat for {} ms", now - a.last_seen_ms));
+    if (read - a.last_seen_ms > p_.cfg->router.heartbeat_timeout_ms) {
+      gone(b, a, fmt::format("no heartbeat for {} ms", read - a.last_seen_ms));
       continue;
     }
     v1::AgentFrame f;

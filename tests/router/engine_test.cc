@@ -236,9 +236,42 @@ TEST_F(EngineTest, RepeatedHelloOnTheSameConnectionGetsOneWelcome) {
   hello("d1", "alice");
   hello("d1", "alice");
   EXPECT_EQ(take("d1", K::kWelcome).size(), 1u);
-  tick(5000);  // after the heartbeat timeout a Hello is a resync again
+  // However long the Welcome takes to leave (its step waits for Kafka), the desk's repeats
+  // on that connection build no other one: the heartbeat timeout (3 s) passes, the desk is
+  // alive all along.
+  for (int i = 0; i < 5; ++i) {
+    tick(900);
+    hello("d1", "alice");
+  }
+  EXPECT_EQ(take("d1", K::kWelcome).size(), 0u);
+  // Frames to it were dropped (its queue was full): its next Hello gets a new Welcome.
+  engine_->resync_desk("d1");
   hello("d1", "alice");
   EXPECT_EQ(take("d1", K::kWelcome).size(), 1u);
+  tick(5000);  // silent past the heartbeat timeout: gone; its next Hello starts a session
+  hello("d1", "alice");
+  EXPECT_EQ(take("d1", K::kWelcome).size(), 1u);
+}
+
+TEST_F(EngineTest, ADeskIsSilentOnlyUpToTheFramesTheRouterHasRead) {
+  hello("d1", "alice");
+  message("m1", "c1");
+  accept("d1", take("d1", K::kOffer).at(0).offer().offer_id());
+  // The router was busy: frames that came in since it last ran its socket dry are not read
+  // yet. The desk's silence is counted up to then, and it keeps its session.
+  engine_->desks_read_until(clock_.t);
+  tick(5000);
+  EXPECT_EQ(conversation("C1").agent_id(), "alice");
+  heartbeat("d1");
+  EXPECT_TRUE(take("d1", K::kError).empty());
+  // Read up to now, and silent since: gone (its conversation waits out the presence grace).
+  tick(4000);
+  engine_->desks_read_until(clock_.t);
+  tick(1000);
+  heartbeat("d1");
+  auto errs = take("d1", K::kError);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_UNKNOWN_SESSION);
 }
 
 TEST_F(EngineTest, AConnectionThatSaysHelloAsAnotherAgentLeavesTheFirstOneOffline) {
