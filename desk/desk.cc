@@ -34,6 +34,21 @@ void Desk::go_home() {
   opts_.server_key = home_key_;
 }
 
+// libzmq completes the handshake on its own I/O thread (and the router's ZAP handler on its
+// own), however busy the router's event loop is: a process that is alive and listening
+// answers it at once, a killed one refuses the connection.
+struct Desk::HandshakeWatch : zmq::monitor_t {
+  bool done = false;
+  void on_event_handshake_succeeded(const zmq_event_t&, const char*) override { done = true; }
+};
+
+bool Desk::handshake_done() {
+  if (!watch_) return true;  // not watched: assume alive (the long patience)
+  while (!watch_->done && watch_->check_event(0)) {
+  }
+  return watch_->done;
+}
+
 Desk::~Desk() {
   stop();
 }
@@ -207,6 +222,7 @@ void Desk::resume() {
 }
 
 void Desk::connect() {
+  watch_.reset();
   sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
   if (!opts_.server_key.empty()) {
@@ -219,6 +235,15 @@ void Desk::connect() {
   }
   sock_->set(zmq::sockopt::reconnect_ivl, 100);
   sock_->set(zmq::sockopt::reconnect_ivl_max, 1000);
+  static std::atomic<uint64_t> watches{0};
+  auto watch = std::make_unique<HandshakeWatch>();
+  try {
+    watch->init(*sock_, "inproc://omniroute-desk-watch-" + std::to_string(++watches),
+                ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    watch_ = std::move(watch);
+  } catch (const zmq::error_t&) {
+    // Without the monitor every endpoint gets the long patience.
+  }
   sock_->connect(opts_.endpoint);
   {
     std::lock_guard lock(mu_);
@@ -279,9 +304,13 @@ void Desk::loop() {
       continue;
     }
     if (!welcomed_ && (opts_.endpoint != home_endpoint_ || homes_.size() > 1) &&
-        now - connected_ms_ > kRedirectPatienceMs) {
+        (now - last_recv_ms_ > kRedirectPatienceMs ||
+         (now - connected_ms_ > kUnansweredPatienceMs && !handshake_done()))) {
       // No Welcome from this instance for a while (it is gone, or was a redirect target that
-      // does not answer): the next configured endpoint.
+      // does not answer; one that says "moving" is alive): the next configured endpoint. Right
+      // after a kill the others still name the dead owner until the group notices (its session
+      // timeout), so a desk is sent back there more than once: it looks only a second each time it
+      // finds nothing listening, and is back soon after another instance takes the workspace over.
       if (handler_.on_status)
         handler_.on_status("redirect target silent; back to " + home_endpoint_);
       go_home();

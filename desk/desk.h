@@ -125,6 +125,10 @@ class Desk {
   Handler handler_;
   zmq::context_t ctx_;
   std::unique_ptr<zmq::socket_t> sock_;
+  // Whether the current connection's ZMTP handshake completed (a socket monitor); declared
+  // after sock_, so it stops watching before the socket closes.
+  struct HandshakeWatch;
+  std::unique_ptr<HandshakeWatch> watch_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> frozen_{false};
@@ -148,7 +152,12 @@ class Desk {
   std::vector<std::string> homes_;  // the configured endpoints
   std::string home_endpoint_, home_key_;
   int64_t connected_ms_ = 0;  // when the current connection was opened
-  static constexpr int64_t kRedirectPatienceMs = 5000;
+  // How long an instance gets to send a Welcome before the desk tries the next endpoint:
+  // one that completed the handshake is alive (its Welcome can take a while, it may be
+  // restoring), 5 s since it last said anything ("moving" counts); one that has not even
+  // completed the handshake 1 s after the connection was opened is most likely dead.
+  static constexpr int64_t kRedirectPatienceMs = 5000, kUnansweredPatienceMs = 1000;
+  bool handshake_done();
   void go_home();
   std::string endpoint_now_;
 };
