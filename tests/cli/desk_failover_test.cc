@@ -115,19 +115,27 @@ TEST(DeskFailover, ADeskRedirectedToTheInstanceItFoundSilentKeepsAskingTheOthers
   d.stop();
 }
 
+// A desk configured with `home` alone, which sends it to `target` on its first Hello.
+class DeskRedirected : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d.start();
+    const std::string id = home.next_hello(10000);
+    ASSERT_FALSE(id.empty());
+    home.redirect(id, target.endpoint);
+  }
+  void TearDown() override { d.stop(); }
+
+  zmq::context_t ctx;
+  FakeRouter home{ctx}, target{ctx};
+  desk::Desk d{
+      desk::Options{home.endpoint, "acme", "alice", "", "test", v1::PRESENCE_AVAILABLE, 1000},
+      desk::Handler{}};
+};
+
 // A redirect target that answers "moving" is alive: the desk waits there for the workspace
 // (saying Hello again when told) instead of leaving for its configured endpoint.
-TEST(DeskFailover, ADeskToldMovingWaitsWhereItWasSent) {
-  zmq::context_t ctx;
-  FakeRouter home(ctx), target(ctx);
-  desk::Desk d(
-      desk::Options{home.endpoint, "acme", "alice", "", "test", v1::PRESENCE_AVAILABLE, 1000},
-      desk::Handler{});
-  d.start();
-  const std::string id = home.next_hello(10000);
-  ASSERT_FALSE(id.empty());
-  home.redirect(id, target.endpoint);
-
+TEST_F(DeskRedirected, ADeskToldMovingWaitsWhereItWasSent) {
   int moving = 0;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(8);
   while (std::chrono::steady_clock::now() < until) {
@@ -142,23 +150,13 @@ TEST(DeskFailover, ADeskToldMovingWaitsWhereItWasSent) {
   ASSERT_FALSE(h.empty());
   target.welcome(h);
   EXPECT_TRUE(wait_until([&] { return d.connected(); }, std::chrono::seconds(10)));
-  d.stop();
 }
 
 // A live instance slow to send its Welcome (building it, restoring the workspace) completed
 // the handshake: the desk keeps waiting for it instead of leaving after a second, which
 // would cost the router another Welcome on the next connection (a storm when every desk
 // does it).
-TEST(DeskFailover, ADeskWaitsForALiveInstanceThatIsSlowToWelcomeIt) {
-  zmq::context_t ctx;
-  FakeRouter home(ctx), target(ctx);
-  desk::Desk d(
-      desk::Options{home.endpoint, "acme", "alice", "", "test", v1::PRESENCE_AVAILABLE, 1000},
-      desk::Handler{});
-  d.start();
-  const std::string id = home.next_hello(10000);
-  ASSERT_FALSE(id.empty());
-  home.redirect(id, target.endpoint);
+TEST_F(DeskRedirected, ADeskWaitsForALiveInstanceThatIsSlowToWelcomeIt) {
   const std::string h = target.next_hello(10000);
   ASSERT_FALSE(h.empty());
   // 3 s without a word from the target: the desk stays (no Hello back at home).
@@ -166,7 +164,6 @@ TEST(DeskFailover, ADeskWaitsForALiveInstanceThatIsSlowToWelcomeIt) {
   target.welcome(h);
   EXPECT_TRUE(wait_until([&] { return d.connected(); }, std::chrono::seconds(10)));
   EXPECT_EQ(d.endpoint(), target.endpoint);
-  d.stop();
 }
 
 }  // namespace
