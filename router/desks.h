@@ -59,7 +59,8 @@ class Desks {
   // Heartbeat timer: silent desks are gone, the others get a heartbeat.
   void heartbeat(Store::Batch& b);
   // Every desk frame that arrived before `ms` has been applied. A desk's silence is counted
-  // up to then, not to now: frames a busy router has not read yet are not silence.
+  // up to then, not to now: frames a busy router has not read yet are not silence (up to 4
+  // heartbeat timeouts back).
   void read_until(int64_t ms) { read_until_ms_ = ms; }
   // Reconnect-grace timer after a start: desks not back since are gone.
   void reconnect_grace_over(Store::Batch& b);

@@ -209,10 +209,13 @@ void Desks::end_revoked_sessions(Store::Batch& b) {
 
 void Desks::heartbeat(Store::Batch& b) {
   const int64_t now = p_.clock.now_ms();
-  const int64_t read = std::min(now, read_until_ms_);
+  // Up to what the router has read, but never further back than 4 timeouts: a socket that
+  // never runs dry (a flood of frames) must not keep dead desks' offers from moving on.
+  const int64_t timeout = p_.cfg->router.heartbeat_timeout_ms;
+  const int64_t read = std::max(std::min(now, read_until_ms_), now - 4 * timeout);
   for (auto& [k, a] : p_.agents.all()) {
     if (a.routing_id.empty()) continue;
-    if (read - a.last_seen_ms > p_.cfg->router.heartbeat_timeout_ms) {
+    if (read - a.last_seen_ms > timeout) {
       gone(b, a, fmt::format("no heartbeat for {} ms", read - a.last_seen_ms));
       continue;
     }

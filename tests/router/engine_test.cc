@@ -272,6 +272,15 @@ TEST_F(EngineTest, ADeskIsSilentOnlyUpToTheFramesTheRouterHasRead) {
   auto errs = take("d1", K::kError);
   ASSERT_EQ(errs.size(), 1u);
   EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_UNKNOWN_SESSION);
+  // A router that never runs its socket dry (a flood) still finds a dead desk: its silence
+  // is counted at most 4 timeouts (12 s) back from now.
+  hello("d1", "alice");
+  engine_->desks_read_until(clock_.t);
+  tick(16000);  // 16 s silent, read 16 s ago: judged at 12 s back, 4 s of silence: gone
+  heartbeat("d1");
+  errs = take("d1", K::kError);
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].error().code(), v1::Error::CODE_UNKNOWN_SESSION);
 }
 
 TEST_F(EngineTest, AConnectionThatSaysHelloAsAnotherAgentLeavesTheFirstOneOffline) {
