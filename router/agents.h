@@ -42,7 +42,7 @@ struct AgentRt {
   std::string workspace;
   int64_t last_seen_ms = 0;
   int64_t last_sent_ms = 0;
-  int64_t welcomed_at_ms = 0;    // last Welcome sent on routing_id
+  bool welcomed = false;         // routing_id has its Welcome (cleared by a resync)
   std::string session_key;       // CURVE key the session was authenticated with
   std::deque<int64_t> welcomes;  // when the latest Welcomes were built (rate limit)
   int64_t offline_since_ms = 0;  // when its desk went away (0 = connected, or never was)

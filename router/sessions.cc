@@ -56,17 +56,17 @@ static bool older_connection(const std::string& a, const std::string& b) {
 }
 
 void Desks::resync(const std::string& rid) {
-  if (AgentRt* a = session(rid)) a->welcomed_at_ms = 0;
+  if (AgentRt* a = session(rid)) a->welcomed = false;
 }
 
 void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h,
                      const std::string& peer_key) {
   AgentRt* a = p_.agents.find(h.workspace_id(), h.agent_id());
   const int64_t now = p_.clock.now_ms();
-  if (a && a->routing_id == rid && a->session_key == peer_key && a->welcomed_at_ms != 0) {
+  if (a && a->routing_id == rid && a->session_key == peer_key && a->welcomed) {
     // The desk repeats Hello while its Welcome is on the way. That Welcome reaches this
     // connection (a desk that reconnects has a new one; a desk whose frames were dropped
-    // is resynced: welcomed_at_ms = 0), however late: it waits for its step's changelog
+    // is resynced: welcomed = false), however late: it waits for its step's changelog
     // records, which a broker fault can hold up for seconds. Another Welcome (the agent's
     // whole state) per repeat would only pile up behind it and keep the router building
     // them. The session stays as it is, but the presence the desk states now counts.
@@ -126,7 +126,8 @@ void Desks::on_hello(Store::Batch& b, const std::string& rid, const v1::Hello& h
   }
   sessions_[rid] = a->workspace + "/" + a->cfg->id;
   a->presence = h.presence() == v1::PRESENCE_UNSPECIFIED ? v1::PRESENCE_AVAILABLE : h.presence();
-  a->last_seen_ms = a->last_sent_ms = a->welcomed_at_ms = now;
+  a->last_seen_ms = a->last_sent_ms = now;
+  a->welcomed = true;
   p_.outbox.presence_event(b, *a);
   p_.log->info("{}/{} desk connected ({}), {} open conversations", a->workspace, a->cfg->id,
                h.desk().substr(0, 64), a->conversations.size());

@@ -189,18 +189,18 @@ void Store::Batch::get_sorted(Cf cf, const std::vector<std::string>& keys,
       where.push_back(i);
     }
   }
-  std::vector<std::pair<size_t, std::string>> found;
+  // Both sides come in key order: the batch's entries before each stored one go first.
+  size_t next = 0;
+  auto mine_before = [&](size_t end) {
+    for (; next < end; ++next)
+      if (mine[next] && !mine[next]->deleted) fn(next, mine[next]->value);
+  };
   store_.get_sorted(cf, rest, [&](size_t j, std::string_view v) {
-    found.emplace_back(where[j], std::string(v));
+    mine_before(where[j]);
+    fn(where[j], v);
+    next = where[j] + 1;
   });
-  size_t f = 0;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (mine[i]) {
-      if (!mine[i]->deleted) fn(i, mine[i]->value);
-    } else if (f < found.size() && found[f].first == i) {
-      fn(i, found[f++].second);
-    }
-  }
+  mine_before(keys.size());
 }
 
 void Store::Batch::put(Cf cf, std::string_view key, std::string_view value) {
